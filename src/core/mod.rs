@@ -1,0 +1,13 @@
+//! The engine: workspace manifests, the local runtime, the router, health checks, metrics,
+//! logs, the SQLite store, and the engine that owns them all. No terminal, clap or LLM code.
+
+pub mod engine;
+pub mod health;
+pub mod logs;
+pub mod metrics;
+pub mod procstat;
+pub mod router;
+pub mod runtime;
+pub mod store;
+pub mod types;
+pub mod workspace;
