@@ -1,1 +1,75 @@
-//! (being written)
+//! The headless face: every subcommand is a client of the engine's socket, except `init`,
+//! `validate`, `serve`, `demo` and `sample-service`, which work on files or run the engine.
+
+mod actions;
+mod args;
+mod context;
+mod demo;
+mod logs;
+mod output;
+mod serve;
+mod status;
+mod workspace_cmds;
+
+pub use args::{Cli, Command};
+
+use clap::Parser;
+use std::process::ExitCode;
+
+/// Parses the command line and runs the chosen face.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(Command::SampleService(args)) = &cli.command {
+        return run_async(crate::sample_service::run(args.clone()));
+    }
+    let result = match cli.command.clone() {
+        Some(Command::Init { dir, force }) => workspace_cmds::init(&cli, dir, force),
+        Some(Command::Validate) => workspace_cmds::validate(&cli),
+        Some(Command::Serve { keep_plugins }) => return run_async(serve::serve(cli.clone(), keep_plugins)),
+        Some(Command::Demo { no_traffic }) => return run_async(demo::demo(cli.clone(), no_traffic)),
+        _ => return run_async(dispatch_client(cli)),
+    };
+    finish(result)
+}
+
+async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
+    match cli.command.clone() {
+        None => status::status(&cli, None, false).await,
+        Some(Command::Status { plugin, watch }) => status::status(&cli, plugin, watch).await,
+        Some(Command::Deploy { plugin, version, strategy, dry_run }) => actions::deploy(&cli, plugin, version, strategy, dry_run).await,
+        Some(Command::Traffic { plugin, weights }) => actions::traffic(&cli, plugin, weights).await,
+        Some(Command::Rollback { plugin, to, yes }) => actions::rollback(&cli, plugin, to, yes).await,
+        Some(Command::Logs(args)) => logs::logs(&cli, args).await,
+        Some(Command::History { plugin, limit }) => status::history(&cli, plugin, limit).await,
+        Some(Command::Stop { plugins }) => actions::stop(&cli, plugins).await,
+        Some(_) => unreachable_command(),
+    }
+}
+
+fn unreachable_command() -> anyhow::Result<()> {
+    anyhow::bail!("this command is handled before the engine client starts")
+}
+
+fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("naap: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    finish(runtime.block_on(future))
+}
+
+fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if let Some(exit) = e.downcast_ref::<output::Exit>() {
+                return ExitCode::from(exit.0);
+            }
+            eprintln!("naap: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

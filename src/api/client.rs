@@ -1,0 +1,156 @@
+//! The socket client every face uses. It can start an engine in the background when none
+//! runs (the tmux model): the engine outlives the terminal that started it.
+
+use super::protocol::{Call, Request, ServerLine};
+use crate::core::engine::{socket_path, EngineEvent};
+use crate::core::types::Face;
+use serde::de::DeserializeOwned;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::UnixStream;
+
+/// How long a started engine has to open its socket.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("no naap engine runs for this workspace (no socket at {0})\n  hint: start one with `naap serve`, or run the command without --no-start")]
+    NoEngine(PathBuf),
+    #[error("could not start the engine: {0}")]
+    StartFailed(String),
+    #[error("lost the connection to the engine: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the engine sent something this naap does not understand: {0}")]
+    Protocol(String),
+    #[error("{message}")]
+    Api { code: String, message: String },
+}
+
+pub struct Client {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    next_id: u64,
+    face: Face,
+    /// Pushes that arrived while waiting for a reply, in order.
+    pending: std::collections::VecDeque<EngineEvent>,
+}
+
+impl Client {
+    pub async fn connect(socket: &Path, face: Face) -> Result<Client, ClientError> {
+        let stream = UnixStream::connect(socket).await.map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => ClientError::NoEngine(socket.to_path_buf()),
+            _ => ClientError::Io(e),
+        })?;
+        let (read, writer) = stream.into_split();
+        Ok(Client { reader: BufReader::new(read), writer, next_id: 1, face, pending: Default::default() })
+    }
+
+    /// Connects to the workspace's engine, starting one in the background when none runs.
+    /// Returns the client and, when it started one, the engine's log file.
+    pub async fn connect_or_start(workspace_root: &Path, state_dir: &Path, face: Face) -> Result<(Client, Option<PathBuf>), ClientError> {
+        let socket = socket_path(state_dir);
+        match Client::connect(&socket, face).await {
+            Ok(client) => return Ok((client, None)),
+            Err(ClientError::NoEngine(_)) => {}
+            Err(e) => return Err(e),
+        }
+        let log = start_engine(workspace_root, state_dir)?;
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        let mut child = log.1;
+        loop {
+            match Client::connect(&socket, face).await {
+                Ok(client) => return Ok((client, Some(log.0))),
+                Err(ClientError::NoEngine(_)) => {}
+                Err(e) => return Err(e),
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                let tail = std::fs::read_to_string(&log.0).unwrap_or_default();
+                let tail: Vec<&str> = tail.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+                return Err(ClientError::StartFailed(format!("`naap serve` exited ({status}):\n{}", tail.join("\n"))));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ClientError::StartFailed(format!("the engine did not open {} within {}s; see {}", socket.display(), START_TIMEOUT.as_secs(), log.0.display())));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends one request and waits for its reply; pushes that arrive meanwhile are kept.
+    pub async fn call(&mut self, call: Call) -> Result<serde_json::Value, ClientError> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let mut line = serde_json::to_string(&Request { id, call, face: self.face }).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        line.push('\n');
+        self.writer.write_all(line.as_bytes()).await?;
+        loop {
+            match self.read_server_line().await? {
+                ServerLine::Push(push) => self.pending.push_back(push.push),
+                ServerLine::Reply(reply) if reply.id == Some(id) => {
+                    return match (reply.ok, reply.result, reply.error) {
+                        (true, Some(result), _) => Ok(result),
+                        (true, None, _) => Ok(serde_json::Value::Null),
+                        (false, _, Some(err)) => Err(ClientError::Api { code: err.code, message: err.message }),
+                        (false, _, None) => Err(ClientError::Protocol("error reply without an error".to_string())),
+                    };
+                }
+                ServerLine::Reply(_) => {} // a reply to an earlier, abandoned request
+            }
+        }
+    }
+
+    pub async fn call_as<T: DeserializeOwned>(&mut self, call: Call) -> Result<T, ClientError> {
+        let value = self.call(call).await?;
+        serde_json::from_value(value).map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// The next pushed event (after `subscribe`).
+    pub async fn next_push(&mut self) -> Result<EngineEvent, ClientError> {
+        if let Some(event) = self.pending.pop_front() {
+            return Ok(event);
+        }
+        loop {
+            if let ServerLine::Push(push) = self.read_server_line().await? {
+                return Ok(push.push);
+            }
+        }
+    }
+
+    async fn read_server_line(&mut self) -> Result<ServerLine, ClientError> {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).await?;
+        if n == 0 {
+            return Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the engine closed the connection")));
+        }
+        serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e} in {}", line.trim())))
+    }
+}
+
+/// Starts `naap serve` detached from this terminal: its own session, output to a file.
+fn start_engine(workspace_root: &Path, state_dir: &Path) -> Result<(PathBuf, std::process::Child), ClientError> {
+    use std::os::unix::process::CommandExt;
+    std::fs::create_dir_all(state_dir).map_err(|e| ClientError::StartFailed(format!("cannot create {}: {e}", state_dir.display())))?;
+    let log = state_dir.join("engine.out");
+    let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| ClientError::StartFailed(format!("cannot open {}: {e}", log.display())))?;
+    let err = out.try_clone().map_err(|e| ClientError::StartFailed(e.to_string()))?;
+    let exe = std::env::current_exe().map_err(|e| ClientError::StartFailed(format!("cannot find the naap binary: {e}")))?;
+    let mut command = std::process::Command::new(exe);
+    command
+        .arg("serve")
+        .arg("--workspace")
+        .arg(workspace_root)
+        .stdin(std::process::Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    // SAFETY: setsid() is async-signal-safe; it detaches the engine from the terminal so a
+    // hangup (closed SSH session) does not reach it.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = command.spawn().map_err(|e| ClientError::StartFailed(e.to_string()))?;
+    Ok((log, child))
+}

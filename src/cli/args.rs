@@ -1,0 +1,188 @@
+//! The command line, as users script against it. Names may grow, not break.
+
+use crate::core::types::{SlotName, StrategyKind};
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug, Clone)]
+#[command(name = "naap", version, about = "Deploy, shift traffic between, watch and roll back plugins", propagate_version = true)]
+pub struct Cli {
+    /// The workspace directory (holding naap.toml). Default: the nearest one above the
+    /// current directory.
+    #[arg(long, short = 'w', global = true, env = "NAAP_WORKSPACE")]
+    pub workspace: Option<PathBuf>,
+
+    /// Print stable JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Fail instead of starting an engine in the background when none runs.
+    #[arg(long, global = true)]
+    pub no_start: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// A self-contained demo workspace with sample plugins and traffic.
+    Demo {
+        /// Do not generate background traffic.
+        #[arg(long)]
+        no_traffic: bool,
+    },
+    /// Run the engine for the workspace in the foreground.
+    Serve {
+        /// On exit leave slot processes running for the next engine to adopt.
+        #[arg(long)]
+        keep_plugins: bool,
+    },
+    /// Write a naap.toml and a sample plugin manifest.
+    Init {
+        /// Where to create the workspace (default: the current directory).
+        dir: Option<PathBuf>,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Check the workspace; exit 1 with every problem listed.
+    Validate,
+    /// Plugins, slots, weights, health and live metrics.
+    Status {
+        plugin: Option<String>,
+        /// Redraw every second.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Deploy a version into the idle slot and move traffic to it.
+    Deploy {
+        plugin: String,
+        /// The version label (default: the manifest's `plugin.version`).
+        #[arg(long = "version", id = "deploy_version")]
+        version: Option<String>,
+        #[arg(long, value_parser = parse_strategy)]
+        strategy: Option<StrategyKind>,
+        /// Say what would happen; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Set traffic weights by hand: `naap traffic PLUGIN blue=90 green=10`.
+    Traffic {
+        plugin: String,
+        #[arg(required = true, value_parser = parse_weight)]
+        weights: Vec<(SlotName, u32)>,
+    },
+    /// Move all traffic back to the previous version.
+    Rollback {
+        plugin: String,
+        /// Roll back to this version instead of the previous one.
+        #[arg(long)]
+        to: Option<String>,
+        /// Do not ask for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Show a plugin's logs.
+    Logs(LogsArgs),
+    /// Rollouts, events and audit log of a plugin.
+    History {
+        plugin: String,
+        #[arg(long, short = 'n', default_value_t = 50)]
+        limit: usize,
+    },
+    /// Stop the workspace's engine.
+    Stop {
+        /// Stop the plugins' slot processes too (they start again with the next engine).
+        #[arg(long)]
+        plugins: bool,
+    },
+    /// The built-in sample plugin (used by `naap init` and the demo).
+    #[command(hide = true)]
+    SampleService(crate::sample_service::SampleArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct LogsArgs {
+    pub plugin: String,
+    /// Keep printing new lines.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// How many lines to show first.
+    #[arg(long, short = 'n', default_value_t = 100)]
+    pub lines: usize,
+    /// Lowest level to show: trace, debug, info, warn, error.
+    #[arg(long, value_parser = parse_level)]
+    pub level: Option<crate::core::types::Level>,
+    /// Only lines newer than this: `10m`, `1h`, or an RFC 3339 time.
+    #[arg(long, value_parser = parse_since)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only this slot's lines.
+    #[arg(long, value_parser = parse_slot)]
+    pub slot: Option<SlotName>,
+    /// Only lines matching this regular expression.
+    #[arg(long)]
+    pub grep: Option<String>,
+}
+
+fn parse_strategy(s: &str) -> Result<StrategyKind, String> {
+    s.parse()
+}
+
+fn parse_level(s: &str) -> Result<crate::core::types::Level, String> {
+    s.parse()
+}
+
+fn parse_slot(s: &str) -> Result<SlotName, String> {
+    s.parse()
+}
+
+fn parse_weight(s: &str) -> Result<(SlotName, u32), String> {
+    let Some((slot, pct)) = s.split_once('=') else {
+        return Err(format!("`{s}` is not SLOT=PERCENT; write e.g. blue=90"));
+    };
+    let slot: SlotName = slot.parse()?;
+    let pct = pct.trim().trim_end_matches('%');
+    let pct: u32 = pct.parse().map_err(|_| format!("`{pct}` is not a whole percentage; write e.g. {slot}=25"))?;
+    if pct > 100 {
+        return Err(format!("{slot}={pct} is over 100"));
+    }
+    Ok((slot, pct))
+}
+
+fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}` is neither a duration like 10m nor an RFC 3339 time: {e}"))?;
+    let d = chrono::Duration::from_std(d).map_err(|_| format!("`{s}` is too long ago"))?;
+    Ok(chrono::Utc::now() - d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn weights_parse_with_clear_errors() {
+        assert_eq!(parse_weight("blue=90"), Ok((SlotName::Blue, 90)));
+        assert_eq!(parse_weight("green=10%"), Ok((SlotName::Green, 10)));
+        assert!(parse_weight("blue").unwrap_err().contains("SLOT=PERCENT"));
+        assert!(parse_weight("red=1").unwrap_err().contains("unknown slot"));
+        assert!(parse_weight("blue=101").unwrap_err().contains("over 100"));
+        assert!(parse_weight("blue=x").unwrap_err().contains("whole percentage"));
+    }
+
+    #[test]
+    fn since_takes_durations_and_times() {
+        assert!(parse_since("10m").is_ok());
+        assert!(parse_since("2026-01-01T00:00:00Z").is_ok());
+        assert!(parse_since("yesterday-ish").is_err());
+    }
+}

@@ -1,0 +1,58 @@
+//! Errors the engine returns to its faces. Each names what went wrong and what to do.
+
+use crate::core::store::StoreError;
+use crate::core::workspace::Problems;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("unknown plugin `{name}`; the workspace has: {known}")]
+    UnknownPlugin { name: String, known: String },
+
+    #[error("the workspace has problems:\n{0}")]
+    Workspace(#[from] Problems),
+
+    #[error("{0}")]
+    Store(#[from] StoreError),
+
+    #[error("{plugin}: {message}")]
+    Rejected { plugin: String, message: String },
+
+    #[error("{plugin}: gate `{gate}` failed ({status}); traffic is unchanged. See `naap logs {plugin} --slot gate`")]
+    GateFailed {
+        plugin: String,
+        gate: String,
+        status: String,
+    },
+
+    #[error("{plugin}: {message}; traffic is unchanged")]
+    DeployFailed { plugin: String, message: String },
+
+    #[error("{plugin}: the operation was cancelled by {by}")]
+    Cancelled { plugin: String, by: String },
+
+    #[error("engine start failed: {0}")]
+    Start(String),
+}
+
+impl EngineError {
+    /// A stable machine-readable code for the API and `--json` output.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::UnknownPlugin { .. } => "unknown_plugin",
+            EngineError::Workspace(_) => "invalid_workspace",
+            EngineError::Store(_) => "store",
+            EngineError::Rejected { .. } => "rejected",
+            EngineError::GateFailed { .. } => "gate_failed",
+            EngineError::DeployFailed { .. } => "deploy_failed",
+            EngineError::Cancelled { .. } => "cancelled",
+            EngineError::Start(_) => "start",
+        }
+    }
+
+    pub(crate) fn rejected(plugin: &str, message: impl Into<String>) -> Self {
+        EngineError::Rejected {
+            plugin: plugin.to_string(),
+            message: message.into(),
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! The engine: owns the workspace, the runtime, the router, health checks, metrics, logs and
+//! the store. Every face (CLI, dashboard, AI operator, MCP) drives it through the same
+//! methods, reached over the unix socket in `crate::api`.
+//!
+//! Concurrency model: plugin and slot state sit behind one short-held mutex that is never
+//! held across an `.await`; long operations (deploys, rollbacks) take a per-plugin async lock
+//! so two of them never interleave on one plugin; runtime and health events are applied by
+//! one monitor task in arrival order.
+
+mod deploy;
+mod error;
+mod gates;
+mod monitor;
+mod reconcile;
+pub mod report;
+mod routes;
+mod state;
+mod traffic;
+
+pub use error::EngineError;
+pub use report::*;
+pub use state::DeploySpec;
+
+use crate::core::health::HealthChange;
+use crate::core::logs::{LogHub, LogQuery};
+use crate::core::metrics::MetricsRegistry;
+use crate::core::router::Router;
+use crate::core::runtime::{LocalRuntime, RestartPolicy, RuntimeEvent};
+use crate::core::store::{AuditResult, NewAudit, NewEvent, SlotRecord, Store};
+use crate::core::types::{Face, SlotName};
+use crate::core::workspace::{self, Workspace};
+use chrono::Utc;
+use state::PluginState;
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, mpsc, watch};
+
+/// Lines of log kept in memory per plugin.
+const LOG_LINES_PER_PLUGIN: usize = 100_000;
+
+/// A handle to the running engine; cheap to clone.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    workspace: RwLock<Workspace>,
+    store: Mutex<Store>,
+    router: Arc<Router>,
+    metrics: MetricsRegistry,
+    logs: LogHub,
+    runtime: LocalRuntime,
+    http: reqwest::Client,
+    events: broadcast::Sender<EngineEvent>,
+    plugins: Mutex<BTreeMap<String, PluginState>>,
+    health_tx: mpsc::UnboundedSender<HealthChange>,
+    info: EngineInfo,
+    /// The naap binary, substituted for `{naap}` in plugin commands.
+    naap_exe: String,
+    shutdown: watch::Sender<bool>,
+    /// A face asked the engine to stop: `Some(stop_plugins)`. The process that runs the
+    /// engine (`naap serve`, `naap demo`) waits for it and performs the shutdown.
+    stop_request: watch::Sender<Option<bool>>,
+    /// Held for the engine's lifetime: one engine per workspace.
+    _lock: File,
+}
+
+/// Paths inside a workspace's state directory.
+pub fn socket_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("engine.sock")
+}
+pub fn database_path(state_dir: &Path) -> PathBuf {
+    state_dir.join("naap.db")
+}
+pub fn slot_log_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("slots")
+}
+
+impl Engine {
+    /// Loads the workspace, takes the engine lock, opens the store, binds the router, and
+    /// reconciles with the slot processes that may still run from a previous engine.
+    pub async fn start(root: &Path) -> Result<Engine, EngineError> {
+        let ws = workspace::load(root)?;
+        create_private_dir(&ws.state_dir)?;
+        create_private_dir(&slot_log_dir(&ws.state_dir))?;
+        let lock = take_engine_lock(&ws.state_dir)?;
+        let store = Store::open(&database_path(&ws.state_dir))?;
+
+        let listener = bind(ws.router.listen, "router.listen", &ws.file).await?;
+        let router_addr = listener
+            .local_addr()
+            .map_err(|e| EngineError::Start(e.to_string()))?;
+        let admin = match ws.router.admin {
+            Some(addr) => Some(bind(addr, "router.admin", &ws.file).await?),
+            None => None,
+        };
+        let admin_addr = admin.as_ref().and_then(|l| l.local_addr().ok());
+
+        let (runtime_tx, runtime_rx) = mpsc::unbounded_channel::<RuntimeEvent>();
+        let (health_tx, health_rx) = mpsc::unbounded_channel::<HealthChange>();
+        let logs = LogHub::new(LOG_LINES_PER_PLUGIN);
+        let runtime = LocalRuntime::new(logs.clone(), RestartPolicy::default(), runtime_tx);
+        let (events, _) = broadcast::channel(4096);
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (stop_request, _) = watch::channel(None);
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .pool_max_idle_per_host(2)
+            .build()
+            .map_err(|e| EngineError::Start(format!("http client: {e}")))?;
+        let naap_exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "naap".to_string());
+
+        let info = EngineInfo {
+            pid: std::process::id(),
+            naap_version: env!("CARGO_PKG_VERSION").to_string(),
+            workspace: ws.root.display().to_string(),
+            started_at: Utc::now(),
+            router: router_addr.to_string(),
+            admin: admin_addr.map(|a| a.to_string()),
+        };
+        let router = Router::new();
+        let metrics = MetricsRegistry::default();
+        let engine = Engine {
+            inner: Arc::new(Inner {
+                workspace: RwLock::new(ws),
+                store: Mutex::new(store),
+                router: router.clone(),
+                metrics: metrics.clone(),
+                logs,
+                runtime,
+                http,
+                events,
+                plugins: Mutex::new(BTreeMap::new()),
+                health_tx,
+                info,
+                naap_exe,
+                shutdown,
+                stop_request,
+                _lock: lock,
+            }),
+        };
+
+        engine.record(None, None, "engine_started", format!("engine started (pid {})", std::process::id()), serde_json::json!({"router": router_addr.to_string()}));
+        tokio::spawn(monitor::run(engine.clone(), runtime_rx, health_rx));
+        engine.reconcile().await;
+        tokio::spawn(router.clone().serve(listener, shutdown_rx.clone()));
+        if let Some(admin) = admin {
+            tokio::spawn(crate::core::router::serve_admin(admin, metrics, router, shutdown_rx));
+        }
+        engine.deploy_never_deployed().await;
+        Ok(engine)
+    }
+
+    pub fn info(&self) -> &EngineInfo {
+        &self.inner.info
+    }
+
+    pub fn state_dir(&self) -> PathBuf {
+        self.workspace().state_dir.clone()
+    }
+
+    /// Events, status snapshots and log lines, as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.inner.events.subscribe()
+    }
+
+    pub fn subscribe_logs(&self) -> broadcast::Receiver<crate::core::logs::LogLine> {
+        self.inner.logs.subscribe()
+    }
+
+    pub fn logs(&self, query: &LogQuery) -> Result<Vec<crate::core::logs::LogLine>, EngineError> {
+        self.require_plugin(&query.plugin)?;
+        Ok(self.inner.logs.query(query))
+    }
+
+    /// Rollouts, events and audit entries of one plugin, oldest first.
+    pub fn history(&self, plugin: &str, limit: usize) -> Result<HistoryReport, EngineError> {
+        self.require_plugin(plugin)?;
+        let store = self.store();
+        let mut rollouts = store.rollouts(plugin, limit)?;
+        rollouts.reverse();
+        Ok(HistoryReport {
+            plugin: plugin.to_string(),
+            rollouts,
+            events: store.events(Some(plugin), None, limit)?,
+            audit: store.audit(Some(plugin), limit)?,
+        })
+    }
+
+    /// Stops serving. With `stop_plugins`, slot processes are stopped too (their desired
+    /// state stays in the store, so the next engine starts them again); without, they keep
+    /// running and the next engine adopts them.
+    pub async fn shutdown(&self, stop_plugins: bool) {
+        self.record(None, None, "engine_stopping", format!("engine stopping ({})", if stop_plugins { "stopping plugins" } else { "plugins keep running" }), serde_json::Value::Null);
+        let _ = self.inner.shutdown.send(true);
+        let mut handles = Vec::new();
+        {
+            let mut plugins = self.lock_plugins();
+            for state in plugins.values_mut() {
+                for slot in state.slots.values_mut() {
+                    slot.checker = None;
+                    if let Some(handle) = slot.handle.take() {
+                        handles.push(handle);
+                    }
+                }
+            }
+        }
+        if stop_plugins {
+            let stops = handles.into_iter().map(|h| h.stop());
+            futures_join_all(stops).await;
+        } else {
+            for handle in handles {
+                handle.detach();
+            }
+        }
+    }
+
+    pub fn shutdown_requested(&self) -> watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    /// Asks the process running the engine to shut it down (see `stop_requests`).
+    pub fn request_stop(&self, stop_plugins: bool) {
+        let _ = self.inner.stop_request.send(Some(stop_plugins));
+    }
+
+    /// Resolves with `stop_plugins` when a face asked the engine to stop.
+    pub async fn stop_requested(&self) -> bool {
+        let mut rx = self.inner.stop_request.subscribe();
+        loop {
+            if let Some(stop_plugins) = *rx.borrow_and_update() {
+                return stop_plugins;
+            }
+            if rx.changed().await.is_err() {
+                return false;
+            }
+        }
+    }
+
+    // ---- shared helpers for the submodules ----
+
+    pub(crate) fn workspace(&self) -> std::sync::RwLockReadGuard<'_, Workspace> {
+        // A poisoned lock means a panic elsewhere already; the data is still consistent
+        // because writers replace the whole workspace at once.
+        self.inner.workspace.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        self.inner.store.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn lock_plugins(&self) -> MutexGuard<'_, BTreeMap<String, PluginState>> {
+        self.inner.plugins.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn require_plugin(&self, name: &str) -> Result<(), EngineError> {
+        let ws = self.workspace();
+        if ws.plugin(name).is_some() {
+            return Ok(());
+        }
+        let known: Vec<&str> = ws.plugins.iter().map(|p| p.name.as_str()).collect();
+        Err(EngineError::UnknownPlugin {
+            name: name.to_string(),
+            known: if known.is_empty() { "(no plugins)".to_string() } else { known.join(", ") },
+        })
+    }
+
+    /// Re-reads the workspace from disk, so manifest edits take effect on the next deploy.
+    /// A broken workspace is rejected whole and the running one stays.
+    pub(crate) fn reload_workspace(&self) -> Result<(), EngineError> {
+        let root = self.workspace().root.clone();
+        let fresh = workspace::load(&root)?;
+        *self.inner.workspace.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        Ok(())
+    }
+
+    /// Records an event durably, then tells subscribers. A store failure is logged, not
+    /// fatal: an event is a record of a change that already happened.
+    pub(crate) fn record(
+        &self,
+        plugin: Option<&str>,
+        slot: Option<SlotName>,
+        kind: &str,
+        message: impl Into<String>,
+        data: serde_json::Value,
+    ) {
+        let message = message.into();
+        tracing::info!(plugin = plugin.unwrap_or("-"), slot = ?slot, kind, "{message}");
+        let new = NewEvent {
+            plugin: plugin.map(str::to_string),
+            slot,
+            kind: kind.to_string(),
+            message: message.clone(),
+            data,
+        };
+        let stored = {
+            let store = self.store();
+            store.append_event(&new).and_then(|id| store.events(None, Some(id - 1), 1))
+        };
+        match stored {
+            Ok(mut records) => {
+                if let Some(record) = records.pop() {
+                    let _ = self.inner.events.send(EngineEvent::Event(record));
+                }
+            }
+            Err(e) => tracing::error!("could not record event `{kind}`: {e}"),
+        }
+        if let Some(plugin) = plugin {
+            self.inner.logs.push(plugin, slot, crate::core::types::LogSource::Engine, &message);
+        }
+    }
+
+    /// Appends to the audit log: which face did what, and how it ended.
+    pub(crate) fn audit<T>(
+        &self,
+        face: Face,
+        action: &str,
+        plugin: Option<&str>,
+        args: serde_json::Value,
+        result: &Result<T, EngineError>,
+        ok_detail: impl FnOnce(&T) -> String,
+    ) {
+        let (result, detail) = match result {
+            Ok(value) => (AuditResult::Ok, ok_detail(value)),
+            Err(e) => (AuditResult::Error, e.to_string()),
+        };
+        let entry = NewAudit {
+            face,
+            action: action.to_string(),
+            plugin: plugin.map(str::to_string),
+            args,
+            result,
+            detail,
+        };
+        if let Err(e) = self.store().append_audit(&entry) {
+            tracing::error!("could not append to the audit log: {e}");
+        }
+    }
+
+    /// Writes the slots of a plugin to the store in one transaction.
+    pub(crate) fn persist_slots(&self, plugin: &str, slots: &[SlotName]) -> Result<(), EngineError> {
+        let records: Vec<SlotRecord> = {
+            let plugins = self.lock_plugins();
+            let Some(state) = plugins.get(plugin) else { return Ok(()) };
+            slots
+                .iter()
+                .filter_map(|name| state.slot(*name).map(|s| slot_record(plugin, *name, s)))
+                .collect()
+        };
+        self.store().save_slots(&records)?;
+        Ok(())
+    }
+
+    pub(crate) fn router_addr(&self) -> SocketAddr {
+        // The info string was produced from a SocketAddr, so it parses.
+        self.inner.info.router.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+}
+
+fn slot_record(plugin: &str, name: SlotName, slot: &state::SlotState) -> SlotRecord {
+    SlotRecord {
+        plugin: plugin.to_string(),
+        slot: name,
+        version: slot.version.clone(),
+        process_state: slot.process_state.0,
+        health: slot.health.0,
+        pid: slot.process.map(|p| p.pid),
+        pid_start_time: slot.process.map(|p| p.start_time),
+        port: slot.port,
+        weight: slot.weight,
+        started_at: slot.started_at,
+        restarts: slot.restarts,
+        updated_at: Utc::now(),
+    }
+}
+
+async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
+    futures: impl Iterator<Item = F>,
+) {
+    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+async fn bind(addr: SocketAddr, field: &str, file: &Path) -> Result<TcpListener, EngineError> {
+    TcpListener::bind(addr).await.map_err(|e| {
+        EngineError::Start(format!(
+            "{}: {field} = \"{addr}\": cannot listen: {e}\n  hint: another program (or another naap workspace) uses this address; pick a free port in {field}",
+            file.display()
+        ))
+    })
+}
+
+fn create_private_dir(dir: &Path) -> Result<(), EngineError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .and_then(|_| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
+        .map_err(|e| EngineError::Start(format!("cannot create state directory {}: {e}", dir.display())))
+}
+
+/// One engine per workspace: an exclusive `flock` on `engine.lock`, released by the kernel
+/// when the engine dies, however it dies.
+fn take_engine_lock(state_dir: &Path) -> Result<File, EngineError> {
+    use std::io::{Read, Seek, Write};
+    use std::os::fd::AsRawFd;
+    let path = state_dir.join("engine.lock");
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&path)
+        .map_err(|e| EngineError::Start(format!("cannot open {}: {e}", path.display())))?;
+    // SAFETY: flock on a file descriptor we own; no memory is involved.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc != 0 {
+        let mut holder = String::new();
+        let _ = file.read_to_string(&mut holder);
+        return Err(EngineError::Start(format!(
+            "another naap engine already runs for this workspace (pid {})\n  hint: use `naap status`, or stop it first",
+            holder.trim()
+        )));
+    }
+    let _ = file.set_len(0);
+    let _ = file.rewind();
+    let _ = write!(file, "{}", std::process::id());
+    Ok(file)
+}

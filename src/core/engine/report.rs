@@ -1,0 +1,103 @@
+//! What the engine reports about itself: the status every face shows and the events it
+//! streams. These are the stable shapes of `naap status --json` and the socket protocol.
+
+use crate::core::metrics::MetricsSnapshot;
+use crate::core::types::{Health, ProcessState, SlotName, StrategyKind};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub engine: EngineInfo,
+    pub plugins: Vec<PluginStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct EngineInfo {
+    pub pid: u32,
+    pub naap_version: String,
+    pub workspace: String,
+    pub started_at: DateTime<Utc>,
+    /// The address the router actually listens on (the configured one may say port 0).
+    pub router: String,
+    pub admin: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PluginStatus {
+    pub name: String,
+    /// `/prefix` or `host:name`.
+    pub route: String,
+    /// The version the manifest on disk names (what `naap deploy` ships by default).
+    pub manifest_version: String,
+    pub strategy: StrategyKind,
+    /// The version serving most traffic, if any.
+    pub live_version: Option<String>,
+    pub slots: Vec<SlotStatus>,
+    pub rollout: Option<RolloutStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SlotStatus {
+    pub slot: SlotName,
+    pub version: Option<String>,
+    pub process_state: ProcessState,
+    pub health: Health,
+    pub health_detail: String,
+    pub pid: Option<u32>,
+    pub port: Option<u16>,
+    pub weight: u32,
+    pub restarts: u32,
+    pub started_at: Option<DateTime<Utc>>,
+    /// Set while this slot is the warm previous version: rollback to it is a weight flip.
+    pub warm_until: Option<DateTime<Utc>>,
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+    pub metrics: MetricsSnapshot,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RolloutStatus {
+    pub id: i64,
+    pub strategy: StrategyKind,
+    pub to_slot: SlotName,
+    pub to_version: String,
+    pub phase: String,
+    pub started_at: DateTime<Utc>,
+}
+
+/// The outcome of a deploy, rollback or traffic change, as every face prints it.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ActionOutcome {
+    pub plugin: String,
+    /// What happened, in one sentence a person reads at 3 a.m.
+    pub summary: String,
+    /// `flip` (weights only), `redeploy`, `deploy`, `traffic`, `dry-run`.
+    pub kind: String,
+    pub slot: Option<SlotName>,
+    pub version: Option<String>,
+    pub weights: Vec<(SlotName, u32)>,
+    /// Time from the request to the new weights being live in the router.
+    pub elapsed_ms: f64,
+}
+
+/// History of a plugin: rollouts, events and audit entries, oldest first.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct HistoryReport {
+    pub plugin: String,
+    pub rollouts: Vec<crate::core::store::RolloutRecord>,
+    pub events: Vec<crate::core::store::EventRecord>,
+    pub audit: Vec<crate::core::store::AuditRecord>,
+}
+
+/// What subscribers receive, in order.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EngineEvent {
+    /// A recorded event (also in SQLite, with the same id).
+    Event(crate::core::store::EventRecord),
+    /// A status snapshot with live metrics, once a second.
+    Snapshot(StatusReport),
+    /// A log line of a plugin.
+    Log(crate::core::logs::LogLine),
+}

@@ -1,0 +1,112 @@
+//! Turning engine state into the router's table, and into the status report.
+
+use super::report::{PluginStatus, SlotStatus, StatusReport};
+use super::{Engine, EngineError};
+use crate::core::router::{PluginRoute, RouteMatch, RouteTable, SlotTarget, StickyBy};
+use crate::core::types::SlotName;
+use crate::core::workspace::{Route, Sticky};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+impl Engine {
+    /// Rebuilds the route table from the current state and swaps it in atomically: new
+    /// requests see the new weights, in-flight ones finish where they started.
+    pub(crate) fn publish_routes(&self) {
+        let table = {
+            let ws = self.workspace();
+            let plugins = self.lock_plugins();
+            let mut routes = Vec::with_capacity(ws.plugins.len());
+            for manifest in &ws.plugins {
+                let mut slots = Vec::new();
+                if let Some(state) = plugins.get(&manifest.name) {
+                    for (name, slot) in &state.slots {
+                        let (Some(port), Some(version)) = (slot.port, slot.version.as_ref()) else {
+                            continue;
+                        };
+                        slots.push(SlotTarget {
+                            slot: *name,
+                            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+                            version: version.clone(),
+                            weight: slot.weight,
+                            healthy: slot.is_serving(),
+                            metrics: self.inner.metrics.slot(&manifest.name, *name),
+                        });
+                    }
+                }
+                routes.push(PluginRoute {
+                    name: manifest.name.clone(),
+                    matcher: match &manifest.route {
+                        Route::Prefix { prefix, strip } => RouteMatch::Prefix {
+                            prefix: prefix.clone(),
+                            strip: *strip,
+                        },
+                        Route::Host(host) => RouteMatch::Host(host.clone()),
+                    },
+                    sticky: manifest.sticky.as_ref().map(|s| match s {
+                        Sticky::Header(h) => StickyBy::Header(h.clone()),
+                        Sticky::Cookie(c) => StickyBy::Cookie(c.clone()),
+                    }),
+                    slots,
+                });
+            }
+            RouteTable { plugins: routes }
+        };
+        self.inner.router.set_table(table);
+    }
+
+    /// The state of every plugin (or one), with live metrics.
+    pub fn status(&self, only: Option<&str>) -> Result<StatusReport, EngineError> {
+        if let Some(name) = only {
+            self.require_plugin(name)?;
+        }
+        let ws = self.workspace();
+        let plugins = self.lock_plugins();
+        let mut out = Vec::new();
+        for manifest in &ws.plugins {
+            if only.is_some_and(|name| name != manifest.name) {
+                continue;
+            }
+            let state = plugins.get(&manifest.name);
+            let mut slots = Vec::new();
+            for name in SlotName::ALL {
+                let Some(slot) = state.and_then(|s| s.slot(name)) else {
+                    continue;
+                };
+                slots.push(SlotStatus {
+                    slot: name,
+                    version: slot.version.clone(),
+                    process_state: slot.process_state.0,
+                    health: slot.health.0,
+                    health_detail: slot.health_detail.clone(),
+                    pid: slot.process.map(|p| p.pid),
+                    port: slot.port,
+                    weight: slot.weight,
+                    restarts: slot.restarts,
+                    started_at: slot.started_at,
+                    warm_until: slot.warm_until,
+                    cpu_percent: slot.cpu_percent,
+                    rss_bytes: slot.rss_bytes,
+                    metrics: self.inner.metrics.slot(&manifest.name, name).snapshot(),
+                });
+            }
+            let live_version = state
+                .and_then(|s| s.live_slot().and_then(|l| s.slot(l)))
+                .and_then(|s| s.version.clone());
+            out.push(PluginStatus {
+                name: manifest.name.clone(),
+                route: match &manifest.route {
+                    Route::Prefix { prefix, .. } => prefix.clone(),
+                    Route::Host(host) => format!("host:{host}"),
+                },
+                manifest_version: manifest.version.clone(),
+                strategy: manifest.strategy.kind,
+                live_version,
+                slots,
+                rollout: state.and_then(|s| s.rollout.clone()),
+            });
+        }
+        Ok(StatusReport {
+            engine: self.inner.info.clone(),
+            plugins: out,
+        })
+    }
+}

@@ -1,0 +1,104 @@
+//! The engine's in-memory view of every plugin and slot. The store holds the same facts
+//! durably; this holds what only a live engine has (process handles, health checkers).
+
+use crate::core::health::HealthChecker;
+use crate::core::runtime::{ProcessId, SlotHandle};
+use crate::core::types::{Health, ProcessState, SlotName};
+use crate::core::workspace::{HealthSpec, RunSpec};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+use super::report::RolloutStatus;
+
+/// How to run one version of a plugin. Stored per version in SQLite, so a rollback to an
+/// older version runs it the way it ran then, whatever the manifest on disk says now.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct DeploySpec {
+    pub run: RunSpec,
+    pub health: HealthSpec,
+}
+
+#[derive(Default)]
+pub(crate) struct PluginState {
+    pub slots: BTreeMap<SlotName, SlotState>,
+    pub rollout: Option<RolloutStatus>,
+    /// Serialises deploys, rollbacks and traffic changes of one plugin.
+    pub op: Arc<tokio::sync::Mutex<()>>,
+    /// Set while a deploy runs; a rollback sends `true` to cancel it.
+    pub cancel: Option<watch::Sender<bool>>,
+}
+
+impl PluginState {
+    pub fn slot(&self, slot: SlotName) -> Option<&SlotState> {
+        self.slots.get(&slot)
+    }
+
+    pub fn slot_mut(&mut self, slot: SlotName) -> &mut SlotState {
+        self.slots.entry(slot).or_default()
+    }
+
+    /// The slot serving most traffic (blue on a tie), if any slot has weight.
+    pub fn live_slot(&self) -> Option<SlotName> {
+        let mut best: Option<(SlotName, u32)> = None;
+        for (name, slot) in &self.slots {
+            if slot.weight > 0 && best.is_none_or(|(_, w)| slot.weight > w) {
+                best = Some((*name, slot.weight));
+            }
+        }
+        best.map(|(name, _)| name)
+    }
+
+    /// Where the next deploy goes: the slot that is not live.
+    pub fn idle_slot(&self) -> SlotName {
+        match self.live_slot() {
+            Some(live) => live.other(),
+            None => SlotName::Blue,
+        }
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct SlotState {
+    pub version: Option<String>,
+    pub spec: Option<DeploySpec>,
+    pub process_state: SlotProcess,
+    pub health: SlotHealth,
+    pub health_detail: String,
+    pub process: Option<ProcessId>,
+    pub port: Option<u16>,
+    pub weight: u32,
+    pub restarts: u32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub warm_until: Option<DateTime<Utc>>,
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+    pub handle: Option<SlotHandle>,
+    pub checker: Option<HealthChecker>,
+}
+
+impl SlotState {
+    /// Ready for traffic: the process runs and its health checks pass.
+    pub fn is_serving(&self) -> bool {
+        self.process_state.0 == ProcessState::Running && self.health.0 == Health::Healthy
+    }
+}
+
+/// Newtypes so `Default` gives the states a fresh slot has.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct SlotProcess(pub ProcessState);
+impl Default for SlotProcess {
+    fn default() -> Self {
+        SlotProcess(ProcessState::Stopped)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct SlotHealth(pub Health);
+impl Default for SlotHealth {
+    fn default() -> Self {
+        SlotHealth(Health::Unknown)
+    }
+}

@@ -1,0 +1,259 @@
+//! Weight changes and rollback. A rollback to a warm slot is one atomic weight flip.
+
+use super::report::ActionOutcome;
+use super::state::DeploySpec;
+use super::{Engine, EngineError};
+use crate::core::types::{Face, SlotName};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrafficRequest {
+    pub plugin: String,
+    /// Percent per slot. A slot left out gets the rest of 100.
+    pub weights: BTreeMap<SlotName, u32>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RollbackRequest {
+    pub plugin: String,
+    /// Roll back to this version rather than the previous one.
+    #[serde(default)]
+    pub to: Option<String>,
+}
+
+impl Engine {
+    /// Sets the traffic split by hand.
+    pub async fn set_traffic(&self, req: TrafficRequest, face: Face) -> Result<ActionOutcome, EngineError> {
+        let args = serde_json::to_value(&req).unwrap_or_default();
+        let result = self.set_traffic_inner(&req).await;
+        self.audit(face, "traffic", Some(&req.plugin), args, &result, |o| o.summary.clone());
+        result
+    }
+
+    async fn set_traffic_inner(&self, req: &TrafficRequest) -> Result<ActionOutcome, EngineError> {
+        let started = Instant::now();
+        let plugin = req.plugin.as_str();
+        self.require_plugin(plugin)?;
+        let weights = complete_weights(plugin, &req.weights)?;
+        let op = self.op_lock(plugin);
+        let Ok(_guard) = op.try_lock() else {
+            return Err(EngineError::rejected(plugin, "a deploy or rollback is in progress; its traffic steps would fight a manual change. Wait, or `naap rollback` it"));
+        };
+        for (slot, weight) in &weights {
+            if *weight > 0 && !self.slot_is(plugin, *slot, |s| s.is_serving()) {
+                let why = self.slot_summary(plugin, *slot);
+                return Err(EngineError::rejected(plugin, format!("{slot} cannot take {weight}%: it is {why}. Deploy into it first (`naap deploy {plugin}`)")));
+            }
+        }
+        let keep_warm = self.keep_warm(plugin);
+        self.apply_weights(plugin, &weights, Some(keep_warm))?;
+        let split: Vec<String> = weights.iter().map(|(s, w)| format!("{s} {w}%")).collect();
+        let summary = format!("{plugin} traffic is now {}", split.join(", "));
+        self.record(Some(plugin), None, "traffic_changed", summary.clone(), serde_json::json!({"weights": weights}));
+        Ok(ActionOutcome {
+            plugin: plugin.to_string(),
+            summary,
+            kind: "traffic".to_string(),
+            slot: None,
+            version: None,
+            weights,
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        })
+    }
+
+    /// Moves all traffic back: to the warm previous slot at once when it still serves,
+    /// otherwise by redeploying the previous (or the named) version into the idle slot.
+    pub async fn rollback(&self, req: RollbackRequest, face: Face) -> Result<ActionOutcome, EngineError> {
+        let args = serde_json::to_value(&req).unwrap_or_default();
+        let result = self.rollback_inner(&req, face).await;
+        self.audit(face, "rollback", Some(&req.plugin), args, &result, |o| o.summary.clone());
+        if let Ok(outcome) = &result {
+            self.record(Some(&req.plugin), outcome.slot, "rolled_back", outcome.summary.clone(), serde_json::json!({"kind": outcome.kind, "elapsed_ms": outcome.elapsed_ms, "by": face.to_string()}));
+        }
+        result
+    }
+
+    async fn rollback_inner(&self, req: &RollbackRequest, face: Face) -> Result<ActionOutcome, EngineError> {
+        let started = Instant::now();
+        let plugin = req.plugin.as_str();
+        self.require_plugin(plugin)?;
+        // A deploy in flight is cancelled first: its new slot must not win the race.
+        let (in_flight_target, cancel) = {
+            let mut plugins = self.lock_plugins();
+            let state = plugins.entry(plugin.to_string()).or_default();
+            (state.rollout.as_ref().map(|r| r.to_slot), state.cancel.clone())
+        };
+        if let Some(cancel) = cancel {
+            let _ = cancel.send(true);
+        }
+        // The previous slot is the one a running rollout is moving away from; otherwise
+        // whatever is not live now.
+        let (back_to, live) = {
+            let plugins = self.lock_plugins();
+            let state = plugins.get(plugin);
+            let live = state.and_then(|s| s.live_slot());
+            let back_to = match (in_flight_target, live) {
+                (Some(target), _) => target.other(),
+                (None, Some(live)) => live.other(),
+                (None, None) => SlotName::Blue,
+            };
+            (back_to, live)
+        };
+        if let Some(target) = in_flight_target {
+            // Fast path under cancel: flip now, then wait for the deploy to let go.
+            if self.slot_is(plugin, back_to, |s| s.is_serving()) {
+                self.apply_weights(plugin, &[(back_to, 100), (target, 0)], None)?;
+            }
+        }
+        let op = self.op_lock(plugin);
+        let _guard = op.lock().await;
+
+        let (back_version, back_serving) = {
+            let plugins = self.lock_plugins();
+            let slot = plugins.get(plugin).and_then(|p| p.slot(back_to));
+            (slot.and_then(|s| s.version.clone()), slot.is_some_and(|s| s.is_serving()))
+        };
+        let wanted = req.to.clone();
+        let live_version = live.and_then(|l| self.lock_plugins().get(plugin).and_then(|p| p.slot(l)).and_then(|s| s.version.clone()));
+        let flip_ok = back_serving && (wanted.is_none() || wanted == back_version) && (in_flight_target.is_some() || live.is_some());
+        if flip_ok {
+            let keep_warm = self.keep_warm(plugin);
+            self.apply_weights(plugin, &[(back_to, 100), (back_to.other(), 0)], Some(keep_warm))?;
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            let version = back_version.unwrap_or_default();
+            return Ok(ActionOutcome {
+                plugin: plugin.to_string(),
+                summary: format!("rolled back {plugin}: all traffic to {back_to} {version} (warm slot, weight flip in {elapsed_ms:.1} ms)"),
+                kind: "flip".to_string(),
+                slot: Some(back_to),
+                version: Some(version),
+                weights: self.weights(plugin),
+                elapsed_ms,
+            });
+        }
+
+        // Not warm (or another version wanted): redeploy a stored version.
+        let version = match wanted {
+            Some(v) => {
+                if live_version.as_deref() == Some(v.as_str()) && in_flight_target.is_none() {
+                    return Err(EngineError::rejected(plugin, format!("{v} is already live; nothing to roll back to")));
+                }
+                v
+            }
+            None => self.previous_version(plugin, live_version.as_deref())?,
+        };
+        let record = self.store().version(plugin, &version)?;
+        let Some(record) = record else {
+            let known: Vec<String> = self.store().versions(plugin)?.into_iter().map(|v| v.version).collect();
+            return Err(EngineError::rejected(plugin, format!("version {version} was never deployed here; known versions: {}", if known.is_empty() { "none".to_string() } else { known.join(", ") })));
+        };
+        let spec: DeploySpec = serde_json::from_str(&record.spec_json).map_err(|e| EngineError::rejected(plugin, format!("the stored run spec of {version} is unreadable ({e}); deploy it anew with `naap deploy {plugin} --version {version}`")))?;
+        let target = match live {
+            Some(live) if in_flight_target.is_none() => live.other(),
+            _ => back_to,
+        };
+        self.record(Some(plugin), Some(target), "rollback_redeploy", format!("previous slot is not warm: redeploying {version} into {target} (by {face})"), serde_json::json!({"version": version}));
+        self.launch_slot(plugin, target, &version, &spec, None, None).await?;
+        let (_tx, mut never_cancelled) = tokio::sync::watch::channel(false);
+        self.wait_serving(plugin, target, spec.run.startup_timeout, &mut never_cancelled).await?;
+        let keep_warm = self.keep_warm(plugin);
+        self.apply_weights(plugin, &[(target, 100), (target.other(), 0)], Some(keep_warm))?;
+        let _ = self.store().mark_deployed(plugin, &version);
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        Ok(ActionOutcome {
+            plugin: plugin.to_string(),
+            summary: format!("rolled back {plugin}: redeployed {version} into {target} (the previous slot was not warm); all traffic to {target} after {:.1} s", elapsed_ms / 1000.0),
+            kind: "redeploy".to_string(),
+            slot: Some(target),
+            version: Some(version),
+            weights: self.weights(plugin),
+            elapsed_ms,
+        })
+    }
+
+    /// The most recently deployed version other than the live one.
+    fn previous_version(&self, plugin: &str, live: Option<&str>) -> Result<String, EngineError> {
+        let versions = self.store().versions(plugin)?;
+        versions
+            .into_iter()
+            .filter(|v| v.last_deployed_at.is_some())
+            .map(|v| v.version)
+            .find(|v| Some(v.as_str()) != live)
+            .ok_or_else(|| EngineError::rejected(plugin, "there is no previous version to roll back to; `naap history` lists what was deployed"))
+    }
+
+    /// Applies weights to slots: persisted first, then swapped into the router. A slot that
+    /// drops to 0 from serving becomes the warm previous slot for `keep_warm`.
+    pub(crate) fn apply_weights(&self, plugin: &str, weights: &[(SlotName, u32)], keep_warm: Option<Duration>) -> Result<(), EngineError> {
+        {
+            let mut plugins = self.lock_plugins();
+            let state = plugins.entry(plugin.to_string()).or_default();
+            for (slot, weight) in weights {
+                let s = state.slot_mut(*slot);
+                let was_live = s.weight > 0;
+                s.weight = *weight;
+                if *weight > 0 {
+                    s.warm_until = None;
+                } else if was_live && s.is_serving() {
+                    s.warm_until = keep_warm
+                        .filter(|d| !d.is_zero())
+                        .and_then(|d| chrono::Duration::from_std(d).ok())
+                        .map(|d| Utc::now() + d);
+                }
+            }
+        }
+        let slots: Vec<SlotName> = weights.iter().map(|(s, _)| *s).collect();
+        self.persist_slots(plugin, &slots)?;
+        self.publish_routes();
+        Ok(())
+    }
+
+    pub(crate) fn weights(&self, plugin: &str) -> Vec<(SlotName, u32)> {
+        let plugins = self.lock_plugins();
+        SlotName::ALL
+            .iter()
+            .map(|s| (*s, plugins.get(plugin).and_then(|p| p.slot(*s)).map_or(0, |s| s.weight)))
+            .collect()
+    }
+
+    fn keep_warm(&self, plugin: &str) -> Duration {
+        self.workspace().plugin(plugin).map(|m| m.rollback.keep_previous_warm).unwrap_or_default()
+    }
+
+    fn slot_summary(&self, plugin: &str, slot: SlotName) -> String {
+        let plugins = self.lock_plugins();
+        match plugins.get(plugin).and_then(|p| p.slot(slot)) {
+            Some(s) if s.version.is_some() => format!("{} and {} ({})", s.process_state.0, s.health.0, s.health_detail),
+            _ => "empty".to_string(),
+        }
+    }
+
+}
+
+/// Fills in the slot that was left out and checks the split adds up to 100.
+fn complete_weights(plugin: &str, given: &BTreeMap<SlotName, u32>) -> Result<Vec<(SlotName, u32)>, EngineError> {
+    if given.is_empty() {
+        return Err(EngineError::rejected(plugin, "no weights given; write e.g. `blue=90 green=10`"));
+    }
+    if let Some((slot, w)) = given.iter().find(|(_, w)| **w > 100) {
+        return Err(EngineError::rejected(plugin, format!("{slot}={w} is over 100; weights are percentages")));
+    }
+    let mut out = Vec::new();
+    if given.len() == 1 {
+        let (slot, weight) = given.iter().next().map(|(s, w)| (*s, *w)).unwrap_or((SlotName::Blue, 100));
+        out.push((slot, weight));
+        out.push((slot.other(), 100 - weight));
+    } else {
+        out.extend(given.iter().map(|(s, w)| (*s, *w)));
+        let sum: u32 = out.iter().map(|(_, w)| w).sum();
+        if sum != 100 {
+            let split: Vec<String> = out.iter().map(|(s, w)| format!("{s}={w}")).collect();
+            return Err(EngineError::rejected(plugin, format!("weights {} add up to {sum}, not 100", split.join(" "))));
+        }
+    }
+    out.sort();
+    Ok(out)
+}

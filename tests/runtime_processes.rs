@@ -1,0 +1,74 @@
+//! Plugins that are not the sample service, and a version that crash-loops.
+
+mod common;
+use common::*;
+use std::time::Duration;
+
+/// A plugin that is an arbitrary command: Python's own HTTP server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_arbitrary_command_deploys_and_serves() {
+    let manifest = r#"[plugin]
+name = "static"
+version = "1.0.0"
+route = "/static"
+
+[run]
+command = "python3 -m http.server $PORT --bind 127.0.0.1"
+
+[health]
+path = "/"
+interval = "200ms"
+timeout = "150ms"
+"#;
+    let mut ws = TestWorkspace::new(&[("static", manifest.to_string())]);
+    ws.write("plugins/static/hello.txt", "hello from python\n");
+    ws.start_engine();
+    ws.wait_serving("static");
+    let url = format!("http://{}/static/hello.txt", ws.router());
+    let resp = client().get(&url).send().await.expect("request");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-naap-slot"], "blue");
+    assert_eq!(resp.text().await.expect("body"), "hello from python\n");
+
+    // Its request log (on stderr) reaches naap's log buffer.
+    let ok = wait_for(Duration::from_secs(10), || {
+        let lines = ws.json(&["logs", "static", "--grep", "hello.txt"]);
+        lines.as_array().is_some_and(|l| !l.is_empty())
+    });
+    assert!(ok, "python's request log never arrived");
+}
+
+/// A shell one-liner that crash-loops for version 2: the deploy fails, the slot ends failed,
+/// and traffic never leaves the healthy slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_looping_version_ends_failed_while_traffic_stays() {
+    let manifest = r#"[plugin]
+name = "flaky"
+version = "1.0.0"
+route = "/flaky"
+
+[run]
+command = "if [ \"$NAAP_VERSION\" = 2.0.0 ]; then echo 'ERROR config missing' >&2; exit 3; fi; exec {naap} sample-service --port {port} --version {version}"
+startup_timeout = "60s"
+
+[health]
+interval = "200ms"
+timeout = "150ms"
+"#;
+    let mut ws = TestWorkspace::new(&[("flaky", manifest.to_string())]);
+    ws.start_engine();
+    ws.wait_serving("flaky");
+    let url = format!("http://{}/flaky/api/items", ws.router());
+
+    let out = ws.naap(&["deploy", "flaky", "--version", "2.0.0"]);
+    assert_eq!(out.status.code(), Some(1), "the deploy must fail: {}", stdout(&out));
+    assert!(stderr(&out).contains("traffic is unchanged"), "{}", stderr(&out));
+    let green = ws.slot("flaky", "green");
+    assert_eq!(green["process_state"], "failed", "{green:#}");
+    assert_eq!(green["weight"], 0);
+    assert!(green["restarts"].as_u64() >= Some(2), "it was restarted before giving up: {green:#}");
+    assert_eq!(versions_answering(&client(), &url, 20).await, [("1.0.0".to_string(), 20)].into());
+
+    let logs = ws.json(&["logs", "flaky", "--slot", "green", "--level", "error"]);
+    assert!(logs.as_array().is_some_and(|l| l.iter().any(|line| line["message"].as_str().unwrap_or("").contains("config missing"))), "{logs:#}");
+}
