@@ -1,0 +1,280 @@
+//! The two append-only journals: engine events and the audit log of actions.
+
+use super::codec::{get_enum, get_json, get_opt_enum, get_ts, limit_param, now, ts_to_text};
+use super::{AuditRecord, EventRecord, NewAudit, NewEvent, Store, StoreError};
+use rusqlite::types::ToSql;
+use rusqlite::{Row, params};
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord {
+        id: row.get("id")?,
+        ts: get_ts(row, "ts")?,
+        plugin: row.get("plugin")?,
+        slot: get_opt_enum(row, "slot")?,
+        kind: row.get("kind")?,
+        message: row.get("message")?,
+        data: get_json(row, "data_json")?,
+    })
+}
+
+fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
+    Ok(AuditRecord {
+        id: row.get("id")?,
+        ts: get_ts(row, "ts")?,
+        face: get_enum(row, "face")?,
+        action: row.get("action")?,
+        plugin: row.get("plugin")?,
+        args: get_json(row, "args_json")?,
+        result: get_enum(row, "result")?,
+        detail: row.get("detail")?,
+    })
+}
+
+impl Store {
+    fn json_text(&self, what: &'static str, v: &serde_json::Value) -> Result<String, StoreError> {
+        serde_json::to_string(v).map_err(|e| self.invalid(what, e.to_string()))
+    }
+
+    /// Appends an event stamped now; returns its id (ids only grow, never reused).
+    pub fn append_event(&self, e: &NewEvent) -> Result<i64, StoreError> {
+        let data = self.json_text("an event's data", &e.data)?;
+        self.conn
+            .execute(
+                "INSERT INTO events (ts, plugin, slot, kind, message, data_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    ts_to_text(&now()),
+                    e.plugin,
+                    e.slot.map(|s| s.as_str()),
+                    e.kind,
+                    e.message,
+                    data,
+                ],
+            )
+            .map_err(|err| self.err("appending an event", err))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The last `limit` events matching the filters, in ascending id order.
+    ///
+    /// `plugin` keeps only that plugin's events; `after_id` only events with a larger id.
+    /// When more than `limit` events match, the oldest ones are skipped, so a follower that
+    /// must not miss events should pass a limit above what can accumulate between its polls.
+    pub fn events(
+        &self,
+        plugin: Option<&str>,
+        after_id: Option<i64>,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let op = "reading events";
+        // Fixed fragments chosen per filter (never user text) so each query can use an index.
+        let mut filters = Vec::new();
+        let mut args: Vec<&dyn ToSql> = Vec::new();
+        if let Some(p) = &plugin {
+            filters.push("plugin = ?");
+            args.push(p);
+        }
+        if let Some(id) = &after_id {
+            filters.push("id > ?");
+            args.push(id);
+        }
+        let limit = limit_param(limit);
+        args.push(&limit);
+        let where_clause = if filters.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", filters.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT * FROM (
+                SELECT id, ts, plugin, slot, kind, message, data_json FROM events
+                {where_clause} ORDER BY id DESC LIMIT ?
+             ) ORDER BY id"
+        );
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.err(op, e))?;
+        let rows = stmt
+            .query_map(args.as_slice(), event_from_row)
+            .map_err(|e| self.err(op, e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(op, e))
+    }
+
+    /// Appends an audit entry stamped now; returns its id. Entries can never change.
+    pub fn append_audit(&self, a: &NewAudit) -> Result<i64, StoreError> {
+        let args = self.json_text("an audit entry's arguments", &a.args)?;
+        self.conn
+            .execute(
+                "INSERT INTO audit (ts, face, action, plugin, args_json, result, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    ts_to_text(&now()),
+                    a.face.to_string(),
+                    a.action,
+                    a.plugin,
+                    args,
+                    a.result.to_string(),
+                    a.detail,
+                ],
+            )
+            .map_err(|e| self.err("appending to the audit log", e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// The last `limit` audit entries (optionally of one plugin), in ascending id order.
+    pub fn audit(
+        &self,
+        plugin: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>, StoreError> {
+        let op = "reading the audit log";
+        let limit = limit_param(limit);
+        let inner = match plugin {
+            Some(_) => "SELECT * FROM audit WHERE plugin = ?1 ORDER BY id DESC LIMIT ?2",
+            None => "SELECT * FROM audit ORDER BY id DESC LIMIT ?2",
+        };
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT * FROM ({inner}) ORDER BY id"))
+            .map_err(|e| self.err(op, e))?;
+        let rows = stmt
+            .query_map(params![plugin, limit], audit_from_row)
+            .map_err(|e| self.err(op, e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(op, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::AuditResult;
+    use super::super::test_util::temp_store;
+    use super::*;
+    use crate::core::types::{Face, SlotName};
+    use serde_json::json;
+
+    fn event(plugin: Option<&str>, n: u32) -> NewEvent {
+        NewEvent {
+            plugin: plugin.map(str::to_owned),
+            slot: plugin.map(|_| SlotName::Blue),
+            kind: "health".into(),
+            message: format!("event {n}"),
+            data: json!({ "n": n, "nested": [1, "two", null] }),
+        }
+    }
+
+    fn audit(plugin: Option<&str>, action: &str) -> NewAudit {
+        NewAudit {
+            face: Face::Ai,
+            action: action.into(),
+            plugin: plugin.map(str::to_owned),
+            args: json!({ "strategy": "canary" }),
+            result: AuditResult::Error,
+            detail: "gate `test` failed".into(),
+        }
+    }
+
+    #[test]
+    fn event_round_trip() {
+        let (_dir, store) = temp_store();
+        let before = super::super::now();
+        let id = store.append_event(&event(Some("shop"), 1)).unwrap();
+        let all = store.events(None, None, 10).unwrap();
+        assert_eq!(all.len(), 1);
+        let e = &all[0];
+        assert_eq!(e.id, id);
+        assert!(e.ts >= before);
+        assert_eq!(e.plugin.as_deref(), Some("shop"));
+        assert_eq!(e.slot, Some(SlotName::Blue));
+        assert_eq!((e.kind.as_str(), e.message.as_str()), ("health", "event 1"));
+        assert_eq!(e.data, json!({ "n": 1, "nested": [1, "two", null] }));
+
+        // Events about unregistered plugins (or none) are recorded too.
+        store.append_event(&event(None, 2)).unwrap();
+        assert_eq!(store.events(None, None, 10).unwrap()[1].slot, None);
+    }
+
+    #[test]
+    fn events_filter_and_return_the_last_n_ascending() {
+        let (_dir, store) = temp_store();
+        let mut ids = Vec::new();
+        for n in 0..10 {
+            let plugin = if n % 2 == 0 { "a" } else { "b" };
+            ids.push(store.append_event(&event(Some(plugin), n)).unwrap());
+        }
+        let got = |p, after, limit| -> Vec<i64> {
+            store
+                .events(p, after, limit)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.id)
+                .collect()
+        };
+        assert_eq!(got(None, None, 100), ids);
+        assert_eq!(got(None, None, 3), ids[7..]);
+        assert_eq!(got(Some("a"), None, 2), [ids[6], ids[8]]);
+        assert_eq!(got(None, Some(ids[5]), 100), ids[6..]);
+        assert_eq!(got(Some("b"), Some(ids[2]), 2), [ids[7], ids[9]]);
+        assert_eq!(got(None, Some(ids[9]), 100), Vec::<i64>::new());
+        assert_eq!(got(None, None, 0), Vec::<i64>::new());
+        assert_eq!(got(Some("none"), None, 5), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn audit_round_trip_filter_and_limit() {
+        let (_dir, store) = temp_store();
+        let first = store.append_audit(&audit(Some("shop"), "deploy")).unwrap();
+        let second = store.append_audit(&audit(None, "alerts.silence")).unwrap();
+        let third = store
+            .append_audit(&audit(Some("shop"), "rollback"))
+            .unwrap();
+
+        let all = store.audit(None, 10).unwrap();
+        assert_eq!(
+            all.iter().map(|a| a.id).collect::<Vec<_>>(),
+            [first, second, third]
+        );
+        let a = &all[0];
+        assert_eq!(a.face, Face::Ai);
+        assert_eq!(a.action, "deploy");
+        assert_eq!(a.plugin.as_deref(), Some("shop"));
+        assert_eq!(a.args, json!({ "strategy": "canary" }));
+        assert_eq!(a.result, AuditResult::Error);
+        assert_eq!(a.detail, "gate `test` failed");
+
+        let shop: Vec<i64> = store
+            .audit(Some("shop"), 10)
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(shop, [first, third]);
+        let last: Vec<i64> = store.audit(None, 2).unwrap().iter().map(|a| a.id).collect();
+        assert_eq!(last, [second, third]);
+    }
+
+    #[test]
+    fn audit_log_refuses_update_and_delete() {
+        let (_dir, store) = temp_store();
+        store.append_audit(&audit(Some("shop"), "deploy")).unwrap();
+        let c = store.raw();
+        for sql in [
+            "UPDATE audit SET result = 'ok'",
+            "DELETE FROM audit WHERE id = 1",
+            "DELETE FROM audit",
+        ] {
+            let err = c.execute(sql, []).unwrap_err();
+            assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+        }
+        let entries = store.audit(None, 10).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].result, AuditResult::Error);
+
+        // The triggers are part of the file, so any other connection is bound by them too.
+        let other = rusqlite::Connection::open(store.path()).unwrap();
+        assert!(other.execute("DELETE FROM audit", []).is_err());
+        assert_eq!(store.audit(None, 10).unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,199 @@
+//! Connection settings and schema migrations, keyed by `PRAGMA user_version`.
+//!
+//! To change the schema, append a migration to `MIGRATIONS`; never edit a released one.
+//! Version N of the schema is the result of running the first N migrations in order.
+
+use super::error::{BUSY_TIMEOUT_MS, StoreError, classify};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+use std::time::Duration;
+
+/// Marks the file as naap's in the SQLite header (`PRAGMA application_id`); ASCII "naap".
+pub(crate) const APPLICATION_ID: i64 = 0x6E61_6170;
+
+/// The migrations, oldest first; index 0 takes an empty file to version 1.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The newest schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const V1: &str = r#"
+CREATE TABLE plugins (
+    name          TEXT PRIMARY KEY NOT NULL,
+    manifest_path TEXT NOT NULL,
+    created_at    TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE versions (
+    plugin           TEXT NOT NULL REFERENCES plugins(name),
+    version          TEXT NOT NULL,
+    spec_json        TEXT NOT NULL,
+    created_at       TEXT NOT NULL,
+    last_deployed_at TEXT,
+    PRIMARY KEY (plugin, version)
+) STRICT;
+
+CREATE TABLE slots (
+    plugin         TEXT NOT NULL REFERENCES plugins(name),
+    slot           TEXT NOT NULL CHECK (slot IN ('blue', 'green')),
+    version        TEXT,
+    process_state  TEXT NOT NULL,
+    health         TEXT NOT NULL,
+    pid            INTEGER,
+    pid_start_time INTEGER,
+    port           INTEGER,
+    weight         INTEGER NOT NULL CHECK (weight >= 0),
+    started_at     TEXT,
+    restarts       INTEGER NOT NULL DEFAULT 0,
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (plugin, slot)
+) STRICT;
+
+CREATE TABLE rollouts (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    plugin       TEXT NOT NULL REFERENCES plugins(name),
+    strategy     TEXT NOT NULL,
+    from_slot    TEXT,
+    to_slot      TEXT,
+    from_version TEXT,
+    to_version   TEXT NOT NULL,
+    state        TEXT NOT NULL
+                 CHECK (state IN ('running', 'succeeded', 'failed', 'rolled_back', 'aborted')),
+    started_at   TEXT NOT NULL,
+    finished_at  TEXT,
+    detail       TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX rollouts_by_plugin ON rollouts (plugin, id);
+CREATE INDEX rollouts_unfinished ON rollouts (id) WHERE finished_at IS NULL;
+
+-- Events and audit entries keep no foreign key: they must outlive the plugins they mention
+-- and record actions on names that were never registered.
+CREATE TABLE events (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts        TEXT NOT NULL,
+    plugin    TEXT,
+    slot      TEXT,
+    kind      TEXT NOT NULL,
+    message   TEXT NOT NULL,
+    data_json TEXT NOT NULL DEFAULT 'null'
+) STRICT;
+CREATE INDEX events_by_plugin ON events (plugin, id);
+
+CREATE TABLE audit (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts        TEXT NOT NULL,
+    face      TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    plugin    TEXT,
+    args_json TEXT NOT NULL DEFAULT 'null',
+    result    TEXT NOT NULL CHECK (result IN ('ok', 'error')),
+    detail    TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX audit_by_plugin ON audit (plugin, id);
+
+-- Who did what must not be rewritable after the fact.
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only: entries cannot be changed');
+END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only: entries cannot be deleted');
+END;
+"#;
+
+/// Sets the per-connection pragmas. The first statement is also the first read of the file,
+/// so a file that is not a database fails here.
+pub(crate) fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
+        .map_err(|e| classify(path, "setting the busy timeout", e))?;
+    // WAL lets readers (CLI clients, a second connection) read while the engine writes.
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| classify(path, "enabling write-ahead logging", e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::NoWal {
+            path: path.to_path_buf(),
+            mode,
+        });
+    }
+    // In WAL mode NORMAL syncs only at checkpoints: every committed transaction survives a
+    // crash or kill of the naap process (the WAL is in the OS page cache), while a power cut
+    // or kernel panic may lose the last few commits but never corrupts the file. Process
+    // crashes are what the engine must survive; fsync per event would cost far more.
+    conn.pragma_update(None, "synchronous", "NORMAL")
+        .map_err(|e| classify(path, "setting synchronous=NORMAL", e))?;
+    conn.pragma_update(None, "foreign_keys", "ON")
+        .map_err(|e| classify(path, "enabling foreign keys", e))?;
+    Ok(())
+}
+
+/// Brings the schema to `SCHEMA_VERSION` in one transaction, or explains why it cannot.
+pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> {
+    let op = "checking the schema version";
+    // IMMEDIATE takes the write lock up front, so two engines opening a fresh file at once
+    // cannot both run the same migration.
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(|e| classify(path, op, e))?;
+    let version: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| classify(path, op, e))?;
+    let app_id: i64 = tx
+        .query_row("PRAGMA application_id", [], |r| r.get(0))
+        .map_err(|e| classify(path, op, e))?;
+    let foreign = |detail: String| StoreError::NotNaap {
+        path: path.to_path_buf(),
+        detail,
+    };
+
+    if version == 0 {
+        if app_id != 0 {
+            return Err(foreign(format!("its application id is {app_id:#x}")));
+        }
+        let tables: i64 = tx
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(|e| classify(path, op, e))?;
+        if tables > 0 {
+            return Err(foreign(format!(
+                "it already holds {tables} tables or indexes but no naap schema"
+            )));
+        }
+    } else if app_id != APPLICATION_ID {
+        return Err(foreign(format!(
+            "schema version {version} with application id {app_id:#x}"
+        )));
+    }
+    if version < 0 {
+        return Err(foreign(format!("schema version {version}")));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version == SCHEMA_VERSION {
+        // Nothing to change; dropping `tx` rolls back the empty transaction.
+        return Ok(());
+    }
+
+    for (target, sql) in (1..).zip(MIGRATIONS).skip(version as usize) {
+        let fail = |source| StoreError::Migration {
+            path: path.to_path_buf(),
+            version: target,
+            source,
+        };
+        tx.execute_batch(sql).map_err(fail)?;
+        tx.pragma_update(None, "user_version", target)
+            .map_err(fail)?;
+    }
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
+        .map_err(|e| classify(path, "marking the file as naap's", e))?;
+    tx.commit()
+        .map_err(|e| classify(path, "committing the schema upgrade", e))
+}
