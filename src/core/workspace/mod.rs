@@ -1,0 +1,32 @@
+//! Workspaces: naap.toml and the plugin.toml of each plugin it lists.
+//!
+//! `load` parses and checks everything and reports every problem with its file, line, column
+//! and field; `init` writes a sample workspace; `expand_placeholders` fills in run commands.
+//!
+//! Reading happens in two steps: `reader`/`raw` turn the TOML document into typed, spanned
+//! raw structs (type errors and unknown keys), then `validate`/`cross` check values and apply
+//! defaults to build the model.
+
+mod cross;
+mod duration;
+mod init;
+mod load;
+mod model;
+mod placeholders;
+mod problem;
+mod raw;
+mod reader;
+mod suggest;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use init::init;
+pub use load::{PLUGIN_FILE, WORKSPACE_FILE, find_root, load};
+pub use model::{
+    AlertSpec, HealthCheck, HealthSpec, PluginManifest, RollbackSpec, Route, RouterConfig, RunSpec,
+    Sticky, StrategySpec, Workspace,
+};
+pub use placeholders::{PLACEHOLDER_NAMES, Placeholders, expand_placeholders};
+pub use problem::{Problem, Problems};

@@ -1,0 +1,177 @@
+//! The checked workspace model the rest of naap uses.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::types::StrategyKind;
+
+/// A loaded, fully validated workspace.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Workspace {
+    /// The directory holding naap.toml (absolute, canonical).
+    pub root: PathBuf,
+    /// The naap.toml file.
+    pub file: PathBuf,
+    /// Where naap keeps its database, logs and socket (absolute).
+    pub state_dir: PathBuf,
+    /// The router's listeners.
+    pub router: RouterConfig,
+    /// The plugins, in the order naap.toml lists them.
+    pub plugins: Vec<PluginManifest>,
+}
+
+impl Workspace {
+    /// The plugin with this name.
+    pub fn plugin(&self, name: &str) -> Option<&PluginManifest> {
+        self.plugins.iter().find(|p| p.name == name)
+    }
+}
+
+/// `[router]` of naap.toml.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouterConfig {
+    /// Where the proxy listens for plugin traffic.
+    pub listen: SocketAddr,
+    /// Where /healthz and /metrics are served, if anywhere.
+    pub admin: Option<SocketAddr>,
+}
+
+/// One plugin's manifest (plugin.toml), checked and with defaults filled in.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PluginManifest {
+    /// Unique name: `[a-z0-9][a-z0-9-]{0,39}`.
+    pub name: String,
+    /// The version the manifest describes.
+    pub version: String,
+    /// The plugin directory (absolute, canonical).
+    pub dir: PathBuf,
+    /// The plugin.toml file.
+    pub manifest_path: PathBuf,
+    /// Which requests the router sends to this plugin.
+    pub route: Route,
+    /// How requests of one user stick to one slot during a canary.
+    pub sticky: Option<Sticky>,
+    /// How to build, test and run it.
+    pub run: RunSpec,
+    /// How to check that a slot is healthy.
+    pub health: HealthSpec,
+    /// How a deploy moves traffic.
+    pub strategy: StrategySpec,
+    /// When to roll back automatically, and how long to keep the old slot.
+    pub rollback: RollbackSpec,
+    /// Alert rules, kept as data for the alert engine.
+    pub alerts: Vec<AlertSpec>,
+}
+
+/// Which requests go to a plugin.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Route {
+    /// Requests whose path starts with `prefix` (no trailing "/" except for "/" itself);
+    /// with `strip`, the plugin sees the path without the prefix.
+    Prefix { prefix: String, strip: bool },
+    /// Requests for this host name (lower case, no port).
+    Host(String),
+}
+
+impl Route {
+    /// How the route reads in naap.toml terms, for messages and tables.
+    pub fn describe(&self) -> String {
+        match self {
+            Route::Prefix { prefix, .. } => format!("route `{prefix}`"),
+            Route::Host(host) => format!("host `{host}`"),
+        }
+    }
+}
+
+/// Stickiness key for canaries: the same value always reaches the same slot.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Sticky {
+    /// A request header name (lower case).
+    Header(String),
+    /// A cookie name.
+    Cookie(String),
+}
+
+/// `[run]`: commands are templates; see `expand_placeholders`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Starts one slot of the plugin.
+    pub command: String,
+    /// Build gate, run before a deploy.
+    pub build: Option<String>,
+    /// Test gate, run after the build.
+    pub test: Option<String>,
+    /// Extra environment (values are templates too).
+    pub env: BTreeMap<String, String>,
+    /// Working directory (absolute).
+    pub cwd: PathBuf,
+    /// Time between SIGTERM and SIGKILL.
+    pub stop_grace: Duration,
+    /// Time a new slot gets to become healthy.
+    pub startup_timeout: Duration,
+}
+
+/// `[health]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HealthSpec {
+    /// What a check does.
+    pub check: HealthCheck,
+    /// Time between checks.
+    pub interval: Duration,
+    /// Time one check may take; always shorter than `interval`.
+    pub timeout: Duration,
+    /// Failed checks in a row that make a slot unhealthy (>= 1).
+    pub unhealthy_threshold: u32,
+    /// Passed checks in a row that make a slot healthy (>= 1).
+    pub healthy_threshold: u32,
+}
+
+/// The kind of health check.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum HealthCheck {
+    /// GET `path`; any 2xx passes.
+    Http { path: String },
+    /// A TCP connect to the slot's port passes.
+    Tcp,
+}
+
+/// `[strategy]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StrategySpec {
+    /// Immediate, blue-green or canary.
+    pub kind: StrategyKind,
+    /// Canary traffic percentages, strictly ascending, ending at 100; empty otherwise.
+    pub steps: Vec<u32>,
+    /// Time between canary steps.
+    pub step_interval: Duration,
+}
+
+/// `[rollback]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RollbackSpec {
+    /// Roll back when the new slot's error rate exceeds this fraction (0 < x <= 1).
+    pub on_error_rate: Option<f64>,
+    /// Roll back when the new slot's p99 latency exceeds this many milliseconds.
+    pub on_latency_p99_ms: Option<u64>,
+    /// Roll back when the new slot fails its health checks.
+    pub on_health_check_fail: bool,
+    /// How long the previous slot stays running after a deploy (zero: stop it at once).
+    pub keep_previous_warm: Duration,
+}
+
+/// One `[[alerts]]` rule, shape-checked only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertSpec {
+    /// Unique within the plugin.
+    pub name: String,
+    /// Rule text, e.g. `error_rate > 0.05 for 30s`.
+    pub condition: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// Each `log`, `webhook:URL` or `command:CMD`.
+    pub channels: Vec<String>,
+}

@@ -1,0 +1,294 @@
+//! The raw contents of naap.toml and plugin.toml: every key typed and spanned, nothing checked
+//! beyond types and unknown keys. `validate` turns these into the public model.
+
+use std::time::Duration;
+
+use serde_spanned::Spanned;
+
+use super::problem::Report;
+use super::reader::{Field, Span, TableRef};
+
+/// naap.toml as written.
+pub(super) struct RawWorkspace {
+    pub listen: Field<Spanned<String>>,
+    pub admin: Field<Spanned<String>>,
+    pub state_dir: Field<Spanned<String>>,
+    pub plugins: Vec<RawPluginEntry>,
+}
+
+/// One `[[plugins]]` entry.
+pub(super) struct RawPluginEntry {
+    /// `plugins[i]`, for messages.
+    pub field: String,
+    pub span: Span,
+    pub path: Field<Spanned<String>>,
+}
+
+/// plugin.toml as written.
+pub(super) struct RawPlugin {
+    pub plugin: Field<RawPluginTable>,
+    pub sticky_header: Field<Spanned<String>>,
+    pub sticky_cookie: Field<Spanned<String>>,
+    pub run: Field<RawRun>,
+    pub health: RawHealth,
+    pub strategy: RawStrategy,
+    pub rollback: RawRollback,
+    pub alerts: Vec<RawAlert>,
+}
+
+/// `[plugin]`.
+pub(super) struct RawPluginTable {
+    pub span: Span,
+    pub name: Field<Spanned<String>>,
+    pub version: Field<Spanned<String>>,
+    pub route: Field<Spanned<String>>,
+    pub host: Field<Spanned<String>>,
+    pub strip_prefix: Field<Spanned<bool>>,
+}
+
+/// `[run]`.
+pub(super) struct RawRun {
+    pub span: Span,
+    pub command: Field<Spanned<String>>,
+    pub build: Field<Spanned<String>>,
+    pub test: Field<Spanned<String>>,
+    pub env: Field<Vec<(Spanned<String>, Spanned<String>)>>,
+    pub cwd: Field<Spanned<String>>,
+    pub stop_grace: Field<Spanned<Duration>>,
+    pub startup_timeout: Field<Spanned<Duration>>,
+}
+
+/// `[health]`; every key is optional, so an absent table reads as all-absent.
+pub(super) struct RawHealth {
+    pub kind: Field<Spanned<String>>,
+    pub path: Field<Spanned<String>>,
+    pub interval: Field<Spanned<Duration>>,
+    pub timeout: Field<Spanned<Duration>>,
+    pub unhealthy_threshold: Field<Spanned<i64>>,
+    pub healthy_threshold: Field<Spanned<i64>>,
+}
+
+/// `[strategy]`.
+pub(super) struct RawStrategy {
+    pub kind: Field<Spanned<String>>,
+    pub steps: Field<Spanned<Vec<Spanned<i64>>>>,
+    pub step_interval: Field<Spanned<Duration>>,
+}
+
+/// `[rollback]`.
+pub(super) struct RawRollback {
+    pub on_error_rate: Field<Spanned<f64>>,
+    pub on_latency_p99_ms: Field<Spanned<i64>>,
+    pub on_health_check_fail: Field<Spanned<bool>>,
+    pub keep_previous_warm: Field<Spanned<Duration>>,
+}
+
+/// One `[[alerts]]` entry.
+pub(super) struct RawAlert {
+    /// `alerts[i]`, for messages.
+    pub field: String,
+    pub span: Span,
+    pub name: Field<Spanned<String>>,
+    pub condition: Field<Spanned<String>>,
+    pub severity: Field<Spanned<String>>,
+    pub channels: Field<Spanned<Vec<Spanned<String>>>>,
+}
+
+pub(super) fn read_workspace(doc: &TableRef, r: &mut Report) -> RawWorkspace {
+    doc.deny_unknown(r, &["router", "state", "plugins"]);
+    let router = doc.table(r, "router");
+    let (listen, admin) = match router.value() {
+        Some(t) => {
+            t.deny_unknown(r, &["listen", "admin"]);
+            (t.string(r, "listen"), t.string(r, "admin"))
+        }
+        None => (Field::Absent, Field::Absent),
+    };
+    let state_dir = match doc.table(r, "state").value() {
+        Some(t) => {
+            t.deny_unknown(r, &["dir"]);
+            t.string(r, "dir")
+        }
+        None => Field::Absent,
+    };
+    let plugins = doc
+        .tables(r, "plugins")
+        .into_iter()
+        .map(|t| {
+            t.deny_unknown(r, &["path"]);
+            RawPluginEntry {
+                path: t.string(r, "path"),
+                field: t.path,
+                span: t.span,
+            }
+        })
+        .collect();
+    RawWorkspace {
+        listen,
+        admin,
+        state_dir,
+        plugins,
+    }
+}
+
+pub(super) fn read_plugin(doc: &TableRef, r: &mut Report) -> RawPlugin {
+    doc.deny_unknown(
+        r,
+        &[
+            "plugin", "routing", "run", "health", "strategy", "rollback", "alerts",
+        ],
+    );
+    let plugin = match doc.table(r, "plugin") {
+        Field::Present(t) => {
+            t.deny_unknown(r, &["name", "version", "route", "host", "strip_prefix"]);
+            Field::Present(RawPluginTable {
+                name: t.string(r, "name"),
+                version: t.string(r, "version"),
+                route: t.string(r, "route"),
+                host: t.string(r, "host"),
+                strip_prefix: t.bool(r, "strip_prefix"),
+                span: t.span,
+            })
+        }
+        Field::Absent => Field::Absent,
+        Field::Invalid => Field::Invalid,
+    };
+    let (sticky_header, sticky_cookie) = match doc.table(r, "routing").value() {
+        Some(t) => {
+            t.deny_unknown(r, &["sticky_header", "sticky_cookie"]);
+            (t.string(r, "sticky_header"), t.string(r, "sticky_cookie"))
+        }
+        None => (Field::Absent, Field::Absent),
+    };
+    RawPlugin {
+        plugin,
+        sticky_header,
+        sticky_cookie,
+        run: read_run(doc, r),
+        health: read_health(doc, r),
+        strategy: read_strategy(doc, r),
+        rollback: read_rollback(doc, r),
+        alerts: read_alerts(doc, r),
+    }
+}
+
+fn read_run(doc: &TableRef, r: &mut Report) -> Field<RawRun> {
+    let t = match doc.table(r, "run") {
+        Field::Present(t) => t,
+        Field::Absent => return Field::Absent,
+        Field::Invalid => return Field::Invalid,
+    };
+    t.deny_unknown(
+        r,
+        &[
+            "command",
+            "build",
+            "test",
+            "env",
+            "cwd",
+            "stop_grace",
+            "startup_timeout",
+        ],
+    );
+    Field::Present(RawRun {
+        command: t.string(r, "command"),
+        build: t.string(r, "build"),
+        test: t.string(r, "test"),
+        env: t.string_map(r, "env"),
+        cwd: t.string(r, "cwd"),
+        stop_grace: t.duration(r, "stop_grace"),
+        startup_timeout: t.duration(r, "startup_timeout"),
+        span: t.span,
+    })
+}
+
+fn read_health(doc: &TableRef, r: &mut Report) -> RawHealth {
+    let Some(t) = doc.table(r, "health").value().cloned() else {
+        return RawHealth {
+            kind: Field::Absent,
+            path: Field::Absent,
+            interval: Field::Absent,
+            timeout: Field::Absent,
+            unhealthy_threshold: Field::Absent,
+            healthy_threshold: Field::Absent,
+        };
+    };
+    t.deny_unknown(
+        r,
+        &[
+            "kind",
+            "path",
+            "interval",
+            "timeout",
+            "unhealthy_threshold",
+            "healthy_threshold",
+        ],
+    );
+    RawHealth {
+        kind: t.string(r, "kind"),
+        path: t.string(r, "path"),
+        interval: t.duration(r, "interval"),
+        timeout: t.duration(r, "timeout"),
+        unhealthy_threshold: t.integer(r, "unhealthy_threshold"),
+        healthy_threshold: t.integer(r, "healthy_threshold"),
+    }
+}
+
+fn read_strategy(doc: &TableRef, r: &mut Report) -> RawStrategy {
+    let Some(t) = doc.table(r, "strategy").value().cloned() else {
+        return RawStrategy {
+            kind: Field::Absent,
+            steps: Field::Absent,
+            step_interval: Field::Absent,
+        };
+    };
+    t.deny_unknown(r, &["kind", "steps", "step_interval"]);
+    RawStrategy {
+        kind: t.string(r, "kind"),
+        steps: t.integer_list(r, "steps"),
+        step_interval: t.duration(r, "step_interval"),
+    }
+}
+
+fn read_rollback(doc: &TableRef, r: &mut Report) -> RawRollback {
+    let Some(t) = doc.table(r, "rollback").value().cloned() else {
+        return RawRollback {
+            on_error_rate: Field::Absent,
+            on_latency_p99_ms: Field::Absent,
+            on_health_check_fail: Field::Absent,
+            keep_previous_warm: Field::Absent,
+        };
+    };
+    t.deny_unknown(
+        r,
+        &[
+            "on_error_rate",
+            "on_latency_p99_ms",
+            "on_health_check_fail",
+            "keep_previous_warm",
+        ],
+    );
+    RawRollback {
+        on_error_rate: t.float(r, "on_error_rate"),
+        on_latency_p99_ms: t.integer(r, "on_latency_p99_ms"),
+        on_health_check_fail: t.bool(r, "on_health_check_fail"),
+        keep_previous_warm: t.duration(r, "keep_previous_warm"),
+    }
+}
+
+fn read_alerts(doc: &TableRef, r: &mut Report) -> Vec<RawAlert> {
+    doc.tables(r, "alerts")
+        .into_iter()
+        .map(|t| {
+            t.deny_unknown(r, &["name", "condition", "severity", "channels"]);
+            RawAlert {
+                name: t.string(r, "name"),
+                condition: t.string(r, "condition"),
+                severity: t.string(r, "severity"),
+                channels: t.string_list(r, "channels"),
+                field: t.path,
+                span: t.span,
+            }
+        })
+        .collect()
+}

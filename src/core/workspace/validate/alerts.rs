@@ -1,0 +1,141 @@
+//! `[[alerts]]`: checked for shape only; the alert engine parses conditions.
+
+use serde_spanned::Spanned;
+
+use crate::core::workspace::model::AlertSpec;
+use crate::core::workspace::problem::Report;
+use crate::core::workspace::raw::RawAlert;
+use crate::core::workspace::reader::{Field, Span};
+use crate::core::workspace::suggest;
+
+const DEFAULT_SEVERITY: &str = "warning";
+const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
+
+/// `[[alerts]]`: shape only; the alert engine parses conditions.
+pub(super) fn alerts(raw: &[RawAlert], r: &mut Report) -> Vec<AlertSpec> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut seen: Vec<(String, String)> = Vec::new();
+    for a in raw {
+        let field = |key: &str| format!("{}.{key}", a.field);
+        let name = required_text(r, &a.name, &a.span, &field("name"), "name = \"errors\"");
+        if let Some(n) = &name {
+            if let Some((_, first)) = seen.iter().find(|(s, _)| s == n.get_ref()) {
+                r.at(
+                    &n.span(),
+                    field("name"),
+                    format!(
+                        "duplicate alert name `{}` (also used by {first})",
+                        n.get_ref()
+                    ),
+                    "give each alert of a plugin its own name",
+                );
+            } else {
+                seen.push((n.get_ref().clone(), a.field.clone()));
+            }
+        }
+        let condition = required_text(
+            r,
+            &a.condition,
+            &a.span,
+            &field("condition"),
+            "condition = \"error_rate > 0.05 for 30s\"",
+        );
+        let severity = match &a.severity {
+            Field::Present(s) if SEVERITIES.contains(&s.get_ref().as_str()) => s.get_ref().clone(),
+            Field::Present(s) => {
+                r.at(
+                    &s.span(),
+                    field("severity"),
+                    format!("unknown severity `{}`", s.get_ref()),
+                    suggest::hint(s.get_ref(), &SEVERITIES),
+                );
+                DEFAULT_SEVERITY.to_string()
+            }
+            _ => DEFAULT_SEVERITY.to_string(),
+        };
+        let channels = match &a.channels {
+            Field::Present(list) => channels(r, list, &field("channels")),
+            _ => vec!["log".to_string()],
+        };
+        if let (Some(name), Some(condition)) = (name, condition) {
+            out.push(AlertSpec {
+                name: name.into_inner(),
+                condition: condition.into_inner(),
+                severity,
+                channels,
+            });
+        }
+    }
+    out
+}
+
+fn channels(r: &mut Report, list: &Spanned<Vec<Spanned<String>>>, field: &str) -> Vec<String> {
+    let hint = "use \"log\", \"webhook:http://HOST/PATH\" or \"command:CMD\"";
+    if list.get_ref().is_empty() {
+        r.at(
+            &list.span(),
+            field,
+            "an alert needs at least one channel",
+            hint,
+        );
+    }
+    for (i, channel) in list.get_ref().iter().enumerate() {
+        let text = channel.get_ref().as_str();
+        let ok = text == "log"
+            || text
+                .strip_prefix("webhook:")
+                .and_then(|url| {
+                    url.strip_prefix("http://")
+                        .or_else(|| url.strip_prefix("https://"))
+                })
+                .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
+            || text
+                .strip_prefix("command:")
+                .is_some_and(|cmd| !cmd.trim().is_empty());
+        if !ok {
+            r.at(
+                &channel.span(),
+                format!("{field}[{i}]"),
+                format!("unknown alert channel `{text}`"),
+                hint,
+            );
+        }
+    }
+    list.get_ref().iter().map(|c| c.get_ref().clone()).collect()
+}
+
+/// A required, non-empty string in an `[[array]]` entry.
+fn required_text(
+    r: &mut Report,
+    value: &Field<Spanned<String>>,
+    table_span: &Span,
+    field: &str,
+    example: &str,
+) -> Option<Spanned<String>> {
+    match value {
+        Field::Present(v) if v.get_ref().trim().is_empty() => {
+            r.at(
+                &v.span(),
+                field,
+                "must not be empty",
+                format!("e.g. {example}"),
+            );
+            None
+        }
+        Field::Present(v) => Some(v.clone()),
+        Field::Absent => {
+            let (table, key) = field.rsplit_once('.').unwrap_or(("", field));
+            r.at(
+                table_span,
+                field,
+                format!(
+                    "missing required key `{key}` in [[{}]]",
+                    table.split('[').next().unwrap_or(table)
+                ),
+                format!("add a line like: {example}"),
+            );
+            None
+        }
+        Field::Invalid => None,
+    }
+}
