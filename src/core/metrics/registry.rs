@@ -43,6 +43,16 @@ impl MetricsRegistry {
 
     /// A snapshot of every slot, ordered by plugin then slot.
     pub fn snapshot_all(&self) -> Vec<(String, SlotName, MetricsSnapshot)> {
+        // Snapshots are taken outside the registry lock so a slow snapshot never blocks
+        // the creation of metrics for a new slot.
+        self.entries()
+            .into_iter()
+            .map(|(p, s, m)| (p, s, m.snapshot()))
+            .collect()
+    }
+
+    /// Every slot's metrics handle, ordered by plugin then slot.
+    pub fn entries(&self) -> Vec<(String, SlotName, Arc<SlotMetrics>)> {
         let mut slots: Vec<(String, SlotName, Arc<SlotMetrics>)> = {
             let read = self.slots.read().unwrap_or_else(PoisonError::into_inner);
             read.iter()
@@ -50,12 +60,7 @@ impl MetricsRegistry {
                 .collect()
         };
         slots.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
-        // Snapshots are taken outside the registry lock so a slow snapshot never blocks
-        // the router from creating metrics for a new slot.
         slots
-            .into_iter()
-            .map(|(p, s, m)| (p, s, m.snapshot()))
-            .collect()
     }
 
     /// Forgets every slot of a plugin (when the plugin is removed from the workspace).

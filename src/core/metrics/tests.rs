@@ -160,7 +160,11 @@ fn ring_wraparound_resets_reused_buckets() {
     assert_eq!(snap.series.first().map(|p| p.second), Some(now - 299));
     assert_eq!(snap.series.last().map(|p| p.second), Some(now));
     for p in &snap.series {
-        let expected = if (p.second - T0) % 2 == 0 { 2 } else { 1 };
+        let expected = if (p.second - T0).is_multiple_of(2) {
+            2
+        } else {
+            1
+        };
         assert_eq!(p.requests, expected, "second {}", p.second - T0);
     }
     assert_eq!(snap.window_requests, 15);
@@ -200,7 +204,8 @@ fn registry_shares_slots_and_forgets_plugins() {
     let b = reg.slot("expenses", SlotName::Blue);
     assert!(Arc::ptr_eq(&a, &b));
     reg.slot("expenses", SlotName::Green);
-    reg.slot("notes", SlotName::Blue).record(ms(1), Outcome::Success);
+    reg.slot("notes", SlotName::Blue)
+        .record(ms(1), Outcome::Success);
     let all = reg.snapshot_all();
     let keys: Vec<(String, SlotName)> = all.iter().map(|(p, s, _)| (p.clone(), *s)).collect();
     assert_eq!(
