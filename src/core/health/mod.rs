@@ -1,0 +1,117 @@
+//! Periodic health checks of one slot's process (HTTP GET or TCP connect), with
+//! consecutive-result thresholds so one slow answer does not flip a slot.
+
+mod probe;
+mod tracker;
+
+#[cfg(test)]
+mod tests;
+
+use crate::core::types::{Health, SlotName};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tracker::Tracker;
+
+pub use probe::probe_once;
+
+/// A zero interval would spin; checks never run more often than this.
+const MIN_INTERVAL: Duration = Duration::from_millis(10);
+
+/// How a slot is checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// `GET http://127.0.0.1:PORT{url_path}`; 2xx and 3xx pass.
+    Http { url_path: String },
+    /// A TCP connect to 127.0.0.1:PORT passes.
+    Tcp,
+}
+
+/// How often and how strictly a slot is checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// What one check does.
+    pub probe: Probe,
+    /// Time between the starts of two checks.
+    pub interval: Duration,
+    /// How long one check may take before it counts as failed.
+    pub timeout: Duration,
+    /// Consecutive failures that make a slot unhealthy (0 counts as 1).
+    pub unhealthy_threshold: u32,
+    /// Consecutive successes that make a slot healthy (0 counts as 1).
+    pub healthy_threshold: u32,
+}
+
+/// A slot's health changed.
+#[derive(Clone, Debug)]
+pub struct HealthChange {
+    /// The plugin the slot belongs to.
+    pub plugin: String,
+    /// The slot that changed.
+    pub slot: SlotName,
+    /// Its new health.
+    pub health: Health,
+    /// The check that decided it, e.g. "GET /health → 503" or "GET /health: connection refused".
+    pub detail: String,
+}
+
+/// A running health checker; dropping it stops the checks.
+#[derive(Debug)]
+pub struct HealthChecker {
+    task: JoinHandle<()>,
+}
+
+impl HealthChecker {
+    /// Stops the checks.
+    pub fn stop(self) {
+        drop(self);
+    }
+}
+
+impl Drop for HealthChecker {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Starts checking a slot: the first check runs at once, then one every `cfg.interval`.
+/// Every change of health (starting from `Unknown`) is sent on `changes`; the checker ends
+/// by itself when the receiver is dropped. Must be called inside a tokio runtime.
+pub fn spawn_checker(
+    plugin: String,
+    slot: SlotName,
+    port: u16,
+    cfg: HealthConfig,
+    client: reqwest::Client,
+    changes: mpsc::UnboundedSender<HealthChange>,
+) -> HealthChecker {
+    let task = tokio::spawn(async move {
+        let mut tracker = Tracker::new(cfg.healthy_threshold, cfg.unhealthy_threshold);
+        let mut ticker = tokio::time::interval(cfg.interval.max(MIN_INTERVAL));
+        // After a slow check, keep the full interval before the next one instead of
+        // firing a burst of catch-up checks at a struggling process.
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if changes.is_closed() {
+                return;
+            }
+            let result = probe::check(port, &cfg.probe, cfg.timeout, &client).await;
+            if let Some(health) = tracker.observe(result.is_ok()) {
+                let detail = match result {
+                    Ok(detail) | Err(detail) => detail,
+                };
+                let change = HealthChange {
+                    plugin: plugin.clone(),
+                    slot,
+                    health,
+                    detail,
+                };
+                if changes.send(change).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    HealthChecker { task }
+}

@@ -1,0 +1,71 @@
+//! The set of every slot's metrics, shared by the router, the engine and the admin endpoint.
+
+use super::{MetricsSnapshot, SlotMetrics};
+use crate::core::types::SlotName;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+type Slots = HashMap<(String, SlotName), Arc<SlotMetrics>>;
+
+/// Metrics of every plugin × slot; cloning shares the same registry.
+#[derive(Clone, Default)]
+pub struct MetricsRegistry {
+    slots: Arc<RwLock<Slots>>,
+}
+
+impl std::fmt::Debug for MetricsRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsRegistry").finish_non_exhaustive()
+    }
+}
+
+impl MetricsRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The metrics of a plugin's slot, created empty on first use.
+    pub fn slot(&self, plugin: &str, slot: SlotName) -> Arc<SlotMetrics> {
+        // Readers never leave the map half-written, so a poisoned lock is safe to reuse.
+        let read = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(m) = read.get(&(plugin.to_owned(), slot)) {
+            return Arc::clone(m);
+        }
+        drop(read);
+        let mut write = self.slots.write().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            write
+                .entry((plugin.to_owned(), slot))
+                .or_insert_with(|| Arc::new(SlotMetrics::new())),
+        )
+    }
+
+    /// A snapshot of every slot, ordered by plugin then slot.
+    pub fn snapshot_all(&self) -> Vec<(String, SlotName, MetricsSnapshot)> {
+        // Snapshots are taken outside the registry lock so a slow snapshot never blocks
+        // the creation of metrics for a new slot.
+        self.entries()
+            .into_iter()
+            .map(|(p, s, m)| (p, s, m.snapshot()))
+            .collect()
+    }
+
+    /// Every slot's metrics handle, ordered by plugin then slot.
+    pub fn entries(&self) -> Vec<(String, SlotName, Arc<SlotMetrics>)> {
+        let mut slots: Vec<(String, SlotName, Arc<SlotMetrics>)> = {
+            let read = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+            read.iter()
+                .map(|((p, s), m)| (p.clone(), *s, Arc::clone(m)))
+                .collect()
+        };
+        slots.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        slots
+    }
+
+    /// Forgets every slot of a plugin (when the plugin is removed from the workspace).
+    pub fn remove_plugin(&self, plugin: &str) {
+        let mut write = self.slots.write().unwrap_or_else(PoisonError::into_inner);
+        write.retain(|(p, _), _| p != plugin);
+    }
+}

@@ -1,0 +1,202 @@
+//! The reverse proxy in front of every plugin: picks a plugin by host or path prefix, then a
+//! slot by header override, sticky key or weight, and streams the exchange both ways.
+
+mod admin;
+mod compiled;
+mod forward;
+mod respond;
+mod server;
+
+#[cfg(test)]
+mod tests;
+
+use crate::core::metrics::{Outcome, SlotMetrics};
+use crate::core::types::SlotName;
+use arc_swap::ArcSwap;
+use compiled::{Compiled, Target};
+use http_body_util::{Either, Full};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, Uri, Version};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use admin::serve_admin;
+
+/// Slots are local processes: a connect that takes longer than this means the slot is wedged.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle upstream connections are kept this long for reuse.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Everything the router needs to route: one entry per plugin.
+#[derive(Clone, Debug, Default)]
+pub struct RouteTable {
+    /// The routed plugins; the first one wins when two claim the same host or prefix.
+    pub plugins: Vec<PluginRoute>,
+}
+
+/// How requests reach one plugin and its slots.
+#[derive(Clone, Debug)]
+pub struct PluginRoute {
+    /// The plugin's name, used in metrics and error bodies.
+    pub name: String,
+    /// Which requests belong to the plugin.
+    pub matcher: RouteMatch,
+    /// Keeps a user on one slot while weights stay the same.
+    pub sticky: Option<StickyBy>,
+    /// The slots with a running process.
+    pub slots: Vec<SlotTarget>,
+}
+
+/// Which requests belong to a plugin.
+#[derive(Clone, Debug)]
+pub enum RouteMatch {
+    /// Paths equal to the prefix or below it; `strip` removes the prefix before forwarding.
+    Prefix { prefix: String, strip: bool },
+    /// Requests whose Host header (port ignored, any case) is this name; beats any prefix.
+    Host(String),
+}
+
+/// Where the sticky key of a request comes from.
+#[derive(Clone, Debug)]
+pub enum StickyBy {
+    /// The value of this request header.
+    Header(String),
+    /// The value of this cookie.
+    Cookie(String),
+}
+
+/// One slot's process as the router sees it.
+#[derive(Clone, Debug)]
+pub struct SlotTarget {
+    /// Which slot this is.
+    pub slot: SlotName,
+    /// Where the slot's process listens.
+    pub addr: SocketAddr,
+    /// The plugin version running in the slot (sent back as `x-naap-version`).
+    pub version: String,
+    /// Share of traffic, in percent (0..=100).
+    pub weight: u32,
+    /// Whether health checks pass; unhealthy slots get no weighted or sticky traffic.
+    pub healthy: bool,
+    /// Where the router records this slot's requests.
+    pub metrics: Arc<SlotMetrics>,
+}
+
+/// The body of every response the proxy sends: the slot's own streamed body, or a short
+/// text body of the proxy's own.
+pub(crate) type ProxyBody = Either<Incoming, Full<Bytes>>;
+
+/// The reverse proxy; share it as `Arc<Router>`.
+pub struct Router {
+    table: ArcSwap<Compiled>,
+    client: Client<HttpConnector, Incoming>,
+}
+
+impl std::fmt::Debug for Router {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Router")
+            .field("table", &self.table.load().source)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Router {
+    /// A router with an empty route table.
+    pub fn new() -> Arc<Router> {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .pool_timer(TokioTimer::new())
+            .build(connector);
+        Arc::new(Router {
+            table: ArcSwap::from_pointee(Compiled::new(RouteTable::default())),
+            client,
+        })
+    }
+
+    /// Replaces the route table. New requests see the new table at once; requests in
+    /// flight finish on the slot they already picked.
+    pub fn set_table(&self, table: RouteTable) {
+        self.table.store(Arc::new(Compiled::new(table)));
+    }
+
+    /// The current route table.
+    pub fn table(&self) -> Arc<RouteTable> {
+        Arc::clone(&self.table.load().source)
+    }
+
+    /// Serves proxied traffic on `listener` until `shutdown` turns true (or its sender is
+    /// dropped), then stops accepting and lets requests in flight finish.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
+        server::run(listener, shutdown, move |remote: SocketAddr| {
+            let router = Arc::clone(&self);
+            let conn = forward::ConnInfo::new(remote);
+            hyper::service::service_fn(move |req| {
+                let router = Arc::clone(&router);
+                let conn = conn.clone();
+                async move { Ok::<_, std::convert::Infallible>(router.proxy(req, &conn).await) }
+            })
+        })
+        .await;
+    }
+
+    async fn proxy(&self, req: Request<Incoming>, conn: &forward::ConnInfo) -> Response<ProxyBody> {
+        let (target, uri) = match self.route(&req) {
+            Ok(picked) => picked,
+            Err(reject) => return reject.into_response(),
+        };
+        let (mut parts, body) = req.into_parts();
+        parts.uri = uri;
+        // Slots speak HTTP/1.1 with keep-alive whatever the client spoke, so the pool works.
+        parts.version = Version::HTTP_11;
+        forward::prepare_request_headers(&mut parts.headers, conn);
+
+        let started = Instant::now();
+        let result = self.client.request(Request::from_parts(parts, body)).await;
+        // Latency is time to the response head: what a caller waits before anything
+        // arrives, and independent of how fast the caller reads a large body.
+        let latency = started.elapsed();
+        match result {
+            Ok(response) => {
+                target
+                    .metrics
+                    .record(latency, Outcome::from_status(response.status().as_u16()));
+                let (mut parts, body) = response.into_parts();
+                forward::prepare_response_headers(&mut parts.headers);
+                target.stamp(&mut parts.headers);
+                Response::from_parts(parts, Either::Left(body))
+            }
+            Err(err) => {
+                target.metrics.record(latency, Outcome::UpstreamFailure);
+                let mut response = respond::bad_gateway(&target, &err);
+                target.stamp(response.headers_mut());
+                response
+            }
+        }
+    }
+
+    /// Picks the slot and the upstream URI without awaiting, so the table guard is never
+    /// held across an await.
+    fn route(&self, req: &Request<Incoming>) -> Result<(Arc<Target>, Uri), respond::Reject> {
+        let table = self.table.load();
+        let uri = req.uri();
+        let path = uri.path();
+        let host = forward::request_host(req);
+        let Some(found) = table.find(host, path) else {
+            return Err(respond::not_found(&table, path));
+        };
+        let plugin = &table.plugins[found.plugin];
+        let target = plugin.select(req.headers())?;
+        let upstream = forward::upstream_uri(&target.authority, uri, found.strip_len)
+            .map_err(|e| respond::bad_request(format!("naap: cannot forward {uri}: {e}\n")))?;
+        Ok((Arc::clone(target), upstream))
+    }
+}
