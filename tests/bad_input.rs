@@ -17,16 +17,76 @@ command = "{naap} sample-service --port {port}"
 /// (what is broken, plugin.toml text, line, field fragment, message fragment)
 const BROKEN_MANIFESTS: &[(&str, &str, usize, &str, &str)] = &[
     ("toml syntax", "[plugin\nname = \"p\"\n", 1, "", ""),
-    ("missing command", "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\nbuild = \"make\"\n", 6, "run.command", ""),
-    ("unknown key with a typo", "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncomand = \"x\"\ncommand = \"x\"\n", 7, "comand", "command"),
-    ("bad duration", "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[health]\ninterval = \"often\"\n", 10, "health.interval", ""),
-    ("route without slash", "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"p\"\n\n[run]\ncommand = \"x\"\n", 4, "plugin.route", ""),
-    ("bad name", "[plugin]\nname = \"My Plugin\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n", 2, "plugin.name", ""),
-    ("unknown placeholder", "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"serve --port {prot}\"\n", 7, "run.command", "prot"),
-    ("wrong type", "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[health]\nunhealthy_threshold = \"three\"\n", 10, "health.unhealthy_threshold", ""),
-    ("error rate out of range", "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[rollback]\non_error_rate = 5.0\n", 10, "rollback.on_error_rate", ""),
-    ("unknown strategy", "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[strategy]\nkind = \"yolo\"\n", 10, "strategy.kind", ""),
-    ("timeout not below interval", "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[health]\ninterval = \"1s\"\ntimeout = \"2s\"\n", 11, "health.timeout", ""),
+    (
+        "missing command",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\nbuild = \"make\"\n",
+        6,
+        "run.command",
+        "",
+    ),
+    (
+        "unknown key with a typo",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncomand = \"x\"\ncommand = \"x\"\n",
+        7,
+        "comand",
+        "command",
+    ),
+    (
+        "bad duration",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[health]\ninterval = \"often\"\n",
+        10,
+        "health.interval",
+        "",
+    ),
+    (
+        "route without slash",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"p\"\n\n[run]\ncommand = \"x\"\n",
+        4,
+        "plugin.route",
+        "",
+    ),
+    (
+        "bad name",
+        "[plugin]\nname = \"My Plugin\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n",
+        2,
+        "plugin.name",
+        "",
+    ),
+    (
+        "unknown placeholder",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"serve --port {prot}\"\n",
+        7,
+        "run.command",
+        "prot",
+    ),
+    (
+        "wrong type",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[health]\nunhealthy_threshold = \"three\"\n",
+        10,
+        "health.unhealthy_threshold",
+        "",
+    ),
+    (
+        "error rate out of range",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[rollback]\non_error_rate = 5.0\n",
+        10,
+        "rollback.on_error_rate",
+        "",
+    ),
+    (
+        "unknown strategy",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[strategy]\nkind = \"yolo\"\n",
+        10,
+        "strategy.kind",
+        "",
+    ),
+    (
+        "timeout not below interval",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[health]\ninterval = \"1s\"\ntimeout = \"2s\"\n",
+        11,
+        "health.timeout",
+        "",
+    ),
 ];
 
 #[test]
@@ -35,29 +95,67 @@ fn broken_manifests_name_file_line_and_field() {
         let ws = TestWorkspace::new(&[("p", manifest.to_string())]);
         let out = ws.naap(&["validate"]);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(1), "{what}: expected exit 1, got {:?}\n{err}", out.status);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{what}: expected exit 1, got {:?}\n{err}",
+            out.status
+        );
         let location = format!("plugin.toml:{line}:");
-        assert!(err.contains(&location), "{what}: expected `{location}` in:\n{err}");
-        assert!(err.contains(field), "{what}: expected field `{field}` in:\n{err}");
-        assert!(err.contains(fragment), "{what}: expected `{fragment}` in:\n{err}");
-        assert!(err.contains("hint:"), "{what}: every problem carries a hint:\n{err}");
+        assert!(
+            err.contains(&location),
+            "{what}: expected `{location}` in:\n{err}"
+        );
+        assert!(
+            err.contains(field),
+            "{what}: expected field `{field}` in:\n{err}"
+        );
+        assert!(
+            err.contains(fragment),
+            "{what}: expected `{fragment}` in:\n{err}"
+        );
+        assert!(
+            err.contains("hint:"),
+            "{what}: every problem carries a hint:\n{err}"
+        );
 
         // The JSON form carries the same facts for scripts.
         let out = ws.naap(&["validate", "--json"]);
         assert_eq!(out.status.code(), Some(1));
         let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("validate --json");
         assert_eq!(json["ok"], false);
-        assert!(json["problems"].as_array().is_some_and(|p| p.iter().any(|p| p["line"] == *line)), "{what}: {json:#}");
+        assert!(
+            json["problems"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["line"] == *line)),
+            "{what}: {json:#}"
+        );
     }
 }
 
 #[test]
 fn broken_workspaces_name_file_line_and_field() {
     let cases: &[(&str, &str, &str)] = &[
-        ("[router]\nlisten = \"not-an-address\"\n", "naap.toml:2:", "router.listen"),
-        ("[[plugins]]\npath = \"plugins/missing\"\n", "naap.toml:2:", "path"),
-        ("[router]\nlisten = \"127.0.0.1:0\"\nlisten = \"127.0.0.1:1\"\n", "naap.toml:3:", ""),
-        ("[routr]\nlisten = \"127.0.0.1:0\"\n", "naap.toml:1:", "routr"),
+        (
+            "[router]\nlisten = \"not-an-address\"\n",
+            "naap.toml:2:",
+            "router.listen",
+        ),
+        (
+            "[[plugins]]\npath = \"plugins/missing\"\n",
+            "naap.toml:2:",
+            "path",
+        ),
+        (
+            "[router]\nlisten = \"127.0.0.1:0\"\nlisten = \"127.0.0.1:1\"\n",
+            "naap.toml:3:",
+            "",
+        ),
+        (
+            "[routr]\nlisten = \"127.0.0.1:0\"\n",
+            "naap.toml:1:",
+            "routr",
+        ),
     ];
     for (toml, location, field) in cases {
         let ws = TestWorkspace::new(&[]);
@@ -65,11 +163,17 @@ fn broken_workspaces_name_file_line_and_field() {
         let out = ws.naap(&["validate"]);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(1), "{toml}: {err}");
-        assert!(err.contains(location) && err.contains(field), "{toml}: expected {location} {field} in:\n{err}");
+        assert!(
+            err.contains(location) && err.contains(field),
+            "{toml}: expected {location} {field} in:\n{err}"
+        );
     }
 
     // Two plugins with one name: the second is named, with the first's file.
-    let ws = TestWorkspace::new(&[("a", GOOD.to_string()), ("b", GOOD.replace("route = \"/p\"", "route = \"/q\""))]);
+    let ws = TestWorkspace::new(&[
+        ("a", GOOD.to_string()),
+        ("b", GOOD.replace("route = \"/p\"", "route = \"/q\"")),
+    ]);
     let out = ws.naap(&["validate"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("plugin.name"), "{}", stderr(&out));
@@ -82,12 +186,33 @@ fn a_valid_workspace_validates_and_init_writes_one() {
     assert!(out.status.success(), "{}", stderr(&out));
 
     let dir = tempfile::tempdir().expect("dir");
-    let out = std::process::Command::new(NAAP).arg("init").arg(dir.path()).output().expect("init");
+    let out = std::process::Command::new(NAAP)
+        .arg("init")
+        .arg(dir.path())
+        .output()
+        .expect("init");
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = std::process::Command::new(NAAP).arg("--workspace").arg(dir.path()).arg("validate").output().expect("validate");
-    assert!(out.status.success(), "init wrote a workspace that does not validate: {}", stderr(&out));
-    let again = std::process::Command::new(NAAP).arg("init").arg(dir.path()).output().expect("init again");
-    assert_eq!(again.status.code(), Some(1), "init must not overwrite without --force");
+    let out = std::process::Command::new(NAAP)
+        .arg("--workspace")
+        .arg(dir.path())
+        .arg("validate")
+        .output()
+        .expect("validate");
+    assert!(
+        out.status.success(),
+        "init wrote a workspace that does not validate: {}",
+        stderr(&out)
+    );
+    let again = std::process::Command::new(NAAP)
+        .arg("init")
+        .arg(dir.path())
+        .output()
+        .expect("init again");
+    assert_eq!(
+        again.status.code(),
+        Some(1),
+        "init must not overwrite without --force"
+    );
 }
 
 #[test]
@@ -96,17 +221,28 @@ fn bad_cli_arguments_are_refused_clearly() {
     for (args, fragment) in [
         (vec!["traffic", "p", "blue"], "SLOT=PERCENT"),
         (vec!["traffic", "p", "red=10"], "unknown slot"),
-        (vec!["deploy", "p", "--strategy", "yolo"], "unknown strategy"),
+        (
+            vec!["deploy", "p", "--strategy", "yolo"],
+            "unknown strategy",
+        ),
         (vec!["logs", "p", "--level", "loud"], "unknown level"),
         (vec!["logs", "p", "--since", "whenever"], "duration"),
     ] {
         let out = ws.naap(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
-        assert!(stderr(&out).contains(fragment), "{args:?}: expected `{fragment}` in {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(fragment),
+            "{args:?}: expected `{fragment}` in {}",
+            stderr(&out)
+        );
     }
     let out = ws.naap(&["--no-start", "status"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("no naap engine runs"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no naap engine runs"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -115,7 +251,9 @@ fn malformed_socket_requests_get_error_replies_and_the_engine_goes_on() {
     ws.start_engine();
     let socket = ws.state_dir().join("engine.sock");
     let stream = std::os::unix::net::UnixStream::connect(&socket).expect("connect");
-    stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("timeout");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
     let mut writer = stream.try_clone().expect("clone");
     let mut reader = BufReader::new(stream);
     let mut ask = |line: &str| -> serde_json::Value {
@@ -125,7 +263,13 @@ fn malformed_socket_requests_get_error_replies_and_the_engine_goes_on() {
         reader.read_line(&mut reply).expect("reply");
         serde_json::from_str(&reply).unwrap_or_else(|e| panic!("reply is not JSON ({e}): {reply}"))
     };
-    for bad in ["this is not json", "{\"id\": 7, \"method\": \"explode\"}", "{\"id\": 8, \"method\": \"deploy\", \"params\": {}}", "[1,2,3]", "{\"id\": 9, \"method\": \"traffic\", \"params\": {\"plugin\": \"p\", \"weights\": {\"red\": 5}}}"] {
+    for bad in [
+        "this is not json",
+        "{\"id\": 7, \"method\": \"explode\"}",
+        "{\"id\": 8, \"method\": \"deploy\", \"params\": {}}",
+        "[1,2,3]",
+        "{\"id\": 9, \"method\": \"traffic\", \"params\": {\"plugin\": \"p\", \"weights\": {\"red\": 5}}}",
+    ] {
         let reply = ask(bad);
         assert_eq!(reply["ok"], false, "{bad}: {reply}");
         assert_eq!(reply["error"]["code"], "bad_request", "{bad}: {reply}");
@@ -137,7 +281,10 @@ fn malformed_socket_requests_get_error_replies_and_the_engine_goes_on() {
     assert_eq!(reply["ok"], true, "the connection still works: {reply}");
 
     // A huge line is refused without taking the engine down.
-    let huge = format!("{{\"id\": 12, \"method\": \"ping\", \"pad\": \"{}\"}}", "x".repeat(2 << 20));
+    let huge = format!(
+        "{{\"id\": 12, \"method\": \"ping\", \"pad\": \"{}\"}}",
+        "x".repeat(2 << 20)
+    );
     let reply = ask(&huge);
     assert_eq!(reply["error"]["code"], "bad_request", "{reply}");
     let reply = ask("{\"id\": 13, \"method\": \"status\"}");

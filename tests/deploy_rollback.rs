@@ -12,13 +12,19 @@ async fn blue_green_deploy_then_rollback_answers_from_the_expected_version() {
     let http = client();
 
     // The first deploy happened on engine start: v1 on blue, all traffic.
-    assert_eq!(versions_answering(&http, &url, 20).await, [("1.0.0".to_string(), 20)].into());
+    assert_eq!(
+        versions_answering(&http, &url, 20).await,
+        [("1.0.0".to_string(), 20)].into()
+    );
     assert_eq!(ws.slot("shop", "blue")["weight"], 100);
 
     let out = ws.json(&["deploy", "shop", "--version", "2.0.0"]);
     assert_eq!(out["kind"], "deploy");
     assert_eq!(out["slot"], "green");
-    assert_eq!(versions_answering(&http, &url, 20).await, [("2.0.0".to_string(), 20)].into());
+    assert_eq!(
+        versions_answering(&http, &url, 20).await,
+        [("2.0.0".to_string(), 20)].into()
+    );
     let blue = ws.slot("shop", "blue");
     assert_eq!(blue["weight"], 0);
     assert_eq!(blue["health"], "healthy", "the previous version stays warm");
@@ -29,44 +35,95 @@ async fn blue_green_deploy_then_rollback_answers_from_the_expected_version() {
     assert_eq!(out["kind"], "flip", "{out:#}");
     assert_eq!(out["version"], "1.0.0");
     assert!(out["summary"].as_str().unwrap_or("").contains("warm"));
-    assert_eq!(versions_answering(&http, &url, 20).await, [("1.0.0".to_string(), 20)].into());
+    assert_eq!(
+        versions_answering(&http, &url, 20).await,
+        [("1.0.0".to_string(), 20)].into()
+    );
 
     // The header override reaches the idle slot without moving traffic.
-    let resp = http.get(&url).header("x-naap-slot", "green").send().await.expect("override request");
+    let resp = http
+        .get(&url)
+        .header("x-naap-slot", "green")
+        .send()
+        .await
+        .expect("override request");
     assert_eq!(resp.headers()["x-naap-version"], "2.0.0");
 
     // A manual split sends some traffic to each.
     ws.json(&["traffic", "shop", "blue=50", "green=50"]);
     let seen = versions_answering(&http, &url, 200).await;
-    assert!(seen.get("1.0.0").copied().unwrap_or(0) > 40 && seen.get("2.0.0").copied().unwrap_or(0) > 40, "{seen:?}");
+    assert!(
+        seen.get("1.0.0").copied().unwrap_or(0) > 40
+            && seen.get("2.0.0").copied().unwrap_or(0) > 40,
+        "{seen:?}"
+    );
 
     // History has the whole story, in order, and the audit log names the face.
     let history = ws.json(&["history", "shop"]);
-    let kinds: Vec<&str> = history["events"].as_array().expect("events").iter().filter_map(|e| e["kind"].as_str()).collect();
-    for kind in ["deploy_started", "deploy_succeeded", "rolled_back", "traffic_changed"] {
+    let kinds: Vec<&str> = history["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    for kind in [
+        "deploy_started",
+        "deploy_succeeded",
+        "rolled_back",
+        "traffic_changed",
+    ] {
         assert!(kinds.contains(&kind), "missing {kind} in {kinds:?}");
     }
-    let actions: Vec<(&str, &str)> = history["audit"].as_array().expect("audit").iter().map(|a| (a["face"].as_str().unwrap_or(""), a["action"].as_str().unwrap_or(""))).collect();
-    assert!(actions.contains(&("cli", "deploy")) && actions.contains(&("cli", "rollback")) && actions.contains(&("cli", "traffic")), "{actions:?}");
+    let actions: Vec<(&str, &str)> = history["audit"]
+        .as_array()
+        .expect("audit")
+        .iter()
+        .map(|a| {
+            (
+                a["face"].as_str().unwrap_or(""),
+                a["action"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        actions.contains(&("cli", "deploy"))
+            && actions.contains(&("cli", "rollback"))
+            && actions.contains(&("cli", "traffic")),
+        "{actions:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_when_the_previous_slot_is_not_warm_redeploys_it() {
-    let manifest = sample_plugin("cold", "1.0.0", "").replace("keep_previous_warm = \"30m\"", "keep_previous_warm = \"0s\"");
+    let manifest = sample_plugin("cold", "1.0.0", "").replace(
+        "keep_previous_warm = \"30m\"",
+        "keep_previous_warm = \"0s\"",
+    );
     let mut ws = TestWorkspace::new(&[("cold", manifest)]);
     ws.start_engine();
     ws.wait_serving("cold");
     ws.json(&["deploy", "cold", "--version", "2.0.0"]);
-    assert_eq!(ws.slot("cold", "blue")["process_state"], "stopped", "keep_previous_warm = 0s stops the old slot");
+    assert_eq!(
+        ws.slot("cold", "blue")["process_state"],
+        "stopped",
+        "keep_previous_warm = 0s stops the old slot"
+    );
 
     let out = ws.json(&["rollback", "cold", "--yes"]);
     assert_eq!(out["kind"], "redeploy", "{out:#}");
     assert_eq!(out["version"], "1.0.0");
     let url = format!("http://{}/cold/", ws.router());
-    assert_eq!(versions_answering(&client(), &url, 10).await, [("1.0.0".to_string(), 10)].into());
+    assert_eq!(
+        versions_answering(&client(), &url, 10).await,
+        [("1.0.0".to_string(), 10)].into()
+    );
 
     // --to an unknown version is refused with the known ones listed; nothing changes.
     let out = ws.naap(&["rollback", "cold", "--yes", "--to", "9.9.9"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stderr(&out).contains("never deployed") && stderr(&out).contains("2.0.0"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("never deployed") && stderr(&out).contains("2.0.0"),
+        "{}",
+        stderr(&out)
+    );
 }

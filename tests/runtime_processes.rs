@@ -61,14 +61,36 @@ timeout = "150ms"
     let url = format!("http://{}/flaky/api/items", ws.router());
 
     let out = ws.naap(&["deploy", "flaky", "--version", "2.0.0"]);
-    assert_eq!(out.status.code(), Some(1), "the deploy must fail: {}", stdout(&out));
-    assert!(stderr(&out).contains("traffic is unchanged"), "{}", stderr(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the deploy must fail: {}",
+        stdout(&out)
+    );
+    assert!(
+        stderr(&out).contains("traffic is unchanged"),
+        "{}",
+        stderr(&out)
+    );
     let green = ws.slot("flaky", "green");
     assert_eq!(green["process_state"], "failed", "{green:#}");
     assert_eq!(green["weight"], 0);
-    assert!(green["restarts"].as_u64() >= Some(2), "it was restarted before giving up: {green:#}");
-    assert_eq!(versions_answering(&client(), &url, 20).await, [("1.0.0".to_string(), 20)].into());
+    assert!(
+        green["restarts"].as_u64() >= Some(2),
+        "it was restarted before giving up: {green:#}"
+    );
+    assert_eq!(
+        versions_answering(&client(), &url, 20).await,
+        [("1.0.0".to_string(), 20)].into()
+    );
 
     let logs = ws.json(&["logs", "flaky", "--slot", "green", "--level", "error"]);
-    assert!(logs.as_array().is_some_and(|l| l.iter().any(|line| line["message"].as_str().unwrap_or("").contains("config missing"))), "{logs:#}");
+    assert!(
+        logs.as_array()
+            .is_some_and(|l| l.iter().any(|line| line["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("config missing"))),
+        "{logs:#}"
+    );
 }

@@ -3,8 +3,8 @@
 
 mod common;
 use common::*;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_changes_under_load_lose_no_request() {
@@ -26,7 +26,10 @@ async fn twenty_changes_under_load_lose_no_request() {
                     Ok((200, _, _)) => {
                         ok.fetch_add(1, Ordering::Relaxed);
                     }
-                    Ok((status, slot, version)) => failures.lock().expect("lock").push(format!("{status} from {slot} {version}")),
+                    Ok((status, slot, version)) => failures
+                        .lock()
+                        .expect("lock")
+                        .push(format!("{status} from {slot} {version}")),
                     Err(e) => failures.lock().expect("lock").push(e),
                 }
             }
@@ -35,10 +38,30 @@ async fn twenty_changes_under_load_lose_no_request() {
 
     let ops: Vec<Vec<String>> = (0..20)
         .map(|i| match i % 5 {
-            0 => vec!["deploy".into(), "load".into(), "--version".into(), format!("1.{}.0", i + 1)],
-            1 => vec!["traffic".into(), "load".into(), "blue=50".into(), "green=50".into()],
-            2 => vec!["traffic".into(), "load".into(), "blue=100".into(), "green=0".into()],
-            3 => vec!["traffic".into(), "load".into(), "blue=0".into(), "green=100".into()],
+            0 => vec![
+                "deploy".into(),
+                "load".into(),
+                "--version".into(),
+                format!("1.{}.0", i + 1),
+            ],
+            1 => vec![
+                "traffic".into(),
+                "load".into(),
+                "blue=50".into(),
+                "green=50".into(),
+            ],
+            2 => vec![
+                "traffic".into(),
+                "load".into(),
+                "blue=100".into(),
+                "green=0".into(),
+            ],
+            3 => vec![
+                "traffic".into(),
+                "load".into(),
+                "blue=0".into(),
+                "green=100".into(),
+            ],
             _ => vec!["rollback".into(), "load".into(), "--yes".into()],
         })
         .collect();
@@ -46,7 +69,12 @@ async fn twenty_changes_under_load_lose_no_request() {
     let op_results = tokio::task::spawn_blocking(move || {
         let mut results = Vec::new();
         for op in ops {
-            let out = std::process::Command::new(NAAP).arg("--workspace").arg(&ops_ws).args(&op).output().expect("naap");
+            let out = std::process::Command::new(NAAP)
+                .arg("--workspace")
+                .arg(&ops_ws)
+                .args(&op)
+                .output()
+                .expect("naap");
             results.push((op, out.status.success(), stderr(&out)));
         }
         results
@@ -61,10 +89,22 @@ async fn twenty_changes_under_load_lose_no_request() {
     // Every operation is accepted or refused with a reason (a traffic change to a slot that
     // is not serving is refused); what matters is that no request failed.
     for (op, success, err) in &op_results {
-        assert!(*success || err.contains("cannot take"), "{op:?} failed unexpectedly: {err}");
+        assert!(
+            *success || err.contains("cannot take"),
+            "{op:?} failed unexpectedly: {err}"
+        );
     }
     let failures = failures.lock().expect("lock");
     let served = ok.load(Ordering::Relaxed);
-    assert!(served > 200, "the load generator barely ran ({served} requests)");
-    assert!(failures.is_empty(), "{} of {} requests failed, first: {:?}", failures.len(), served + failures.len() as u64, failures.iter().take(5).collect::<Vec<_>>());
+    assert!(
+        served > 200,
+        "the load generator barely ran ({served} requests)"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed, first: {:?}",
+        failures.len(),
+        served + failures.len() as u64,
+        failures.iter().take(5).collect::<Vec<_>>()
+    );
 }

@@ -2,21 +2,23 @@
 //! runs (the tmux model): the engine outlives the terminal that started it.
 
 use super::protocol::{Call, Request, ServerLine};
-use crate::core::engine::{socket_path, EngineEvent};
+use crate::core::engine::{EngineEvent, socket_path};
 use crate::core::types::Face;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 
 /// How long a started engine has to open its socket.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("no naap engine runs for this workspace (no socket at {0})\n  hint: start one with `naap serve`, or run the command without --no-start")]
+    #[error(
+        "no naap engine runs for this workspace (no socket at {0})\n  hint: start one with `naap serve`, or run the command without --no-start"
+    )]
     NoEngine(PathBuf),
     #[error("could not start the engine: {0}")]
     StartFailed(String),
@@ -39,17 +41,31 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(socket: &Path, face: Face) -> Result<Client, ClientError> {
-        let stream = UnixStream::connect(socket).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => ClientError::NoEngine(socket.to_path_buf()),
-            _ => ClientError::Io(e),
-        })?;
+        let stream = UnixStream::connect(socket)
+            .await
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused => {
+                    ClientError::NoEngine(socket.to_path_buf())
+                }
+                _ => ClientError::Io(e),
+            })?;
         let (read, writer) = stream.into_split();
-        Ok(Client { reader: BufReader::new(read), writer, next_id: 1, face, pending: Default::default() })
+        Ok(Client {
+            reader: BufReader::new(read),
+            writer,
+            next_id: 1,
+            face,
+            pending: Default::default(),
+        })
     }
 
     /// Connects to the workspace's engine, starting one in the background when none runs.
     /// Returns the client and, when it started one, the engine's log file.
-    pub async fn connect_or_start(workspace_root: &Path, state_dir: &Path, face: Face) -> Result<(Client, Option<PathBuf>), ClientError> {
+    pub async fn connect_or_start(
+        workspace_root: &Path,
+        state_dir: &Path,
+        face: Face,
+    ) -> Result<(Client, Option<PathBuf>), ClientError> {
         let socket = socket_path(state_dir);
         match Client::connect(&socket, face).await {
             Ok(client) => return Ok((client, None)),
@@ -67,11 +83,26 @@ impl Client {
             }
             if let Ok(Some(status)) = child.try_wait() {
                 let tail = std::fs::read_to_string(&log.0).unwrap_or_default();
-                let tail: Vec<&str> = tail.lines().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
-                return Err(ClientError::StartFailed(format!("`naap serve` exited ({status}):\n{}", tail.join("\n"))));
+                let tail: Vec<&str> = tail
+                    .lines()
+                    .rev()
+                    .take(12)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                return Err(ClientError::StartFailed(format!(
+                    "`naap serve` exited ({status}):\n{}",
+                    tail.join("\n")
+                )));
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(ClientError::StartFailed(format!("the engine did not open {} within {}s; see {}", socket.display(), START_TIMEOUT.as_secs(), log.0.display())));
+                return Err(ClientError::StartFailed(format!(
+                    "the engine did not open {} within {}s; see {}",
+                    socket.display(),
+                    START_TIMEOUT.as_secs(),
+                    log.0.display()
+                )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -81,7 +112,12 @@ impl Client {
     pub async fn call(&mut self, call: Call) -> Result<serde_json::Value, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
-        let mut line = serde_json::to_string(&Request { id, call, face: self.face }).map_err(|e| ClientError::Protocol(e.to_string()))?;
+        let mut line = serde_json::to_string(&Request {
+            id,
+            call,
+            face: self.face,
+        })
+        .map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push('\n');
         self.writer.write_all(line.as_bytes()).await?;
         loop {
@@ -91,8 +127,13 @@ impl Client {
                     return match (reply.ok, reply.result, reply.error) {
                         (true, Some(result), _) => Ok(result),
                         (true, None, _) => Ok(serde_json::Value::Null),
-                        (false, _, Some(err)) => Err(ClientError::Api { code: err.code, message: err.message }),
-                        (false, _, None) => Err(ClientError::Protocol("error reply without an error".to_string())),
+                        (false, _, Some(err)) => Err(ClientError::Api {
+                            code: err.code,
+                            message: err.message,
+                        }),
+                        (false, _, None) => Err(ClientError::Protocol(
+                            "error reply without an error".to_string(),
+                        )),
                     };
                 }
                 ServerLine::Reply(_) => {} // a reply to an earlier, abandoned request
@@ -121,20 +162,36 @@ impl Client {
         let mut line = String::new();
         let n = self.reader.read_line(&mut line).await?;
         if n == 0 {
-            return Err(ClientError::Io(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the engine closed the connection")));
+            return Err(ClientError::Io(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the engine closed the connection",
+            )));
         }
-        serde_json::from_str(&line).map_err(|e| ClientError::Protocol(format!("{e} in {}", line.trim())))
+        serde_json::from_str(&line)
+            .map_err(|e| ClientError::Protocol(format!("{e} in {}", line.trim())))
     }
 }
 
 /// Starts `naap serve` detached from this terminal: its own session, output to a file.
-fn start_engine(workspace_root: &Path, state_dir: &Path) -> Result<(PathBuf, std::process::Child), ClientError> {
+fn start_engine(
+    workspace_root: &Path,
+    state_dir: &Path,
+) -> Result<(PathBuf, std::process::Child), ClientError> {
     use std::os::unix::process::CommandExt;
-    std::fs::create_dir_all(state_dir).map_err(|e| ClientError::StartFailed(format!("cannot create {}: {e}", state_dir.display())))?;
+    std::fs::create_dir_all(state_dir).map_err(|e| {
+        ClientError::StartFailed(format!("cannot create {}: {e}", state_dir.display()))
+    })?;
     let log = state_dir.join("engine.out");
-    let out = std::fs::OpenOptions::new().create(true).append(true).open(&log).map_err(|e| ClientError::StartFailed(format!("cannot open {}: {e}", log.display())))?;
-    let err = out.try_clone().map_err(|e| ClientError::StartFailed(e.to_string()))?;
-    let exe = std::env::current_exe().map_err(|e| ClientError::StartFailed(format!("cannot find the naap binary: {e}")))?;
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|e| ClientError::StartFailed(format!("cannot open {}: {e}", log.display())))?;
+    let err = out
+        .try_clone()
+        .map_err(|e| ClientError::StartFailed(e.to_string()))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| ClientError::StartFailed(format!("cannot find the naap binary: {e}")))?;
     let mut command = std::process::Command::new(exe);
     command
         .arg("serve")
@@ -151,6 +208,8 @@ fn start_engine(workspace_root: &Path, state_dir: &Path) -> Result<(PathBuf, std
             Ok(())
         });
     }
-    let child = command.spawn().map_err(|e| ClientError::StartFailed(e.to_string()))?;
+    let child = command
+        .spawn()
+        .map_err(|e| ClientError::StartFailed(e.to_string()))?;
     Ok((log, child))
 }

@@ -1,6 +1,6 @@
 //! The wire types of the socket protocol.
 
-use crate::core::engine::{EngineEvent, EngineError};
+use crate::core::engine::{EngineError, EngineEvent};
 use crate::core::types::{Face, Level, SlotName, StrategyKind};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -18,7 +18,12 @@ pub struct Request {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(tag = "method", content = "params", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "method",
+    content = "params",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Call {
     Ping {},
     Status {
@@ -118,11 +123,24 @@ pub enum ServerLine {
 
 impl Reply {
     pub fn ok(id: u64, result: serde_json::Value) -> Reply {
-        Reply { id: Some(id), ok: true, result: Some(result), error: None }
+        Reply {
+            id: Some(id),
+            ok: true,
+            result: Some(result),
+            error: None,
+        }
     }
 
     pub fn error(id: Option<u64>, code: &str, message: impl Into<String>) -> Reply {
-        Reply { id, ok: false, result: None, error: Some(ApiError { code: code.to_string(), message: message.into() }) }
+        Reply {
+            id,
+            ok: false,
+            result: None,
+            error: Some(ApiError {
+                code: code.to_string(),
+                message: message.into(),
+            }),
+        }
     }
 
     pub fn from_engine(id: u64, error: &EngineError) -> Reply {

@@ -1,7 +1,7 @@
 //! Serves an engine on its unix socket. Each request runs in its own task, so a long deploy
 //! does not hold up a status query on the same connection.
 
-use super::protocol::{Call, Push, Reply, Request, MAX_LINE_BYTES};
+use super::protocol::{Call, MAX_LINE_BYTES, Push, Reply, Request};
 use crate::core::engine::{DeployRequest, Engine, EngineEvent, RollbackRequest, TrafficRequest};
 use crate::core::logs::LogQuery;
 use serde::Serialize;
@@ -51,7 +51,14 @@ async fn connection(engine: Engine, stream: UnixStream) {
                 handle_line(&engine, &line, &out_tx);
             }
             Ok(Some(Line::TooLong)) => {
-                send(&out_tx, &Reply::error(None, "bad_request", format!("request line longer than {MAX_LINE_BYTES} bytes; it was dropped")));
+                send(
+                    &out_tx,
+                    &Reply::error(
+                        None,
+                        "bad_request",
+                        format!("request line longer than {MAX_LINE_BYTES} bytes; it was dropped"),
+                    ),
+                );
             }
             Ok(None) | Err(_) => break,
         }
@@ -66,9 +73,14 @@ enum Line {
 }
 
 /// Reads one line of at most `MAX_LINE_BYTES`; a longer one is skipped to its end.
-async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std::io::Result<Option<Line>> {
+async fn read_line<R: AsyncRead + Unpin>(
+    reader: &mut BufReader<R>,
+) -> std::io::Result<Option<Line>> {
     let mut buf = Vec::new();
-    let n = (&mut *reader).take(MAX_LINE_BYTES as u64 + 1).read_until(b'\n', &mut buf).await?;
+    let n = (&mut *reader)
+        .take(MAX_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', &mut buf)
+        .await?;
     if n == 0 {
         return Ok(None);
     }
@@ -76,7 +88,10 @@ async fn read_line<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> std::io::
         let mut rest = Vec::new();
         loop {
             rest.clear();
-            let n = (&mut *reader).take(64 * 1024).read_until(b'\n', &mut rest).await?;
+            let n = (&mut *reader)
+                .take(64 * 1024)
+                .read_until(b'\n', &mut rest)
+                .await?;
             if n == 0 || rest.last() == Some(&b'\n') {
                 break;
             }
@@ -96,7 +111,16 @@ fn handle_line(engine: &Engine, line: &str, out: &mpsc::UnboundedSender<String>)
     let value: serde_json::Value = match serde_json::from_str(line) {
         Ok(v) => v,
         Err(e) => {
-            send(out, &Reply::error(None, "bad_request", format!("not JSON: {e}; send one JSON object per line, e.g. {{\"id\":1,\"method\":\"status\"}}")));
+            send(
+                out,
+                &Reply::error(
+                    None,
+                    "bad_request",
+                    format!(
+                        "not JSON: {e}; send one JSON object per line, e.g. {{\"id\":1,\"method\":\"status\"}}"
+                    ),
+                ),
+            );
             return;
         }
     };
@@ -104,12 +128,23 @@ fn handle_line(engine: &Engine, line: &str, out: &mpsc::UnboundedSender<String>)
     // `params` may be left out when a method needs none.
     let mut value = value;
     if let Some(object) = value.as_object_mut() {
-        object.entry("params").or_insert_with(|| serde_json::json!({}));
+        object
+            .entry("params")
+            .or_insert_with(|| serde_json::json!({}));
     }
     let request: Request = match serde_json::from_value(value) {
         Ok(r) => r,
         Err(e) => {
-            send(out, &Reply::error(id, "bad_request", format!("malformed request: {e}; methods: ping, status, deploy, traffic, rollback, logs, history, subscribe, shutdown")));
+            send(
+                out,
+                &Reply::error(
+                    id,
+                    "bad_request",
+                    format!(
+                        "malformed request: {e}; methods: ping, status, deploy, traffic, rollback, logs, history, subscribe, shutdown"
+                    ),
+                ),
+            );
             return;
         }
     };
@@ -130,17 +165,64 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
         }
     }
     match call {
-        Call::Ping {} => Reply::ok(id, serde_json::json!({"pong": true, "pid": std::process::id()})),
+        Call::Ping {} => Reply::ok(
+            id,
+            serde_json::json!({"pong": true, "pid": std::process::id()}),
+        ),
         Call::Status { plugin } => to_reply(id, engine.status(plugin.as_deref())),
-        Call::Deploy { plugin, version, strategy, dry_run } => to_reply(id, engine.deploy(DeployRequest { plugin, version, strategy, dry_run }, face).await),
-        Call::Traffic { plugin, weights } => to_reply(id, engine.set_traffic(TrafficRequest { plugin, weights }, face).await),
-        Call::Rollback { plugin, to } => to_reply(id, engine.rollback(RollbackRequest { plugin, to }, face).await),
-        Call::Logs { plugin, slot, level, since, grep, limit, after_seq } => {
+        Call::Deploy {
+            plugin,
+            version,
+            strategy,
+            dry_run,
+        } => to_reply(
+            id,
+            engine
+                .deploy(
+                    DeployRequest {
+                        plugin,
+                        version,
+                        strategy,
+                        dry_run,
+                    },
+                    face,
+                )
+                .await,
+        ),
+        Call::Traffic { plugin, weights } => to_reply(
+            id,
+            engine
+                .set_traffic(TrafficRequest { plugin, weights }, face)
+                .await,
+        ),
+        Call::Rollback { plugin, to } => to_reply(
+            id,
+            engine.rollback(RollbackRequest { plugin, to }, face).await,
+        ),
+        Call::Logs {
+            plugin,
+            slot,
+            level,
+            since,
+            grep,
+            limit,
+            after_seq,
+        } => {
             let grep = match grep.as_deref().map(regex::Regex::new).transpose() {
                 Ok(g) => g,
-                Err(e) => return Reply::error(Some(id), "bad_request", format!("grep pattern: {e}")),
+                Err(e) => {
+                    return Reply::error(Some(id), "bad_request", format!("grep pattern: {e}"));
+                }
             };
-            let query = LogQuery { plugin, slot, min_level: level, since, grep, after_seq, limit };
+            let query = LogQuery {
+                plugin,
+                slot,
+                min_level: level,
+                since,
+                grep,
+                after_seq,
+                limit,
+            };
             to_reply(id, engine.logs(&query))
         }
         Call::History { plugin, limit } => to_reply(id, engine.history(&plugin, limit)),
@@ -155,13 +237,21 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
         }
         Call::Shutdown { stop_plugins } => {
             engine.request_stop(stop_plugins);
-            Reply::ok(id, serde_json::json!({"stopping": true, "stop_plugins": stop_plugins}))
+            Reply::ok(
+                id,
+                serde_json::json!({"stopping": true, "stop_plugins": stop_plugins}),
+            )
         }
     }
 }
 
 /// Forwards engine events (and log lines, when asked) to one subscriber until it leaves.
-fn spawn_pushes(engine: &Engine, logs: bool, plugin: Option<String>, out: mpsc::UnboundedSender<String>) {
+fn spawn_pushes(
+    engine: &Engine,
+    logs: bool,
+    plugin: Option<String>,
+    out: mpsc::UnboundedSender<String>,
+) {
     let mut events = engine.subscribe();
     let mut log_rx = logs.then(|| engine.subscribe_logs());
     tokio::spawn(async move {
@@ -178,7 +268,9 @@ fn spawn_pushes(engine: &Engine, logs: bool, plugin: Option<String>, out: mpsc::
                     Err(_) => break,
                 },
             };
-            let Ok(line) = serde_json::to_string(&Push { push: event }) else { continue };
+            let Ok(line) = serde_json::to_string(&Push { push: event }) else {
+                continue;
+            };
             if out.send(line).is_err() {
                 break;
             }

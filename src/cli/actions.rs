@@ -1,22 +1,45 @@
 //! `naap deploy`, `traffic`, `rollback`, `stop`: actions that change something.
 
 use super::output::print_json;
-use super::{context, Cli};
+use super::{Cli, context};
 use crate::api::Call;
 use crate::core::engine::ActionOutcome;
 use crate::core::types::{SlotName, StrategyKind};
 use std::io::{BufRead, IsTerminal, Write};
 
-pub async fn deploy(cli: &Cli, plugin: String, version: Option<String>, strategy: Option<StrategyKind>, dry_run: bool) -> anyhow::Result<()> {
+pub async fn deploy(
+    cli: &Cli,
+    plugin: String,
+    version: Option<String>,
+    strategy: Option<StrategyKind>,
+    dry_run: bool,
+) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
     if !cli.json && !dry_run {
-        eprintln!("deploying {plugin}{} …", version.as_ref().map(|v| format!(" {v}")).unwrap_or_default());
+        eprintln!(
+            "deploying {plugin}{} …",
+            version
+                .as_ref()
+                .map(|v| format!(" {v}"))
+                .unwrap_or_default()
+        );
     }
-    let outcome: ActionOutcome = client.call_as(Call::Deploy { plugin, version, strategy, dry_run }).await?;
+    let outcome: ActionOutcome = client
+        .call_as(Call::Deploy {
+            plugin,
+            version,
+            strategy,
+            dry_run,
+        })
+        .await?;
     report(cli, &outcome)
 }
 
-pub async fn traffic(cli: &Cli, plugin: String, weights: Vec<(SlotName, u32)>) -> anyhow::Result<()> {
+pub async fn traffic(
+    cli: &Cli,
+    plugin: String,
+    weights: Vec<(SlotName, u32)>,
+) -> anyhow::Result<()> {
     let mut seen = std::collections::BTreeMap::new();
     for (slot, weight) in weights {
         if seen.insert(slot, weight).is_some() {
@@ -24,14 +47,27 @@ pub async fn traffic(cli: &Cli, plugin: String, weights: Vec<(SlotName, u32)>) -
         }
     }
     let mut client = context::connect(cli).await?;
-    let outcome: ActionOutcome = client.call_as(Call::Traffic { plugin, weights: seen }).await?;
+    let outcome: ActionOutcome = client
+        .call_as(Call::Traffic {
+            plugin,
+            weights: seen,
+        })
+        .await?;
     report(cli, &outcome)
 }
 
-pub async fn rollback(cli: &Cli, plugin: String, to: Option<String>, yes: bool) -> anyhow::Result<()> {
+pub async fn rollback(
+    cli: &Cli,
+    plugin: String,
+    to: Option<String>,
+    yes: bool,
+) -> anyhow::Result<()> {
     // Ask only a person at a terminal; a script must not hang on a prompt.
     if !yes && std::io::stdin().is_terminal() && !cli.json {
-        let target = to.as_ref().map(|v| format!(" to {v}")).unwrap_or_else(|| " to the previous version".to_string());
+        let target = to
+            .as_ref()
+            .map(|v| format!(" to {v}"))
+            .unwrap_or_else(|| " to the previous version".to_string());
         eprint!("Roll back {plugin}{target}? [y/N] ");
         std::io::stderr().flush()?;
         let mut answer = String::new();
@@ -50,7 +86,8 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
     let root = context::workspace_root(cli)?;
     let state = context::state_dir(&root);
     let socket = crate::core::engine::socket_path(&state);
-    let mut client = match crate::api::Client::connect(&socket, crate::core::types::Face::Cli).await {
+    let mut client = match crate::api::Client::connect(&socket, crate::core::types::Face::Cli).await
+    {
         Ok(c) => c,
         Err(crate::api::ClientError::NoEngine(_)) => {
             eprintln!("no engine runs for {}", root.display());
@@ -58,11 +95,22 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
-    let result = client.call(Call::Shutdown { stop_plugins: plugins }).await?;
+    let result = client
+        .call(Call::Shutdown {
+            stop_plugins: plugins,
+        })
+        .await?;
     if cli.json {
         return print_json(&result);
     }
-    println!("engine stopping{}", if plugins { " with its plugins" } else { "; plugins keep running until the next engine adopts them" });
+    println!(
+        "engine stopping{}",
+        if plugins {
+            " with its plugins"
+        } else {
+            "; plugins keep running until the next engine adopts them"
+        }
+    );
     Ok(())
 }
 
@@ -72,7 +120,11 @@ fn report(cli: &Cli, outcome: &ActionOutcome) -> anyhow::Result<()> {
     }
     println!("{}", outcome.summary);
     if !outcome.weights.is_empty() {
-        let split: Vec<String> = outcome.weights.iter().map(|(s, w)| format!("{s} {w}%")).collect();
+        let split: Vec<String> = outcome
+            .weights
+            .iter()
+            .map(|(s, w)| format!("{s} {w}%"))
+            .collect();
         println!("traffic: {}", split.join(", "));
     }
     Ok(())

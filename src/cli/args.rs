@@ -5,7 +5,12 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug, Clone)]
-#[command(name = "naap", version, about = "Deploy, shift traffic between, watch and roll back plugins", propagate_version = true)]
+#[command(
+    name = "naap",
+    version,
+    about = "Deploy, shift traffic between, watch and roll back plugins",
+    propagate_version = true
+)]
 pub struct Cli {
     /// The workspace directory (holding naap.toml). Default: the nearest one above the
     /// current directory.
@@ -143,7 +148,9 @@ fn parse_weight(s: &str) -> Result<(SlotName, u32), String> {
     };
     let slot: SlotName = slot.parse()?;
     let pct = pct.trim().trim_end_matches('%');
-    let pct: u32 = pct.parse().map_err(|_| format!("`{pct}` is not a whole percentage; write e.g. {slot}=25"))?;
+    let pct: u32 = pct
+        .parse()
+        .map_err(|_| format!("`{pct}` is not a whole percentage; write e.g. {slot}=25"))?;
     if pct > 100 {
         return Err(format!("{slot}={pct} is over 100"));
     }
@@ -154,7 +161,8 @@ fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&chrono::Utc));
     }
-    let d = humantime::parse_duration(s).map_err(|e| format!("`{s}` is neither a duration like 10m nor an RFC 3339 time: {e}"))?;
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is neither a duration like 10m nor an RFC 3339 time: {e}"))?;
     let d = chrono::Duration::from_std(d).map_err(|_| format!("`{s}` is too long ago"))?;
     Ok(chrono::Utc::now() - d)
 }
@@ -176,7 +184,11 @@ mod tests {
         assert!(parse_weight("blue").unwrap_err().contains("SLOT=PERCENT"));
         assert!(parse_weight("red=1").unwrap_err().contains("unknown slot"));
         assert!(parse_weight("blue=101").unwrap_err().contains("over 100"));
-        assert!(parse_weight("blue=x").unwrap_err().contains("whole percentage"));
+        assert!(
+            parse_weight("blue=x")
+                .unwrap_err()
+                .contains("whole percentage")
+        );
     }
 
     #[test]

@@ -10,9 +10,15 @@ use std::path::PathBuf;
 /// The workspace root: `--workspace`, or the nearest directory with a naap.toml.
 pub fn workspace_root(cli: &Cli) -> anyhow::Result<PathBuf> {
     if let Some(dir) = &cli.workspace {
-        let dir = dir.canonicalize().with_context(|| format!("--workspace {}: no such directory", dir.display()))?;
+        let dir = dir
+            .canonicalize()
+            .with_context(|| format!("--workspace {}: no such directory", dir.display()))?;
         if !dir.join("naap.toml").is_file() {
-            anyhow::bail!("{} has no naap.toml\n  hint: run `naap init {}` to create a workspace there", dir.display(), dir.display());
+            anyhow::bail!(
+                "{} has no naap.toml\n  hint: run `naap init {}` to create a workspace there",
+                dir.display(),
+                dir.display()
+            );
         }
         return Ok(dir);
     }
@@ -40,7 +46,10 @@ pub async fn connect(cli: &Cli) -> anyhow::Result<Client> {
     }
     let (client, started) = Client::connect_or_start(&root, &state, Face::Cli).await?;
     if let Some(log) = started {
-        eprintln!("naap: no engine was running; started one in the background (output: {})", log.display());
+        eprintln!(
+            "naap: no engine was running; started one in the background (output: {})",
+            log.display()
+        );
     }
     Ok(client)
 }

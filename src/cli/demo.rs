@@ -1,16 +1,22 @@
 //! `naap demo`: a self-contained workspace in a temporary directory, two plugins on the
 //! built-in sample service, background traffic, and the engine in this process.
 
-use super::serve::{init_tracing, wait_for_stop};
 use super::Cli;
-use crate::core::engine::{socket_path, Engine, StatusReport};
+use super::serve::{init_tracing, wait_for_stop};
+use crate::core::engine::{Engine, StatusReport, socket_path};
 use std::path::Path;
 use std::time::Duration;
 
 const DEMO_FILES: [(&str, &str); 3] = [
     ("naap.toml", include_str!("../../assets/demo/naap.toml")),
-    ("plugins/expense-tracker/plugin.toml", include_str!("../../assets/demo/plugins/expense-tracker/plugin.toml")),
-    ("plugins/checkout/plugin.toml", include_str!("../../assets/demo/plugins/checkout/plugin.toml")),
+    (
+        "plugins/expense-tracker/plugin.toml",
+        include_str!("../../assets/demo/plugins/expense-tracker/plugin.toml"),
+    ),
+    (
+        "plugins/checkout/plugin.toml",
+        include_str!("../../assets/demo/plugins/checkout/plugin.toml"),
+    ),
 ];
 
 pub async fn demo(_cli: Cli, no_traffic: bool) -> anyhow::Result<()> {
@@ -30,8 +36,11 @@ pub fn write_demo_workspace(dir: &Path) -> anyhow::Result<()> {
         if let Some(parent) = file.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let text = text.replace("{router_port}", &router_port.to_string()).replace("{admin_port}", &admin_port.to_string());
-        std::fs::write(&file, text).map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
+        let text = text
+            .replace("{router_port}", &router_port.to_string())
+            .replace("{admin_port}", &admin_port.to_string());
+        std::fs::write(&file, text)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", file.display()))?;
     }
     Ok(())
 }
@@ -46,7 +55,10 @@ fn port_or_free(preferred: u16) -> anyhow::Result<u16> {
 async fn run_demo(dir: &Path, no_traffic: bool) -> anyhow::Result<()> {
     let _log_guard = init_tracing(&dir.join(".naap"));
     let engine = Engine::start(dir).await?;
-    let api = tokio::spawn(crate::api::server::serve(engine.clone(), socket_path(&engine.state_dir())));
+    let api = tokio::spawn(crate::api::server::serve(
+        engine.clone(),
+        socket_path(&engine.state_dir()),
+    ));
     let ready = wait_until_serving(&engine, Duration::from_secs(30)).await;
     let router = engine.info().router.clone();
     if !no_traffic {
@@ -72,20 +84,38 @@ async fn wait_until_serving(engine: &Engine, timeout: Duration) -> bool {
 }
 
 fn all_serving(report: &StatusReport) -> bool {
-    report.plugins.iter().all(|p| p.slots.iter().any(|s| s.weight > 0 && s.health == crate::core::types::Health::Healthy))
+    report.plugins.iter().all(|p| {
+        p.slots
+            .iter()
+            .any(|s| s.weight > 0 && s.health == crate::core::types::Health::Healthy)
+    })
 }
 
 /// About 20 requests a second to each plugin, from a handful of users, so the metrics
 /// move and sticky routing has users to stick.
 async fn background_traffic(router: String) {
-    let Ok(client) = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(5)).build() else { return };
-    let paths = ["/expenses/api/items", "/expenses/api/items/2", "/checkout/api/items", "/checkout/api/items/9"];
+    let Ok(client) = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(5))
+        .build()
+    else {
+        return;
+    };
+    let paths = [
+        "/expenses/api/items",
+        "/expenses/api/items/2",
+        "/checkout/api/items",
+        "/checkout/api/items/9",
+    ];
     let mut tick = tokio::time::interval(Duration::from_millis(25));
     let mut n: u64 = 0;
     loop {
         tick.tick().await;
         n += 1;
-        let url = format!("http://{router}{}", paths[(n % paths.len() as u64) as usize]);
+        let url = format!(
+            "http://{router}{}",
+            paths[(n % paths.len() as u64) as usize]
+        );
         let user = format!("user-{}", n % 7);
         let client = client.clone();
         tokio::spawn(async move {
@@ -98,7 +128,10 @@ fn print_welcome(dir: &Path, engine: &Engine, ready: bool) {
     let info = engine.info();
     let w = shell_quote(dir);
     println!("naap demo: workspace {}", dir.display());
-    println!("  router  http://{}   (expense-tracker at /expenses, checkout at /checkout)", info.router);
+    println!(
+        "  router  http://{}   (expense-tracker at /expenses, checkout at /checkout)",
+        info.router
+    );
     if let Some(admin) = &info.admin {
         println!("  metrics http://{admin}/metrics");
     }
@@ -108,11 +141,20 @@ fn print_welcome(dir: &Path, engine: &Engine, ready: bool) {
     println!("\nIn another terminal, try:");
     println!("  export NAAP_WORKSPACE={w}");
     println!("  naap status --watch");
-    println!("  curl -si http://{}/expenses/api/items | head -5", info.router);
-    println!("  naap deploy expense-tracker --version 1.1.0      # blue-green: green gets 100%, blue stays warm");
-    println!("  naap rollback expense-tracker --yes              # instant flip back to the warm slot");
+    println!(
+        "  curl -si http://{}/expenses/api/items | head -5",
+        info.router
+    );
+    println!(
+        "  naap deploy expense-tracker --version 1.1.0      # blue-green: green gets 100%, blue stays warm"
+    );
+    println!(
+        "  naap rollback expense-tracker --yes              # instant flip back to the warm slot"
+    );
     println!("  naap traffic expense-tracker blue=90 green=10");
-    println!("  naap deploy checkout --version 2.5.0             # canary: 10% → 50% → 100%, 10 s a step");
+    println!(
+        "  naap deploy checkout --version 2.5.0             # canary: 10% → 50% → 100%, 10 s a step"
+    );
     println!("  naap logs checkout -f --level warn");
     println!("  naap history expense-tracker");
     println!("\nCtrl-C stops the demo, its plugins, and removes the workspace.");
@@ -120,6 +162,11 @@ fn print_welcome(dir: &Path, engine: &Engine, ready: bool) {
 
 fn shell_quote(path: &Path) -> String {
     let s = path.display().to_string();
-    if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c)) { s } else { format!("'{}'", s.replace('\'', "'\\''")) }
+    if s.chars()
+        .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
 }
-

@@ -1,17 +1,27 @@
 //! `naap logs`: the last lines of a plugin, filtered, optionally followed.
 
 use super::args::LogsArgs;
-use super::{context, Cli};
+use super::{Cli, context};
 use crate::api::Call;
 use crate::core::engine::EngineEvent;
 use crate::core::logs::LogLine;
 
 pub async fn logs(cli: &Cli, args: LogsArgs) -> anyhow::Result<()> {
-    let grep = args.grep.as_deref().map(regex::Regex::new).transpose().map_err(|e| anyhow::anyhow!("--grep: {e}"))?;
+    let grep = args
+        .grep
+        .as_deref()
+        .map(regex::Regex::new)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--grep: {e}"))?;
     let mut client = context::connect(cli).await?;
     // Subscribe before reading the backlog, so no line falls between the two.
     if args.follow {
-        client.call(Call::Subscribe { logs: true, plugin: Some(args.plugin.clone()) }).await?;
+        client
+            .call(Call::Subscribe {
+                logs: true,
+                plugin: Some(args.plugin.clone()),
+            })
+            .await?;
     }
     let lines: Vec<LogLine> = client
         .call_as(Call::Logs {
@@ -62,7 +72,13 @@ pub fn format_line(line: &LogLine) -> String {
         (Some(slot), _) => slot.to_string(),
         (None, source) => format!("{source:?}").to_lowercase(),
     };
-    let mut text = format!("{} {:<6} {:<5} {}", line.ts.format("%H:%M:%S%.3f"), origin, line.level.as_str().to_uppercase(), line.message);
+    let mut text = format!(
+        "{} {:<6} {:<5} {}",
+        line.ts.format("%H:%M:%S%.3f"),
+        origin,
+        line.level.as_str().to_uppercase(),
+        line.message
+    );
     if let Some(fields) = &line.fields {
         for (key, value) in fields {
             match value {

@@ -25,8 +25,12 @@ pub fn main() -> ExitCode {
     let result = match cli.command.clone() {
         Some(Command::Init { dir, force }) => workspace_cmds::init(&cli, dir, force),
         Some(Command::Validate) => workspace_cmds::validate(&cli),
-        Some(Command::Serve { keep_plugins }) => return run_async(serve::serve(cli.clone(), keep_plugins)),
-        Some(Command::Demo { no_traffic }) => return run_async(demo::demo(cli.clone(), no_traffic)),
+        Some(Command::Serve { keep_plugins }) => {
+            return run_async(serve::serve(cli.clone(), keep_plugins));
+        }
+        Some(Command::Demo { no_traffic }) => {
+            return run_async(demo::demo(cli.clone(), no_traffic));
+        }
         _ => return run_async(dispatch_client(cli)),
     };
     finish(result)
@@ -36,9 +40,16 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
     match cli.command.clone() {
         None => status::status(&cli, None, false).await,
         Some(Command::Status { plugin, watch }) => status::status(&cli, plugin, watch).await,
-        Some(Command::Deploy { plugin, version, strategy, dry_run }) => actions::deploy(&cli, plugin, version, strategy, dry_run).await,
+        Some(Command::Deploy {
+            plugin,
+            version,
+            strategy,
+            dry_run,
+        }) => actions::deploy(&cli, plugin, version, strategy, dry_run).await,
         Some(Command::Traffic { plugin, weights }) => actions::traffic(&cli, plugin, weights).await,
-        Some(Command::Rollback { plugin, to, yes }) => actions::rollback(&cli, plugin, to, yes).await,
+        Some(Command::Rollback { plugin, to, yes }) => {
+            actions::rollback(&cli, plugin, to, yes).await
+        }
         Some(Command::Logs(args)) => logs::logs(&cli, args).await,
         Some(Command::History { plugin, limit }) => status::history(&cli, plugin, limit).await,
         Some(Command::Stop { plugins }) => actions::stop(&cli, plugins).await,
@@ -51,7 +62,10 @@ fn unreachable_command() -> anyhow::Result<()> {
 }
 
 fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("naap: cannot start the async runtime: {e}");

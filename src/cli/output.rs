@@ -28,7 +28,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         for (i, cell) in cells.iter().enumerate() {
             text.push_str(cell);
             if i < last {
-                let pad = widths.get(i).copied().unwrap_or(0).saturating_sub(cell.chars().count()) + 2;
+                let pad = widths
+                    .get(i)
+                    .copied()
+                    .unwrap_or(0)
+                    .saturating_sub(cell.chars().count())
+                    + 2;
                 text.extend(std::iter::repeat_n(' ', pad));
             }
         }
@@ -74,7 +79,13 @@ mod tests {
 
     #[test]
     fn table_aligns_columns() {
-        let t = table(&["A", "LONG"], &[vec!["xyz".into(), "1".into()], vec!["q".into(), "22".into()]]);
+        let t = table(
+            &["A", "LONG"],
+            &[
+                vec!["xyz".into(), "1".into()],
+                vec!["q".into(), "22".into()],
+            ],
+        );
         assert_eq!(t, "A    LONG\nxyz  1\nq    22\n");
     }
 

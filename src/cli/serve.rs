@@ -1,7 +1,7 @@
 //! `naap serve`: the engine in the foreground, until SIGINT/SIGTERM or `naap stop`.
 
-use super::{context, Cli};
-use crate::core::engine::{socket_path, Engine};
+use super::{Cli, context};
+use crate::core::engine::{Engine, socket_path};
 use std::path::Path;
 
 pub async fn serve(cli: Cli, keep_plugins: bool) -> anyhow::Result<()> {
@@ -11,7 +11,10 @@ pub async fn serve(cli: Cli, keep_plugins: bool) -> anyhow::Result<()> {
     let engine = Engine::start(&root).await?;
     let socket = socket_path(&engine.state_dir());
     let info = engine.info().clone();
-    println!("naap engine {} serving {}", info.naap_version, info.workspace);
+    println!(
+        "naap engine {} serving {}",
+        info.naap_version, info.workspace
+    );
     println!("  router  http://{}", info.router);
     if let Some(admin) = &info.admin {
         println!("  admin   http://{admin}/metrics");
@@ -22,7 +25,14 @@ pub async fn serve(cli: Cli, keep_plugins: bool) -> anyhow::Result<()> {
     let stop_plugins = wait_for_stop(&engine, !keep_plugins).await;
     engine.shutdown(stop_plugins).await;
     let _ = api.await;
-    println!("naap engine stopped{}", if stop_plugins { " with its plugins" } else { "; plugins keep running" });
+    println!(
+        "naap engine stopped{}",
+        if stop_plugins {
+            " with its plugins"
+        } else {
+            "; plugins keep running"
+        }
+    );
     Ok(())
 }
 
@@ -38,7 +48,9 @@ pub(crate) async fn wait_for_stop(engine: &Engine, on_signal_stop_plugins: bool)
 
 /// Engine logs go to a daily-rotated file in the state directory, never to a terminal a
 /// dashboard might own. `NAAP_LOG` sets the filter (default `info`).
-pub(crate) fn init_tracing(state_dir: &Path) -> Option<tracing_appender::non_blocking::WorkerGuard> {
+pub(crate) fn init_tracing(
+    state_dir: &Path,
+) -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = state_dir.join("logs");
     std::fs::create_dir_all(&dir).ok()?;
     let appender = tracing_appender::rolling::Builder::new()
@@ -49,7 +61,12 @@ pub(crate) fn init_tracing(state_dir: &Path) -> Option<tracing_appender::non_blo
         .build(&dir)
         .ok()?;
     let (writer, guard) = tracing_appender::non_blocking(appender);
-    let filter = tracing_subscriber::EnvFilter::try_from_env("NAAP_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NAAP_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .with_ansi(false)
+        .try_init();
     Some(guard)
 }

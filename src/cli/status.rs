@@ -1,17 +1,30 @@
 //! `naap status` and `naap history`.
 
 use super::output::{bytes, millis, print_json, table};
-use super::{context, Cli};
+use super::{Cli, context};
 use crate::api::Call;
 use crate::core::engine::{EngineEvent, HistoryReport, StatusReport};
 
 pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
-    let report: StatusReport = client.call_as(Call::Status { plugin: plugin.clone() }).await?;
+    let report: StatusReport = client
+        .call_as(Call::Status {
+            plugin: plugin.clone(),
+        })
+        .await?;
     if !watch {
-        return if cli.json { print_json(&report) } else { Ok(print!("{}", render_status(&report))) };
+        return if cli.json {
+            print_json(&report)
+        } else {
+            Ok(print!("{}", render_status(&report)))
+        };
     }
-    client.call(Call::Subscribe { logs: false, plugin: plugin.clone() }).await?;
+    client
+        .call(Call::Subscribe {
+            logs: false,
+            plugin: plugin.clone(),
+        })
+        .await?;
     show(cli, &report, true)?;
     loop {
         if let EngineEvent::Snapshot(mut report) = client.next_push().await? {
@@ -38,7 +51,10 @@ fn show(cli: &Cli, report: &StatusReport, clear: bool) -> anyhow::Result<()> {
 
 pub fn render_status(report: &StatusReport) -> String {
     let e = &report.engine;
-    let mut out = format!("engine pid {} · router http://{} · workspace {}\n", e.pid, e.router, e.workspace);
+    let mut out = format!(
+        "engine pid {} · router http://{} · workspace {}\n",
+        e.pid, e.router, e.workspace
+    );
     if let Some(admin) = &e.admin {
         out.push_str(&format!("admin http://{admin}/metrics\n"));
     }
@@ -46,9 +62,32 @@ pub fn render_status(report: &StatusReport) -> String {
     let mut rows = Vec::new();
     for p in &report.plugins {
         let mut first = true;
-        let rollout = p.rollout.as_ref().map(|r| format!(" [{} → {} {}: {}]", r.strategy, r.to_slot, r.to_version, r.phase)).unwrap_or_default();
+        let rollout = p
+            .rollout
+            .as_ref()
+            .map(|r| {
+                format!(
+                    " [{} → {} {}: {}]",
+                    r.strategy, r.to_slot, r.to_version, r.phase
+                )
+            })
+            .unwrap_or_default();
         if p.slots.is_empty() {
-            rows.push(vec![p.name.clone(), p.route.clone(), "-".into(), "-".into(), "not deployed".into(), String::new(), String::new(), String::new(), String::new(), String::new(), String::new(), String::new(), String::new()]);
+            rows.push(vec![
+                p.name.clone(),
+                p.route.clone(),
+                "-".into(),
+                "-".into(),
+                "not deployed".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ]);
         }
         for s in &p.slots {
             let weight = match (s.weight, s.warm_until) {
@@ -57,28 +96,64 @@ pub fn render_status(report: &StatusReport) -> String {
             };
             let m = &s.metrics;
             rows.push(vec![
-                if first { format!("{}{rollout}", p.name) } else { String::new() },
-                if first { p.route.clone() } else { String::new() },
+                if first {
+                    format!("{}{rollout}", p.name)
+                } else {
+                    String::new()
+                },
+                if first {
+                    p.route.clone()
+                } else {
+                    String::new()
+                },
                 s.slot.to_string(),
                 s.version.clone().unwrap_or_else(|| "-".into()),
                 s.process_state.to_string(),
                 s.health.to_string(),
                 weight,
-                if m.rps > 0.0 { format!("{:.1}", m.rps) } else { "-".into() },
-                if m.window_requests > 0 { format!("{:.1}%", m.error_rate * 100.0) } else { "-".into() },
+                if m.rps > 0.0 {
+                    format!("{:.1}", m.rps)
+                } else {
+                    "-".into()
+                },
+                if m.window_requests > 0 {
+                    format!("{:.1}%", m.error_rate * 100.0)
+                } else {
+                    "-".into()
+                },
                 millis(m.p50_ms),
                 millis(m.p99_ms),
-                if s.pid.is_some() { format!("{:.0}%", s.cpu_percent) } else { "-".into() },
+                if s.pid.is_some() {
+                    format!("{:.0}%", s.cpu_percent)
+                } else {
+                    "-".into()
+                },
                 bytes(s.rss_bytes),
             ]);
             first = false;
         }
     }
-    out.push_str(&table(&["PLUGIN", "ROUTE", "SLOT", "VERSION", "PROCESS", "HEALTH", "WEIGHT", "RPS", "ERR", "P50", "P99", "CPU", "RSS"], &rows));
+    out.push_str(&table(
+        &[
+            "PLUGIN", "ROUTE", "SLOT", "VERSION", "PROCESS", "HEALTH", "WEIGHT", "RPS", "ERR",
+            "P50", "P99", "CPU", "RSS",
+        ],
+        &rows,
+    ));
     let unhealthy: Vec<String> = report
         .plugins
         .iter()
-        .flat_map(|p| p.slots.iter().filter(|s| s.weight > 0 && s.health != crate::core::types::Health::Healthy).map(move |s| format!("  ! {} {}: {} ({})", p.name, s.slot, s.health, s.health_detail)))
+        .flat_map(|p| {
+            p.slots
+                .iter()
+                .filter(|s| s.weight > 0 && s.health != crate::core::types::Health::Healthy)
+                .map(move |s| {
+                    format!(
+                        "  ! {} {}: {} ({})",
+                        p.name, s.slot, s.health, s.health_detail
+                    )
+                })
+        })
         .collect();
     if !unhealthy.is_empty() {
         out.push_str("\nslots with traffic that are not healthy:\n");
@@ -102,28 +177,58 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             vec![
                 r.id.to_string(),
                 r.started_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                r.strategy.clone(),
-                format!("{} → {}", r.from_version.clone().unwrap_or_else(|| "-".into()), r.to_version),
+                r.strategy.to_string(),
+                format!(
+                    "{} → {}",
+                    r.from_version.clone().unwrap_or_else(|| "-".into()),
+                    r.to_version
+                ),
                 r.to_slot.map(|s| s.to_string()).unwrap_or_default(),
                 r.state.clone(),
                 r.detail.clone(),
             ]
         })
         .collect();
-    print!("{}", table(&["ID", "STARTED", "STRATEGY", "VERSIONS", "SLOT", "STATE", "DETAIL"], &rows));
+    print!(
+        "{}",
+        table(
+            &[
+                "ID", "STARTED", "STRATEGY", "VERSIONS", "SLOT", "STATE", "DETAIL"
+            ],
+            &rows
+        )
+    );
     println!("\nevents:");
     let rows: Vec<Vec<String>> = report
         .events
         .iter()
-        .map(|e| vec![e.ts.format("%Y-%m-%d %H:%M:%S%.3f").to_string(), e.kind.clone(), e.slot.map(|s| s.to_string()).unwrap_or_default(), e.message.clone()])
+        .map(|e| {
+            vec![
+                e.ts.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+                e.kind.clone(),
+                e.slot.map(|s| s.to_string()).unwrap_or_default(),
+                e.message.clone(),
+            ]
+        })
         .collect();
     print!("{}", table(&["TIME", "KIND", "SLOT", "MESSAGE"], &rows));
     println!("\naudit:");
     let rows: Vec<Vec<String>> = report
         .audit
         .iter()
-        .map(|a| vec![a.ts.format("%Y-%m-%d %H:%M:%S%.3f").to_string(), a.face.to_string(), a.action.clone(), format!("{:?}", a.result).to_lowercase(), a.detail.clone()])
+        .map(|a| {
+            vec![
+                a.ts.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
+                a.face.to_string(),
+                a.action.clone(),
+                format!("{:?}", a.result).to_lowercase(),
+                a.detail.clone(),
+            ]
+        })
         .collect();
-    print!("{}", table(&["TIME", "FACE", "ACTION", "RESULT", "DETAIL"], &rows));
+    print!(
+        "{}",
+        table(&["TIME", "FACE", "ACTION", "RESULT", "DETAIL"], &rows)
+    );
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `naap init` and `naap validate`: they work on files and need no engine.
 
-use super::output::{print_json, Exit};
-use super::{context, Cli};
+use super::output::{Exit, print_json};
+use super::{Cli, context};
 use crate::core::workspace;
 
 pub fn init(cli: &Cli, dir: Option<std::path::PathBuf>, force: bool) -> anyhow::Result<()> {
@@ -9,7 +9,8 @@ pub fn init(cli: &Cli, dir: Option<std::path::PathBuf>, force: bool) -> anyhow::
         Some(d) => d,
         None => std::env::current_dir()?,
     };
-    std::fs::create_dir_all(&dir).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
     match workspace::init(&dir, force) {
         Ok(files) => {
             if cli.json {
@@ -18,7 +19,9 @@ pub fn init(cli: &Cli, dir: Option<std::path::PathBuf>, force: bool) -> anyhow::
             for file in &files {
                 println!("wrote {}", file.display());
             }
-            println!("\nnext: `naap validate`, then `naap serve` (or any command: it starts the engine)");
+            println!(
+                "\nnext: `naap validate`, then `naap serve` (or any command: it starts the engine)"
+            );
             Ok(())
         }
         Err(problems) => {
@@ -33,9 +36,16 @@ pub fn validate(cli: &Cli) -> anyhow::Result<()> {
     match workspace::load(&root) {
         Ok(ws) => {
             if cli.json {
-                return print_json(&serde_json::json!({"ok": true, "plugins": ws.plugins.iter().map(|p| &p.name).collect::<Vec<_>>(), "problems": []}));
+                return print_json(
+                    &serde_json::json!({"ok": true, "plugins": ws.plugins.iter().map(|p| &p.name).collect::<Vec<_>>(), "problems": []}),
+                );
             }
-            println!("{}: ok ({} plugin{})", ws.file.display(), ws.plugins.len(), if ws.plugins.len() == 1 { "" } else { "s" });
+            println!(
+                "{}: ok ({} plugin{})",
+                ws.file.display(),
+                ws.plugins.len(),
+                if ws.plugins.len() == 1 { "" } else { "s" }
+            );
             Ok(())
         }
         Err(problems) => {
@@ -48,7 +58,11 @@ pub fn validate(cli: &Cli) -> anyhow::Result<()> {
                 print_json(&serde_json::json!({"ok": false, "problems": list}))?;
             } else {
                 eprint!("{problems}");
-                eprintln!("{} problem{} found", problems.0.len(), if problems.0.len() == 1 { "" } else { "s" });
+                eprintln!(
+                    "{} problem{} found",
+                    problems.0.len(),
+                    if problems.0.len() == 1 { "" } else { "s" }
+                );
             }
             Err(Exit(1).into())
         }

@@ -42,7 +42,9 @@ impl FromStr for SlotName {
         match s.trim().to_ascii_lowercase().as_str() {
             "blue" => Ok(SlotName::Blue),
             "green" => Ok(SlotName::Green),
-            other => Err(format!("unknown slot `{other}`: a plugin has the slots `blue` and `green`")),
+            other => Err(format!(
+                "unknown slot `{other}`: a plugin has the slots `blue` and `green`"
+            )),
         }
     }
 }

@@ -46,8 +46,12 @@ keep_previous_warm = "30m"
 impl TestWorkspace {
     /// A workspace whose router and admin listen on ephemeral ports.
     pub fn new(plugins: &[(&str, String)]) -> TestWorkspace {
-        let dir = tempfile::Builder::new().prefix("naap-test").tempdir().expect("temp dir");
-        let mut toml = String::from("[router]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n");
+        let dir = tempfile::Builder::new()
+            .prefix("naap-test")
+            .tempdir()
+            .expect("temp dir");
+        let mut toml =
+            String::from("[router]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n");
         for (name, manifest) in plugins {
             toml.push_str(&format!("\n[[plugins]]\npath = \"plugins/{name}\"\n"));
             let pdir = dir.path().join("plugins").join(name);
@@ -83,8 +87,16 @@ impl TestWorkspace {
             .spawn()
             .expect("spawn naap serve");
         self.engine = Some(child);
-        let ok = wait_for(Duration::from_secs(30), || self.naap(&["--no-start", "status", "--json"]).status.success());
-        assert!(ok, "engine did not answer; serve.out:\n{}", self.serve_output());
+        let ok = wait_for(Duration::from_secs(30), || {
+            self.naap(&["--no-start", "status", "--json"])
+                .status
+                .success()
+        });
+        assert!(
+            ok,
+            "engine did not answer; serve.out:\n{}",
+            self.serve_output()
+        );
     }
 
     pub fn serve_output(&self) -> String {
@@ -115,8 +127,14 @@ impl TestWorkspace {
         let mut full = args.to_vec();
         full.push("--json");
         let out = self.naap(&full);
-        assert!(out.status.success(), "naap {args:?} failed: {}\n{}", stderr(&out), stdout(&out));
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("naap {args:?}: not JSON ({e}): {}", stdout(&out)))
+        assert!(
+            out.status.success(),
+            "naap {args:?} failed: {}\n{}",
+            stderr(&out),
+            stdout(&out)
+        );
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("naap {args:?}: not JSON ({e}): {}", stdout(&out)))
     }
 
     pub fn status(&self) -> Value {
@@ -124,27 +142,47 @@ impl TestWorkspace {
     }
 
     pub fn router(&self) -> String {
-        self.status()["engine"]["router"].as_str().expect("router address").to_string()
+        self.status()["engine"]["router"]
+            .as_str()
+            .expect("router address")
+            .to_string()
     }
 
     pub fn admin(&self) -> String {
-        self.status()["engine"]["admin"].as_str().expect("admin address").to_string()
+        self.status()["engine"]["admin"]
+            .as_str()
+            .expect("admin address")
+            .to_string()
     }
 
     /// The slot object of a plugin in `status --json`.
     pub fn slot(&self, plugin: &str, slot: &str) -> Value {
         let status = self.status();
         let p = plugin_of(&status, plugin);
-        p["slots"].as_array().and_then(|s| s.iter().find(|s| s["slot"] == slot).cloned()).unwrap_or(Value::Null)
+        p["slots"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["slot"] == slot).cloned())
+            .unwrap_or(Value::Null)
     }
 
     /// Waits until the plugin serves from a healthy slot with weight.
     pub fn wait_serving(&self, plugin: &str) {
         let ok = wait_for(Duration::from_secs(30), || {
             let status = self.status();
-            plugin_of(&status, plugin)["slots"].as_array().is_some_and(|slots| slots.iter().any(|s| s["weight"].as_u64() > Some(0) && s["health"] == "healthy"))
+            plugin_of(&status, plugin)["slots"]
+                .as_array()
+                .is_some_and(|slots| {
+                    slots
+                        .iter()
+                        .any(|s| s["weight"].as_u64() > Some(0) && s["health"] == "healthy")
+                })
         });
-        assert!(ok, "{plugin} never served: {:#}\nserve.out:\n{}", self.status(), self.serve_output());
+        assert!(
+            ok,
+            "{plugin} never served: {:#}\nserve.out:\n{}",
+            self.status(),
+            self.serve_output()
+        );
     }
 
     pub fn state_dir(&self) -> PathBuf {
@@ -174,9 +212,16 @@ impl Drop for TestWorkspace {
 
 /// Kills every slot process group recorded in the store, so a failed test leaves nothing.
 fn kill_slot_processes(state_dir: &Path) {
-    let Ok(conn) = rusqlite::Connection::open(state_dir.join("naap.db")) else { return };
-    let Ok(mut stmt) = conn.prepare("SELECT pid FROM slots WHERE pid IS NOT NULL") else { return };
-    let pids: Vec<i64> = stmt.query_map([], |r| r.get(0)).map(|rows| rows.flatten().collect()).unwrap_or_default();
+    let Ok(conn) = rusqlite::Connection::open(state_dir.join("naap.db")) else {
+        return;
+    };
+    let Ok(mut stmt) = conn.prepare("SELECT pid FROM slots WHERE pid IS NOT NULL") else {
+        return;
+    };
+    let pids: Vec<i64> = stmt
+        .query_map([], |r| r.get(0))
+        .map(|rows| rows.flatten().collect())
+        .unwrap_or_default();
     for pid in pids {
         // SAFETY: sending a signal; at worst the group no longer exists.
         unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
@@ -184,7 +229,10 @@ fn kill_slot_processes(state_dir: &Path) {
 }
 
 pub fn plugin_of<'a>(status: &'a Value, name: &str) -> &'a Value {
-    status["plugins"].as_array().and_then(|ps| ps.iter().find(|p| p["name"] == name)).unwrap_or(&Value::Null)
+    status["plugins"]
+        .as_array()
+        .and_then(|ps| ps.iter().find(|p| p["name"] == name))
+        .unwrap_or(&Value::Null)
 }
 
 pub fn wait_for(timeout: Duration, mut ok: impl FnMut() -> bool) -> bool {
@@ -209,13 +257,23 @@ pub fn stderr(out: &Output) -> String {
 }
 
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(10)).build().expect("http client")
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("http client")
 }
 
 /// GET through the router: status and the `x-naap-slot`/`x-naap-version` headers.
 pub async fn get(client: &reqwest::Client, url: &str) -> Result<(u16, String, String), String> {
     let resp = client.get(url).send().await.map_err(|e| format!("{e:?}"))?;
-    let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let header = |name: &str| {
+        resp.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
     let (slot, version) = (header("x-naap-slot"), header("x-naap-version"));
     let status = resp.status().as_u16();
     let _ = resp.bytes().await;
@@ -223,7 +281,11 @@ pub async fn get(client: &reqwest::Client, url: &str) -> Result<(u16, String, St
 }
 
 /// The versions that answered `n` requests to `url`.
-pub async fn versions_answering(client: &reqwest::Client, url: &str, n: usize) -> std::collections::BTreeMap<String, usize> {
+pub async fn versions_answering(
+    client: &reqwest::Client,
+    url: &str,
+    n: usize,
+) -> std::collections::BTreeMap<String, usize> {
     let mut seen = std::collections::BTreeMap::new();
     for _ in 0..n {
         let version = match get(client, url).await {

@@ -3,12 +3,12 @@
 use super::gates::cancelled;
 use super::report::{ActionOutcome, RolloutStatus};
 use super::state::{DeploySpec, SlotHealth, SlotProcess};
-use super::{slot_log_dir, Engine, EngineError};
-use crate::core::health::{spawn_checker, HealthConfig, Probe};
-use crate::core::runtime::{free_port, ProcessId, SlotSpec};
+use super::{Engine, EngineError, slot_log_dir};
+use crate::core::health::{HealthConfig, Probe, spawn_checker};
+use crate::core::runtime::{ProcessId, SlotSpec, free_port};
 use crate::core::store::NewRollout;
 use crate::core::types::{Face, Health, ProcessState, SlotName, StrategyKind};
-use crate::core::workspace::{expand_placeholders, HealthCheck, Placeholders};
+use crate::core::workspace::{HealthCheck, Placeholders, expand_placeholders};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -31,14 +31,24 @@ pub struct DeployRequest {
 impl Engine {
     /// Deploys a version (default: the manifest's) with a strategy (default: the
     /// manifest's). Nothing changes traffic until the new slot is healthy.
-    pub async fn deploy(&self, req: DeployRequest, face: Face) -> Result<ActionOutcome, EngineError> {
+    pub async fn deploy(
+        &self,
+        req: DeployRequest,
+        face: Face,
+    ) -> Result<ActionOutcome, EngineError> {
         let args = serde_json::to_value(&req).unwrap_or_default();
         let result = self.deploy_inner(&req, face).await;
-        self.audit(face, "deploy", Some(&req.plugin), args, &result, |o| o.summary.clone());
+        self.audit(face, "deploy", Some(&req.plugin), args, &result, |o| {
+            o.summary.clone()
+        });
         result
     }
 
-    async fn deploy_inner(&self, req: &DeployRequest, face: Face) -> Result<ActionOutcome, EngineError> {
+    async fn deploy_inner(
+        &self,
+        req: &DeployRequest,
+        face: Face,
+    ) -> Result<ActionOutcome, EngineError> {
         let started = Instant::now();
         self.require_plugin(&req.plugin)?;
         self.reload_workspace()?;
@@ -46,26 +56,44 @@ impl Engine {
             .workspace()
             .plugin(&req.plugin)
             .cloned()
-            .ok_or_else(|| EngineError::rejected(&req.plugin, "the plugin was removed from the workspace"))?;
+            .ok_or_else(|| {
+                EngineError::rejected(&req.plugin, "the plugin was removed from the workspace")
+            })?;
         let plugin = manifest.name.as_str();
-        let version = req.version.clone().unwrap_or_else(|| manifest.version.clone());
+        let version = req
+            .version
+            .clone()
+            .unwrap_or_else(|| manifest.version.clone());
         if version.trim().is_empty() || version.chars().any(char::is_whitespace) {
-            return Err(EngineError::rejected(plugin, format!("version `{version}` is not valid: use a non-empty word without spaces, e.g. 1.4.0")));
+            return Err(EngineError::rejected(
+                plugin,
+                format!(
+                    "version `{version}` is not valid: use a non-empty word without spaces, e.g. 1.4.0"
+                ),
+            ));
         }
         let strategy = req.strategy.unwrap_or(manifest.strategy.kind);
-        let spec = DeploySpec { run: manifest.run.clone(), health: manifest.health.clone() };
+        let spec = DeploySpec {
+            run: manifest.run.clone(),
+            health: manifest.health.clone(),
+        };
 
         let op = self.op_lock(plugin);
         let Ok(_guard) = op.try_lock() else {
-            return Err(EngineError::rejected(plugin, format!("another deploy, rollback or traffic change is in progress; wait for it, or run `naap rollback {plugin}` to cancel a deploy")));
+            return Err(EngineError::rejected(
+                plugin,
+                format!(
+                    "another deploy, rollback or traffic change is in progress; wait for it, or run `naap rollback {plugin}` to cancel a deploy"
+                ),
+            ));
         };
         let (target, live) = {
             let plugins = self.lock_plugins();
             let state = plugins.get(plugin);
             let target = state.map(|s| s.idle_slot()).unwrap_or(SlotName::Blue);
-            let live = state.and_then(|s| s.live_slot()).and_then(|l| {
-                s_version(state, l).map(|v| (l, v))
-            });
+            let live = state
+                .and_then(|s| s.live_slot())
+                .and_then(|l| s_version(state, l).map(|v| (l, v)));
             (target, live)
         };
         let from = match &live {
@@ -82,7 +110,11 @@ impl Engine {
                 plugin: plugin.to_string(),
                 summary: format!(
                     "would deploy {plugin} {version} into {target} ({strategy}){}, wait for health, then move traffic {from}",
-                    if gate_names.is_empty() { String::new() } else { format!(" after gates {}", gate_names.join(", ")) }
+                    if gate_names.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" after gates {}", gate_names.join(", "))
+                    }
                 ),
                 kind: "dry-run".to_string(),
                 slot: Some(target),
@@ -93,18 +125,21 @@ impl Engine {
         }
 
         // Persist the intent before acting on it.
-        let spec_json = serde_json::to_string(&spec).map_err(|e| EngineError::rejected(plugin, format!("cannot serialise the run spec: {e}")))?;
+        let spec_json = serde_json::to_string(&spec).map_err(|e| {
+            EngineError::rejected(plugin, format!("cannot serialise the run spec: {e}"))
+        })?;
         let rollout_id = {
             let store = self.store();
             store.upsert_plugin(plugin, &manifest.manifest_path)?;
             store.put_version(plugin, &version, &spec_json)?;
             store.start_rollout(&NewRollout {
                 plugin: plugin.to_string(),
-                strategy: strategy.to_string(),
+                strategy,
                 from_slot: live.as_ref().map(|(s, _)| *s),
                 to_slot: Some(target),
                 from_version: live.as_ref().map(|(_, v)| v.clone()),
                 to_version: version.clone(),
+                detail: format!("by {face}"),
             })?
         };
         let (cancel_tx, mut cancel) = watch::channel(false);
@@ -124,11 +159,21 @@ impl Engine {
         self.record(Some(plugin), Some(target), "deploy_started", format!("deploying {plugin} {version} into {target} ({strategy}, by {face})"), serde_json::json!({"rollout": rollout_id, "version": version, "strategy": strategy.to_string()}));
 
         let result = self
-            .deploy_steps(plugin, &version, &spec, target, strategy, &mut cancel, rollout_id)
+            .deploy_steps(
+                plugin,
+                &version,
+                &spec,
+                target,
+                strategy,
+                &mut cancel,
+                rollout_id,
+            )
             .await;
         let (state_text, detail) = match &result {
             Ok(summary) => ("succeeded", summary.clone()),
-            Err(EngineError::Cancelled { .. }) => ("aborted", "cancelled by a rollback".to_string()),
+            Err(EngineError::Cancelled { .. }) => {
+                ("aborted", "cancelled by a rollback".to_string())
+            }
             Err(e) => ("failed", e.to_string()),
         };
         {
@@ -144,7 +189,13 @@ impl Engine {
         match result {
             Ok(summary) => {
                 let _ = self.store().mark_deployed(plugin, &version);
-                self.record(Some(plugin), Some(target), "deploy_succeeded", summary.clone(), serde_json::json!({"rollout": rollout_id, "version": version}));
+                self.record(
+                    Some(plugin),
+                    Some(target),
+                    "deploy_succeeded",
+                    summary.clone(),
+                    serde_json::json!({"rollout": rollout_id, "version": version}),
+                );
                 Ok(ActionOutcome {
                     plugin: plugin.to_string(),
                     summary,
@@ -156,7 +207,13 @@ impl Engine {
                 })
             }
             Err(e) => {
-                self.record(Some(plugin), Some(target), "deploy_failed", e.to_string(), serde_json::json!({"rollout": rollout_id, "version": version}));
+                self.record(
+                    Some(plugin),
+                    Some(target),
+                    "deploy_failed",
+                    e.to_string(),
+                    serde_json::json!({"rollout": rollout_id, "version": version}),
+                );
                 Err(e)
             }
         }
@@ -177,12 +234,15 @@ impl Engine {
             if let Some(command) = command {
                 let command = self.expand(command, plugin, target, version, 0);
                 let env = self.expand_env(spec, plugin, target, version, 0);
-                self.run_gate(plugin, gate, &command, &spec.run.cwd, &env, cancel).await?;
+                self.run_gate(plugin, gate, &command, &spec.run.cwd, &env, cancel)
+                    .await?;
             }
         }
         self.set_phase(plugin, "starting");
-        self.launch_slot(plugin, target, version, spec, None, None).await?;
-        self.wait_serving(plugin, target, spec.run.startup_timeout, cancel).await?;
+        self.launch_slot(plugin, target, version, spec, None, None)
+            .await?;
+        self.wait_serving(plugin, target, spec.run.startup_timeout, cancel)
+            .await?;
 
         let keep_warm = self
             .workspace()
@@ -192,14 +252,24 @@ impl Engine {
         match strategy {
             StrategyKind::Immediate => {
                 self.apply_weights(plugin, &[(target, 100), (target.other(), 0)], None)?;
-                self.stop_slot(plugin, target.other(), "replaced by an immediate deploy").await;
-                Ok(format!("{plugin} {version} is live on {target} (immediate); the previous slot was stopped"))
+                self.stop_slot(plugin, target.other(), "replaced by an immediate deploy")
+                    .await;
+                Ok(format!(
+                    "{plugin} {version} is live on {target} (immediate); the previous slot was stopped"
+                ))
             }
             StrategyKind::BlueGreen => {
                 self.set_phase(plugin, "switching");
-                self.apply_weights(plugin, &[(target, 100), (target.other(), 0)], Some(keep_warm))?;
+                self.apply_weights(
+                    plugin,
+                    &[(target, 100), (target.other(), 0)],
+                    Some(keep_warm),
+                )?;
                 self.after_switch(plugin, target, keep_warm).await;
-                Ok(format!("{plugin} {version} is live on {target} (blue-green); {}", self.warm_note(plugin, target.other())))
+                Ok(format!(
+                    "{plugin} {version} is live on {target} (blue-green); {}",
+                    self.warm_note(plugin, target.other())
+                ))
             }
             StrategyKind::Canary => {
                 let (steps, interval) = self
@@ -210,28 +280,55 @@ impl Engine {
                 for (i, step) in steps.iter().enumerate() {
                     let step = (*step).min(100);
                     self.set_phase(plugin, &format!("step {}/{}: {step}%", i + 1, steps.len()));
-                    self.apply_weights(plugin, &[(target, step), (target.other(), 100 - step)], Some(keep_warm))?;
-                    self.record(Some(plugin), Some(target), "canary_step", format!("canary step {}/{}: {step}% to {target} {version}", i + 1, steps.len()), serde_json::json!({"rollout": rollout_id, "step": step}));
+                    self.apply_weights(
+                        plugin,
+                        &[(target, step), (target.other(), 100 - step)],
+                        Some(keep_warm),
+                    )?;
+                    self.record(
+                        Some(plugin),
+                        Some(target),
+                        "canary_step",
+                        format!(
+                            "canary step {}/{}: {step}% to {target} {version}",
+                            i + 1,
+                            steps.len()
+                        ),
+                        serde_json::json!({"rollout": rollout_id, "step": step}),
+                    );
                     if step >= 100 {
                         break;
                     }
                     self.hold_step(plugin, target, interval, cancel).await?;
                 }
                 self.after_switch(plugin, target, keep_warm).await;
-                Ok(format!("{plugin} {version} is live on {target} (canary, {} steps); {}", steps.len(), self.warm_note(plugin, target.other())))
+                Ok(format!(
+                    "{plugin} {version} is live on {target} (canary, {} steps); {}",
+                    steps.len(),
+                    self.warm_note(plugin, target.other())
+                ))
             }
         }
     }
 
     /// Waits out a canary step; the canary going unhealthy sends all traffic back.
-    async fn hold_step(&self, plugin: &str, target: SlotName, interval: Duration, cancel: &mut watch::Receiver<bool>) -> Result<(), EngineError> {
+    async fn hold_step(
+        &self,
+        plugin: &str,
+        target: SlotName,
+        interval: Duration,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<(), EngineError> {
         let deadline = tokio::time::Instant::now() + interval;
         loop {
             if !self.slot_is(plugin, target, |s| s.is_serving()) {
                 self.apply_weights(plugin, &[(target, 0), (target.other(), 100)], None)?;
                 return Err(EngineError::DeployFailed {
                     plugin: plugin.to_string(),
-                    message: format!("the canary on {target} stopped serving mid-step; all traffic went back to {}", target.other()),
+                    message: format!(
+                        "the canary on {target} stopped serving mid-step; all traffic went back to {}",
+                        target.other()
+                    ),
                 });
             }
             tokio::select! {
@@ -245,7 +342,8 @@ impl Engine {
     /// The previous slot stays warm for `keep_previous_warm`, or stops now when that is 0.
     async fn after_switch(&self, plugin: &str, target: SlotName, keep_warm: Duration) {
         if keep_warm.is_zero() {
-            self.stop_slot(plugin, target.other(), "keep_previous_warm is 0").await;
+            self.stop_slot(plugin, target.other(), "keep_previous_warm is 0")
+                .await;
         }
     }
 
@@ -253,7 +351,10 @@ impl Engine {
         let plugins = self.lock_plugins();
         match plugins.get(plugin).and_then(|s| s.slot(slot)) {
             Some(s) if s.is_serving() => match (&s.version, s.warm_until) {
-                (Some(v), Some(until)) => format!("{slot} {v} stays warm until {} for an instant rollback", until.format("%H:%M:%S UTC")),
+                (Some(v), Some(until)) => format!(
+                    "{slot} {v} stays warm until {} for an instant rollback",
+                    until.format("%H:%M:%S UTC")
+                ),
                 (Some(v), None) => format!("{slot} {v} stays warm"),
                 _ => format!("{slot} is idle"),
             },
@@ -273,11 +374,15 @@ impl Engine {
         adopt: Option<ProcessId>,
     ) -> Result<(), EngineError> {
         if adopt.is_none() {
-            self.stop_slot(plugin, slot, &format!("making room for {version}")).await;
+            self.stop_slot(plugin, slot, &format!("making room for {version}"))
+                .await;
         }
         let port = match port {
             Some(port) => port,
-            None => free_port().map_err(|e| EngineError::DeployFailed { plugin: plugin.to_string(), message: format!("no free local port: {e}") })?,
+            None => free_port().map_err(|e| EngineError::DeployFailed {
+                plugin: plugin.to_string(),
+                message: format!("no free local port: {e}"),
+            })?,
         };
         let slot_spec = SlotSpec {
             plugin: plugin.to_string(),
@@ -306,8 +411,14 @@ impl Engine {
                 Some(process) => self.inner.runtime.adopt(slot_spec, process),
                 None => self.inner.runtime.start(slot_spec),
             }
-            .map_err(|e| EngineError::DeployFailed { plugin: plugin.to_string(), message: format!("cannot start {slot}: {e}") })?;
-            let state = plugins.entry(plugin.to_string()).or_default().slot_mut(slot);
+            .map_err(|e| EngineError::DeployFailed {
+                plugin: plugin.to_string(),
+                message: format!("cannot start {slot}: {e}"),
+            })?;
+            let state = plugins
+                .entry(plugin.to_string())
+                .or_default()
+                .slot_mut(slot);
             state.process = handle.process();
             state.handle = Some(handle);
             state.checker = Some(checker);
@@ -316,7 +427,11 @@ impl Engine {
             state.port = Some(port);
             state.weight = 0;
             state.warm_until = None;
-            state.process_state = SlotProcess(if adopt.is_some() { ProcessState::Running } else { ProcessState::Starting });
+            state.process_state = SlotProcess(if adopt.is_some() {
+                ProcessState::Running
+            } else {
+                ProcessState::Starting
+            });
             state.health = SlotHealth(Health::Unknown);
             state.health_detail = "waiting for the first health check".to_string();
             if adopt.is_none() {
@@ -330,13 +445,23 @@ impl Engine {
     }
 
     /// Waits until the slot serves (running and healthy), fails, or the deadline passes.
-    pub(crate) async fn wait_serving(&self, plugin: &str, slot: SlotName, timeout: Duration, cancel: &mut watch::Receiver<bool>) -> Result<(), EngineError> {
+    pub(crate) async fn wait_serving(
+        &self,
+        plugin: &str,
+        slot: SlotName,
+        timeout: Duration,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<(), EngineError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (serving, failed, detail) = {
                 let plugins = self.lock_plugins();
                 match plugins.get(plugin).and_then(|p| p.slot(slot)) {
-                    Some(s) => (s.is_serving(), s.process_state.0 == ProcessState::Failed, s.health_detail.clone()),
+                    Some(s) => (
+                        s.is_serving(),
+                        s.process_state.0 == ProcessState::Failed,
+                        s.health_detail.clone(),
+                    ),
                     None => (false, true, "the slot disappeared".to_string()),
                 }
             };
@@ -344,12 +469,31 @@ impl Engine {
                 return Ok(());
             }
             if failed {
-                return Err(EngineError::DeployFailed { plugin: plugin.to_string(), message: format!("{slot} failed to start: {detail}; see `naap logs {plugin} --slot {slot}`") });
+                return Err(EngineError::DeployFailed {
+                    plugin: plugin.to_string(),
+                    message: format!(
+                        "{slot} failed to start: {detail}; see `naap logs {plugin} --slot {slot}`"
+                    ),
+                });
             }
             if tokio::time::Instant::now() >= deadline {
-                self.stop_slot(plugin, slot, "not healthy before startup_timeout").await;
-                self.mark_failed(plugin, slot, &format!("not healthy after {}: {detail}", humantime::format_duration(timeout)));
-                return Err(EngineError::DeployFailed { plugin: plugin.to_string(), message: format!("{slot} was not healthy after {} (last check: {detail}); raise run.startup_timeout if it needs longer", humantime::format_duration(timeout)) });
+                self.stop_slot(plugin, slot, "not healthy before startup_timeout")
+                    .await;
+                self.mark_failed(
+                    plugin,
+                    slot,
+                    &format!(
+                        "not healthy after {}: {detail}",
+                        humantime::format_duration(timeout)
+                    ),
+                );
+                return Err(EngineError::DeployFailed {
+                    plugin: plugin.to_string(),
+                    message: format!(
+                        "{slot} was not healthy after {} (last check: {detail}); raise run.startup_timeout if it needs longer",
+                        humantime::format_duration(timeout)
+                    ),
+                });
             }
             tokio::select! {
                 _ = tokio::time::sleep(WAIT_POLL) => {}
@@ -362,7 +506,9 @@ impl Engine {
     pub(crate) async fn stop_slot(&self, plugin: &str, slot: SlotName, why: &str) {
         let (handle, version) = {
             let mut plugins = self.lock_plugins();
-            let Some(state) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(&slot)) else { return };
+            let Some(state) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(&slot)) else {
+                return;
+            };
             state.checker = None;
             let handle = state.handle.take();
             if handle.is_some() {
@@ -389,7 +535,13 @@ impl Engine {
         if let Err(e) = self.persist_slots(plugin, &[slot]) {
             tracing::error!("could not persist the stop of {plugin}/{slot}: {e}");
         }
-        self.record(Some(plugin), Some(slot), "slot_stopped", format!("stopped {slot} {} ({why})", version.unwrap_or_default()), serde_json::json!({"reason": why}));
+        self.record(
+            Some(plugin),
+            Some(slot),
+            "slot_stopped",
+            format!("stopped {slot} {} ({why})", version.unwrap_or_default()),
+            serde_json::json!({"reason": why}),
+        );
     }
 
     pub(crate) fn mark_failed(&self, plugin: &str, slot: SlotName, why: &str) {
@@ -405,39 +557,95 @@ impl Engine {
     }
 
     fn set_phase(&self, plugin: &str, phase: &str) {
-        if let Some(rollout) = self.lock_plugins().get_mut(plugin).and_then(|s| s.rollout.as_mut()) {
+        if let Some(rollout) = self
+            .lock_plugins()
+            .get_mut(plugin)
+            .and_then(|s| s.rollout.as_mut())
+        {
             rollout.phase = phase.to_string();
         }
     }
 
-    pub(crate) fn slot_is(&self, plugin: &str, slot: SlotName, test: impl FnOnce(&super::state::SlotState) -> bool) -> bool {
-        self.lock_plugins().get(plugin).and_then(|p| p.slot(slot)).is_some_and(test)
+    pub(crate) fn slot_is(
+        &self,
+        plugin: &str,
+        slot: SlotName,
+        test: impl FnOnce(&super::state::SlotState) -> bool,
+    ) -> bool {
+        self.lock_plugins()
+            .get(plugin)
+            .and_then(|p| p.slot(slot))
+            .is_some_and(test)
     }
 
     pub(crate) fn op_lock(&self, plugin: &str) -> std::sync::Arc<tokio::sync::Mutex<()>> {
-        self.lock_plugins().entry(plugin.to_string()).or_default().op.clone()
+        self.lock_plugins()
+            .entry(plugin.to_string())
+            .or_default()
+            .op
+            .clone()
     }
 
-    fn expand(&self, template: &str, plugin: &str, slot: SlotName, version: &str, port: u16) -> String {
-        expand_placeholders(template, &Placeholders { port, version, slot: slot.as_str(), plugin, naap: &self.inner.naap_exe })
+    fn expand(
+        &self,
+        template: &str,
+        plugin: &str,
+        slot: SlotName,
+        version: &str,
+        port: u16,
+    ) -> String {
+        expand_placeholders(
+            template,
+            &Placeholders {
+                port,
+                version,
+                slot: slot.as_str(),
+                plugin,
+                naap: &self.inner.naap_exe,
+            },
+        )
     }
 
-    fn expand_env(&self, spec: &DeploySpec, plugin: &str, slot: SlotName, version: &str, port: u16) -> std::collections::BTreeMap<String, String> {
-        spec.run.env.iter().map(|(k, v)| (k.clone(), self.expand(v, plugin, slot, version, port))).collect()
+    fn expand_env(
+        &self,
+        spec: &DeploySpec,
+        plugin: &str,
+        slot: SlotName,
+        version: &str,
+        port: u16,
+    ) -> std::collections::BTreeMap<String, String> {
+        spec.run
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), self.expand(v, plugin, slot, version, port)))
+            .collect()
     }
 
     /// Plugins that have never been deployed get their manifest version on engine start,
     /// so `naap init && naap serve` serves something.
     pub(crate) async fn deploy_never_deployed(&self) {
-        let names: Vec<String> = self.workspace().plugins.iter().map(|p| p.name.clone()).collect();
+        let names: Vec<String> = self
+            .workspace()
+            .plugins
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
         for name in names {
-            let deployed = self.lock_plugins().get(&name).is_some_and(|s| s.slots.values().any(|slot| slot.version.is_some()));
+            let deployed = self
+                .lock_plugins()
+                .get(&name)
+                .is_some_and(|s| s.slots.values().any(|slot| slot.version.is_some()));
             if deployed {
                 continue;
             }
             let engine = self.clone();
             tokio::spawn(async move {
-                let req = DeployRequest { plugin: name.clone(), version: None, strategy: Some(StrategyKind::Immediate), dry_run: false };
+                let req = DeployRequest {
+                    plugin: name.clone(),
+                    version: None,
+                    strategy: Some(StrategyKind::Immediate),
+                    dry_run: false,
+                };
                 if let Err(e) = engine.deploy(req, Face::Engine).await {
                     tracing::warn!("first deploy of {name} failed: {e}");
                 }
@@ -447,13 +655,17 @@ impl Engine {
 }
 
 fn s_version(state: Option<&super::state::PluginState>, slot: SlotName) -> Option<String> {
-    state.and_then(|s| s.slot(slot)).and_then(|s| s.version.clone())
+    state
+        .and_then(|s| s.slot(slot))
+        .and_then(|s| s.version.clone())
 }
 
 pub(crate) fn health_config(spec: &DeploySpec) -> HealthConfig {
     HealthConfig {
         probe: match &spec.health.check {
-            HealthCheck::Http { path } => Probe::Http { url_path: path.clone() },
+            HealthCheck::Http { path } => Probe::Http {
+                url_path: path.clone(),
+            },
             HealthCheck::Tcp => Probe::Tcp,
         },
         interval: spec.health.interval,

@@ -17,7 +17,9 @@ pub enum EngineError {
     #[error("{plugin}: {message}")]
     Rejected { plugin: String, message: String },
 
-    #[error("{plugin}: gate `{gate}` failed ({status}); traffic is unchanged. See `naap logs {plugin} --slot gate`")]
+    #[error(
+        "{plugin}: gate `{gate}` failed ({status}); traffic is unchanged. See `naap logs {plugin} --slot gate`"
+    )]
     GateFailed {
         plugin: String,
         gate: String,

@@ -21,7 +21,13 @@ impl Engine {
         env: &BTreeMap<String, String>,
         cancel: &mut watch::Receiver<bool>,
     ) -> Result<(), EngineError> {
-        self.record(Some(plugin), None, "gate_started", format!("gate `{gate}` started: {command}"), serde_json::json!({"gate": gate, "command": command}));
+        self.record(
+            Some(plugin),
+            None,
+            "gate_started",
+            format!("gate `{gate}` started: {command}"),
+            serde_json::json!({"gate": gate, "command": command}),
+        );
         let mut child = Command::new("sh")
             .arg("-c")
             .arg(command)
@@ -36,12 +42,21 @@ impl Engine {
             .map_err(|e| EngineError::GateFailed {
                 plugin: plugin.to_string(),
                 gate: gate.to_string(),
-                status: format!("could not start `sh -c {command}` in {}: {e}", cwd.display()),
+                status: format!(
+                    "could not start `sh -c {command}` in {}: {e}",
+                    cwd.display()
+                ),
             })?;
         let pgid = child.id();
         let readers = [
-            child.stdout.take().map(|s| self.forward_gate_output(plugin, s)),
-            child.stderr.take().map(|s| self.forward_gate_output(plugin, s)),
+            child
+                .stdout
+                .take()
+                .map(|s| self.forward_gate_output(plugin, s)),
+            child
+                .stderr
+                .take()
+                .map(|s| self.forward_gate_output(plugin, s)),
         ];
         let status = tokio::select! {
             status = child.wait() => status,
@@ -63,14 +78,26 @@ impl Engine {
             status: e.to_string(),
         })?;
         if status.success() {
-            self.record(Some(plugin), None, "gate_passed", format!("gate `{gate}` passed"), serde_json::json!({"gate": gate}));
+            self.record(
+                Some(plugin),
+                None,
+                "gate_passed",
+                format!("gate `{gate}` passed"),
+                serde_json::json!({"gate": gate}),
+            );
             Ok(())
         } else {
             let status = match status.code() {
                 Some(code) => format!("exit code {code}"),
                 None => "killed by a signal".to_string(),
             };
-            self.record(Some(plugin), None, "gate_failed", format!("gate `{gate}` failed: {status}"), serde_json::json!({"gate": gate, "status": status}));
+            self.record(
+                Some(plugin),
+                None,
+                "gate_failed",
+                format!("gate `{gate}` failed: {status}"),
+                serde_json::json!({"gate": gate, "status": status}),
+            );
             Err(EngineError::GateFailed {
                 plugin: plugin.to_string(),
                 gate: gate.to_string(),

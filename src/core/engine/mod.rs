@@ -17,7 +17,9 @@ mod routes;
 mod state;
 mod traffic;
 
+pub use deploy::DeployRequest;
 pub use error::EngineError;
+pub use traffic::{RollbackRequest, TrafficRequest};
 pub use report::*;
 pub use state::DeploySpec;
 
@@ -147,12 +149,23 @@ impl Engine {
             }),
         };
 
-        engine.record(None, None, "engine_started", format!("engine started (pid {})", std::process::id()), serde_json::json!({"router": router_addr.to_string()}));
+        engine.record(
+            None,
+            None,
+            "engine_started",
+            format!("engine started (pid {})", std::process::id()),
+            serde_json::json!({"router": router_addr.to_string()}),
+        );
         tokio::spawn(monitor::run(engine.clone(), runtime_rx, health_rx));
         engine.reconcile().await;
         tokio::spawn(router.clone().serve(listener, shutdown_rx.clone()));
         if let Some(admin) = admin {
-            tokio::spawn(crate::core::router::serve_admin(admin, metrics, router, shutdown_rx));
+            tokio::spawn(crate::core::router::serve_admin(
+                admin,
+                metrics,
+                router,
+                shutdown_rx,
+            ));
         }
         engine.deploy_never_deployed().await;
         Ok(engine)
@@ -198,7 +211,20 @@ impl Engine {
     /// state stays in the store, so the next engine starts them again); without, they keep
     /// running and the next engine adopts them.
     pub async fn shutdown(&self, stop_plugins: bool) {
-        self.record(None, None, "engine_stopping", format!("engine stopping ({})", if stop_plugins { "stopping plugins" } else { "plugins keep running" }), serde_json::Value::Null);
+        self.record(
+            None,
+            None,
+            "engine_stopping",
+            format!(
+                "engine stopping ({})",
+                if stop_plugins {
+                    "stopping plugins"
+                } else {
+                    "plugins keep running"
+                }
+            ),
+            serde_json::Value::Null,
+        );
         let _ = self.inner.shutdown.send(true);
         let mut handles = Vec::new();
         {
@@ -249,7 +275,10 @@ impl Engine {
     pub(crate) fn workspace(&self) -> std::sync::RwLockReadGuard<'_, Workspace> {
         // A poisoned lock means a panic elsewhere already; the data is still consistent
         // because writers replace the whole workspace at once.
-        self.inner.workspace.read().unwrap_or_else(|e| e.into_inner())
+        self.inner
+            .workspace
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
@@ -268,7 +297,11 @@ impl Engine {
         let known: Vec<&str> = ws.plugins.iter().map(|p| p.name.as_str()).collect();
         Err(EngineError::UnknownPlugin {
             name: name.to_string(),
-            known: if known.is_empty() { "(no plugins)".to_string() } else { known.join(", ") },
+            known: if known.is_empty() {
+                "(no plugins)".to_string()
+            } else {
+                known.join(", ")
+            },
         })
     }
 
@@ -277,7 +310,11 @@ impl Engine {
     pub(crate) fn reload_workspace(&self) -> Result<(), EngineError> {
         let root = self.workspace().root.clone();
         let fresh = workspace::load(&root)?;
-        *self.inner.workspace.write().unwrap_or_else(|e| e.into_inner()) = fresh;
+        *self
+            .inner
+            .workspace
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = fresh;
         Ok(())
     }
 
@@ -302,7 +339,9 @@ impl Engine {
         };
         let stored = {
             let store = self.store();
-            store.append_event(&new).and_then(|id| store.events(None, Some(id - 1), 1))
+            store
+                .append_event(&new)
+                .and_then(|id| store.events(None, Some(id - 1), 1))
         };
         match stored {
             Ok(mut records) => {
@@ -313,7 +352,12 @@ impl Engine {
             Err(e) => tracing::error!("could not record event `{kind}`: {e}"),
         }
         if let Some(plugin) = plugin {
-            self.inner.logs.push(plugin, slot, crate::core::types::LogSource::Engine, &message);
+            self.inner.logs.push(
+                plugin,
+                slot,
+                crate::core::types::LogSource::Engine,
+                &message,
+            );
         }
     }
 
@@ -345,10 +389,16 @@ impl Engine {
     }
 
     /// Writes the slots of a plugin to the store in one transaction.
-    pub(crate) fn persist_slots(&self, plugin: &str, slots: &[SlotName]) -> Result<(), EngineError> {
+    pub(crate) fn persist_slots(
+        &self,
+        plugin: &str,
+        slots: &[SlotName],
+    ) -> Result<(), EngineError> {
         let records: Vec<SlotRecord> = {
             let plugins = self.lock_plugins();
-            let Some(state) = plugins.get(plugin) else { return Ok(()) };
+            let Some(state) = plugins.get(plugin) else {
+                return Ok(());
+            };
             slots
                 .iter()
                 .filter_map(|name| state.slot(*name).map(|s| slot_record(plugin, *name, s)))
@@ -360,7 +410,11 @@ impl Engine {
 
     pub(crate) fn router_addr(&self) -> SocketAddr {
         // The info string was produced from a SocketAddr, so it parses.
-        self.inner.info.router.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+        self.inner
+            .info
+            .router
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 }
 
@@ -403,7 +457,12 @@ fn create_private_dir(dir: &Path) -> Result<(), EngineError> {
     use std::os::unix::fs::PermissionsExt;
     std::fs::create_dir_all(dir)
         .and_then(|_| std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)))
-        .map_err(|e| EngineError::Start(format!("cannot create state directory {}: {e}", dir.display())))
+        .map_err(|e| {
+            EngineError::Start(format!(
+                "cannot create state directory {}: {e}",
+                dir.display()
+            ))
+        })
 }
 
 /// One engine per workspace: an exclusive `flock` on `engine.lock`, released by the kernel

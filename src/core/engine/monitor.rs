@@ -1,9 +1,9 @@
 //! The engine's monitor task: applies runtime and health events to state in arrival order,
 //! and once a second samples CPU/RSS, expires warm slots and publishes a status snapshot.
 
+use super::Engine;
 use super::report::EngineEvent;
 use super::state::{SlotHealth, SlotProcess};
-use super::Engine;
 use crate::core::health::HealthChange;
 use crate::core::procstat::{self, CpuMeter};
 use crate::core::runtime::RuntimeEvent;
@@ -34,7 +34,12 @@ pub(crate) async fn run(
 impl Engine {
     fn on_runtime_event(&self, event: RuntimeEvent) {
         match event {
-            RuntimeEvent::Started { plugin, slot, process, adopted } => {
+            RuntimeEvent::Started {
+                plugin,
+                slot,
+                process,
+                adopted,
+            } => {
                 self.update_slot(&plugin, slot, |s| {
                     s.process = Some(process);
                     s.process_state = SlotProcess(ProcessState::Running);
@@ -43,8 +48,19 @@ impl Engine {
                     }
                 });
             }
-            RuntimeEvent::Exited { plugin, slot, process, code, signal, uptime } => {
-                let current = self.lock_plugins().get(&plugin).and_then(|p| p.slot(slot)).and_then(|s| s.process);
+            RuntimeEvent::Exited {
+                plugin,
+                slot,
+                process,
+                code,
+                signal,
+                uptime,
+            } => {
+                let current = self
+                    .lock_plugins()
+                    .get(&plugin)
+                    .and_then(|p| p.slot(slot))
+                    .and_then(|s| s.process);
                 if current.is_some_and(|c| c != process) {
                     return; // a previous process of this slot; already replaced
                 }
@@ -53,17 +69,29 @@ impl Engine {
                     (None, Some(sig)) => format!("signal {sig}"),
                     _ => "unknown status".to_string(),
                 };
-                let after = uptime.map(|u| format!(" after {:.1}s", u.as_secs_f64())).unwrap_or_default();
+                let after = uptime
+                    .map(|u| format!(" after {:.1}s", u.as_secs_f64()))
+                    .unwrap_or_default();
                 self.update_slot(&plugin, slot, |s| {
                     s.process_state = SlotProcess(ProcessState::Restarting);
                     s.health = SlotHealth(Health::Unhealthy);
                     s.health_detail = format!("process exited ({how})");
                     s.restarts += 1;
                 });
-                self.record(Some(&plugin), Some(slot), "process_exited", format!("{slot} process {} exited ({how}){after}", process.pid), serde_json::json!({"pid": process.pid, "code": code, "signal": signal}));
+                self.record(
+                    Some(&plugin),
+                    Some(slot),
+                    "process_exited",
+                    format!("{slot} process {} exited ({how}){after}", process.pid),
+                    serde_json::json!({"pid": process.pid, "code": code, "signal": signal}),
+                );
             }
             RuntimeEvent::Restarting { .. } => {}
-            RuntimeEvent::Failed { plugin, slot, reason } => {
+            RuntimeEvent::Failed {
+                plugin,
+                slot,
+                reason,
+            } => {
                 self.update_slot(&plugin, slot, |s| {
                     s.process_state = SlotProcess(ProcessState::Failed);
                     s.health = SlotHealth(Health::Unhealthy);
@@ -72,11 +100,21 @@ impl Engine {
                     s.handle = None;
                     s.process = None;
                 });
-                self.record(Some(&plugin), Some(slot), "slot_failed", format!("{slot} failed: {reason}"), serde_json::json!({"reason": reason}));
+                self.record(
+                    Some(&plugin),
+                    Some(slot),
+                    "slot_failed",
+                    format!("{slot} failed: {reason}"),
+                    serde_json::json!({"reason": reason}),
+                );
             }
             RuntimeEvent::Stopped { plugin, slot } => {
                 // Only when no newer process was launched into the slot meanwhile.
-                let replaced = self.lock_plugins().get(&plugin).and_then(|p| p.slot(slot)).is_some_and(|s| s.handle.is_some());
+                let replaced = self
+                    .lock_plugins()
+                    .get(&plugin)
+                    .and_then(|p| p.slot(slot))
+                    .is_some_and(|s| s.handle.is_some());
                 if !replaced {
                     self.update_slot(&plugin, slot, |s| {
                         s.process_state = SlotProcess(ProcessState::Stopped);
@@ -88,7 +126,12 @@ impl Engine {
     }
 
     fn on_health_change(&self, change: HealthChange) {
-        let HealthChange { plugin, slot, health, detail } = change;
+        let HealthChange {
+            plugin,
+            slot,
+            health,
+            detail,
+        } = change;
         let mut previous = Health::Unknown;
         let mut live = false;
         self.update_slot(&plugin, slot, |s| {
@@ -98,16 +141,33 @@ impl Engine {
             s.health_detail = detail.clone();
         });
         if previous != health {
-            let weight_note = if live && health == Health::Unhealthy { " — it gets no traffic until it recovers" } else { "" };
-            self.record(Some(&plugin), Some(slot), "health_changed", format!("{slot} is {health}: {detail}{weight_note}"), serde_json::json!({"health": health, "detail": detail}));
+            let weight_note = if live && health == Health::Unhealthy {
+                " — it gets no traffic until it recovers"
+            } else {
+                ""
+            };
+            self.record(
+                Some(&plugin),
+                Some(slot),
+                "health_changed",
+                format!("{slot} is {health}: {detail}{weight_note}"),
+                serde_json::json!({"health": health, "detail": detail}),
+            );
         }
     }
 
     /// Applies a change to a slot, persists it and republishes the routes.
-    fn update_slot(&self, plugin: &str, slot: SlotName, change: impl FnOnce(&mut super::state::SlotState)) {
+    fn update_slot(
+        &self,
+        plugin: &str,
+        slot: SlotName,
+        change: impl FnOnce(&mut super::state::SlotState),
+    ) {
         {
             let mut plugins = self.lock_plugins();
-            let Some(state) = plugins.get_mut(plugin) else { return };
+            let Some(state) = plugins.get_mut(plugin) else {
+                return;
+            };
             change(state.slot_mut(slot));
         }
         if let Err(e) = self.persist_slots(plugin, &[slot]) {
@@ -122,16 +182,24 @@ impl Engine {
             let plugins = self.lock_plugins();
             plugins
                 .iter()
-                .flat_map(|(name, p)| p.slots.iter().filter_map(move |(slot, s)| s.process.map(|pr| (name.clone(), *slot, pr.pid))))
+                .flat_map(|(name, p)| {
+                    p.slots.iter().filter_map(move |(slot, s)| {
+                        s.process.map(|pr| (name.clone(), *slot, pr.pid))
+                    })
+                })
                 .collect()
         };
         let pgids: Vec<u32> = groups.iter().map(|(_, _, pid)| *pid).collect();
-        let usage = tokio::task::spawn_blocking(move || procstat::usage_by_group(&pgids)).await.unwrap_or_default();
+        let usage = tokio::task::spawn_blocking(move || procstat::usage_by_group(&pgids))
+            .await
+            .unwrap_or_default();
         let mut expired = Vec::new();
         {
             let mut plugins = self.lock_plugins();
             for (plugin, slot, pgid) in &groups {
-                let Some(s) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(slot)) else { continue };
+                let Some(s) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(slot)) else {
+                    continue;
+                };
                 if let Some(u) = usage.get(pgid) {
                     s.cpu_percent = cpu.percent(*pgid, u.cpu_ticks, now);
                     s.rss_bytes = u.rss_bytes;
@@ -140,14 +208,18 @@ impl Engine {
             let utc_now = Utc::now();
             for (plugin, p) in plugins.iter() {
                 for (slot, s) in &p.slots {
-                    if s.weight == 0 && s.warm_until.is_some_and(|t| t <= utc_now) && p.rollout.is_none() {
+                    if s.weight == 0
+                        && s.warm_until.is_some_and(|t| t <= utc_now)
+                        && p.rollout.is_none()
+                    {
                         expired.push((plugin.clone(), *slot));
                     }
                 }
             }
         }
         for (plugin, slot) in expired {
-            self.stop_slot(&plugin, slot, "keep_previous_warm elapsed").await;
+            self.stop_slot(&plugin, slot, "keep_previous_warm elapsed")
+                .await;
         }
         if self.inner.events.receiver_count() > 0 {
             if let Ok(report) = self.status(None) {

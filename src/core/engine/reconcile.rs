@@ -2,8 +2,8 @@
 //! still run. A slot whose process survived (same pid AND same start time) is adopted; one
 //! whose process is gone but should run is started again on its port.
 
-use super::state::{DeploySpec, SlotHealth, SlotProcess};
 use super::Engine;
+use super::state::{DeploySpec, SlotHealth, SlotProcess};
 use crate::core::procstat;
 use crate::core::runtime::ProcessId;
 use crate::core::types::{Health, ProcessState};
@@ -21,7 +21,16 @@ impl Engine {
         for rollout in self.store().unfinished_rollouts().unwrap_or_default() {
             let detail = "the engine stopped mid-rollout; weights were kept as last stored";
             let _ = self.store().finish_rollout(rollout.id, "aborted", detail);
-            self.record(Some(&rollout.plugin), rollout.to_slot, "rollout_aborted", format!("rollout {} of {} {} aborted: {detail}", rollout.id, rollout.plugin, rollout.to_version), serde_json::json!({"rollout": rollout.id}));
+            self.record(
+                Some(&rollout.plugin),
+                rollout.to_slot,
+                "rollout_aborted",
+                format!(
+                    "rollout {} of {} {} aborted: {detail}",
+                    rollout.id, rollout.plugin, rollout.to_version
+                ),
+                serde_json::json!({"rollout": rollout.id}),
+            );
         }
         for record in records {
             let plugin = record.plugin.clone();
@@ -37,43 +46,94 @@ impl Engine {
                     // SAFETY: signalling the process group naap created for this slot.
                     unsafe { libc::kill(-(p.pid as i32), libc::SIGTERM) };
                 }
-                self.record(Some(&plugin), Some(slot), "slot_orphaned", format!("{plugin} is no longer in the workspace; its {slot} slot was stopped"), serde_json::Value::Null);
+                self.record(
+                    Some(&plugin),
+                    Some(slot),
+                    "slot_orphaned",
+                    format!("{plugin} is no longer in the workspace; its {slot} slot was stopped"),
+                    serde_json::Value::Null,
+                );
                 continue;
             }
-            let Some(version) = record.version.clone() else { continue };
+            let Some(version) = record.version.clone() else {
+                continue;
+            };
             let spec = match self.store().version(&plugin, &version) {
                 Ok(Some(v)) => serde_json::from_str::<DeploySpec>(&v.spec_json).ok(),
                 _ => None,
             };
-            let should_run = matches!(record.process_state, ProcessState::Running | ProcessState::Starting | ProcessState::Restarting);
+            let should_run = matches!(
+                record.process_state,
+                ProcessState::Running | ProcessState::Starting | ProcessState::Restarting
+            );
             let weight = record.weight;
             match spec {
                 Some(spec) if alive => {
-                    match self.launch_slot(&plugin, slot, &version, &spec, record.port, process).await {
+                    match self
+                        .launch_slot(&plugin, slot, &version, &spec, record.port, process)
+                        .await
+                    {
                         Ok(()) => {
-                            self.restore_slot_facts(&plugin, slot, weight, record.restarts, record.started_at);
-                            self.record(Some(&plugin), Some(slot), "slot_adopted", format!("adopted {slot} {version} (pid {}) after engine restart", record.pid.unwrap_or_default()), serde_json::json!({"pid": record.pid}));
+                            self.restore_slot_facts(
+                                &plugin,
+                                slot,
+                                weight,
+                                record.restarts,
+                                record.started_at,
+                            );
+                            self.record(
+                                Some(&plugin),
+                                Some(slot),
+                                "slot_adopted",
+                                format!(
+                                    "adopted {slot} {version} (pid {}) after engine restart",
+                                    record.pid.unwrap_or_default()
+                                ),
+                                serde_json::json!({"pid": record.pid}),
+                            );
                         }
-                        Err(e) => self.record(Some(&plugin), Some(slot), "slot_adopt_failed", format!("could not adopt {slot} {version}: {e}"), serde_json::Value::Null),
+                        Err(e) => self.record(
+                            Some(&plugin),
+                            Some(slot),
+                            "slot_adopt_failed",
+                            format!("could not adopt {slot} {version}: {e}"),
+                            serde_json::Value::Null,
+                        ),
                     }
                 }
                 Some(spec) if should_run => {
                     // Same port when still free, so in-flight clients of the old process
                     // (and the operator's notes) stay valid.
-                    let port = record.port.filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok());
-                    match self.launch_slot(&plugin, slot, &version, &spec, port, None).await {
+                    let port = record
+                        .port
+                        .filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok());
+                    match self
+                        .launch_slot(&plugin, slot, &version, &spec, port, None)
+                        .await
+                    {
                         Ok(()) => {
                             self.restore_slot_facts(&plugin, slot, weight, record.restarts, None);
                             self.record(Some(&plugin), Some(slot), "slot_restarted", format!("restarted {slot} {version}: its process was gone after the engine restart"), serde_json::Value::Null);
                         }
-                        Err(e) => self.record(Some(&plugin), Some(slot), "slot_restart_failed", format!("could not restart {slot} {version}: {e}"), serde_json::Value::Null),
+                        Err(e) => self.record(
+                            Some(&plugin),
+                            Some(slot),
+                            "slot_restart_failed",
+                            format!("could not restart {slot} {version}: {e}"),
+                            serde_json::Value::Null,
+                        ),
                     }
                 }
                 _ => {
                     let mut plugins = self.lock_plugins();
                     let state = plugins.entry(plugin.clone()).or_default().slot_mut(slot);
                     state.version = Some(version);
-                    state.process_state = SlotProcess(if record.process_state == ProcessState::Failed { ProcessState::Failed } else { ProcessState::Stopped });
+                    state.process_state =
+                        SlotProcess(if record.process_state == ProcessState::Failed {
+                            ProcessState::Failed
+                        } else {
+                            ProcessState::Stopped
+                        });
                     state.health = SlotHealth(Health::Unknown);
                     state.weight = weight;
                     state.restarts = record.restarts;
@@ -84,11 +144,25 @@ impl Engine {
     }
 
     /// `launch_slot` resets a slot to weight 0; after a restart the stored facts win.
-    fn restore_slot_facts(&self, plugin: &str, slot: crate::core::types::SlotName, weight: u32, restarts: u32, started_at: Option<chrono::DateTime<Utc>>) {
-        let keep_warm = self.workspace().plugin(plugin).map(|m| m.rollback.keep_previous_warm).unwrap_or_default();
+    fn restore_slot_facts(
+        &self,
+        plugin: &str,
+        slot: crate::core::types::SlotName,
+        weight: u32,
+        restarts: u32,
+        started_at: Option<chrono::DateTime<Utc>>,
+    ) {
+        let keep_warm = self
+            .workspace()
+            .plugin(plugin)
+            .map(|m| m.rollback.keep_previous_warm)
+            .unwrap_or_default();
         {
             let mut plugins = self.lock_plugins();
-            let state = plugins.entry(plugin.to_string()).or_default().slot_mut(slot);
+            let state = plugins
+                .entry(plugin.to_string())
+                .or_default()
+                .slot_mut(slot);
             state.weight = weight;
             state.restarts = restarts;
             if started_at.is_some() {
@@ -97,7 +171,9 @@ impl Engine {
             // The warm deadline is not stored; a restarted engine gives the previous slot a
             // fresh `keep_previous_warm` rather than dropping a rollback target early.
             if weight == 0 && !keep_warm.is_zero() {
-                state.warm_until = chrono::Duration::from_std(keep_warm).ok().map(|d| Utc::now() + d);
+                state.warm_until = chrono::Duration::from_std(keep_warm)
+                    .ok()
+                    .map(|d| Utc::now() + d);
             }
         }
         let _ = self.persist_slots(plugin, &[slot]);

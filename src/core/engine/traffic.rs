@@ -26,10 +26,16 @@ pub struct RollbackRequest {
 
 impl Engine {
     /// Sets the traffic split by hand.
-    pub async fn set_traffic(&self, req: TrafficRequest, face: Face) -> Result<ActionOutcome, EngineError> {
+    pub async fn set_traffic(
+        &self,
+        req: TrafficRequest,
+        face: Face,
+    ) -> Result<ActionOutcome, EngineError> {
         let args = serde_json::to_value(&req).unwrap_or_default();
         let result = self.set_traffic_inner(&req).await;
-        self.audit(face, "traffic", Some(&req.plugin), args, &result, |o| o.summary.clone());
+        self.audit(face, "traffic", Some(&req.plugin), args, &result, |o| {
+            o.summary.clone()
+        });
         result
     }
 
@@ -40,19 +46,33 @@ impl Engine {
         let weights = complete_weights(plugin, &req.weights)?;
         let op = self.op_lock(plugin);
         let Ok(_guard) = op.try_lock() else {
-            return Err(EngineError::rejected(plugin, "a deploy or rollback is in progress; its traffic steps would fight a manual change. Wait, or `naap rollback` it"));
+            return Err(EngineError::rejected(
+                plugin,
+                "a deploy or rollback is in progress; its traffic steps would fight a manual change. Wait, or `naap rollback` it",
+            ));
         };
         for (slot, weight) in &weights {
             if *weight > 0 && !self.slot_is(plugin, *slot, |s| s.is_serving()) {
                 let why = self.slot_summary(plugin, *slot);
-                return Err(EngineError::rejected(plugin, format!("{slot} cannot take {weight}%: it is {why}. Deploy into it first (`naap deploy {plugin}`)")));
+                return Err(EngineError::rejected(
+                    plugin,
+                    format!(
+                        "{slot} cannot take {weight}%: it is {why}. Deploy into it first (`naap deploy {plugin}`)"
+                    ),
+                ));
             }
         }
         let keep_warm = self.keep_warm(plugin);
         self.apply_weights(plugin, &weights, Some(keep_warm))?;
         let split: Vec<String> = weights.iter().map(|(s, w)| format!("{s} {w}%")).collect();
         let summary = format!("{plugin} traffic is now {}", split.join(", "));
-        self.record(Some(plugin), None, "traffic_changed", summary.clone(), serde_json::json!({"weights": weights}));
+        self.record(
+            Some(plugin),
+            None,
+            "traffic_changed",
+            summary.clone(),
+            serde_json::json!({"weights": weights}),
+        );
         Ok(ActionOutcome {
             plugin: plugin.to_string(),
             summary,
@@ -66,17 +86,27 @@ impl Engine {
 
     /// Moves all traffic back: to the warm previous slot at once when it still serves,
     /// otherwise by redeploying the previous (or the named) version into the idle slot.
-    pub async fn rollback(&self, req: RollbackRequest, face: Face) -> Result<ActionOutcome, EngineError> {
+    pub async fn rollback(
+        &self,
+        req: RollbackRequest,
+        face: Face,
+    ) -> Result<ActionOutcome, EngineError> {
         let args = serde_json::to_value(&req).unwrap_or_default();
         let result = self.rollback_inner(&req, face).await;
-        self.audit(face, "rollback", Some(&req.plugin), args, &result, |o| o.summary.clone());
+        self.audit(face, "rollback", Some(&req.plugin), args, &result, |o| {
+            o.summary.clone()
+        });
         if let Ok(outcome) = &result {
             self.record(Some(&req.plugin), outcome.slot, "rolled_back", outcome.summary.clone(), serde_json::json!({"kind": outcome.kind, "elapsed_ms": outcome.elapsed_ms, "by": face.to_string()}));
         }
         result
     }
 
-    async fn rollback_inner(&self, req: &RollbackRequest, face: Face) -> Result<ActionOutcome, EngineError> {
+    async fn rollback_inner(
+        &self,
+        req: &RollbackRequest,
+        face: Face,
+    ) -> Result<ActionOutcome, EngineError> {
         let started = Instant::now();
         let plugin = req.plugin.as_str();
         self.require_plugin(plugin)?;
@@ -84,7 +114,10 @@ impl Engine {
         let (in_flight_target, cancel) = {
             let mut plugins = self.lock_plugins();
             let state = plugins.entry(plugin.to_string()).or_default();
-            (state.rollout.as_ref().map(|r| r.to_slot), state.cancel.clone())
+            (
+                state.rollout.as_ref().map(|r| r.to_slot),
+                state.cancel.clone(),
+            )
         };
         if let Some(cancel) = cancel {
             let _ = cancel.send(true);
@@ -114,19 +147,35 @@ impl Engine {
         let (back_version, back_serving) = {
             let plugins = self.lock_plugins();
             let slot = plugins.get(plugin).and_then(|p| p.slot(back_to));
-            (slot.and_then(|s| s.version.clone()), slot.is_some_and(|s| s.is_serving()))
+            (
+                slot.and_then(|s| s.version.clone()),
+                slot.is_some_and(|s| s.is_serving()),
+            )
         };
         let wanted = req.to.clone();
-        let live_version = live.and_then(|l| self.lock_plugins().get(plugin).and_then(|p| p.slot(l)).and_then(|s| s.version.clone()));
-        let flip_ok = back_serving && (wanted.is_none() || wanted == back_version) && (in_flight_target.is_some() || live.is_some());
+        let live_version = live.and_then(|l| {
+            self.lock_plugins()
+                .get(plugin)
+                .and_then(|p| p.slot(l))
+                .and_then(|s| s.version.clone())
+        });
+        let flip_ok = back_serving
+            && (wanted.is_none() || wanted == back_version)
+            && (in_flight_target.is_some() || live.is_some());
         if flip_ok {
             let keep_warm = self.keep_warm(plugin);
-            self.apply_weights(plugin, &[(back_to, 100), (back_to.other(), 0)], Some(keep_warm))?;
+            self.apply_weights(
+                plugin,
+                &[(back_to, 100), (back_to.other(), 0)],
+                Some(keep_warm),
+            )?;
             let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
             let version = back_version.unwrap_or_default();
             return Ok(ActionOutcome {
                 plugin: plugin.to_string(),
-                summary: format!("rolled back {plugin}: all traffic to {back_to} {version} (warm slot, weight flip in {elapsed_ms:.1} ms)"),
+                summary: format!(
+                    "rolled back {plugin}: all traffic to {back_to} {version} (warm slot, weight flip in {elapsed_ms:.1} ms)"
+                ),
                 kind: "flip".to_string(),
                 slot: Some(back_to),
                 version: Some(version),
@@ -139,7 +188,10 @@ impl Engine {
         let version = match wanted {
             Some(v) => {
                 if live_version.as_deref() == Some(v.as_str()) && in_flight_target.is_none() {
-                    return Err(EngineError::rejected(plugin, format!("{v} is already live; nothing to roll back to")));
+                    return Err(EngineError::rejected(
+                        plugin,
+                        format!("{v} is already live; nothing to roll back to"),
+                    ));
                 }
                 v
             }
@@ -147,25 +199,60 @@ impl Engine {
         };
         let record = self.store().version(plugin, &version)?;
         let Some(record) = record else {
-            let known: Vec<String> = self.store().versions(plugin)?.into_iter().map(|v| v.version).collect();
-            return Err(EngineError::rejected(plugin, format!("version {version} was never deployed here; known versions: {}", if known.is_empty() { "none".to_string() } else { known.join(", ") })));
+            let known: Vec<String> = self
+                .store()
+                .versions(plugin)?
+                .into_iter()
+                .map(|v| v.version)
+                .collect();
+            return Err(EngineError::rejected(
+                plugin,
+                format!(
+                    "version {version} was never deployed here; known versions: {}",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ),
+            ));
         };
         let spec: DeploySpec = serde_json::from_str(&record.spec_json).map_err(|e| EngineError::rejected(plugin, format!("the stored run spec of {version} is unreadable ({e}); deploy it anew with `naap deploy {plugin} --version {version}`")))?;
         let target = match live {
             Some(live) if in_flight_target.is_none() => live.other(),
             _ => back_to,
         };
-        self.record(Some(plugin), Some(target), "rollback_redeploy", format!("previous slot is not warm: redeploying {version} into {target} (by {face})"), serde_json::json!({"version": version}));
-        self.launch_slot(plugin, target, &version, &spec, None, None).await?;
+        self.record(
+            Some(plugin),
+            Some(target),
+            "rollback_redeploy",
+            format!("previous slot is not warm: redeploying {version} into {target} (by {face})"),
+            serde_json::json!({"version": version}),
+        );
+        self.launch_slot(plugin, target, &version, &spec, None, None)
+            .await?;
         let (_tx, mut never_cancelled) = tokio::sync::watch::channel(false);
-        self.wait_serving(plugin, target, spec.run.startup_timeout, &mut never_cancelled).await?;
+        self.wait_serving(
+            plugin,
+            target,
+            spec.run.startup_timeout,
+            &mut never_cancelled,
+        )
+        .await?;
         let keep_warm = self.keep_warm(plugin);
-        self.apply_weights(plugin, &[(target, 100), (target.other(), 0)], Some(keep_warm))?;
+        self.apply_weights(
+            plugin,
+            &[(target, 100), (target.other(), 0)],
+            Some(keep_warm),
+        )?;
         let _ = self.store().mark_deployed(plugin, &version);
         let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
         Ok(ActionOutcome {
             plugin: plugin.to_string(),
-            summary: format!("rolled back {plugin}: redeployed {version} into {target} (the previous slot was not warm); all traffic to {target} after {:.1} s", elapsed_ms / 1000.0),
+            summary: format!(
+                "rolled back {plugin}: redeployed {version} into {target} (the previous slot was not warm); all traffic to {target} after {:.1} s",
+                elapsed_ms / 1000.0
+            ),
             kind: "redeploy".to_string(),
             slot: Some(target),
             version: Some(version),
@@ -187,7 +274,12 @@ impl Engine {
 
     /// Applies weights to slots: persisted first, then swapped into the router. A slot that
     /// drops to 0 from serving becomes the warm previous slot for `keep_warm`.
-    pub(crate) fn apply_weights(&self, plugin: &str, weights: &[(SlotName, u32)], keep_warm: Option<Duration>) -> Result<(), EngineError> {
+    pub(crate) fn apply_weights(
+        &self,
+        plugin: &str,
+        weights: &[(SlotName, u32)],
+        keep_warm: Option<Duration>,
+    ) -> Result<(), EngineError> {
         {
             let mut plugins = self.lock_plugins();
             let state = plugins.entry(plugin.to_string()).or_default();
@@ -215,35 +307,61 @@ impl Engine {
         let plugins = self.lock_plugins();
         SlotName::ALL
             .iter()
-            .map(|s| (*s, plugins.get(plugin).and_then(|p| p.slot(*s)).map_or(0, |s| s.weight)))
+            .map(|s| {
+                (
+                    *s,
+                    plugins
+                        .get(plugin)
+                        .and_then(|p| p.slot(*s))
+                        .map_or(0, |s| s.weight),
+                )
+            })
             .collect()
     }
 
     fn keep_warm(&self, plugin: &str) -> Duration {
-        self.workspace().plugin(plugin).map(|m| m.rollback.keep_previous_warm).unwrap_or_default()
+        self.workspace()
+            .plugin(plugin)
+            .map(|m| m.rollback.keep_previous_warm)
+            .unwrap_or_default()
     }
 
     fn slot_summary(&self, plugin: &str, slot: SlotName) -> String {
         let plugins = self.lock_plugins();
         match plugins.get(plugin).and_then(|p| p.slot(slot)) {
-            Some(s) if s.version.is_some() => format!("{} and {} ({})", s.process_state.0, s.health.0, s.health_detail),
+            Some(s) if s.version.is_some() => format!(
+                "{} and {} ({})",
+                s.process_state.0, s.health.0, s.health_detail
+            ),
             _ => "empty".to_string(),
         }
     }
-
 }
 
 /// Fills in the slot that was left out and checks the split adds up to 100.
-fn complete_weights(plugin: &str, given: &BTreeMap<SlotName, u32>) -> Result<Vec<(SlotName, u32)>, EngineError> {
+fn complete_weights(
+    plugin: &str,
+    given: &BTreeMap<SlotName, u32>,
+) -> Result<Vec<(SlotName, u32)>, EngineError> {
     if given.is_empty() {
-        return Err(EngineError::rejected(plugin, "no weights given; write e.g. `blue=90 green=10`"));
+        return Err(EngineError::rejected(
+            plugin,
+            "no weights given; write e.g. `blue=90 green=10`",
+        ));
     }
     if let Some((slot, w)) = given.iter().find(|(_, w)| **w > 100) {
-        return Err(EngineError::rejected(plugin, format!("{slot}={w} is over 100; weights are percentages")));
+        return Err(EngineError::rejected(
+            plugin,
+            format!("{slot}={w} is over 100; weights are percentages"),
+        ));
     }
     let mut out = Vec::new();
     if given.len() == 1 {
-        let (slot, weight) = given.iter().next().map(|(s, w)| (*s, *w)).unwrap_or((SlotName::Blue, 100));
+        let (slot, weight) = given
+            .iter()
+            .next()
+            .map(|(s, w)| (*s, *w))
+            .unwrap_or((SlotName::Blue, 100));
         out.push((slot, weight));
         out.push((slot.other(), 100 - weight));
     } else {
@@ -251,7 +369,10 @@ fn complete_weights(plugin: &str, given: &BTreeMap<SlotName, u32>) -> Result<Vec
         let sum: u32 = out.iter().map(|(_, w)| w).sum();
         if sum != 100 {
             let split: Vec<String> = out.iter().map(|(s, w)| format!("{s}={w}")).collect();
-            return Err(EngineError::rejected(plugin, format!("weights {} add up to {sum}, not 100", split.join(" "))));
+            return Err(EngineError::rejected(
+                plugin,
+                format!("weights {} add up to {sum}, not 100", split.join(" ")),
+            ));
         }
     }
     out.sort();
