@@ -1,0 +1,305 @@
+//! The local runtime: one supervised child process per plugin slot.
+//!
+//! Children must outlive the engine (it may be killed and re-adopt them later), so each runs
+//! in its own process group with stdout and stderr appended to files under the log
+//! directory, which the runtime tails into the [`LogHub`]. A crashed process is restarted
+//! with exponential backoff until it crash-loops; a stop signals the whole group.
+
+mod error;
+mod policy;
+mod process;
+mod report;
+mod signal;
+mod supervisor;
+mod tail;
+#[cfg(test)]
+mod tests;
+
+pub use error::RuntimeError;
+pub use policy::RestartPolicy;
+
+use crate::core::logs::LogHub;
+use crate::core::procstat;
+use crate::core::types::{LogSource, ProcessState, SlotName};
+use policy::CrashTracker;
+use process::Running;
+use report::{Reporter, SlotStatus};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use supervisor::{Control, Supervisor, announce_start};
+use tail::{TailTarget, Tailer};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Everything needed to run one slot's process.
+#[derive(Clone, Debug)]
+pub struct SlotSpec {
+    /// The plugin's name.
+    pub plugin: String,
+    /// The slot this process serves.
+    pub slot: SlotName,
+    /// The plugin version, passed as `NAAP_VERSION`.
+    pub version: String,
+    /// The shell command, placeholders already expanded; run as `sh -c COMMAND`.
+    pub command: String,
+    /// The working directory.
+    pub cwd: PathBuf,
+    /// Extra environment on top of the engine's.
+    pub env: BTreeMap<String, String>,
+    /// The port the process must listen on, passed as `PORT`.
+    pub port: u16,
+    /// How long a stop waits after SIGTERM before SIGKILL.
+    pub stop_grace: Duration,
+    /// Where the stdout and stderr files go.
+    pub log_dir: PathBuf,
+}
+
+impl SlotSpec {
+    /// `{log_dir}/{plugin}.{slot}.stdout.log`
+    pub fn stdout_log_path(&self) -> PathBuf {
+        self.log_dir
+            .join(format!("{}.{}.stdout.log", self.plugin, self.slot))
+    }
+
+    /// `{log_dir}/{plugin}.{slot}.stderr.log`
+    pub fn stderr_log_path(&self) -> PathBuf {
+        self.log_dir
+            .join(format!("{}.{}.stderr.log", self.plugin, self.slot))
+    }
+}
+
+/// A process named so that a reused pid is never mistaken for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ProcessId {
+    /// The pid, which is also the process group id.
+    pub pid: u32,
+    /// Start time in clock ticks since boot (`/proc/PID/stat` field 22).
+    pub start_time: u64,
+}
+
+/// What happened to a slot's process.
+#[derive(Clone, Debug, PartialEq)]
+pub enum RuntimeEvent {
+    /// A process now serves the slot (spawned, or adopted from an earlier engine).
+    Started {
+        plugin: String,
+        slot: SlotName,
+        process: ProcessId,
+        adopted: bool,
+    },
+    /// The process exited without being asked to. `code` and `signal` are `None` for an
+    /// adopted process, whose exit status only its parent can know.
+    Exited {
+        plugin: String,
+        slot: SlotName,
+        process: ProcessId,
+        code: Option<i32>,
+        signal: Option<i32>,
+        uptime: Option<Duration>,
+    },
+    /// A restart is scheduled after `delay`.
+    Restarting {
+        plugin: String,
+        slot: SlotName,
+        attempt: u32,
+        delay: Duration,
+    },
+    /// Crash loop or spawn error: no more restarts until the slot is started again.
+    Failed {
+        plugin: String,
+        slot: SlotName,
+        reason: String,
+    },
+    /// A requested stop completed (no `Exited` is sent for it).
+    Stopped { plugin: String, slot: SlotName },
+}
+
+/// A free TCP port on 127.0.0.1, found by binding port 0. Another process could take it
+/// before the slot binds it; the health check will then show the slot unhealthy.
+pub fn free_port() -> std::io::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// Starts, adopts and supervises slot processes on this machine.
+pub struct LocalRuntime {
+    logs: LogHub,
+    policy: RestartPolicy,
+    events: mpsc::UnboundedSender<RuntimeEvent>,
+}
+
+impl LocalRuntime {
+    /// A runtime that writes output to `logs` and reports to `events`.
+    pub fn new(
+        logs: LogHub,
+        policy: RestartPolicy,
+        events: mpsc::UnboundedSender<RuntimeEvent>,
+    ) -> Self {
+        LocalRuntime {
+            logs,
+            policy,
+            events,
+        }
+    }
+
+    /// The hub the slots' output goes to.
+    pub fn logs(&self) -> &LogHub {
+        &self.logs
+    }
+
+    /// Spawns the slot's process now, with fresh (emptied) log files, and supervises it.
+    /// Must be called within a Tokio runtime.
+    pub fn start(&self, spec: SlotSpec) -> Result<SlotHandle, RuntimeError> {
+        let running = process::spawn(&spec, true)?;
+        Ok(self.supervise(spec, running, false))
+    }
+
+    /// Supervises a process that an earlier engine started for this slot (and detached
+    /// from), tailing its log files from their current end. If it dies later it is
+    /// restarted like any other. Must be called within a Tokio runtime.
+    pub fn adopt(&self, spec: SlotSpec, process: ProcessId) -> Result<SlotHandle, RuntimeError> {
+        if !procstat::is_alive(process.pid, process.start_time) {
+            return Err(RuntimeError::NotAlive {
+                plugin: spec.plugin,
+                slot: spec.slot,
+                pid: process.pid,
+            });
+        }
+        // naap starts every slot as a group leader; signalling the group of anything else
+        // could hit unrelated processes, even the engine.
+        match procstat::process_group(process.pid) {
+            Some(pgid) if pgid == process.pid => {}
+            Some(pgid) => {
+                return Err(RuntimeError::NotGroupLeader {
+                    plugin: spec.plugin,
+                    slot: spec.slot,
+                    pid: process.pid,
+                    pgid,
+                });
+            }
+            None => {
+                return Err(RuntimeError::NotAlive {
+                    plugin: spec.plugin,
+                    slot: spec.slot,
+                    pid: process.pid,
+                });
+            }
+        }
+        // The files must exist for restarts; the process keeps its own descriptors.
+        process::open_log_files(&spec, false)?;
+        Ok(self.supervise(spec, Running::adopted(process), true))
+    }
+
+    fn supervise(&self, spec: SlotSpec, running: Running, adopted: bool) -> SlotHandle {
+        let report = Reporter {
+            plugin: spec.plugin.clone(),
+            slot: spec.slot,
+            logs: self.logs.clone(),
+            events: self.events.clone(),
+        };
+        let status = SlotStatus::new(None, ProcessState::Starting);
+        let tail = |source: LogSource, path: PathBuf| {
+            let target = TailTarget {
+                hub: self.logs.clone(),
+                plugin: spec.plugin.clone(),
+                slot: spec.slot,
+                source,
+                path,
+                max_bytes: tail::MAX_LOG_FILE,
+            };
+            // A fresh start reads its new files from the beginning; an adopted process
+            // already wrote output an earlier engine showed.
+            Tailer::spawn(target, adopted)
+        };
+        let stdout = tail(LogSource::Stdout, spec.stdout_log_path());
+        let stderr = tail(LogSource::Stderr, spec.stderr_log_path());
+        announce_start(&report, &status, &spec, &running, adopted);
+
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let stop_grace = spec.stop_grace;
+        let supervisor = Supervisor {
+            spec,
+            policy: self.policy.clone(),
+            report: report.clone(),
+            status: status.clone(),
+            control: control_rx,
+            stdout,
+            stderr,
+            crashes: CrashTracker::default(),
+        };
+        SlotHandle {
+            status,
+            control: control_tx,
+            task: Some(tokio::spawn(supervisor.run(running))),
+            stop_grace,
+            report,
+        }
+    }
+}
+
+/// Control over one supervised slot. Dropping it detaches (like [`SlotHandle::detach`]): the
+/// process keeps running so that a later engine can adopt it.
+pub struct SlotHandle {
+    status: Arc<SlotStatus>,
+    control: mpsc::UnboundedSender<Control>,
+    task: Option<JoinHandle<()>>,
+    stop_grace: Duration,
+    report: Reporter,
+}
+
+impl SlotHandle {
+    /// The plugin this slot belongs to.
+    pub fn plugin(&self) -> &str {
+        &self.report.plugin
+    }
+
+    /// The slot.
+    pub fn slot(&self) -> SlotName {
+        self.report.slot
+    }
+
+    /// The process serving the slot now; `None` between a crash and the restart, after
+    /// giving up, and after a stop.
+    pub fn process(&self) -> Option<ProcessId> {
+        self.status.get().0
+    }
+
+    /// What the slot's process is doing (`Running` from spawn on: health is not known here).
+    pub fn state(&self) -> ProcessState {
+        self.status.get().1
+    }
+
+    /// Stops the slot: SIGTERM to its process group, up to `stop_grace` to exit, then
+    /// SIGKILL to the group. Returns once the group is gone and its output is read, after
+    /// `Stopped` was sent.
+    pub async fn stop(mut self) {
+        let (done_tx, done_rx) = oneshot::channel();
+        if self.control.send(Control::Stop(done_tx)).is_ok() && done_rx.await.is_ok() {
+            if let Some(task) = self.task.take() {
+                // The supervisor has answered; this only waits for its last instructions.
+                let _ = task.await;
+            }
+            return;
+        }
+        // The supervisor is gone, which only a bug can cause: stop the last known process
+        // directly so that a stop request is never silently ignored.
+        if let Some(id) = self.process()
+            && procstat::is_alive(id.pid, id.start_time)
+        {
+            let mut running = Running::adopted(id);
+            signal::terminate(&mut running, self.stop_grace).await;
+        }
+        self.status.set(None, ProcessState::Stopped);
+        self.report.stopped();
+    }
+
+    /// Stops supervising and tailing, leaving the process running (engine shutdown without
+    /// stopping plugins).
+    pub fn detach(self) {
+        // If the supervisor is already gone there is nothing left to detach from.
+        let _ = self.control.send(Control::Detach);
+    }
+}
