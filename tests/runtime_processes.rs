@@ -32,8 +32,8 @@ timeout = "150ms"
 
     // Its request log (on stderr) reaches naap's log buffer.
     let ok = wait_for(Duration::from_secs(10), || {
-        let lines = ws.json(&["logs", "static", "--grep", "hello.txt"]);
-        lines.as_array().is_some_and(|l| !l.is_empty())
+        !ws.json_lines(&["logs", "static", "--grep", "hello.txt"])
+            .is_empty()
     });
     assert!(ok, "python's request log never arrived");
 }
@@ -84,13 +84,13 @@ timeout = "150ms"
         [("1.0.0".to_string(), 20)].into()
     );
 
-    let logs = ws.json(&["logs", "flaky", "--slot", "green", "--level", "error"]);
+    let logs = ws.json_lines(&["logs", "flaky", "--slot", "green", "--level", "error"]);
     assert!(
-        logs.as_array()
-            .is_some_and(|l| l.iter().any(|line| line["message"]
+        logs.iter().any(|line| line["source"] == "stderr"
+            && line["message"]
                 .as_str()
                 .unwrap_or("")
-                .contains("config missing"))),
-        "{logs:#}"
+                .contains("config missing")),
+        "{logs:#?}"
     );
 }

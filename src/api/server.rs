@@ -227,10 +227,8 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
         }
         Call::History { plugin, limit } => to_reply(id, engine.history(&plugin, limit)),
         Call::Subscribe { logs, plugin } => {
-            if let Some(p) = &plugin {
-                if let Err(e) = engine.require_plugin(p) {
-                    return Reply::from_engine(id, &e);
-                }
+            if let Some(Err(e)) = plugin.as_ref().map(|p| engine.require_plugin(p)) {
+                return Reply::from_engine(id, &e);
             }
             spawn_pushes(engine, logs, plugin, out.clone());
             Reply::ok(id, serde_json::json!({"subscribed": true}))

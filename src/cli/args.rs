@@ -8,8 +8,7 @@ use std::path::PathBuf;
 #[command(
     name = "naap",
     version,
-    about = "Deploy, shift traffic between, watch and roll back plugins",
-    propagate_version = true
+    about = "Deploy, shift traffic between, watch and roll back plugins"
 )]
 pub struct Cli {
     /// The workspace directory (holding naap.toml). Default: the nearest one above the

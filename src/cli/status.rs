@@ -13,11 +13,11 @@ pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::R
         })
         .await?;
     if !watch {
-        return if cli.json {
-            print_json(&report)
-        } else {
-            Ok(print!("{}", render_status(&report)))
-        };
+        if cli.json {
+            return print_json(&report);
+        }
+        print!("{}", render_status(&report));
+        return Ok(());
     }
     client
         .call(Call::Subscribe {

@@ -137,6 +137,25 @@ impl TestWorkspace {
             .unwrap_or_else(|e| panic!("naap {args:?}: not JSON ({e}): {}", stdout(&out)))
     }
 
+    /// Runs a command whose `--json` output is JSON Lines (`logs`), one value per line.
+    pub fn json_lines(&self, args: &[&str]) -> Vec<Value> {
+        let mut full = args.to_vec();
+        full.push("--json");
+        let out = self.naap(&full);
+        assert!(
+            out.status.success(),
+            "naap {args:?} failed: {}",
+            stderr(&out)
+        );
+        stdout(&out)
+            .lines()
+            .map(|l| {
+                serde_json::from_str(l)
+                    .unwrap_or_else(|e| panic!("naap {args:?}: line is not JSON ({e}): {l}"))
+            })
+            .collect()
+    }
+
     pub fn status(&self) -> Value {
         self.json(&["--no-start", "status"])
     }

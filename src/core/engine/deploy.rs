@@ -672,5 +672,6 @@ pub(crate) fn health_config(spec: &DeploySpec) -> HealthConfig {
         timeout: spec.health.timeout,
         unhealthy_threshold: spec.health.unhealthy_threshold,
         healthy_threshold: spec.health.healthy_threshold,
+        startup_grace: spec.run.startup_timeout,
     }
 }

@@ -19,9 +19,9 @@ mod traffic;
 
 pub use deploy::DeployRequest;
 pub use error::EngineError;
-pub use traffic::{RollbackRequest, TrafficRequest};
 pub use report::*;
 pub use state::DeploySpec;
+pub use traffic::{RollbackRequest, TrafficRequest};
 
 use crate::core::health::HealthChange;
 use crate::core::logs::{LogHub, LogQuery};
@@ -406,15 +406,6 @@ impl Engine {
         };
         self.store().save_slots(&records)?;
         Ok(())
-    }
-
-    pub(crate) fn router_addr(&self) -> SocketAddr {
-        // The info string was produced from a SocketAddr, so it parses.
-        self.inner
-            .info
-            .router
-            .parse()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
     }
 }
 

@@ -221,10 +221,10 @@ impl Engine {
             self.stop_slot(&plugin, slot, "keep_previous_warm elapsed")
                 .await;
         }
-        if self.inner.events.receiver_count() > 0 {
-            if let Ok(report) = self.status(None) {
-                let _ = self.inner.events.send(EngineEvent::Snapshot(report));
-            }
+        if self.inner.events.receiver_count() > 0
+            && let Ok(report) = self.status(None)
+        {
+            let _ = self.inner.events.send(EngineEvent::Snapshot(report));
         }
     }
 }

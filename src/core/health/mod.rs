@@ -40,7 +40,15 @@ pub struct HealthConfig {
     pub unhealthy_threshold: u32,
     /// Consecutive successes that make a slot healthy (0 counts as 1).
     pub healthy_threshold: u32,
+    /// A new process gets this long to come up: until its first passing check (or until
+    /// this runs out) checks run every `STARTUP_PROBE_INTERVAL` and failures do not count,
+    /// so a deploy waits milliseconds rather than a whole interval, and a slot that is
+    /// still binding its port is not reported unhealthy.
+    pub startup_grace: Duration,
 }
+
+/// Probe rate while a slot starts up.
+const STARTUP_PROBE_INTERVAL: Duration = Duration::from_millis(25);
 
 /// A slot's health changed.
 #[derive(Clone, Debug)]
@@ -87,7 +95,32 @@ pub fn spawn_checker(
 ) -> HealthChecker {
     let task = tokio::spawn(async move {
         let mut tracker = Tracker::new(cfg.healthy_threshold, cfg.unhealthy_threshold);
-        let mut ticker = tokio::time::interval(cfg.interval.max(MIN_INTERVAL));
+        let startup_deadline = tokio::time::Instant::now() + cfg.startup_grace;
+        while tokio::time::Instant::now() < startup_deadline {
+            if changes.is_closed() {
+                return;
+            }
+            let result = probe::check(port, &cfg.probe, cfg.timeout, &client).await;
+            if let Ok(detail) = result {
+                if let Some(health) = tracker.observe(true) {
+                    let change = HealthChange {
+                        plugin: plugin.clone(),
+                        slot,
+                        health,
+                        detail,
+                    };
+                    if changes.send(change).is_err() {
+                        return;
+                    }
+                }
+                if tracker.health() == Health::Healthy {
+                    break;
+                }
+            }
+            tokio::time::sleep(STARTUP_PROBE_INTERVAL).await;
+        }
+        let interval = cfg.interval.max(MIN_INTERVAL);
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         // After a slow check, keep the full interval before the next one instead of
         // firing a burst of catch-up checks at a struggling process.
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -48,6 +48,7 @@ async fn health_server(status: Arc<AtomicU16>) -> (u16, tokio::task::JoinHandle<
 
 fn config(probe: Probe) -> HealthConfig {
     HealthConfig {
+        startup_grace: Duration::ZERO,
         probe,
         interval: Duration::from_millis(20),
         timeout: Duration::from_secs(2),

@@ -21,6 +21,10 @@ impl Tracker {
         }
     }
 
+    pub(super) fn health(&self) -> Health {
+        self.health
+    }
+
     /// Records one check; returns the new health when it changed.
     pub(super) fn observe(&mut self, passed: bool) -> Option<Health> {
         let next = if passed {
