@@ -127,3 +127,59 @@ async fn rollback_when_the_previous_slot_is_not_warm_redeploys_it() {
         stderr(&out)
     );
 }
+
+/// A slot whose health checks fail gets no traffic, whatever its weight says.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unhealthy_slot_gets_no_traffic() {
+    let manifest = sample_plugin("sick", "1.0.0", "").replace(
+        "--version {version} ",
+        "--version {version} $([ \\\"$NAAP_VERSION\\\" = 2.0.0 ] && echo --fail-health-after 1500ms)",
+    );
+    let mut ws = TestWorkspace::new(&[("sick", manifest)]);
+    ws.start_engine();
+    ws.wait_serving("sick");
+    ws.json(&["deploy", "sick", "--version", "2.0.0"]);
+    ws.json(&["traffic", "sick", "blue=50", "green=50"]);
+    let unhealthy = wait_for(std::time::Duration::from_secs(15), || {
+        ws.slot("sick", "green")["health"] == "unhealthy"
+    });
+    assert!(
+        unhealthy,
+        "green never turned unhealthy: {:#}",
+        ws.slot("sick", "green")
+    );
+    assert_eq!(
+        ws.slot("sick", "green")["weight"],
+        50,
+        "weights are not rewritten by health"
+    );
+    let url = format!("http://{}/sick/api/items", ws.router());
+    assert_eq!(
+        versions_answering(&client(), &url, 40).await,
+        [("1.0.0".to_string(), 40)].into()
+    );
+
+    // Sending traffic to it by hand is refused, with the reason and where to look.
+    let out = ws.naap(&["traffic", "sick", "blue=0", "green=100"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("unhealthy") && err.contains("naap logs sick --slot green"),
+        "{err}"
+    );
+    assert_eq!(
+        ws.slot("sick", "blue")["weight"],
+        50,
+        "nothing was half-applied"
+    );
+
+    let history = ws.json(&["history", "sick"]);
+    assert!(
+        history["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["kind"] == "health_changed" && e["slot"] == "green"),
+        "the health change is recorded"
+    );
+}

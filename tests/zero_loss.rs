@@ -86,13 +86,10 @@ async fn twenty_changes_under_load_lose_no_request() {
         let _ = c.await;
     }
 
-    // Every operation is accepted or refused with a reason (a traffic change to a slot that
-    // is not serving is refused); what matters is that no request failed.
+    // Both slots stay serving throughout (the previous one is kept warm), so every
+    // operation must succeed.
     for (op, success, err) in &op_results {
-        assert!(
-            *success || err.contains("cannot take"),
-            "{op:?} failed unexpectedly: {err}"
-        );
+        assert!(*success, "{op:?} failed: {err}");
     }
     let failures = failures.lock().expect("lock");
     let served = ok.load(Ordering::Relaxed);

@@ -126,38 +126,46 @@ async fn background_traffic(router: String) {
 
 fn print_welcome(dir: &Path, engine: &Engine, ready: bool) {
     let info = engine.info();
-    let w = shell_quote(dir);
-    println!("naap demo: workspace {}", dir.display());
-    println!(
-        "  router  http://{}   (expense-tracker at /expenses, checkout at /checkout)",
-        info.router
-    );
+    let router = &info.router;
+    println!("naap demo · workspace {}", dir.display());
+    println!("  router   http://{router}");
+    println!("           /expenses → expense-tracker (blue-green)");
+    println!("           /checkout → checkout (canary 10% → 50% → 100%)");
     if let Some(admin) = &info.admin {
-        println!("  metrics http://{admin}/metrics");
+        println!("  metrics  http://{admin}/metrics");
     }
     if !ready {
-        println!("  (the plugins are still starting; `naap status` shows their state)");
+        println!("  (plugins are still starting; `naap status` shows them)");
     }
-    println!("\nIn another terminal, try:");
-    println!("  export NAAP_WORKSPACE={w}");
+    println!("\nIn another terminal (~20 requests/s of background traffic run):");
+    if let Some(alias) = alias_line() {
+        println!("  {alias}");
+    }
+    println!("  export NAAP_WORKSPACE={}", shell_quote(dir));
     println!("  naap status --watch");
-    println!(
-        "  curl -si http://{}/expenses/api/items | head -5",
-        info.router
-    );
-    println!(
-        "  naap deploy expense-tracker --version 1.1.0      # blue-green: green gets 100%, blue stays warm"
-    );
-    println!(
-        "  naap rollback expense-tracker --yes              # instant flip back to the warm slot"
-    );
+    println!("  curl -si http://{router}/expenses/api/items");
+    println!("  naap deploy expense-tracker --version 1.1.0   # blue stays warm");
+    println!("  naap rollback expense-tracker --yes           # instant flip back");
     println!("  naap traffic expense-tracker blue=90 green=10");
-    println!(
-        "  naap deploy checkout --version 2.5.0             # canary: 10% → 50% → 100%, 10 s a step"
-    );
+    println!("  naap deploy checkout --version 2.5.0          # canary steps");
     println!("  naap logs checkout -f --level warn");
     println!("  naap history expense-tracker");
-    println!("\nCtrl-C stops the demo, its plugins, and removes the workspace.");
+    println!("\nCtrl-C stops the demo and its plugins and removes the workspace.");
+}
+
+/// When `naap` on PATH is not this binary (e.g. under `cargo run`), an alias makes the
+/// printed commands work as written.
+fn alias_line() -> Option<String> {
+    let exe = std::env::current_exe().ok()?;
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|p| p.join("naap"))
+            .find(|p| p.is_file())
+    });
+    let same = on_path
+        .and_then(|p| p.canonicalize().ok())
+        .is_some_and(|p| exe.canonicalize().is_ok_and(|e| e == p));
+    (!same).then(|| format!("alias naap={}", shell_quote(&exe)))
 }
 
 fn shell_quote(path: &Path) -> String {

@@ -36,12 +36,24 @@ pub async fn serve(cli: Cli, keep_plugins: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits for SIGINT, SIGTERM or a `naap stop`; returns whether to stop the plugins.
+/// Waits for SIGINT, SIGTERM, SIGHUP (the terminal went away) or a `naap stop`; returns
+/// whether to stop the plugins.
 pub(crate) async fn wait_for_stop(engine: &Engine, on_signal_stop_plugins: bool) -> bool {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hangup = signal(SignalKind::hangup()).ok();
+    async fn recv(sig: &mut Option<tokio::signal::unix::Signal>) {
+        match sig.as_mut() {
+            Some(s) => {
+                s.recv().await;
+            }
+            None => std::future::pending().await,
+        }
+    }
     tokio::select! {
         _ = tokio::signal::ctrl_c() => on_signal_stop_plugins,
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => on_signal_stop_plugins,
+        _ = recv(&mut term) => on_signal_stop_plugins,
+        _ = recv(&mut hangup) => on_signal_stop_plugins,
         stop_plugins = engine.stop_requested() => stop_plugins,
     }
 }

@@ -3,7 +3,8 @@
 use super::output::{bytes, millis, print_json, table};
 use super::{Cli, context};
 use crate::api::Call;
-use crate::core::engine::{EngineEvent, HistoryReport, StatusReport};
+use crate::core::engine::{EngineEvent, HistoryReport, PluginStatus, SlotStatus, StatusReport};
+use crate::core::types::{Health, ProcessState};
 
 pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
@@ -49,118 +50,127 @@ fn show(cli: &Cli, report: &StatusReport, clear: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One block per plugin, under 80 columns:
+/// ```text
+/// expense-tracker  /expenses  live 1.0.0 on blue  (blue-green)
+///   SLOT   VERSION  STATE    WEIGHT  RPS   ERR   P50    P99    CPU  RSS
+///   blue   1.0.0    healthy  100%    17.7  0.0%  0.5ms  1.2ms  1%   14.0M
+/// ```
 pub fn render_status(report: &StatusReport) -> String {
     let e = &report.engine;
-    let mut out = format!(
-        "engine pid {} · router http://{} · workspace {}\n",
-        e.pid, e.router, e.workspace
-    );
+    let mut out = format!("engine pid {} · router http://{}", e.pid, e.router);
     if let Some(admin) = &e.admin {
-        out.push_str(&format!("admin http://{admin}/metrics\n"));
+        out.push_str(&format!(" · admin {admin}"));
     }
-    out.push('\n');
-    let mut rows = Vec::new();
+    out.push_str(&format!("\nworkspace {}\n", e.workspace));
     for p in &report.plugins {
-        let mut first = true;
-        let rollout = p
-            .rollout
-            .as_ref()
-            .map(|r| {
-                format!(
-                    " [{} → {} {}: {}]",
-                    r.strategy, r.to_slot, r.to_version, r.phase
-                )
-            })
-            .unwrap_or_default();
-        if p.slots.is_empty() {
-            rows.push(vec![
-                p.name.clone(),
-                p.route.clone(),
-                "-".into(),
-                "-".into(),
-                "not deployed".into(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]);
-        }
-        for s in &p.slots {
-            let weight = match (s.weight, s.warm_until) {
-                (0, Some(until)) => format!("0% warm→{}", until.format("%H:%M")),
-                (w, _) => format!("{w}%"),
-            };
-            let m = &s.metrics;
-            rows.push(vec![
-                if first {
-                    format!("{}{rollout}", p.name)
-                } else {
-                    String::new()
-                },
-                if first {
-                    p.route.clone()
-                } else {
-                    String::new()
-                },
-                s.slot.to_string(),
-                s.version.clone().unwrap_or_else(|| "-".into()),
-                s.process_state.to_string(),
-                s.health.to_string(),
-                weight,
-                if m.rps > 0.0 {
-                    format!("{:.1}", m.rps)
-                } else {
-                    "-".into()
-                },
-                if m.window_requests > 0 {
-                    format!("{:.1}%", m.error_rate * 100.0)
-                } else {
-                    "-".into()
-                },
-                millis(m.p50_ms),
-                millis(m.p99_ms),
-                if s.pid.is_some() {
-                    format!("{:.0}%", s.cpu_percent)
-                } else {
-                    "-".into()
-                },
-                bytes(s.rss_bytes),
-            ]);
-            first = false;
-        }
-    }
-    out.push_str(&table(
-        &[
-            "PLUGIN", "ROUTE", "SLOT", "VERSION", "PROCESS", "HEALTH", "WEIGHT", "RPS", "ERR",
-            "P50", "P99", "CPU", "RSS",
-        ],
-        &rows,
-    ));
-    let unhealthy: Vec<String> = report
-        .plugins
-        .iter()
-        .flat_map(|p| {
-            p.slots
-                .iter()
-                .filter(|s| s.weight > 0 && s.health != crate::core::types::Health::Healthy)
-                .map(move |s| {
-                    format!(
-                        "  ! {} {}: {} ({})",
-                        p.name, s.slot, s.health, s.health_detail
-                    )
-                })
-        })
-        .collect();
-    if !unhealthy.is_empty() {
-        out.push_str("\nslots with traffic that are not healthy:\n");
-        out.push_str(&unhealthy.join("\n"));
         out.push('\n');
+        out.push_str(&plugin_header(p));
+        out.push('\n');
+        if p.slots.iter().all(|s| s.version.is_none()) {
+            out.push_str("  not deployed yet: `naap deploy ");
+            out.push_str(&p.name);
+            out.push_str("`\n");
+            continue;
+        }
+        let rows: Vec<Vec<String>> = p.slots.iter().map(slot_row).collect();
+        for line in table(
+            &[
+                "SLOT", "VERSION", "STATE", "WEIGHT", "RPS", "ERR", "P50", "P99", "CPU", "RSS",
+            ],
+            &rows,
+        )
+        .lines()
+        {
+            out.push_str("  ");
+            out.push_str(line);
+            out.push('\n');
+        }
+        for s in p
+            .slots
+            .iter()
+            .filter(|s| s.weight > 0 && s.health != Health::Healthy)
+        {
+            out.push_str(&format!(
+                "  ! {} has {}% of traffic but is {}: {}\n",
+                s.slot, s.weight, s.health, s.health_detail
+            ));
+        }
+        for s in p
+            .slots
+            .iter()
+            .filter(|s| s.process_state == ProcessState::Failed)
+        {
+            out.push_str(&format!("  ! {} failed: {}\n", s.slot, s.health_detail));
+        }
     }
     out
+}
+
+fn plugin_header(p: &PluginStatus) -> String {
+    // During a rollout the stable slot is the live one, even at 50/50.
+    let canary = p.rollout.as_ref().map(|r| r.to_slot);
+    let live = p
+        .slots
+        .iter()
+        .filter(|s| s.weight > 0)
+        .max_by_key(|s| (s.weight, Some(s.slot) != canary))
+        .map(|s| format!("live {} on {}", s.version.as_deref().unwrap_or("-"), s.slot))
+        .unwrap_or_else(|| "no live slot".to_string());
+    let rollout = match &p.rollout {
+        Some(r) => format!(
+            "  ▶ {} {} → {}: {}",
+            r.strategy, r.to_version, r.to_slot, r.phase
+        ),
+        None => format!("  ({})", p.strategy),
+    };
+    format!("{}  {}  {live}{rollout}", p.name, p.route)
+}
+
+fn slot_row(s: &SlotStatus) -> Vec<String> {
+    let state = match (s.process_state, s.health) {
+        (ProcessState::Running, Health::Unknown) => "starting".to_string(),
+        (ProcessState::Running, health) => health.to_string(),
+        (_, _) if s.version.is_none() => "idle".to_string(),
+        (process, _) => process.to_string(),
+    };
+    let weight = match (s.weight, s.warm_until) {
+        (0, Some(until)) => format!(
+            "0% warm→{}",
+            until.with_timezone(&chrono::Local).format("%H:%M")
+        ),
+        (w, _) => format!("{w}%"),
+    };
+    let m = &s.metrics;
+    let running = s.pid.is_some();
+    vec![
+        s.slot.to_string(),
+        s.version.clone().unwrap_or_else(|| "-".into()),
+        state,
+        weight,
+        if m.rps > 0.0 {
+            format!("{:.1}", m.rps)
+        } else {
+            "-".into()
+        },
+        if m.window_requests > 0 {
+            format!("{:.1}%", m.error_rate * 100.0)
+        } else {
+            "-".into()
+        },
+        millis(m.p50_ms),
+        millis(m.p99_ms),
+        if running {
+            format!("{:.0}%", s.cpu_percent)
+        } else {
+            "-".into()
+        },
+        if running {
+            bytes(s.rss_bytes)
+        } else {
+            "-".into()
+        },
+    ]
 }
 
 pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<()> {

@@ -54,11 +54,14 @@ impl Engine {
         for (slot, weight) in &weights {
             if *weight > 0 && !self.slot_is(plugin, *slot, |s| s.is_serving()) {
                 let why = self.slot_summary(plugin, *slot);
+                let hint = if self.slot_is(plugin, *slot, |s| s.version.is_some()) {
+                    format!("see `naap logs {plugin} --slot {slot}`, or deploy a new version")
+                } else {
+                    format!("deploy into it first (`naap deploy {plugin}`)")
+                };
                 return Err(EngineError::rejected(
                     plugin,
-                    format!(
-                        "{slot} cannot take {weight}%: it is {why}. Deploy into it first (`naap deploy {plugin}`)"
-                    ),
+                    format!("{slot} cannot take {weight}%: it is {why}; {hint}"),
                 ));
             }
         }
