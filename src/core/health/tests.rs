@@ -16,34 +16,36 @@ const DEADLINE: Duration = Duration::from_secs(20);
 async fn health_server(status: Arc<AtomicU16>) -> (u16, tokio::task::JoinHandle<()>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let port = listener.local_addr().expect("address").port();
-    let task = tokio::spawn(async move {
-        // Connections live in the accept task's set, so aborting the task kills them all.
-        let mut conns = tokio::task::JoinSet::new();
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let status = Arc::clone(&status);
-            conns.spawn(async move {
-                let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let code = if req.uri().path() == "/health" {
-                        status.load(Ordering::SeqCst)
-                    } else {
-                        404
-                    };
-                    async move {
-                        let mut r = Response::new(Full::new(Bytes::from_static(b"health")));
-                        *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
-                        Ok::<_, Infallible>(r)
-                    }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+    (port, tokio::spawn(serve_health_on(listener, status)))
+}
+
+/// Serves `/health` on a listener the test bound. Connections live in this task's set, so
+/// aborting the task kills them all.
+async fn serve_health_on(listener: TcpListener, status: Arc<AtomicU16>) {
+    let mut conns = tokio::task::JoinSet::new();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let status = Arc::clone(&status);
+        conns.spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let code = if req.uri().path() == "/health" {
+                    status.load(Ordering::SeqCst)
+                } else {
+                    404
+                };
+                async move {
+                    let mut r = Response::new(Full::new(Bytes::from_static(b"health")));
+                    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::OK);
+                    Ok::<_, Infallible>(r)
+                }
             });
-        }
-    });
-    (port, task)
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 fn config(probe: Probe) -> HealthConfig {
@@ -189,4 +191,44 @@ async fn probe_once_describes_each_kind_of_failure() {
         .await
         .expect_err("a silent server fails the check");
     assert_eq!(err, "GET /health: no answer within 200ms");
+}
+
+#[tokio::test]
+async fn a_starting_slot_is_not_reported_unhealthy_before_it_binds() {
+    // The port is known but nothing listens yet, as with a process still starting.
+    let port = closed_port().await;
+    let cfg = HealthConfig {
+        startup_grace: DEADLINE,
+        ..config(http_probe())
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _checker = spawn_checker("p".into(), SlotName::Blue, port, cfg, client(), tx);
+    // Several startup probes fail meanwhile (refused); none may become a report.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        rx.try_recv().is_err(),
+        "a refused connection during startup was reported"
+    );
+
+    let listener = TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("rebind the port");
+    let status = Arc::new(AtomicU16::new(200));
+    let server = tokio::spawn(serve_health_on(listener, status));
+    let change = next_change(&mut rx).await;
+    assert_eq!(change.health, Health::Healthy, "{change:?}");
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_slot_that_never_comes_up_is_reported_after_the_grace() {
+    let port = closed_port().await;
+    let cfg = HealthConfig {
+        startup_grace: Duration::from_millis(100),
+        ..config(http_probe())
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let _checker = spawn_checker("p".into(), SlotName::Blue, port, cfg, client(), tx);
+    let change = next_change(&mut rx).await;
+    assert_eq!(change.health, Health::Unhealthy, "{change:?}");
 }
