@@ -23,11 +23,18 @@ pub enum ClientError {
     #[error("could not start the engine: {0}")]
     StartFailed(String),
     #[error("lost the connection to the engine: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("the engine sent something this naap does not understand: {0}")]
     Protocol(String),
     #[error("{message}")]
     Api { code: String, message: String },
+}
+
+// Not `#[from]`: that would also make the io error the `source`, printed twice.
+impl From<std::io::Error> for ClientError {
+    fn from(error: std::io::Error) -> Self {
+        ClientError::Io(error)
+    }
 }
 
 pub struct Client {

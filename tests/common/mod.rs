@@ -88,6 +88,15 @@ impl TestWorkspace {
             .expect("spawn naap serve");
         self.engine = Some(child);
         let ok = wait_for(Duration::from_secs(30), || {
+            let exited = self
+                .engine
+                .as_mut()
+                .is_some_and(|c| matches!(c.try_wait(), Ok(Some(_))));
+            assert!(
+                !exited,
+                "naap serve exited; serve.out:\n{}",
+                self.serve_output()
+            );
             self.naap(&["--no-start", "status", "--json"])
                 .status
                 .success()

@@ -9,10 +9,10 @@ pub enum EngineError {
     UnknownPlugin { name: String, known: String },
 
     #[error("the workspace has problems:\n{0}")]
-    Workspace(#[from] Problems),
+    Workspace(Problems),
 
     #[error("{0}")]
-    Store(#[from] StoreError),
+    Store(StoreError),
 
     #[error("{plugin}: {message}")]
     Rejected { plugin: String, message: String },
@@ -56,5 +56,19 @@ impl EngineError {
             plugin: plugin.to_string(),
             message: message.into(),
         }
+    }
+}
+
+// Written out rather than `#[from]`: a `#[from]` field is also the error's `source`, and the
+// message already includes it, so chained output (`{:#}`) would say everything twice.
+impl From<Problems> for EngineError {
+    fn from(problems: Problems) -> Self {
+        EngineError::Workspace(problems)
+    }
+}
+
+impl From<StoreError> for EngineError {
+    fn from(error: StoreError) -> Self {
+        EngineError::Store(error)
     }
 }
