@@ -94,3 +94,44 @@ timeout = "150ms"
         "{logs:#?}"
     );
 }
+
+/// A live slot whose process is killed is restarted by the runtime, health-checked afresh,
+/// and serves again; meanwhile the router sends it nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_slot_process_is_restarted_and_serves_again() {
+    // A health interval much longer than the restart backoff: the checker may never see
+    // the outage, so the restart itself must reset the slot's health.
+    let manifest =
+        sample_plugin("phoenix", "1.0.0", "").replace("interval = \"200ms\"", "interval = \"30s\"");
+    let mut ws = TestWorkspace::new(&[("phoenix", manifest)]);
+    ws.start_engine();
+    ws.wait_serving("phoenix");
+    let pid = ws.slot("phoenix", "blue")["pid"].as_u64().expect("pid");
+    // SAFETY: killing the process group naap created for the slot.
+    unsafe { libc::kill(-(pid as i32), libc::SIGKILL) };
+
+    let restarted = wait_for(std::time::Duration::from_secs(20), || {
+        let slot = ws.slot("phoenix", "blue");
+        slot["pid"].as_u64().is_some_and(|p| p != pid)
+            && slot["health"] == "healthy"
+            && slot["process_state"] == "running"
+    });
+    assert!(
+        restarted,
+        "not restarted and healthy: {:#}",
+        ws.slot("phoenix", "blue")
+    );
+    assert!(ws.slot("phoenix", "blue")["restarts"].as_u64() >= Some(1));
+    let url = format!("http://{}/phoenix/api/items", ws.router());
+    assert_eq!(
+        versions_answering(&client(), &url, 10).await,
+        [("1.0.0".to_string(), 10)].into()
+    );
+    let kinds: Vec<String> = ws.json(&["history", "phoenix"])["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|e| e["kind"].as_str().map(str::to_string))
+        .collect();
+    assert!(kinds.iter().any(|k| k == "process_exited"), "{kinds:?}");
+}

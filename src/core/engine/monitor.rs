@@ -2,9 +2,10 @@
 //! and once a second samples CPU/RSS, expires warm slots and publishes a status snapshot.
 
 use super::Engine;
+use super::deploy::health_config;
 use super::report::EngineEvent;
 use super::state::{SlotHealth, SlotProcess};
-use crate::core::health::HealthChange;
+use crate::core::health::{HealthChange, spawn_checker};
 use crate::core::procstat::{self, CpuMeter};
 use crate::core::runtime::RuntimeEvent;
 use crate::core::types::{Health, ProcessState, SlotName};
@@ -40,13 +41,25 @@ impl Engine {
                 process,
                 adopted,
             } => {
+                // A process other than the one the slot was launched with is a restart
+                // after a crash: its health is unknown until a fresh checker (in startup
+                // mode) says otherwise, or the old checker's verdict would stick.
+                let mut restarted = false;
                 self.update_slot(&plugin, slot, |s| {
+                    restarted = s.process.is_some_and(|p| p != process);
                     s.process = Some(process);
                     s.process_state = SlotProcess(ProcessState::Running);
                     if !adopted && s.started_at.is_none() {
                         s.started_at = Some(Utc::now());
                     }
+                    if restarted {
+                        s.health = SlotHealth(Health::Unknown);
+                        s.health_detail = "restarted; waiting for the first health check".into();
+                    }
                 });
+                if restarted {
+                    self.restart_health_checks(&plugin, slot);
+                }
             }
             RuntimeEvent::Exited {
                 plugin,
@@ -154,6 +167,25 @@ impl Engine {
                 serde_json::json!({"health": health, "detail": detail}),
             );
         }
+    }
+
+    /// Replaces the health checker of a slot with a fresh one.
+    fn restart_health_checks(&self, plugin: &str, slot: SlotName) {
+        let mut plugins = self.lock_plugins();
+        let Some(s) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(&slot)) else {
+            return;
+        };
+        let (Some(spec), Some(port)) = (s.spec.as_ref(), s.port) else {
+            return;
+        };
+        s.checker = Some(spawn_checker(
+            plugin.to_string(),
+            slot,
+            port,
+            health_config(spec),
+            self.inner.http.clone(),
+            self.inner.health_tx.clone(),
+        ));
     }
 
     /// Applies a change to a slot, persists it and republishes the routes.
