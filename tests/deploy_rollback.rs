@@ -183,3 +183,59 @@ async fn an_unhealthy_slot_gets_no_traffic() {
         "the health change is recorded"
     );
 }
+
+/// A rollback in the middle of a canary cancels the deploy and sends all traffic back to
+/// the stable slot at once; the rollout is recorded as aborted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_mid_canary_cancels_the_deploy() {
+    let manifest = sample_plugin("bird", "1.0.0", "").replace(
+        "kind = \"blue-green\"",
+        "kind = \"canary\"\nsteps = [10, 50, 100]\nstep_interval = \"60s\"",
+    );
+    let mut ws = TestWorkspace::new(&[("bird", manifest)]);
+    ws.start_engine();
+    ws.wait_serving("bird");
+    let dir = ws.path().to_path_buf();
+    let deploy = std::thread::spawn(move || {
+        std::process::Command::new(NAAP)
+            .arg("--workspace")
+            .arg(dir)
+            .args(["deploy", "bird", "--version", "2.0.0"])
+            .output()
+            .expect("deploy")
+    });
+    let at_first_step = wait_for(std::time::Duration::from_secs(20), || {
+        ws.slot("bird", "green")["weight"] == 10
+    });
+    assert!(at_first_step, "canary never reached 10%: {:#}", ws.status());
+    assert!(
+        !ws.status()["plugins"][0]["rollout"].is_null(),
+        "the rollout shows in status"
+    );
+
+    let out = ws.json(&["rollback", "bird", "--yes"]);
+    assert_eq!(out["kind"], "flip", "{out:#}");
+    assert_eq!(out["version"], "1.0.0");
+    let deploy = deploy.join().expect("deploy thread");
+    assert_eq!(deploy.status.code(), Some(1));
+    assert!(
+        stderr(&deploy).contains("cancelled by a rollback"),
+        "{}",
+        stderr(&deploy)
+    );
+    assert_eq!(ws.slot("bird", "blue")["weight"], 100);
+    assert_eq!(ws.slot("bird", "green")["weight"], 0);
+    let url = format!("http://{}/bird/", ws.router());
+    assert_eq!(
+        versions_answering(&client(), &url, 20).await,
+        [("1.0.0".to_string(), 20)].into()
+    );
+    let history = ws.json(&["history", "bird"]);
+    let last = history["rollouts"]
+        .as_array()
+        .and_then(|r| r.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(last["state"], "aborted", "{last:#}");
+    assert!(ws.status()["plugins"][0]["rollout"].is_null());
+}
