@@ -4,7 +4,7 @@ use super::gates::cancelled;
 use super::report::{ActionOutcome, RolloutStatus};
 use super::state::{DeploySpec, SlotHealth, SlotProcess};
 use super::{Engine, EngineError, slot_log_dir};
-use crate::core::health::{HealthConfig, Probe, spawn_checker};
+use crate::core::health::{HealthChecker, HealthConfig, Probe, spawn_checker};
 use crate::core::runtime::{ProcessId, SlotSpec, free_port};
 use crate::core::store::NewRollout;
 use crate::core::types::{Face, Health, ProcessState, SlotName, StrategyKind};
@@ -395,14 +395,7 @@ impl Engine {
             stop_grace: spec.run.stop_grace,
             log_dir: slot_log_dir(&self.state_dir()),
         };
-        let checker = spawn_checker(
-            plugin.to_string(),
-            slot,
-            port,
-            health_config(spec),
-            self.inner.http.clone(),
-            self.inner.health_tx.clone(),
-        );
+        let checker = self.health_checker(plugin, slot, port, spec);
         {
             // Start under the state lock so the runtime's `Started` event, applied by the
             // monitor, always finds the slot already describing this process.
@@ -442,6 +435,24 @@ impl Engine {
         self.persist_slots(plugin, &[slot])?;
         self.publish_routes();
         Ok(())
+    }
+
+    /// Health checks for a slot's process, starting in startup mode.
+    pub(crate) fn health_checker(
+        &self,
+        plugin: &str,
+        slot: SlotName,
+        port: u16,
+        spec: &DeploySpec,
+    ) -> HealthChecker {
+        spawn_checker(
+            plugin.to_string(),
+            slot,
+            port,
+            health_config(spec),
+            self.inner.http.clone(),
+            self.inner.health_tx.clone(),
+        )
     }
 
     /// Waits until the slot serves (running and healthy), fails, or the deadline passes.

@@ -2,10 +2,9 @@
 //! and once a second samples CPU/RSS, expires warm slots and publishes a status snapshot.
 
 use super::Engine;
-use super::deploy::health_config;
 use super::report::EngineEvent;
 use super::state::{SlotHealth, SlotProcess};
-use crate::core::health::{HealthChange, spawn_checker};
+use crate::core::health::HealthChange;
 use crate::core::procstat::{self, CpuMeter};
 use crate::core::runtime::RuntimeEvent;
 use crate::core::types::{Health, ProcessState, SlotName};
@@ -178,14 +177,7 @@ impl Engine {
         let (Some(spec), Some(port)) = (s.spec.as_ref(), s.port) else {
             return;
         };
-        s.checker = Some(spawn_checker(
-            plugin.to_string(),
-            slot,
-            port,
-            health_config(spec),
-            self.inner.http.clone(),
-            self.inner.health_tx.clone(),
-        ));
+        s.checker = Some(self.health_checker(plugin, slot, port, spec));
     }
 
     /// Applies a change to a slot, persists it and republishes the routes.

@@ -96,41 +96,25 @@ pub fn spawn_checker(
     let task = tokio::spawn(async move {
         let mut tracker = Tracker::new(cfg.healthy_threshold, cfg.unhealthy_threshold);
         let startup_deadline = tokio::time::Instant::now() + cfg.startup_grace;
-        while tokio::time::Instant::now() < startup_deadline {
-            if changes.is_closed() {
-                return;
-            }
-            let result = probe::check(port, &cfg.probe, cfg.timeout, &client).await;
-            if let Ok(detail) = result {
-                if let Some(health) = tracker.observe(true) {
-                    let change = HealthChange {
-                        plugin: plugin.clone(),
-                        slot,
-                        health,
-                        detail,
-                    };
-                    if changes.send(change).is_err() {
-                        return;
-                    }
-                }
-                if tracker.health() == Health::Healthy {
-                    break;
-                }
-            }
-            tokio::time::sleep(STARTUP_PROBE_INTERVAL).await;
-        }
         let interval = cfg.interval.max(MIN_INTERVAL);
-        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
-        // After a slow check, keep the full interval before the next one instead of
-        // firing a burst of catch-up checks at a struggling process.
-        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Startup ends at the first passing check or at the deadline, whichever comes first.
+        let mut starting = !cfg.startup_grace.is_zero();
+        let mut next = tokio::time::Instant::now();
         loop {
-            ticker.tick().await;
+            tokio::time::sleep_until(next).await;
             if changes.is_closed() {
                 return;
             }
+            let began = tokio::time::Instant::now();
+            starting = starting && began < startup_deadline;
             let result = probe::check(port, &cfg.probe, cfg.timeout, &client).await;
-            if let Some(health) = tracker.observe(result.is_ok()) {
+            // While starting, a failure is a process still binding its port, not news.
+            let change = if starting && result.is_err() {
+                None
+            } else {
+                tracker.observe(result.is_ok())
+            };
+            if let Some(health) = change {
                 let detail = match result {
                     Ok(detail) | Err(detail) => detail,
                 };
@@ -144,6 +128,17 @@ pub fn spawn_checker(
                     return;
                 }
             }
+            starting = starting && tracker.health() != Health::Healthy;
+            let now = tokio::time::Instant::now();
+            next = if starting {
+                now + STARTUP_PROBE_INTERVAL
+            } else if now > began + interval {
+                // After a slow check, a full interval before the next one rather than a
+                // burst of catch-up checks at a struggling process.
+                now + interval
+            } else {
+                began + interval
+            };
         }
     });
     HealthChecker { task }

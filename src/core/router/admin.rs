@@ -179,39 +179,44 @@ pub(crate) fn render_prometheus(metrics: &MetricsRegistry, table: &RouteTable) -
         }
     }
 
-    let _ = writeln!(
-        out,
-        "# HELP naap_slot_weight Share of the plugin's traffic routed to the slot, in percent.\n# TYPE naap_slot_weight gauge"
+    slot_gauge(
+        &mut out,
+        table,
+        "naap_slot_weight",
+        "Share of the plugin's traffic routed to the slot, in percent.",
+        |t| u64::from(t.weight),
     );
-    for plugin in &table.plugins {
-        for t in &plugin.slots {
-            let _ = writeln!(
-                out,
-                "naap_slot_weight{{plugin=\"{}\",slot=\"{}\",version=\"{}\"}} {}",
-                escape(&plugin.name),
-                t.slot,
-                escape(&t.version),
-                t.weight
-            );
-        }
-    }
-    let _ = writeln!(
-        out,
-        "# HELP naap_slot_healthy Whether the slot passes its health checks (1) or not (0).\n# TYPE naap_slot_healthy gauge"
+    slot_gauge(
+        &mut out,
+        table,
+        "naap_slot_healthy",
+        "Whether the slot passes its health checks (1) or not (0).",
+        |t| u64::from(t.healthy),
     );
-    for plugin in &table.plugins {
-        for t in &plugin.slots {
-            let _ = writeln!(
-                out,
-                "naap_slot_healthy{{plugin=\"{}\",slot=\"{}\",version=\"{}\"}} {}",
-                escape(&plugin.name),
-                t.slot,
-                escape(&t.version),
-                u8::from(t.healthy)
-            );
-        }
-    }
     out
+}
+
+/// One gauge with a sample per slot of the route table.
+fn slot_gauge(
+    out: &mut String,
+    table: &RouteTable,
+    name: &str,
+    help: &str,
+    value: impl Fn(&super::SlotTarget) -> u64,
+) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
+    for plugin in &table.plugins {
+        for t in &plugin.slots {
+            let _ = writeln!(
+                out,
+                "{name}{{plugin=\"{}\",slot=\"{}\",version=\"{}\"}} {}",
+                escape(&plugin.name),
+                t.slot,
+                escape(&t.version),
+                value(t)
+            );
+        }
+    }
 }
 
 /// Escapes a label value as the exposition format asks: backslash, quote, newline.
