@@ -225,6 +225,10 @@ async fn rollback_mid_canary_cancels_the_deploy() {
     );
     assert_eq!(ws.slot("bird", "blue")["weight"], 100);
     assert_eq!(ws.slot("bird", "green")["weight"], 0);
+    assert!(
+        !ws.slot("bird", "green")["warm_until"].is_null(),
+        "the cancelled canary stays warm for a while, then stops"
+    );
     let url = format!("http://{}/bird/", ws.router());
     assert_eq!(
         versions_answering(&client(), &url, 20).await,

@@ -80,7 +80,11 @@ pub fn format_line(line: &LogLine) -> String {
         line.message
     );
     if let Some(fields) = &line.fields {
-        for (key, value) in fields {
+        // The line's own time is shown first; a service's copy of it is noise.
+        for (key, value) in fields
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "ts" | "time" | "timestamp" | "@timestamp"))
+        {
             match value {
                 serde_json::Value::String(s) => text.push_str(&format!("  {key}={s}")),
                 other => text.push_str(&format!("  {key}={other}")),

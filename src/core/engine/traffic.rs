@@ -276,7 +276,7 @@ impl Engine {
     }
 
     /// Applies weights to slots: persisted first, then swapped into the router. A slot that
-    /// drops to 0 from serving becomes the warm previous slot for `keep_warm`.
+    /// serves at 0% becomes a warm slot for `keep_warm`, then stops.
     pub(crate) fn apply_weights(
         &self,
         plugin: &str,
@@ -288,11 +288,12 @@ impl Engine {
             let state = plugins.entry(plugin.to_string()).or_default();
             for (slot, weight) in weights {
                 let s = state.slot_mut(*slot);
-                let was_live = s.weight > 0;
                 s.weight = *weight;
                 if *weight > 0 {
                     s.warm_until = None;
-                } else if was_live && s.is_serving() {
+                } else if s.is_serving() && s.warm_until.is_none() {
+                    // Any slot left serving at 0% is a warm rollback target (also a
+                    // cancelled canary: rolling back again rolls it forward) that expires.
                     s.warm_until = keep_warm
                         .filter(|d| !d.is_zero())
                         .and_then(|d| chrono::Duration::from_std(d).ok())
