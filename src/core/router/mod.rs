@@ -95,7 +95,30 @@ pub(crate) type ProxyBody = Either<Incoming, Full<Bytes>>;
 /// The reverse proxy; share it as `Arc<Router>`.
 pub struct Router {
     table: ArcSwap<Compiled>,
-    client: Client<HttpConnector, Incoming>,
+}
+
+/// The pooled upstream client. Each serving thread has its own, so a request never waits
+/// on a pool lock or a connection task living on another thread.
+type Upstream = Client<HttpConnector, Incoming>;
+
+fn upstream_client() -> Upstream {
+    let mut connector = HttpConnector::new();
+    connector.set_nodelay(true);
+    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
+    Client::builder(TokioExecutor::new())
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_timer(TokioTimer::new())
+        .build(connector)
+}
+
+/// Serving threads: one per core unless `NAAP_ROUTER_THREADS` says otherwise.
+fn serving_threads() -> usize {
+    std::env::var("NAAP_ROUTER_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > 0)
+        .or_else(|| std::thread::available_parallelism().ok().map(|n| n.get()))
+        .unwrap_or(1)
 }
 
 impl std::fmt::Debug for Router {
@@ -109,16 +132,8 @@ impl std::fmt::Debug for Router {
 impl Router {
     /// A router with an empty route table.
     pub fn new() -> Arc<Router> {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .pool_timer(TokioTimer::new())
-            .build(connector);
         Arc::new(Router {
             table: ArcSwap::from_pointee(Compiled::new(RouteTable::default())),
-            client,
         })
     }
 
@@ -136,19 +151,122 @@ impl Router {
     /// Serves proxied traffic on `listener` until `shutdown` turns true (or its sender is
     /// dropped), then stops accepting and lets requests in flight finish.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
-        server::run(listener, shutdown, move |remote: SocketAddr| {
+        // One acceptor hands connections round-robin to one single-threaded runtime per
+        // core, each with its own upstream pool: a request is served start to end on one
+        // thread, without the cross-thread wake-ups of a shared work-stealing runtime.
+        // (SO_REUSEPORT would do the same without the hand-over, but would also let a
+        // second engine of the same user bind the port and silently take half the traffic.)
+        let threads = serving_threads();
+        let mut hand_over = Vec::with_capacity(threads);
+        let mut workers = Vec::with_capacity(threads);
+        for n in 0..threads {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             let router = Arc::clone(&self);
-            let conn = forward::ConnInfo::new(remote);
-            hyper::service::service_fn(move |req| {
-                let router = Arc::clone(&router);
-                let conn = conn.clone();
-                async move { Ok::<_, std::convert::Infallible>(router.proxy(req, &conn).await) }
-            })
+            let shutdown = shutdown.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("naap-router-{n}"))
+                .spawn(move || router.serve_thread(rx, shutdown));
+            match spawned {
+                Ok(worker) => {
+                    hand_over.push(tx);
+                    workers.push(worker);
+                }
+                Err(err) => tracing::error!(error = %err, "cannot start router thread {n}"),
+            }
+        }
+        if hand_over.is_empty() {
+            // No thread could start: serve on the caller's runtime rather than not at all.
+            return self.serve_here(listener, shutdown).await;
+        }
+        let mut next = 0usize;
+        server::accept(listener, shutdown, |stream, remote| {
+            // `into_std` keeps the socket non-blocking, as `from_std` on the worker expects.
+            let Ok(stream) = stream.into_std() else {
+                return;
+            };
+            let mut handed = (stream, remote);
+            // A worker whose runtime is gone hands the connection back; try the next.
+            for _ in 0..hand_over.len() {
+                next = (next + 1) % hand_over.len();
+                match hand_over[next].send(handed) {
+                    Ok(()) => return,
+                    Err(tokio::sync::mpsc::error::SendError(back)) => handed = back,
+                }
+            }
+            tracing::error!("no router thread is left to serve a connection; closing it");
+        })
+        .await;
+        drop(hand_over);
+        let _ = tokio::task::spawn_blocking(move || {
+            for worker in workers {
+                let _ = worker.join();
+            }
         })
         .await;
     }
 
-    async fn proxy(&self, req: Request<Incoming>, conn: &forward::ConnInfo) -> Response<ProxyBody> {
+    /// One serving thread: a current-thread runtime with its own upstream client.
+    fn serve_thread(
+        self: Arc<Self>,
+        incoming: tokio::sync::mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot build a router runtime");
+                return;
+            }
+        };
+        runtime.block_on(async move {
+            let client = Arc::new(upstream_client());
+            server::serve_handed_over(incoming, shutdown, move |remote| {
+                Router::service(Arc::clone(&self), Arc::clone(&client), remote)
+            })
+            .await;
+        });
+    }
+
+    /// Serving on the current runtime (the fallback, and the admin-style single loop).
+    async fn serve_here(self: Arc<Self>, listener: TcpListener, shutdown: watch::Receiver<bool>) {
+        let client = Arc::new(upstream_client());
+        server::run(listener, shutdown, move |remote| {
+            Router::service(Arc::clone(&self), Arc::clone(&client), remote)
+        })
+        .await;
+    }
+
+    fn service(
+        router: Arc<Router>,
+        client: Arc<Upstream>,
+        remote: SocketAddr,
+    ) -> impl hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<ProxyBody>,
+        Error = std::convert::Infallible,
+        Future = impl std::future::Future<
+            Output = Result<Response<ProxyBody>, std::convert::Infallible>,
+        > + Send,
+    > + Send
+    + 'static {
+        let conn = forward::ConnInfo::new(remote);
+        hyper::service::service_fn(move |req| {
+            let router = Arc::clone(&router);
+            let client = Arc::clone(&client);
+            let conn = conn.clone();
+            async move { Ok::<_, std::convert::Infallible>(router.proxy(&client, req, &conn).await) }
+        })
+    }
+
+    async fn proxy(
+        &self,
+        client: &Upstream,
+        req: Request<Incoming>,
+        conn: &forward::ConnInfo,
+    ) -> Response<ProxyBody> {
         let (target, uri) = match self.route(&req) {
             Ok(picked) => picked,
             Err(reject) => return reject.into_response(),
@@ -160,7 +278,7 @@ impl Router {
         forward::prepare_request_headers(&mut parts.headers, conn);
 
         let started = Instant::now();
-        let result = self.client.request(Request::from_parts(parts, body)).await;
+        let result = client.request(Request::from_parts(parts, body)).await;
         // Latency is time to the response head: what a caller waits before anything
         // arrives, and independent of how fast the caller reads a large body.
         let latency = started.elapsed();

@@ -9,7 +9,7 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 /// A client has this long to send a request's headers; stops idle or slowloris connections
@@ -40,11 +40,7 @@ pub(super) async fn run<F, S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .keep_alive(true)
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let builder = http1_builder();
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -65,6 +61,75 @@ pub(super) async fn run<F, S, B>(
         }
     }
     drop(listener);
+    drain(connections).await;
+}
+
+/// Accepts connections until shutdown and gives each to `hand_over`.
+pub(super) async fn accept(
+    listener: TcpListener,
+    mut shutdown: watch::Receiver<bool>,
+    mut hand_over: impl FnMut(TcpStream, SocketAddr),
+) {
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, remote)) => hand_over(stream, remote),
+                Err(err) => {
+                    tracing::warn!(error = %err, "accepting a connection failed; retrying");
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+            },
+            () = shutdown_requested(&mut shutdown) => break,
+        }
+    }
+}
+
+/// Serves connections handed over by an acceptor (see `Router::serve`) until shutdown;
+/// then waits for them to finish their requests.
+pub(super) async fn serve_handed_over<F, S, B>(
+    mut incoming: mpsc::UnboundedReceiver<(std::net::TcpStream, SocketAddr)>,
+    mut shutdown: watch::Receiver<bool>,
+    make_service: F,
+) where
+    F: Fn(SocketAddr) -> S,
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+    B: Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let builder = http1_builder();
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            handed = incoming.recv() => match handed {
+                Some((stream, remote)) => match TcpStream::from_std(stream) {
+                    Ok(stream) => {
+                        let service = make_service(remote);
+                        let conn = serve_connection(builder.clone(), stream, service, shutdown.clone());
+                        connections.spawn(conn);
+                    }
+                    Err(err) => tracing::warn!(error = %err, "could not adopt a connection"),
+                },
+                None => break,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            () = shutdown_requested(&mut shutdown) => break,
+        }
+    }
+    drain(connections).await;
+}
+
+fn http1_builder() -> hyper::server::conn::http1::Builder {
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    builder
+}
+
+async fn drain(mut connections: JoinSet<()>) {
     let drained = tokio::time::timeout(DRAIN_TIMEOUT, async {
         while connections.join_next().await.is_some() {}
     })
