@@ -8,6 +8,7 @@ mod classify;
 mod config;
 mod judge;
 mod samples;
+mod series;
 mod stats;
 mod summary;
 mod thresholds;
@@ -15,6 +16,7 @@ mod thresholds;
 pub use config::{AnalysisError, Direction, JudgeConfig, MetricConfig};
 pub use judge::{Classification, MetricResult, Outcome, Verdict, judge};
 pub use samples::MetricSamples;
+pub use series::{ERROR_RATE, P50_MS, P99_MS, pair, series_samples, standard_metrics};
 pub use stats::{MannWhitney, hodges_lehmann, mann_whitney, median};
 pub use thresholds::{BreachKind, ThresholdBreach, Thresholds, WindowStats, check_thresholds};
 
