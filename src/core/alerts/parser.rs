@@ -73,6 +73,9 @@ fn describe(tok: &Tok) -> String {
 
 const KEYWORDS: [&str; 2] = ["health", "restarts"];
 
+/// Words that structure a condition and so can never start an atom.
+const RESERVED: [&str; 4] = ["and", "or", "for", "in"];
+
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
@@ -133,6 +136,13 @@ impl Parser {
         let column = self.column();
         let atom = match self.peek().cloned() {
             Some(Tok::LParen) => self.group(column)?,
+            Some(Tok::Word(w)) if RESERVED.contains(&w.as_str()) => {
+                return Err(RuleError::new(
+                    column,
+                    format!("expected a metric, `health`, `restarts` or `(`, found `{w}`"),
+                    "conditions start with a metric, e.g. `error_rate > 0.05`",
+                ));
+            }
             Some(Tok::Word(w)) => {
                 self.pos += 1;
                 match w.as_str() {
@@ -171,6 +181,9 @@ impl Parser {
         let for_col = self.column();
         self.pos += 1;
         let hold = self.duration("`for`", for_col)?;
+        if self.peek_word("for") {
+            return Err(trailing(&self.tokens[self.pos]));
+        }
         let timer = self.timers;
         self.timers += 1;
         Ok(Expr::For {
@@ -448,9 +461,15 @@ fn unknown_metric(name: &str, column: usize) -> RuleError {
     let best = names
         .map(|n| (edit_distance(name, n), n))
         .min_by_key(|(d, _)| *d);
-    let hint = match best {
-        Some((d, n)) if d <= 3 && d < name.len() => format!("did you mean `{n}`?"),
-        _ => "metrics are error_rate, rps, p50_ms, p95_ms, p99_ms, cpu_percent, rss_mb; also `health` and `restarts`".into(),
+    // `p99` is a prefix of `p99_ms`: that is a likelier intent than a small edit distance.
+    let prefixed = Metric::ALL
+        .iter()
+        .map(|(_, n)| *n)
+        .find(|n| name.len() >= 2 && n.starts_with(name));
+    let hint = match (prefixed, best) {
+        (Some(n), _) => format!("did you mean `{n}`?"),
+        (None, Some((d, n))) if d <= 3 && d < name.len() => format!("did you mean `{n}`?"),
+        (None, _) => "metrics are error_rate, rps, p50_ms, p95_ms, p99_ms, cpu_percent, rss_mb; also `health` and `restarts`".into(),
     };
     RuleError::new(column, format!("unknown metric `{name}`"), hint)
 }
