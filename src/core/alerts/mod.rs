@@ -73,11 +73,15 @@ impl RuleError {
 
 impl fmt::Display for RuleError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "column {}: {} ({})", self.column, self.message, self.hint)
+        write!(
+            f,
+            "column {}: {} ({})",
+            self.column, self.message, self.hint
+        )
     }
 }
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod state_tests;
+#[cfg(test)]
+mod tests;

@@ -154,7 +154,10 @@ impl Parser {
             Some(other) => {
                 return Err(RuleError::new(
                     column,
-                    format!("expected a metric, `health`, `restarts` or `(`, found {}", describe(&other)),
+                    format!(
+                        "expected a metric, `health`, `restarts` or `(`, found {}",
+                        describe(&other)
+                    ),
                     "conditions start with a metric, e.g. `error_rate > 0.05`",
                 ));
             }
@@ -247,7 +250,11 @@ impl Parser {
             }
         }
         if self.peek() != Some(&Tok::Assign) {
-            return Err(RuleError::new(self.column(), "expected `=` after `slot`", hint));
+            return Err(RuleError::new(
+                self.column(),
+                "expected `=` after `slot`",
+                hint,
+            ));
         }
         self.pos += 1;
         let col = self.column();
@@ -259,7 +266,13 @@ impl Parser {
                     "use blue, green, live, canary or any",
                 )
             })?,
-            _ => return Err(RuleError::new(col, "expected a slot name after `slot=`", hint)),
+            _ => {
+                return Err(RuleError::new(
+                    col,
+                    "expected a slot name after `slot=`",
+                    hint,
+                ));
+            }
         };
         self.pos += 1;
         if self.peek() != Some(&Tok::RBrace) {
@@ -294,7 +307,9 @@ impl Parser {
             _ => {
                 return Err(RuleError::new(
                     col,
-                    format!("expected a comparison (`>`, `>=`, `<`, `<=`, `==`, `!=`) after `{after}`"),
+                    format!(
+                        "expected a comparison (`>`, `>=`, `<`, `<=`, `==`, `!=`) after `{after}`"
+                    ),
                     format!("e.g. `{after} > 5`"),
                 ));
             }
@@ -371,7 +386,10 @@ impl Parser {
             }
             Some(other) => Err(RuleError::new(
                 col,
-                format!("expected a duration after {after}, found {}", describe(&other)),
+                format!(
+                    "expected a duration after {after}, found {}",
+                    describe(&other)
+                ),
                 hint,
             )),
             None => Err(RuleError::new(
@@ -450,7 +468,9 @@ fn unit_hint(metric: Metric) -> &'static str {
     match metric {
         Metric::ErrorRate => "error_rate takes a fraction (0.05) or a percentage (5%)",
         Metric::Rps => "rps takes a plain number of requests per second",
-        Metric::P50Ms | Metric::P95Ms | Metric::P99Ms => "latencies take milliseconds (800 or 800ms) or seconds (1.5s)",
+        Metric::P50Ms | Metric::P95Ms | Metric::P99Ms => {
+            "latencies take milliseconds (800 or 800ms) or seconds (1.5s)"
+        }
         Metric::CpuPercent => "cpu_percent takes a number or a percentage (80 or 80%)",
         Metric::RssMb => "rss_mb takes MiB (512 or 512MB) or GiB (1.5GB)",
     }

@@ -230,9 +230,29 @@ fn describe(expr: &Expr, sample: &PluginSample, now: DateTime<Utc>, out: &mut St
             }
             let name = metric.as_str();
             let _ = match chosen {
-                Some((s, v, true)) => write!(out, "{name} {} {} {} on {}", num(v), cmp.as_str(), num(*value), s.slot),
-                Some((s, v, false)) => write!(out, "{name} {} (threshold {} {}) on {}", num(v), cmp.as_str(), num(*value), s.slot),
-                None => write!(out, "{name} {} {} (no {} slot running)", cmp.as_str(), num(*value), slot.as_str()),
+                Some((s, v, true)) => write!(
+                    out,
+                    "{name} {} {} {} on {}",
+                    num(v),
+                    cmp.as_str(),
+                    num(*value),
+                    s.slot
+                ),
+                Some((s, v, false)) => write!(
+                    out,
+                    "{name} {} (threshold {} {}) on {}",
+                    num(v),
+                    cmp.as_str(),
+                    num(*value),
+                    s.slot
+                ),
+                None => write!(
+                    out,
+                    "{name} {} {} (no {} slot running)",
+                    cmp.as_str(),
+                    num(*value),
+                    slot.as_str()
+                ),
             };
         }
         Expr::Restarts { cmp, count, window } => {
@@ -263,7 +283,11 @@ fn describe(expr: &Expr, sample: &PluginSample, now: DateTime<Utc>, out: &mut St
                 .iter()
                 .filter(|e| !is_or || eval(e, sample, now, None))
                 .collect();
-            let shown = if holding.is_empty() { items.iter().collect() } else { holding };
+            let shown = if holding.is_empty() {
+                items.iter().collect()
+            } else {
+                holding
+            };
             for (i, item) in shown.into_iter().enumerate() {
                 if i > 0 {
                     out.push_str(if is_or { " or " } else { " and " });

@@ -115,13 +115,17 @@ impl FromStr for AlertId {
 pub enum AlertState {
     Inactive,
     /// The condition holds but its `for` has not elapsed.
-    Pending { since: DateTime<Utc> },
+    Pending {
+        since: DateTime<Utc>,
+    },
     /// `last_notified` is None while every notification so far was silenced.
     Firing {
         since: DateTime<Utc>,
         last_notified: Option<DateTime<Utc>>,
     },
-    Resolved { at: DateTime<Utc> },
+    Resolved {
+        at: DateTime<Utc>,
+    },
 }
 
 /// What changed.
@@ -178,7 +182,8 @@ pub struct Silence {
 
 impl Silence {
     fn matches(&self, plugin: &str, rule: &str) -> bool {
-        self.plugin.as_deref().is_none_or(|p| p == plugin) && (self.rule == "*" || self.rule == rule)
+        self.plugin.as_deref().is_none_or(|p| p == plugin)
+            && (self.rule == "*" || self.rule == rule)
     }
 }
 
@@ -435,9 +440,7 @@ fn step(
     let notified = if silenced { None } else { Some(now) };
 
     match entry.state {
-        AlertState::Inactive | AlertState::Resolved { .. } | AlertState::Pending { .. }
-            if fire =>
-        {
+        AlertState::Inactive | AlertState::Resolved { .. } | AlertState::Pending { .. } if fire => {
             entry.state = AlertState::Firing {
                 since: now,
                 last_notified: notified,

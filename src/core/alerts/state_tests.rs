@@ -38,7 +38,10 @@ fn pending_then_firing_then_resolved() {
     assert!(!t[0].rollback, "only Firing asks for a rollback");
     // `for` not yet elapsed: stays pending, nothing new.
     assert!(eng.evaluate("web", &rules, &bad(0.12), at(39)).is_empty());
-    assert!(matches!(eng.list(at(39))[0].state, AlertState::Pending { .. }));
+    assert!(matches!(
+        eng.list(at(39))[0].state,
+        AlertState::Pending { .. }
+    ));
 
     let t = eng.evaluate("web", &rules, &bad(0.12), at(40));
     assert_eq!(kinds(&t), [TransitionKind::Firing]);
@@ -64,15 +67,24 @@ fn pending_then_firing_then_resolved() {
 fn flapping_resets_pending() {
     let mut eng = AlertEngine::new();
     let rules = [spec("errors", "error_rate > 0.05 for 30s")];
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &bad(0.1), at(0))), [TransitionKind::Pending]);
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &bad(0.1), at(0))),
+        [TransitionKind::Pending]
+    );
     assert!(eng.evaluate("web", &rules, &bad(0.1), at(20)).is_empty());
     // One good sample: back to inactive, silently.
     assert!(eng.evaluate("web", &rules, &sample(), at(25)).is_empty());
     assert!(eng.list(at(25)).is_empty());
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &bad(0.1), at(26))), [TransitionKind::Pending]);
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &bad(0.1), at(26))),
+        [TransitionKind::Pending]
+    );
     // 30s after the first breach, but only 4s after the restart: still pending.
     assert!(eng.evaluate("web", &rules, &bad(0.1), at(30)).is_empty());
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &bad(0.1), at(56))), [TransitionKind::Firing]);
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &bad(0.1), at(56))),
+        [TransitionKind::Firing]
+    );
 }
 
 #[test]
@@ -81,7 +93,10 @@ fn without_for_it_fires_at_once() {
     let rules = [spec("down", "health == unhealthy")];
     let mut s = sample();
     s.slots[0].health = crate::core::types::Health::Unhealthy;
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &s, at(0))), [TransitionKind::Firing]);
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &s, at(0))),
+        [TransitionKind::Firing]
+    );
 }
 
 #[test]
@@ -90,22 +105,40 @@ fn repeats_after_the_interval_and_ack_stops_them() {
     let mut r = spec("errors", "error_rate > 0.05");
     r.repeat_interval = Duration::from_secs(3600);
     let rules = [r];
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &bad(0.1), at(0))), [TransitionKind::Firing]);
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &bad(0.1), at(0))),
+        [TransitionKind::Firing]
+    );
     assert!(eng.evaluate("web", &rules, &bad(0.1), at(3599)).is_empty());
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &bad(0.1), at(3600))), [TransitionKind::Repeat]);
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &bad(0.1), at(3600))),
+        [TransitionKind::Repeat]
+    );
     assert!(eng.evaluate("web", &rules, &bad(0.1), at(7199)).is_empty());
 
     let id: AlertId = "web/errors".parse().unwrap();
     eng.ack(&id).unwrap();
     assert!(eng.list(at(7199))[0].acked);
     assert!(eng.evaluate("web", &rules, &bad(0.1), at(7200)).is_empty());
-    assert!(eng.evaluate("web", &rules, &bad(0.1), at(20_000)).is_empty());
+    assert!(
+        eng.evaluate("web", &rules, &bad(0.1), at(20_000))
+            .is_empty()
+    );
     // Resolving clears the ack; the next firing repeats again.
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &sample(), at(20_001))), [TransitionKind::Resolved]);
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &sample(), at(20_001))),
+        [TransitionKind::Resolved]
+    );
     assert_eq!(eng.ack(&id), Err(AlertError::NotFiring(id.clone())));
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &bad(0.1), at(20_002))), [TransitionKind::Firing]);
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &bad(0.1), at(20_002))),
+        [TransitionKind::Firing]
+    );
     assert!(!eng.list(at(20_002))[0].acked);
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &bad(0.1), at(23_602))), [TransitionKind::Repeat]);
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &bad(0.1), at(23_602))),
+        [TransitionKind::Repeat]
+    );
 
     let missing = AlertId::new("web", "nope");
     assert_eq!(eng.ack(&missing), Err(AlertError::Unknown(missing.clone())));
@@ -117,8 +150,14 @@ fn default_repeat_interval_is_four_hours() {
     let mut eng = AlertEngine::new();
     let rules = [spec("errors", "error_rate > 0.05")];
     eng.evaluate("web", &rules, &bad(0.1), at(0));
-    assert!(eng.evaluate("web", &rules, &bad(0.1), at(4 * 3600 - 1)).is_empty());
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &bad(0.1), at(4 * 3600))), [TransitionKind::Repeat]);
+    assert!(
+        eng.evaluate("web", &rules, &bad(0.1), at(4 * 3600 - 1))
+            .is_empty()
+    );
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &bad(0.1), at(4 * 3600))),
+        [TransitionKind::Repeat]
+    );
 }
 
 #[test]
@@ -128,18 +167,34 @@ fn silences_mark_transitions_and_expire_by_themselves() {
     r.rollback = true;
     r.repeat_interval = Duration::from_secs(600);
     let rules = [r, spec("slow", "p99_ms > 10")];
-    let sid = eng.silence(Some("web"), "errors", at(1000), "ana", "known issue, fix deploying");
+    let sid = eng.silence(
+        Some("web"),
+        "errors",
+        at(1000),
+        "ana",
+        "known issue, fix deploying",
+    );
     let t = eng.evaluate("web", &rules, &bad(0.1), at(0));
     assert_eq!(t.len(), 2);
     let errors = t.iter().find(|t| t.id.rule == "errors").unwrap();
     let slow = t.iter().find(|t| t.id.rule == "slow").unwrap();
-    assert!(errors.silenced && errors.rollback, "silences mute, they do not disarm rollback");
+    assert!(
+        errors.silenced && errors.rollback,
+        "silences mute, they do not disarm rollback"
+    );
     assert!(!slow.silenced);
     // Another plugin is not covered.
-    assert!(!eng.evaluate("api", &rules, &bad(0.1), at(0)).iter().any(|t| t.silenced));
+    assert!(
+        !eng.evaluate("api", &rules, &bad(0.1), at(0))
+            .iter()
+            .any(|t| t.silenced)
+    );
 
     let v = eng.list(at(500));
-    let ev = v.iter().find(|v| v.id == AlertId::new("web", "errors")).unwrap();
+    let ev = v
+        .iter()
+        .find(|v| v.id == AlertId::new("web", "errors"))
+        .unwrap();
     assert_eq!((ev.silence, ev.silenced_until), (Some(sid), Some(at(1000))));
     assert_eq!(eng.silences(at(500)).len(), 1);
     // While silenced nothing repeats.
@@ -171,11 +226,20 @@ fn restart_storm_fires_and_ages_out() {
     let rules = [spec("crashloop", "restarts > 3 in 10m")];
     let mut s = sample();
     s.restart_times = (0..4).map(|i| at(i * 60)).collect();
-    assert!(eng.evaluate("web", &rules, &s, at(120)).is_empty(), "3 restarts so far");
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &s, at(180))), [TransitionKind::Firing]);
+    assert!(
+        eng.evaluate("web", &rules, &s, at(120)).is_empty(),
+        "3 restarts so far"
+    );
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &s, at(180))),
+        [TransitionKind::Firing]
+    );
     // At 10m the first restart leaves the window.
     assert!(eng.evaluate("web", &rules, &s, at(599)).is_empty());
-    assert_eq!(kinds(&eng.evaluate("web", &rules, &s, at(600))), [TransitionKind::Resolved]);
+    assert_eq!(
+        kinds(&eng.evaluate("web", &rules, &s, at(600))),
+        [TransitionKind::Resolved]
+    );
 }
 
 #[test]
@@ -197,7 +261,10 @@ fn slot_selectors_separate_canary_from_live() {
     got.sort_by_key(|g| g.0);
     assert_eq!(
         got,
-        [("canary-errors", TransitionKind::Resolved), ("live-errors", TransitionKind::Firing)]
+        [
+            ("canary-errors", TransitionKind::Resolved),
+            ("live-errors", TransitionKind::Firing)
+        ]
     );
 }
 
@@ -209,7 +276,10 @@ fn removed_rules_resolve_and_list_orders_by_severity() {
     let rules = [info, spec("hot", "cpu_percent > 1")];
     eng.evaluate("web", &rules, &sample(), at(0));
     let v = eng.list(at(0));
-    assert_eq!(v.iter().map(|v| v.severity).collect::<Vec<_>>(), [Severity::Critical, Severity::Info]);
+    assert_eq!(
+        v.iter().map(|v| v.severity).collect::<Vec<_>>(),
+        [Severity::Critical, Severity::Info]
+    );
     let t = eng.evaluate("web", &rules[1..], &sample(), at(5));
     assert_eq!(kinds(&t), [TransitionKind::Resolved]);
     assert_eq!(t[0].id.rule, "busy");

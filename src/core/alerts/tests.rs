@@ -7,7 +7,9 @@ use std::time::Duration;
 
 pub(super) fn t0() -> DateTime<Utc> {
     // A fixed instant keeps the tests independent of the wall clock.
-    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0).single().expect("valid date")
+    Utc.with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .single()
+        .expect("valid date")
 }
 
 pub(super) fn slot(name: SlotName, role: SlotRole) -> SlotSample {
@@ -59,7 +61,10 @@ const VALID: &[(&str, &str)] = &[
     ("cpu_percent > 80%", "cpu_percent > 80"),
     ("rss_mb > 1GB", "rss_mb > 1024"),
     ("rss_mb > 512MB", "rss_mb > 512"),
-    ("health{slot=live} != healthy", "health{slot=live} != healthy"),
+    (
+        "health{slot=live} != healthy",
+        "health{slot=live} != healthy",
+    ),
     ("health == unknown for 500ms", "health == unknown for 500ms"),
     ("a_metric_free_zone_is_not_allowed > 1", ""),
     (
@@ -127,10 +132,30 @@ fn for_durations_go_to_the_rule_or_to_an_atom() {
 const BROKEN: &[(&str, usize, &str, &str)] = &[
     ("", 1, "empty", "error_rate"),
     ("   ", 1, "empty", ""),
-    ("errror_rate > 0.05", 1, "unknown metric `errror_rate`", "did you mean `error_rate`?"),
-    ("p99 > 800", 1, "unknown metric `p99`", "did you mean `p99_ms`?"),
-    ("helth == unhealthy", 1, "unknown metric", "did you mean `health`?"),
-    ("error_rate >", 13, "expected a number after `>`", "column 12"),
+    (
+        "errror_rate > 0.05",
+        1,
+        "unknown metric `errror_rate`",
+        "did you mean `error_rate`?",
+    ),
+    (
+        "p99 > 800",
+        1,
+        "unknown metric `p99`",
+        "did you mean `p99_ms`?",
+    ),
+    (
+        "helth == unhealthy",
+        1,
+        "unknown metric",
+        "did you mean `health`?",
+    ),
+    (
+        "error_rate >",
+        13,
+        "expected a number after `>`",
+        "column 12",
+    ),
     ("error_rate > for 30s", 14, "expected a number", ""),
     ("error_rate 0.05", 12, "expected a comparison", ""),
     ("error_rate = 0.05", 12, "`=` is not a comparison", "=="),
@@ -146,12 +171,27 @@ const BROKEN: &[(&str, usize, &str, &str)] = &[
     ("restarts > 3", 13, "expected `in`", "10m"),
     ("restarts > 3 in", 16, "expected a duration", ""),
     ("restarts > 2.5 in 1m", 12, "whole number", ""),
-    ("error_rate{slot=purple} > 0.1", 17, "unknown slot selector `purple`", "canary"),
+    (
+        "error_rate{slot=purple} > 0.1",
+        17,
+        "unknown slot selector `purple`",
+        "canary",
+    ),
     ("error_rate{slt=canary} > 0.1", 12, "expected `slot`", ""),
-    ("error_rate{slot=canary > 0.1", 24, "expected `}`", "column 11"),
+    (
+        "error_rate{slot=canary > 0.1",
+        24,
+        "expected `}`",
+        "column 11",
+    ),
     ("rps > 5%", 7, "unit `%` does not fit `rps`", ""),
     ("error_rate > 5", 14, "fraction", "5%"),
-    ("error_rate > 0.05 and", 22, "expected a condition after `and`", ""),
+    (
+        "error_rate > 0.05 and",
+        22,
+        "expected a condition after `and`",
+        "",
+    ),
     ("rps > 1 or or rps < 1", 12, "expected a metric", ""),
     ("rps < -1", 7, "negative", ""),
     ("rps > 1 && rps < 5", 9, "unexpected `&`", "and"),
@@ -180,10 +220,49 @@ fn broken_conditions_point_at_the_column() {
 #[test]
 fn garbage_never_panics() {
     let pieces = [
-        "error_rate", "rps", "p99_ms", "health", "restarts", "for", "in", "and", "or", "(", ")",
-        "{", "}", "slot", "=", "==", "!=", ">", ">=", "<", "0.05", "5%", "30s", "1m", ".", "..",
-        "1e9", "99999999999999999999999", "canary", "unhealthy", "é", "≥", " ", "", "-", "!",
-        "&", "\t", "0", "1.2.3", "18446744073709551616h", "\u{0}", "_",
+        "error_rate",
+        "rps",
+        "p99_ms",
+        "health",
+        "restarts",
+        "for",
+        "in",
+        "and",
+        "or",
+        "(",
+        ")",
+        "{",
+        "}",
+        "slot",
+        "=",
+        "==",
+        "!=",
+        ">",
+        ">=",
+        "<",
+        "0.05",
+        "5%",
+        "30s",
+        "1m",
+        ".",
+        "..",
+        "1e9",
+        "99999999999999999999999",
+        "canary",
+        "unhealthy",
+        "é",
+        "≥",
+        " ",
+        "",
+        "-",
+        "!",
+        "&",
+        "\t",
+        "0",
+        "1.2.3",
+        "18446744073709551616h",
+        "\u{0}",
+        "_",
     ];
     let mut rng = fastrand::Rng::with_seed(7);
     for _ in 0..600 {
@@ -203,7 +282,10 @@ fn garbage_never_panics() {
                 let mut timers = vec![None; rule.timer_count()];
                 let _ = rule.holds_timed(&sample(), t0(), &mut timers);
             }
-            Err(e) => assert!(e.column >= 1 && e.column <= s.chars().count() + 1, "{s:?}: {e}"),
+            Err(e) => assert!(
+                e.column >= 1 && e.column <= s.chars().count() + 1,
+                "{s:?}: {e}"
+            ),
         }
     }
     // Plain random characters too.
@@ -280,13 +362,22 @@ fn summaries_carry_the_numbers() {
     let mut s = sample();
     s.slots[1].error_rate = 0.12;
     let rule = parse("error_rate > 0.05 for 30s").unwrap();
-    assert_eq!(rule.summary(&s, t0()), "error_rate 0.12 > 0.05 on green for 30s");
+    assert_eq!(
+        rule.summary(&s, t0()),
+        "error_rate 0.12 > 0.05 on green for 30s"
+    );
     let rule = parse("rps < 1 or error_rate > 5%").unwrap();
     assert_eq!(rule.summary(&s, t0()), "error_rate 0.12 > 0.05 on green");
     let rule = parse("p99_ms{slot=canary} > 500").unwrap();
-    assert_eq!(rule.summary(&s, t0()), "p99_ms 50 (threshold > 500) on green");
+    assert_eq!(
+        rule.summary(&s, t0()),
+        "p99_ms 50 (threshold > 500) on green"
+    );
     s.slots[1].has_process = false;
-    assert_eq!(rule.summary(&s, t0()), "p99_ms > 500 (no canary slot running)");
+    assert_eq!(
+        rule.summary(&s, t0()),
+        "p99_ms > 500 (no canary slot running)"
+    );
 }
 
 #[test]
