@@ -1,6 +1,7 @@
 //! The engine: workspace manifests, the local runtime, the router, health checks, metrics,
 //! logs, the SQLite store, and the engine that owns them all. No terminal, clap or LLM code.
 
+pub mod alerts;
 pub mod analysis;
 pub mod engine;
 pub mod health;
