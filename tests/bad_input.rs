@@ -81,6 +81,13 @@ const BROKEN_MANIFESTS: &[(&str, &str, usize, &str, &str)] = &[
         "",
     ),
     (
+        "alert condition with a typo",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[[alerts]]\nname = \"errors\"\ncondition = \"errror_rate > 0.05 for 30s\"\n",
+        11,
+        "alerts[0].condition",
+        "error_rate",
+    ),
+    (
         "timeout not below interval",
         "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[health]\ninterval = \"1s\"\ntimeout = \"2s\"\n",
         11,

@@ -25,7 +25,7 @@ pub fn init(cli: &Cli, dir: Option<std::path::PathBuf>, force: bool) -> anyhow::
             Ok(())
         }
         Err(problems) => {
-            eprint!("{problems}");
+            eprintln!("{problems}");
             Err(Exit(1).into())
         }
     }
@@ -57,7 +57,7 @@ pub fn validate(cli: &Cli) -> anyhow::Result<()> {
                     .collect();
                 print_json(&serde_json::json!({"ok": false, "problems": list}))?;
             } else {
-                eprint!("{problems}");
+                eprintln!("{problems}");
                 eprintln!(
                     "{} problem{} found",
                     problems.0.len(),

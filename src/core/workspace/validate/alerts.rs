@@ -1,4 +1,5 @@
-//! `[[alerts]]`: checked for shape only; the alert engine parses conditions.
+//! `[[alerts]]`: names, severities, channels, and conditions parsed by the alert engine's
+//! own parser, so a broken rule is reported at its column before anything runs.
 
 use serde_spanned::Spanned;
 
@@ -11,7 +12,7 @@ use crate::core::workspace::suggest;
 const DEFAULT_SEVERITY: &str = "warning";
 const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
 
-/// `[[alerts]]`: shape only; the alert engine parses conditions.
+/// `[[alerts]]`: every entry checked; conditions parsed with `core::alerts::parse`.
 pub(super) fn alerts(raw: &[RawAlert], r: &mut Report) -> Vec<AlertSpec> {
     let mut out = Vec::with_capacity(raw.len());
     let mut seen: Vec<(String, String)> = Vec::new();
@@ -40,6 +41,9 @@ pub(super) fn alerts(raw: &[RawAlert], r: &mut Report) -> Vec<AlertSpec> {
             &field("condition"),
             "condition = \"error_rate > 0.05 for 30s\"",
         );
+        if let Some(c) = &condition {
+            condition_problem(r, c, &field("condition"));
+        }
         let severity = match &a.severity {
             Field::Present(s) if SEVERITIES.contains(&s.get_ref().as_str()) => s.get_ref().clone(),
             Field::Present(s) => {
@@ -102,6 +106,27 @@ fn channels(r: &mut Report, list: &Spanned<Vec<Spanned<String>>>, field: &str) -
         }
     }
     list.get_ref().iter().map(|c| c.get_ref().clone()).collect()
+}
+
+/// Reports a condition the alert parser rejects, at the offending column when the value
+/// is written without escapes (then the file's text is the string's text).
+fn condition_problem(r: &mut Report, condition: &Spanned<String>, field: &str) {
+    let Err(error) = crate::core::alerts::parse(condition.get_ref()) else {
+        return;
+    };
+    let text = condition.get_ref();
+    let span = condition.span();
+    let offset = if text.contains(['\\', '"', '\'']) {
+        0
+    } else {
+        // +1 for the opening quote; the parser counts columns in characters from 1.
+        1 + text
+            .char_indices()
+            .nth(error.column.saturating_sub(1))
+            .map_or(text.len(), |(i, _)| i)
+    };
+    let at = (span.start + offset).min(span.end)..span.end;
+    r.at(&at, field, error.message, error.hint);
 }
 
 /// A required, non-empty string in an `[[array]]` entry.
