@@ -344,7 +344,7 @@ fn broken_cases() -> Vec<Case> {
             .hint("did you mean `critical`?"),
         case("bad alert channel")
             .plugin(minimal_with(
-                "[[alerts]]\nname = \"e\"\ncondition = \"c\"\nchannels = [\"log\", \"email:me\"]\n",
+                "[[alerts]]\nname = \"e\"\ncondition = \"rps < 1\"\nchannels = [\"log\", \"email:me\"]\n",
             ))
             .at(P, 11, "alerts[0].channels[1]")
             .column(20)
@@ -526,7 +526,7 @@ channels = ["log", "webhook:http://127.0.0.1:9000/hook", "command:notify-send na
 
 [[alerts]]
 name = "slow"
-condition = "latency_p99_ms > 800 for 1m"
+condition = "p99_ms > 800 for 1m"
 "#;
 
 const SEARCH_PLUGIN: &str = r#"
@@ -627,7 +627,7 @@ fn full_example_loads_with_every_value() {
         p.alerts[1],
         AlertSpec {
             name: "slow".into(),
-            condition: "latency_p99_ms > 800 for 1m".into(),
+            condition: "p99_ms > 800 for 1m".into(),
             severity: "warning".into(),
             channels: vec!["log".into()],
         }
