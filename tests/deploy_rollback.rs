@@ -135,6 +135,11 @@ async fn an_unhealthy_slot_gets_no_traffic() {
         "--version {version} ",
         "--version {version} $([ \\\"$NAAP_VERSION\\\" = 2.0.0 ] && echo --fail-health-after 1500ms)",
     );
+    // This test is about the router alone; the automatic rollback has its own tests.
+    let manifest = manifest.replace(
+        "keep_previous_warm = \"30m\"",
+        "keep_previous_warm = \"30m\"\non_health_check_fail = false",
+    );
     let mut ws = TestWorkspace::new(&[("sick", manifest)]);
     ws.start_engine();
     ws.wait_serving("sick");

@@ -10,6 +10,7 @@
 mod deploy;
 mod error;
 mod gates;
+mod guard;
 mod monitor;
 mod reconcile;
 pub mod report;

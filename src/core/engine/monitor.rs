@@ -19,6 +19,10 @@ pub(crate) async fn run(
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Thresholds are checked more often than the once-a-second bookkeeping, so a bad
+    // version is rolled back within a second or two of its window showing it.
+    let mut guard = tokio::time::interval(Duration::from_millis(200));
+    guard.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cpu = CpuMeter::default();
     let mut shutdown = engine.shutdown_requested();
     loop {
@@ -26,6 +30,7 @@ pub(crate) async fn run(
             Some(event) = runtime.recv() => engine.on_runtime_event(event),
             Some(change) = health.recv() => engine.on_health_change(change),
             _ = tick.tick() => engine.on_tick(&mut cpu).await,
+            _ = guard.tick() => engine.check_rollback_thresholds(),
             _ = shutdown.changed() => return,
         }
     }

@@ -29,6 +29,8 @@ pub(crate) struct PluginState {
     pub op: Arc<tokio::sync::Mutex<()>>,
     /// Set while a deploy runs; a rollback sends `true` to cancel it.
     pub cancel: Option<watch::Sender<bool>>,
+    /// An automatic rollback is under way; the guard does not start another.
+    pub auto_rollback_running: bool,
 }
 
 impl PluginState {
