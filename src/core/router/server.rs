@@ -27,10 +27,10 @@ pub(super) async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
 }
 
 /// Accepts connections until shutdown, serving each with the service `make_service` builds
-/// for it; then waits for connections to finish their requests.
+/// for it on this runtime; then waits for connections to finish their requests.
 pub(super) async fn run<F, S, B>(
     listener: TcpListener,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
     make_service: F,
 ) where
     F: Fn(SocketAddr) -> S,
@@ -40,35 +40,28 @@ pub(super) async fn run<F, S, B>(
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let builder = http1_builder();
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, remote)) => {
-                    let service = make_service(remote);
-                    let conn = serve_connection(builder.clone(), stream, service, shutdown.clone());
-                    connections.spawn(conn);
+    // The same hand-over as the router's per-core threads, to a consumer on this runtime.
+    let (hand_over, incoming) = mpsc::unbounded_channel();
+    let acceptor =
+        tokio::spawn(accept(
+            listener,
+            shutdown.clone(),
+            move |stream, remote| match stream.into_std() {
+                Ok(stream) => {
+                    let _ = hand_over.send((stream, remote));
                 }
-                Err(err) => {
-                    tracing::warn!(error = %err, "accepting a connection failed; retrying");
-                    tokio::time::sleep(ACCEPT_BACKOFF).await;
-                }
+                Err(err) => tracing::warn!(error = %err, "could not hand over a connection"),
             },
-            // Reap finished connections so the set stays as large as the open connections.
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            () = shutdown_requested(&mut shutdown) => break,
-        }
-    }
-    drop(listener);
-    drain(connections).await;
+        ));
+    serve_handed_over(incoming, shutdown, make_service).await;
+    let _ = acceptor.await;
 }
 
 /// Accepts connections until shutdown and gives each to `hand_over`.
 pub(super) async fn accept(
     listener: TcpListener,
     mut shutdown: watch::Receiver<bool>,
-    mut hand_over: impl FnMut(TcpStream, SocketAddr),
+    mut hand_over: impl FnMut(TcpStream, SocketAddr) + Send,
 ) {
     loop {
         tokio::select! {
