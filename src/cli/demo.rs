@@ -137,7 +137,7 @@ fn print_welcome(dir: &Path, engine: &Engine, ready: bool) {
     if !ready {
         println!("  (plugins are still starting; `naap status` shows them)");
     }
-    println!("\nIn another terminal (~20 requests/s of background traffic run):");
+    println!("\nIn another terminal (background traffic: ~20 requests/s per plugin):");
     if let Some(alias) = alias_line() {
         println!("  {alias}");
     }
