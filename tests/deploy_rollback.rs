@@ -58,6 +58,30 @@ async fn blue_green_deploy_then_rollback_answers_from_the_expected_version() {
         "{seen:?}"
     );
 
+    // The admin listener reports the same traffic to Prometheus.
+    let admin = ws.admin();
+    let healthz = http
+        .get(format!("http://{admin}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(healthz.status(), 200);
+    let metrics = http
+        .get(format!("http://{admin}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    for needle in [
+        "naap_requests_total{plugin=\"shop\",slot=\"blue\",version=\"1.0.0\"}",
+        "naap_slot_weight{plugin=\"shop\",slot=\"green\",version=\"2.0.0\"} 50",
+        "naap_slot_healthy{plugin=\"shop\",slot=\"blue\",version=\"1.0.0\"} 1",
+    ] {
+        assert!(metrics.contains(needle), "missing {needle} in:\n{metrics}");
+    }
+
     // History has the whole story, in order, and the audit log names the face.
     let history = ws.json(&["history", "shop"]);
     let kinds: Vec<&str> = history["events"]
