@@ -4,15 +4,25 @@ use super::args::LogsArgs;
 use super::{Cli, context};
 use crate::api::Call;
 use crate::core::engine::EngineEvent;
-use crate::core::logs::LogLine;
+use crate::core::logs::{LogLine, LogQuery};
 
 pub async fn logs(cli: &Cli, args: LogsArgs) -> anyhow::Result<()> {
-    let grep = args
-        .grep
-        .as_deref()
-        .map(regex::Regex::new)
-        .transpose()
-        .map_err(|e| anyhow::anyhow!("--grep: {e}"))?;
+    // The engine's own filter, applied here to followed lines as the engine applies it to
+    // the backlog, so both halves of the output agree.
+    let mut filter = LogQuery {
+        plugin: args.plugin.clone(),
+        slot: args.slot,
+        min_level: args.level,
+        since: args.since,
+        grep: args
+            .grep
+            .as_deref()
+            .map(regex::Regex::new)
+            .transpose()
+            .map_err(|e| anyhow::anyhow!("--grep: {e}"))?,
+        after_seq: None,
+        limit: args.lines,
+    };
     let mut client = context::connect(cli).await?;
     // Subscribe before reading the backlog, so no line falls between the two.
     if args.follow {
@@ -34,22 +44,18 @@ pub async fn logs(cli: &Cli, args: LogsArgs) -> anyhow::Result<()> {
             after_seq: None,
         })
         .await?;
-    let mut last_seq = 0;
     for line in &lines {
         print_line(cli, line)?;
-        last_seq = last_seq.max(line.seq);
+        filter.after_seq = filter.after_seq.max(Some(line.seq));
     }
     if !args.follow {
         return Ok(());
     }
     loop {
         if let EngineEvent::Log(line) = client.next_push().await? {
-            let wanted = line.seq > last_seq
-                && args.slot.is_none_or(|s| line.slot == Some(s))
-                && args.level.is_none_or(|l| line.level >= l)
-                && grep.as_ref().is_none_or(|re| re.is_match(&line.message));
+            let wanted = filter.matches(&line);
             if wanted {
-                last_seq = line.seq;
+                filter.after_seq = Some(line.seq);
                 print_line(cli, &line)?;
             }
         }

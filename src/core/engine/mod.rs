@@ -240,8 +240,11 @@ impl Engine {
             }
         }
         if stop_plugins {
-            let stops = handles.into_iter().map(|h| h.stop());
-            futures_join_all(stops).await;
+            let mut stops = tokio::task::JoinSet::new();
+            for handle in handles {
+                stops.spawn(handle.stop());
+            }
+            stops.join_all().await;
         } else {
             for handle in handles {
                 handle.detach();
@@ -424,15 +427,6 @@ fn slot_record(plugin: &str, name: SlotName, slot: &state::SlotState) -> SlotRec
         started_at: slot.started_at,
         restarts: slot.restarts,
         updated_at: Utc::now(),
-    }
-}
-
-async fn futures_join_all<F: std::future::Future<Output = ()> + Send + 'static>(
-    futures: impl Iterator<Item = F>,
-) {
-    let tasks: Vec<_> = futures.map(tokio::spawn).collect();
-    for task in tasks {
-        let _ = task.await;
     }
 }
 

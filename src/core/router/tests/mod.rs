@@ -254,63 +254,46 @@ async fn the_slot_header_overrides_weight_and_health() {
     assert!(a.body.contains("slot green of plugin app"), "{}", a.body);
 }
 
-#[tokio::test]
-async fn a_sticky_header_keeps_each_user_on_one_slot() {
+/// Sends 10 requests for each of 20 users (the header `name: value-of(user)`) through a
+/// 50/50 split with `sticky`; each user must stay on one slot, and the users must spread
+/// over both slots (deterministic for these keys).
+async fn assert_sticky(sticky: StickyBy, name: &str, value_of: impl Fn(u32) -> String) {
     let (blue, green) = (
         upstream::start("blue").await,
         upstream::start("green").await,
     );
     let mut table = blue_green("app", &blue, 50, &green, 50);
-    table.plugins[0].sticky = Some(StickyBy::Header("x-user".into()));
+    table.plugins[0].sticky = Some(sticky);
     let proxy = start_proxy(table).await;
     let client = client();
     let mut seen = HashMap::new();
     for user in 0..20 {
         let mut slots = Vec::new();
         for _ in 0..10 {
-            let a = send(
-                client
-                    .get(proxy.url("/"))
-                    .header("x-user", format!("user-{user}")),
-            )
-            .await;
+            let a = send(client.get(proxy.url("/")).header(name, value_of(user))).await;
             slots.push(a.slot);
         }
         slots.dedup();
-        assert_eq!(slots.len(), 1, "user-{user} moved between slots: {slots:?}");
+        assert_eq!(slots.len(), 1, "user {user} moved between slots: {slots:?}");
         *seen.entry(slots[0].clone()).or_insert(0) += 1;
     }
-    // FNV spreads 20 users over both halves (deterministic for these keys).
     assert_eq!(seen.len(), 2, "{seen:?}");
 }
 
 #[tokio::test]
+async fn a_sticky_header_keeps_each_user_on_one_slot() {
+    assert_sticky(StickyBy::Header("x-user".into()), "x-user", |u| {
+        format!("user-{u}")
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_sticky_cookie_keeps_each_user_on_one_slot() {
-    let (blue, green) = (
-        upstream::start("blue").await,
-        upstream::start("green").await,
-    );
-    let mut table = blue_green("app", &blue, 50, &green, 50);
-    table.plugins[0].sticky = Some(StickyBy::Cookie("session".into()));
-    let proxy = start_proxy(table).await;
-    let client = client();
-    let mut seen = HashMap::new();
-    for user in 0..20 {
-        let mut slots = Vec::new();
-        for _ in 0..10 {
-            let cookie = format!("theme=dark; session=s{user}");
-            let a = send(client.get(proxy.url("/")).header("cookie", cookie)).await;
-            slots.push(a.slot);
-        }
-        slots.dedup();
-        assert_eq!(
-            slots.len(),
-            1,
-            "session s{user} moved between slots: {slots:?}"
-        );
-        *seen.entry(slots[0].clone()).or_insert(0) += 1;
-    }
-    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert_sticky(StickyBy::Cookie("session".into()), "cookie", |u| {
+        format!("theme=dark; session=s{u}")
+    })
+    .await;
 }
 
 #[tokio::test]
