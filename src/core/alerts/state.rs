@@ -262,40 +262,45 @@ impl AlertEngine {
         };
         let silenced = |rule: &str| silences.iter().any(|s| s.matches(plugin, rule));
 
-        entries.retain(|e| {
-            let kept = rules.iter().any(|r| r.name == e.rule);
-            if !kept && matches!(e.state, AlertState::Firing { .. }) {
-                out.push(AlertTransition {
-                    kind: TransitionKind::Resolved,
-                    id: AlertId::new(plugin, e.rule.clone()),
-                    severity: e.severity,
-                    labels: BTreeMap::new(),
-                    channels: Vec::new(),
-                    summary: "the rule was removed from the manifest".into(),
-                    rollback: false,
-                    silenced: silenced(&e.rule),
-                    at: now,
+        // Keep the entries in the order of `rules`, so the loop below pairs them by index.
+        // Rules rarely change between ticks: then this is one pass of name comparisons.
+        let in_step = entries.len() == rules.len()
+            && entries.iter().zip(rules).all(|(e, r)| e.rule == r.name);
+        if !in_step {
+            let mut old: HashMap<String, Entry> =
+                entries.drain(..).map(|e| (e.rule.clone(), e)).collect();
+            for spec in rules {
+                let entry = old.remove(&spec.name).unwrap_or_else(|| Entry {
+                    rule: spec.name.clone(),
+                    severity: spec.severity,
+                    state: AlertState::Inactive,
+                    timers: Vec::new(),
+                    holding_since: None,
+                    acked: false,
+                    summary: String::new(),
                 });
+                entries.push(entry);
             }
-            kept
-        });
-
-        for spec in rules {
-            let idx = match entries.iter().position(|e| e.rule == spec.name) {
-                Some(i) => i,
-                None => {
-                    entries.push(Entry {
-                        rule: spec.name.clone(),
-                        severity: spec.severity,
-                        state: AlertState::Inactive,
-                        timers: Vec::new(),
-                        holding_since: None,
-                        acked: false,
-                        summary: String::new(),
+            let mut removed: Vec<Entry> = old.into_values().collect();
+            removed.sort_by(|a, b| a.rule.cmp(&b.rule));
+            for e in removed {
+                if matches!(e.state, AlertState::Firing { .. }) {
+                    out.push(AlertTransition {
+                        kind: TransitionKind::Resolved,
+                        id: AlertId::new(plugin, e.rule.clone()),
+                        severity: e.severity,
+                        labels: BTreeMap::new(),
+                        channels: Vec::new(),
+                        summary: "the rule was removed from the manifest".into(),
+                        rollback: false,
+                        silenced: silenced(&e.rule),
+                        at: now,
                     });
-                    entries.len() - 1
                 }
-            };
+            }
+        }
+
+        for (idx, spec) in rules.iter().enumerate() {
             let entry = &mut entries[idx];
             entry.severity = spec.severity;
             let is_silenced = silenced(&spec.name);

@@ -289,3 +289,27 @@ fn removed_rules_resolve_and_list_orders_by_severity() {
     assert_eq!("Warning".parse::<Severity>(), Ok(Severity::Warning));
     assert!("critcal".parse::<Severity>().is_err());
 }
+
+#[test]
+fn reordered_rules_keep_their_own_state() {
+    let mut eng = AlertEngine::new();
+    let rules = [spec("hot", "cpu_percent > 1"), spec("quiet", "rps < 0")];
+    eng.evaluate("web", &rules, &sample(), at(0));
+    let firing = |eng: &AlertEngine| {
+        eng.list(at(1))
+            .into_iter()
+            .filter(|v| matches!(v.state, AlertState::Firing { .. }))
+            .map(|v| v.id.rule)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(firing(&eng), ["hot"]);
+    // Same rules, other order, plus a new one: no transition for the old ones.
+    let reordered = [
+        spec("new", "rps < 0"),
+        spec("quiet", "rps < 0"),
+        spec("hot", "cpu_percent > 1"),
+    ];
+    let t = eng.evaluate("web", &reordered, &sample(), at(1));
+    assert!(t.is_empty(), "unexpected transitions: {t:?}");
+    assert_eq!(firing(&eng), ["hot"]);
+}
