@@ -257,12 +257,13 @@ fn spawn_pushes(
             let event = tokio::select! {
                 e = events.recv() => match e {
                     Ok(e) => e,
-                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => EngineEvent::Lagged { missed },
                     Err(_) => break,
                 },
                 l = async { match log_rx.as_mut() { Some(rx) => rx.recv().await, None => std::future::pending().await } } => match l {
                     Ok(line) if plugin.as_ref().is_none_or(|p| *p == line.plugin) => EngineEvent::Log(line),
-                    Ok(_) | Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => EngineEvent::Lagged { missed },
                     Err(_) => break,
                 },
             };

@@ -52,12 +52,20 @@ pub async fn logs(cli: &Cli, args: LogsArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     loop {
-        if let EngineEvent::Log(line) = client.next_push().await? {
-            let wanted = filter.matches(&line);
-            if wanted {
-                filter.after_seq = Some(line.seq);
-                print_line(cli, &line)?;
+        match client.next_push().await? {
+            EngineEvent::Log(line) => {
+                if filter.matches(&line) {
+                    filter.after_seq = Some(line.seq);
+                    print_line(cli, &line)?;
+                }
             }
+            // Said on stderr so piped output stays lines of the log; `naap logs` without
+            // -f shows what was skipped (the engine keeps the lines).
+            EngineEvent::Lagged { missed } => eprintln!(
+                "naap: {missed} lines and events were skipped because this terminal fell behind; run `naap logs {}` to see them",
+                args.plugin
+            ),
+            _ => {}
         }
     }
 }

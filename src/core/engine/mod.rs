@@ -323,8 +323,9 @@ impl Engine {
     }
 
     /// Records an event durably, then tells subscribers. A store failure is logged, not
-    /// fatal: an event is a record of a change that already happened.
-    pub(crate) fn record(
+    /// fatal: an event is a record of a change that already happened. Public so embedders
+    /// and the event-bus benchmark can put their own events on the bus.
+    pub fn record(
         &self,
         plugin: Option<&str>,
         slot: Option<SlotName>,
@@ -341,17 +342,10 @@ impl Engine {
             message: message.clone(),
             data,
         };
-        let stored = {
-            let store = self.store();
-            store
-                .append_event(&new)
-                .and_then(|id| store.events(None, Some(id - 1), 1))
-        };
+        let stored = self.store().append_event(&new);
         match stored {
-            Ok(mut records) => {
-                if let Some(record) = records.pop() {
-                    let _ = self.inner.events.send(EngineEvent::Event(record));
-                }
+            Ok(record) => {
+                let _ = self.inner.events.send(EngineEvent::Event(record));
             }
             Err(e) => tracing::error!("could not record event `{kind}`: {e}"),
         }

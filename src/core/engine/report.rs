@@ -100,4 +100,7 @@ pub enum EngineEvent {
     Snapshot(StatusReport),
     /// A log line of a plugin.
     Log(crate::core::logs::LogLine),
+    /// This subscriber fell behind and `missed` pushes were dropped for it; what it shows
+    /// may be stale until it rereads status and history.
+    Lagged { missed: u64 },
 }

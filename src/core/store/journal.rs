@@ -36,23 +36,37 @@ impl Store {
     }
 
     /// Appends an event stamped now; returns its id (ids only grow, never reused).
-    pub fn append_event(&self, e: &NewEvent) -> Result<i64, StoreError> {
+    pub fn append_event(&self, e: &NewEvent) -> Result<EventRecord, StoreError> {
         let data = self.json_text("an event's data", &e.data)?;
+        // `now()` is already cut to the stored precision, so the returned record is what a
+        // later read gives, without reading it back. The statement is cached: events are
+        // the engine's most frequent write.
+        let ts = now();
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO events (ts, plugin, slot, kind, message, data_json)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    ts_to_text(&now()),
+            )
+            .and_then(|mut insert| {
+                insert.execute(params![
+                    ts_to_text(&ts),
                     e.plugin,
                     e.slot.map(|s| s.as_str()),
                     e.kind,
                     e.message,
                     data,
-                ],
-            )
+                ])
+            })
             .map_err(|err| self.err("appending an event", err))?;
-        Ok(self.conn.last_insert_rowid())
+        Ok(EventRecord {
+            id: self.conn.last_insert_rowid(),
+            ts,
+            plugin: e.plugin.clone(),
+            slot: e.slot,
+            kind: e.kind.clone(),
+            message: e.message.clone(),
+            data: e.data.clone(),
+        })
     }
 
     /// The last `limit` events matching the filters, in ascending id order.
@@ -180,9 +194,12 @@ mod tests {
     fn event_round_trip() {
         let (_dir, store) = temp_store();
         let before = super::super::now();
-        let id = store.append_event(&event(Some("shop"), 1)).unwrap();
+        let appended = store.append_event(&event(Some("shop"), 1)).unwrap();
+        let id = appended.id;
         let all = store.events(None, None, 10).unwrap();
         assert_eq!(all.len(), 1);
+        // What append returns is exactly what a later read gives.
+        assert_eq!(all[0], appended);
         let e = &all[0];
         assert_eq!(e.id, id);
         assert!(e.ts >= before);
@@ -202,7 +219,7 @@ mod tests {
         let mut ids = Vec::new();
         for n in 0..10 {
             let plugin = if n % 2 == 0 { "a" } else { "b" };
-            ids.push(store.append_event(&event(Some(plugin), n)).unwrap());
+            ids.push(store.append_event(&event(Some(plugin), n)).unwrap().id);
         }
         let got = |p, after, limit| -> Vec<i64> {
             store
