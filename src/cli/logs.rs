@@ -53,11 +53,9 @@ pub async fn logs(cli: &Cli, args: LogsArgs) -> anyhow::Result<()> {
     }
     loop {
         match client.next_push().await? {
-            EngineEvent::Log(line) => {
-                if filter.matches(&line) {
-                    filter.after_seq = Some(line.seq);
-                    print_line(cli, &line)?;
-                }
+            EngineEvent::Log(line) if filter.matches(&line) => {
+                filter.after_seq = Some(line.seq);
+                print_line(cli, &line)?;
             }
             // Said on stderr so piped output stays lines of the log; `naap logs` without
             // -f shows what was skipped (the engine keeps the lines).
