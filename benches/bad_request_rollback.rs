@@ -116,13 +116,11 @@ fn main() -> ExitCode {
         to_rollback_ms.push((last - first_bad) as f64 / 1e6);
         canary_requests.push(window.iter().filter(|s| s.slot == Slot::Green).count() as f64);
     }
-    let injected = samples
-        .iter()
-        .filter(|s| s.slot == Slot::Green && s.status == 500)
-        .count();
+    let is_injected = |s: &&Sample| s.slot == Slot::Green && s.status == 500;
+    let injected = samples.iter().filter(is_injected).count();
     let other_failures = samples
         .iter()
-        .filter(|s| !s.ok() && !(s.slot == Slot::Green && s.status == 500))
+        .filter(|s| !s.ok() && !is_injected(s))
         .count();
     let auto_rollbacks = history["events"]
         .as_array()
