@@ -40,7 +40,7 @@ fn env_usize(name: &str, default: usize) -> usize {
 
 /// A sample for `plugin` at `tick`: a periodic incident on some plugins, calm elsewhere.
 fn sample(plugin: usize, tick: usize, start: chrono::DateTime<Utc>) -> PluginSample {
-    let bad = (tick / 20 + plugin) % 4 == 0;
+    let bad = (tick / 20 + plugin).is_multiple_of(4);
     let slot = |slot, role, error_rate: f64, p99_ms: f64| SlotSample {
         slot,
         role,
@@ -51,7 +51,7 @@ fn sample(plugin: usize, tick: usize, start: chrono::DateTime<Utc>) -> PluginSam
         p99_ms,
         cpu_percent: if bad { 95.0 } else { 20.0 },
         rss_bytes: 200 << 20,
-        health: if bad && tick % 3 == 0 {
+        health: if bad && tick.is_multiple_of(3) {
             Health::Unhealthy
         } else {
             Health::Healthy
