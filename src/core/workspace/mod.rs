@@ -30,3 +30,9 @@ pub use model::{
 };
 pub use placeholders::{PLACEHOLDER_NAMES, Placeholders, expand_placeholders};
 pub use problem::{Problem, Problems};
+
+// The positioned TOML reading, shared with the dashboard's theme and keymap files so they
+// report problems the same way (file, line, column, field, hint).
+pub(crate) use problem::{Report, Source, syntax_problems};
+pub(crate) use reader::TableRef;
+pub(crate) use suggest::{hint as did_you_mean, quoted_list};

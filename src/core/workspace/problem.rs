@@ -101,7 +101,7 @@ impl std::error::Error for Problems {}
 
 /// The text of one workspace file, with a line index to turn byte offsets into positions.
 #[derive(Debug)]
-pub(super) struct Source {
+pub(crate) struct Source {
     pub path: PathBuf,
     pub text: String,
     line_starts: Vec<usize>,
@@ -156,7 +156,7 @@ impl Source {
 }
 
 /// Collects the problems of one file while it is read and checked.
-pub(super) struct Report<'s> {
+pub(crate) struct Report<'s> {
     pub src: &'s Source,
     pub problems: Vec<Problem>,
 }
@@ -200,7 +200,7 @@ impl<'s> Report<'s> {
 
 /// Problems for each TOML syntax error; the document is not checked further when there are any,
 /// because a half-parsed file would produce misleading follow-up problems.
-pub(super) fn syntax_problems(src: &Source, errors: &[toml::de::Error]) -> Vec<Problem> {
+pub(crate) fn syntax_problems(src: &Source, errors: &[toml::de::Error]) -> Vec<Problem> {
     errors
         .iter()
         .map(|error| {

@@ -15,11 +15,11 @@ use super::problem::Report;
 use super::suggest;
 
 /// A byte range in a file.
-pub(super) type Span = Range<usize>;
+pub(crate) type Span = Range<usize>;
 
 /// A field that may be absent, present with a wrong value (already reported), or present.
 #[derive(Debug, Clone)]
-pub(super) enum Field<T> {
+pub(crate) enum Field<T> {
     Absent,
     Invalid,
     Present(T),
@@ -40,7 +40,7 @@ impl<T> Field<T> {
 
 /// A TOML table being read: where it is and its dotted name for messages.
 #[derive(Clone)]
-pub(super) struct TableRef<'a, 'i> {
+pub(crate) struct TableRef<'a, 'i> {
     pub table: &'a DeTable<'i>,
     pub span: Span,
     pub path: String,

@@ -2,7 +2,7 @@
 
 /// Edit distance in characters, counting a swap of two neighbours as one edit
 /// (optimal string alignment), since swapped letters are the commonest typo.
-pub(super) fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     // d[i][j]: distance between the first i chars of a and the first j chars of b.
@@ -29,7 +29,7 @@ pub(super) fn edit_distance(a: &str, b: &str) -> usize {
 }
 
 /// The candidate closest to `word`, if it is close enough to be a plausible typo.
-pub(super) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let lowered = word.to_ascii_lowercase();
     // A third of the word's length tolerates one typo in short keys and a few in long ones.
     let limit = (word.chars().count() / 3).max(1);
@@ -42,7 +42,7 @@ pub(super) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
 }
 
 /// A hint for an unknown word: "did you mean `x`?" or the list of what is allowed.
-pub(super) fn hint(word: &str, candidates: &[&str]) -> String {
+pub(crate) fn hint(word: &str, candidates: &[&str]) -> String {
     match closest(word, candidates) {
         Some(c) => format!("did you mean `{c}`?"),
         None => format!("expected one of: {}", quoted_list(candidates)),
@@ -50,7 +50,7 @@ pub(super) fn hint(word: &str, candidates: &[&str]) -> String {
 }
 
 /// `a`, `b`, `c`
-pub(super) fn quoted_list(items: &[&str]) -> String {
+pub(crate) fn quoted_list(items: &[&str]) -> String {
     items
         .iter()
         .map(|i| format!("`{i}`"))

@@ -1,0 +1,7 @@
+//! The dashboard face: a full-screen console over the same engine API as the CLI.
+//!
+//! Data flows one way: terminal and engine events become actions, actions update the app
+//! state, and rendering draws from that state without awaiting anything.
+
+pub mod keymap;
+pub mod theme;
