@@ -4,4 +4,5 @@
 //! state, and rendering draws from that state without awaiting anything.
 
 pub mod keymap;
+pub mod logview;
 pub mod theme;
