@@ -17,7 +17,7 @@ pub struct Request {
     pub face: Face,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(
     tag = "method",
     content = "params",

@@ -281,10 +281,11 @@ mod tests {
             };
             view.push(line(i, "shop", level, "GET /api/items 200"));
         }
-        let mut query = LogQuery::default();
-        query.grep = regex::Regex::new("items").ok();
-        query.min_level = Some(Level::Error);
-        view.set_filter(query);
+        view.set_filter(LogQuery {
+            grep: regex::Regex::new("items").ok(),
+            min_level: Some(Level::Error),
+            ..LogQuery::default()
+        });
         assert_eq!(view.matching_len(), 100);
         assert_eq!(view.visible(50).len(), 50);
     }

@@ -3,6 +3,8 @@
 //! Data flows one way: terminal and engine events become actions, actions update the app
 //! state, and rendering draws from that state without awaiting anything.
 
+pub mod app;
+pub mod command;
 pub mod keymap;
 pub mod logview;
 pub mod theme;

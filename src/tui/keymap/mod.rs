@@ -33,17 +33,15 @@ pub enum Context {
     Traffic,
     Logs,
     Alerts,
-    Operator,
 }
 
 impl Context {
-    pub const ALL: [Context; 6] = [
+    pub const ALL: [Context; 5] = [
         Context::Global,
         Context::Plugins,
         Context::Traffic,
         Context::Logs,
         Context::Alerts,
-        Context::Operator,
     ];
 
     /// The table name in keymap.toml.
@@ -54,7 +52,6 @@ impl Context {
             Context::Traffic => "traffic",
             Context::Logs => "logs",
             Context::Alerts => "alerts",
-            Context::Operator => "operator",
         }
     }
 }
@@ -99,7 +96,6 @@ actions! {
     FocusNext @ Global = "focus_next" ["tab"] "focus the next pane";
     FocusPrev @ Global = "focus_prev" ["backtab"] "focus the previous pane";
     Zoom @ Global = "zoom" ["z"] "zoom the focused pane to full screen and back";
-    FocusOperator @ Global = "focus_operator" ["ctrl+a"] "talk to the operator";
     Up @ Plugins = "up" ["up", "k"] "select the previous plugin";
     Down @ Plugins = "down" ["down", "j"] "select the next plugin";
     Traffic @ Plugins = "traffic" ["t"] "adjust the traffic sliders";
@@ -132,10 +128,6 @@ actions! {
     AlertDown @ Alerts = "down" ["down", "j"] "next alert";
     Silence @ Alerts = "silence" ["s"] "silence the alert (asks for a duration and a comment)";
     Ack @ Alerts = "ack" ["a"] "acknowledge the alert";
-    Send @ Operator = "send" ["enter"] "send the message";
-    Confirm @ Operator = "confirm" ["ctrl+y"] "confirm the proposed action";
-    Reject @ Operator = "reject" ["ctrl+n"] "reject the proposed action";
-    LeaveOperator @ Operator = "leave" ["esc"] "back to the panes";
 }
 
 /// The bindings in effect.

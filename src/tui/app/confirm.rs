@@ -1,0 +1,69 @@
+//! Confirmations that say exactly what will happen before anything changes.
+
+use crate::api::protocol::Call;
+use crate::core::engine::PluginStatus;
+use crate::core::types::{Health, ProcessState};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Confirmation {
+    pub title: String,
+    /// What will happen, one fact per line.
+    pub lines: Vec<String>,
+    /// Names the call in notices.
+    pub label: String,
+    pub call: Call,
+}
+
+impl Confirmation {
+    /// Rolling `plugin` back: to the warm slot when there is one (a weight flip), otherwise
+    /// a redeploy of the previous version. `incident` also skips what is left of a rollout.
+    pub fn rollback(plugin: &PluginStatus, incident: bool) -> Confirmation {
+        let live = plugin.slots.iter().max_by_key(|s| s.weight);
+        let target = live.and_then(|live| plugin.slots.iter().find(|s| s.slot != live.slot));
+        let mut lines = Vec::new();
+        match target {
+            Some(t)
+                if t.process_state == ProcessState::Running
+                    && t.health == Health::Healthy
+                    && t.version.is_some() =>
+            {
+                lines.push(format!(
+                    "all traffic to {} v{}, warm: an instant weight flip",
+                    t.slot,
+                    t.version.as_deref().unwrap_or("?")
+                ));
+            }
+            _ => lines.push(
+                "no slot is warm: the previous version is started again, then takes all traffic"
+                    .to_string(),
+            ),
+        }
+        if let Some(live) = live.filter(|l| l.weight > 0) {
+            lines.push(format!(
+                "{} v{} stops taking traffic",
+                live.slot,
+                live.version.as_deref().unwrap_or("?")
+            ));
+        }
+        if let Some(rollout) = &plugin.rollout {
+            lines.push(format!(
+                "the running {} rollout to {} ({}) ends here: remaining steps and analysis are skipped",
+                rollout.strategy, rollout.to_version, rollout.phase
+            ));
+        }
+        let title = if incident {
+            format!("INCIDENT rollback of {}", plugin.name)
+        } else {
+            format!("Roll back {}?", plugin.name)
+        };
+        Confirmation {
+            title,
+            lines,
+            label: format!("rollback {}", plugin.name),
+            call: Call::Rollback {
+                plugin: plugin.name.clone(),
+                to: None,
+            },
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! The dashboard's state and the one function that changes it. Terminal keys and engine
+//! pushes arrive as [`Msg`]s; [`App::update`] changes the state and returns [`Effect`]s
+//! (engine calls to make) for the event loop to run; rendering reads the state only.
+
+mod confirm;
+mod traffic;
+
+pub use confirm::Confirmation;
+pub use traffic::{FINE_STEP, STEP, TrafficEdit};
+
+use crate::api::protocol::Call;
+use crate::core::engine::{EngineEvent, PluginStatus, StatusReport};
+use crate::core::logs::{LogLine, LogQuery};
+use crate::core::store::EventRecord;
+use crate::core::types::{Level, SlotName};
+use crate::tui::keymap::{Action, Code, Context, Key, Keymap, Named};
+use crate::tui::logview::{LOG_VIEW_CAPACITY, LogView};
+use crate::tui::theme::Theme;
+use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+
+/// Engine events kept for the event strip.
+const RECENT_EVENTS: usize = 200;
+
+/// The panes focus moves between, in `tab` order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pane {
+    Plugins,
+    Metrics,
+    Logs,
+    Alerts,
+}
+
+impl Pane {
+    const ORDER: [Pane; 4] = [Pane::Plugins, Pane::Metrics, Pane::Logs, Pane::Alerts];
+
+    fn step(self, forward: bool) -> Pane {
+        let i = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0);
+        let n = Pane::ORDER.len();
+        Pane::ORDER[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
+    }
+}
+
+/// Something the event loop hands to [`App::update`].
+#[derive(Clone, Debug)]
+pub enum Msg {
+    Key(Key),
+    Engine(EngineEvent),
+    /// Connected (again) to the engine.
+    Connected,
+    /// The connection to the engine is gone; the loop keeps retrying.
+    Disconnected(String),
+    /// An engine call made for an [`Effect::Call`] finished.
+    Done {
+        label: String,
+        result: Result<String, String>,
+    },
+    /// Time passes (countdowns, fading notices).
+    Tick(DateTime<Utc>),
+}
+
+/// Work for the event loop.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Effect {
+    /// Make this engine call; report back with [`Msg::Done`] under `label`.
+    Call {
+        label: String,
+        call: Call,
+    },
+    Quit,
+}
+
+/// A modal layer over the panes; it gets the keys first.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Overlay {
+    None,
+    Help,
+    Confirm(Confirmation),
+    /// `:` command line with what is typed so far.
+    Command(String),
+    /// `/` log filter being typed.
+    Filter(String),
+}
+
+/// The result of the last action, shown in the status line.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+    pub at: DateTime<Utc>,
+}
+
+pub struct App {
+    pub report: Option<StatusReport>,
+    /// Name of the selected plugin (kept by name so a new plugin list keeps the selection).
+    pub selected: Option<String>,
+    pub focus: Pane,
+    pub zoomed: bool,
+    pub traffic: Option<TrafficEdit>,
+    pub logs: LogView,
+    /// The `/` filter text of the log pane, as typed.
+    pub log_filter_text: String,
+    pub log_wrap: bool,
+    pub log_timestamps: bool,
+    pub events: VecDeque<EventRecord>,
+    pub overlay: Overlay,
+    /// `None` while connected; otherwise why not.
+    pub disconnected: Option<String>,
+    pub notice: Option<Notice>,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub now: DateTime<Utc>,
+    /// Actions sent to the engine and not answered yet.
+    pub in_flight: Vec<String>,
+}
+
+impl App {
+    pub fn new(keymap: Keymap, theme: Theme, now: DateTime<Utc>) -> App {
+        App {
+            report: None,
+            selected: None,
+            focus: Pane::Plugins,
+            zoomed: false,
+            traffic: None,
+            logs: LogView::new(LOG_VIEW_CAPACITY),
+            log_filter_text: String::new(),
+            log_wrap: false,
+            log_timestamps: true,
+            events: VecDeque::new(),
+            overlay: Overlay::None,
+            disconnected: Some("connecting to the engine…".to_string()),
+            notice: None,
+            keymap,
+            theme,
+            now,
+            in_flight: Vec::new(),
+        }
+    }
+
+    /// The selected plugin's status.
+    pub fn plugin(&self) -> Option<&PluginStatus> {
+        let report = self.report.as_ref()?;
+        let name = self.selected.as_deref()?;
+        report.plugins.iter().find(|p| p.name == name)
+    }
+
+    /// Which bindings apply now.
+    pub fn context(&self) -> Context {
+        match self.focus {
+            Pane::Plugins if self.traffic.is_some() => Context::Traffic,
+            Pane::Plugins => Context::Plugins,
+            Pane::Metrics => Context::Global,
+            Pane::Logs => Context::Logs,
+            Pane::Alerts => Context::Alerts,
+        }
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Key(key) => self.on_key(key),
+            Msg::Engine(event) => {
+                self.on_engine(event);
+                Vec::new()
+            }
+            Msg::Connected => {
+                self.disconnected = None;
+                Vec::new()
+            }
+            Msg::Disconnected(why) => {
+                self.disconnected = Some(why);
+                Vec::new()
+            }
+            Msg::Done { label, result } => {
+                self.in_flight.retain(|l| *l != label);
+                match result {
+                    Ok(text) => self.notify(text, false),
+                    Err(text) => self.notify(format!("{label} failed: {text}"), true),
+                }
+                Vec::new()
+            }
+            Msg::Tick(now) => {
+                self.now = now;
+                Vec::new()
+            }
+        }
+    }
+
+    fn notify(&mut self, text: String, error: bool) {
+        self.notice = Some(Notice {
+            text,
+            error,
+            at: self.now,
+        });
+    }
+
+    fn on_engine(&mut self, event: EngineEvent) {
+        match event {
+            EngineEvent::Snapshot(report) => self.on_report(report),
+            EngineEvent::Event(record) => {
+                if self.events.len() == RECENT_EVENTS {
+                    self.events.pop_front();
+                }
+                self.events.push_back(record);
+            }
+            EngineEvent::Log(line) => self.on_log(line),
+            EngineEvent::Lagged { missed } => self.notify(
+                format!("{missed} updates were skipped while the dashboard was busy; the next snapshot catches up"),
+                true,
+            ),
+        }
+    }
+
+    fn on_report(&mut self, report: StatusReport) {
+        let still_there = self
+            .selected
+            .as_ref()
+            .is_some_and(|name| report.plugins.iter().any(|p| p.name == *name));
+        if !still_there {
+            self.selected = report.plugins.first().map(|p| p.name.clone());
+            self.traffic = None;
+            self.refilter_logs();
+        }
+        self.report = Some(report);
+    }
+
+    fn on_log(&mut self, line: LogLine) {
+        self.logs.push(line);
+    }
+
+    /// The log filter: the selected plugin, plus what `/` and the level/slot keys set.
+    fn refilter_logs(&mut self) {
+        let mut query = self.logs.filter().clone();
+        query.plugin = self.selected.clone().unwrap_or_default();
+        self.logs.set_filter(query);
+    }
+
+    fn select(&mut self, delta: i64) {
+        let Some(report) = &self.report else { return };
+        if report.plugins.is_empty() {
+            return;
+        }
+        let current = self
+            .selected
+            .as_ref()
+            .and_then(|n| report.plugins.iter().position(|p| p.name == *n))
+            .unwrap_or(0) as i64;
+        let next = (current + delta).rem_euclid(report.plugins.len() as i64) as usize;
+        self.selected = Some(report.plugins[next].name.clone());
+        self.traffic = None;
+        self.refilter_logs();
+    }
+
+    fn on_key(&mut self, key: Key) -> Vec<Effect> {
+        match std::mem::replace(&mut self.overlay, Overlay::None) {
+            Overlay::None => {}
+            Overlay::Help => return Vec::new(),
+            Overlay::Confirm(c) => return self.on_confirm_key(key, c),
+            Overlay::Command(text) => return self.on_text_key(key, text, true),
+            Overlay::Filter(text) => return self.on_text_key(key, text, false),
+        }
+        let Some(action) = self.keymap.action(self.context(), key) else {
+            return Vec::new();
+        };
+        self.on_action(action)
+    }
+
+    /// What an action does; the headless tests drive the app through here too.
+    pub fn on_action(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Quit => return vec![Effect::Quit],
+            Action::Help => self.overlay = Overlay::Help,
+            Action::CommandLine => self.overlay = Overlay::Command(String::new()),
+            Action::Filter => {
+                self.focus = Pane::Logs;
+                self.overlay = Overlay::Filter(self.log_filter_text.clone());
+            }
+            Action::FocusNext => self.focus = self.focus.step(true),
+            Action::FocusPrev => self.focus = self.focus.step(false),
+            Action::Zoom => self.zoomed = !self.zoomed,
+            Action::Up | Action::AlertUp => self.select(-1),
+            Action::Down | Action::AlertDown => self.select(1),
+            Action::Traffic => {
+                if let Some(plugin) = self.plugin() {
+                    self.traffic = Some(TrafficEdit::start(plugin));
+                }
+            }
+            Action::SliderUp | Action::SliderDown => {
+                if let Some(edit) = &mut self.traffic {
+                    edit.focus_other();
+                }
+            }
+            Action::Less => self.nudge(-(STEP as i32)),
+            Action::More => self.nudge(STEP as i32),
+            Action::LessFine => self.nudge(-(FINE_STEP as i32)),
+            Action::MoreFine => self.nudge(FINE_STEP as i32),
+            Action::Apply => return self.apply_traffic(),
+            Action::Discard => self.traffic = None,
+            Action::Rollback | Action::IncidentRollback => {
+                if let Some(plugin) = self.plugin() {
+                    let incident = action == Action::IncidentRollback;
+                    self.overlay = Overlay::Confirm(Confirmation::rollback(plugin, incident));
+                }
+            }
+            Action::Deploy | Action::Promote | Action::Abort | Action::PauseResume => {
+                self.notify(
+                    format!(
+                        "`{}` is not available in this build of the dashboard; use `naap {}` in a shell",
+                        action.name(),
+                        action.name().replace("pause_resume", "pause")
+                    ),
+                    true,
+                );
+            }
+            Action::ScrollUp => self.logs.scroll(-1),
+            Action::ScrollDown => self.logs.scroll(1),
+            Action::PageUp => self.logs.scroll(-20),
+            Action::PageDown => self.logs.scroll(20),
+            Action::Follow => self.logs.toggle_follow(),
+            Action::NextError | Action::PrevError => {
+                let forward = action == Action::NextError;
+                if !self.logs.jump_to_level(Level::Error, forward) {
+                    let which = if forward { "newer" } else { "older" };
+                    self.notify(format!("no {which} error in the log pane"), false);
+                }
+            }
+            Action::Wrap => self.log_wrap = !self.log_wrap,
+            Action::Timestamps => self.log_timestamps = !self.log_timestamps,
+            Action::Level => {
+                let mut query = self.logs.filter().clone();
+                query.min_level = match query.min_level {
+                    None => Some(Level::Info),
+                    Some(Level::Trace | Level::Debug) => Some(Level::Info),
+                    Some(Level::Info) => Some(Level::Warn),
+                    Some(Level::Warn) => Some(Level::Error),
+                    Some(Level::Error) => None,
+                };
+                self.logs.set_filter(query);
+            }
+            Action::Slot => {
+                let mut query = self.logs.filter().clone();
+                query.slot = match query.slot {
+                    None => Some(SlotName::Blue),
+                    Some(SlotName::Blue) => Some(SlotName::Green),
+                    Some(SlotName::Green) => None,
+                };
+                self.logs.set_filter(query);
+            }
+            Action::Silence | Action::Ack => {
+                self.notify(
+                    "alerts are not shown in this build of the dashboard; use `naap alerts` in a shell".to_string(),
+                    true,
+                );
+            }
+        }
+        Vec::new()
+    }
+
+    fn nudge(&mut self, delta: i32) {
+        if let Some(edit) = &mut self.traffic {
+            edit.nudge(delta);
+        }
+    }
+
+    fn apply_traffic(&mut self) -> Vec<Effect> {
+        let Some(edit) = self.traffic.take() else {
+            return Vec::new();
+        };
+        let changed = self.plugin().is_some_and(|p| edit.is_changed(p));
+        if !changed {
+            self.notify("the weights are unchanged; nothing sent".to_string(), false);
+            return Vec::new();
+        }
+        let label = format!(
+            "traffic {} blue={} green={}",
+            edit.plugin,
+            edit.weight(SlotName::Blue),
+            edit.weight(SlotName::Green)
+        );
+        self.in_flight.push(label.clone());
+        vec![Effect::Call {
+            label,
+            call: Call::Traffic {
+                plugin: edit.plugin.clone(),
+                weights: edit.pending.clone(),
+            },
+        }]
+    }
+
+    fn on_confirm_key(&mut self, key: Key, confirmation: Confirmation) -> Vec<Effect> {
+        match key.code {
+            Code::Char('y') | Code::Char('Y') | Code::Named(Named::Enter) => {
+                self.in_flight.push(confirmation.label.clone());
+                vec![Effect::Call {
+                    label: confirmation.label,
+                    call: confirmation.call,
+                }]
+            }
+            Code::Char('n') | Code::Char('N') | Code::Named(Named::Esc) => {
+                self.notify("cancelled; nothing changed".to_string(), false);
+                Vec::new()
+            }
+            _ => {
+                // Any other key keeps the question up: a stray key must not answer it.
+                self.overlay = Overlay::Confirm(confirmation);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Typing in the `:` command line (`command`) or the `/` filter.
+    fn on_text_key(&mut self, key: Key, mut text: String, command: bool) -> Vec<Effect> {
+        let reopen = |text: String| {
+            if command {
+                Overlay::Command(text)
+            } else {
+                Overlay::Filter(text)
+            }
+        };
+        match key.code {
+            Code::Named(Named::Esc) => Vec::new(),
+            Code::Named(Named::Enter) if command => self.run_command(&text),
+            Code::Named(Named::Enter) => {
+                self.apply_log_filter(text);
+                Vec::new()
+            }
+            Code::Named(Named::Backspace) => {
+                text.pop();
+                self.overlay = reopen(text);
+                Vec::new()
+            }
+            Code::Char(c) if !key.ctrl && !key.alt => {
+                text.push(c);
+                self.overlay = reopen(text);
+                Vec::new()
+            }
+            _ => {
+                self.overlay = reopen(text);
+                Vec::new()
+            }
+        }
+    }
+
+    fn apply_log_filter(&mut self, text: String) {
+        let mut query: LogQuery = self.logs.filter().clone();
+        if text.trim().is_empty() {
+            query.grep = None;
+        } else {
+            match regex::RegexBuilder::new(text.trim())
+                .case_insensitive(true)
+                .size_limit(1 << 20)
+                .build()
+            {
+                Ok(re) => query.grep = Some(re),
+                Err(e) => {
+                    self.notify(
+                        format!("`{}` is not a regular expression: {e}", text.trim()),
+                        true,
+                    );
+                    self.overlay = Overlay::Filter(text);
+                    return;
+                }
+            }
+        }
+        self.log_filter_text = text;
+        self.logs.set_filter(query);
+    }
+
+    /// Runs a `:` command: the CLI's own words, parsed by the CLI's own parser.
+    fn run_command(&mut self, text: &str) -> Vec<Effect> {
+        match crate::tui::command::parse(text) {
+            Ok(Some((label, call))) => {
+                self.in_flight.push(label.clone());
+                vec![Effect::Call { label, call }]
+            }
+            Ok(None) => Vec::new(),
+            Err(message) => {
+                self.notify(message, true);
+                Vec::new()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

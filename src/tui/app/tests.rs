@@ -1,0 +1,184 @@
+use super::*;
+use crate::tui::theme;
+use chrono::TimeZone;
+
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 3, 0, 0)
+        .single()
+        .unwrap()
+}
+
+/// A status report as the engine sends it: shop serves 1.0.0 on blue with 2.0.0 warm on
+/// green; checkout runs a canary.
+pub(crate) fn report() -> StatusReport {
+    let slot = |slot: &str, version: &str, weight: u32| {
+        serde_json::json!({
+            "slot": slot, "version": version, "process_state": "running", "health": "healthy",
+            "health_detail": "GET /health: 200", "pid": 4242, "port": 41000, "weight": weight,
+            "restarts": 0, "started_at": "2026-11-22T02:50:00Z", "warm_until": null,
+            "cpu_percent": 1.5, "rss_bytes": 12_000_000,
+            "metrics": {"rps": 40.0, "error_rate": 0.0, "p50_ms": 2.0, "p95_ms": 5.0, "p99_ms": 9.0,
+                        "requests_total": 1000, "errors_total": 0, "window_requests": 400, "series": []}
+        })
+    };
+    serde_json::from_value(serde_json::json!({
+        "engine": {"pid": 1, "naap_version": "0.1.0", "workspace": "/srv/ops", "started_at": "2026-11-22T02:00:00Z",
+                   "router": "127.0.0.1:8080", "admin": null},
+        "plugins": [
+            {"name": "shop", "route": "/shop", "manifest_version": "2.0.0", "strategy": "blue-green",
+             "live_version": "1.0.0", "slots": [slot("blue", "1.0.0", 100), slot("green", "2.0.0", 0)], "rollout": null},
+            {"name": "checkout", "route": "/checkout", "manifest_version": "3.1.0", "strategy": "canary",
+             "live_version": "3.0.0", "slots": [slot("blue", "3.0.0", 90), slot("green", "3.1.0", 10)],
+             "rollout": {"id": 7, "strategy": "canary", "to_slot": "green", "to_version": "3.1.0",
+                         "phase": "step 1/3: 10%", "started_at": "2026-11-22T02:58:00Z"}}
+        ]
+    }))
+    .expect("a valid status report")
+}
+
+pub(crate) fn app() -> App {
+    let mut app = App::new(Keymap::defaults(), theme::built_in("dark").unwrap(), now());
+    app.update(Msg::Connected);
+    app.update(Msg::Engine(EngineEvent::Snapshot(report())));
+    app
+}
+
+fn key(text: &str) -> Msg {
+    Msg::Key(text.parse().unwrap())
+}
+
+#[test]
+fn selection_moves_and_wraps() {
+    let mut app = app();
+    assert_eq!(app.selected.as_deref(), Some("shop"));
+    app.update(key("down"));
+    assert_eq!(app.selected.as_deref(), Some("checkout"));
+    app.update(key("j"));
+    assert_eq!(app.selected.as_deref(), Some("shop"));
+    // The log pane follows the selection.
+    assert_eq!(app.logs.filter().plugin, "shop");
+}
+
+#[test]
+fn sliders_coalesce_key_repeats_into_one_traffic_call() {
+    let mut app = app();
+    app.update(key("t"));
+    assert_eq!(app.context(), Context::Traffic);
+    for _ in 0..3 {
+        assert!(app.update(key("left")).is_empty());
+    }
+    assert!(app.update(key("shift+left")).is_empty());
+    let edit = app.traffic.clone().unwrap();
+    assert_eq!(
+        (edit.weight(SlotName::Blue), edit.weight(SlotName::Green)),
+        (69, 31)
+    );
+    let effects = app.update(key("enter"));
+    assert_eq!(effects.len(), 1);
+    let Effect::Call {
+        call: Call::Traffic { plugin, weights },
+        ..
+    } = &effects[0]
+    else {
+        panic!("expected one traffic call, got {effects:?}");
+    };
+    assert_eq!(plugin, "shop");
+    assert_eq!(weights.get(&SlotName::Blue), Some(&69));
+    assert_eq!(weights.get(&SlotName::Green), Some(&31));
+    assert!(app.traffic.is_none());
+}
+
+#[test]
+fn esc_discards_pending_weights_and_unchanged_weights_send_nothing() {
+    let mut app = app();
+    app.update(key("t"));
+    app.update(key("right"));
+    app.update(key("esc"));
+    assert!(app.traffic.is_none());
+    app.update(key("t"));
+    assert!(app.update(key("enter")).is_empty());
+    assert!(app.notice.as_ref().unwrap().text.contains("unchanged"));
+}
+
+#[test]
+fn rollback_asks_first_and_names_what_will_happen() {
+    let mut app = app();
+    assert!(app.update(key("r")).is_empty());
+    let Overlay::Confirm(c) = &app.overlay else {
+        panic!("no confirmation: {:?}", app.overlay);
+    };
+    assert!(
+        c.lines[0].contains("all traffic to green v2.0.0, warm"),
+        "{:?}",
+        c.lines
+    );
+    // A stray key does not answer; n cancels.
+    app.update(key("x"));
+    assert!(matches!(app.overlay, Overlay::Confirm(_)));
+    assert!(app.update(key("n")).is_empty());
+    assert_eq!(app.overlay, Overlay::None);
+    // y sends the rollback.
+    app.update(key("r"));
+    let effects = app.update(key("y"));
+    assert_eq!(
+        effects,
+        [Effect::Call {
+            label: "rollback shop".into(),
+            call: Call::Rollback {
+                plugin: "shop".into(),
+                to: None
+            }
+        }]
+    );
+}
+
+#[test]
+fn incident_rollback_of_a_canary_says_the_steps_are_skipped() {
+    let mut app = app();
+    app.update(key("down"));
+    app.update(key("R"));
+    let Overlay::Confirm(c) = &app.overlay else {
+        panic!("no confirmation");
+    };
+    assert!(c.title.contains("INCIDENT"));
+    assert!(
+        c.lines
+            .iter()
+            .any(|l| l.contains("remaining steps and analysis are skipped")),
+        "{:?}",
+        c.lines
+    );
+}
+
+#[test]
+fn command_line_runs_cli_commands_and_reports_bad_ones() {
+    let mut app = app();
+    app.update(key(":"));
+    for c in "rollback checkout".chars() {
+        app.update(Msg::Key(Key::plain(Code::Char(c))));
+    }
+    let effects = app.update(key("enter"));
+    assert!(matches!(
+        &effects[..],
+        [Effect::Call {
+            call: Call::Rollback { .. },
+            ..
+        }]
+    ));
+    app.update(key(":"));
+    for c in "stop".chars() {
+        app.update(Msg::Key(Key::plain(Code::Char(c))));
+    }
+    assert!(app.update(key("enter")).is_empty());
+    assert!(app.notice.as_ref().unwrap().error);
+}
+
+#[test]
+fn a_lost_engine_shows_until_it_is_back() {
+    let mut app = app();
+    assert!(app.disconnected.is_none());
+    app.update(Msg::Disconnected("engine socket closed".into()));
+    assert!(app.disconnected.is_some());
+    app.update(Msg::Connected);
+    assert!(app.disconnected.is_none());
+}
