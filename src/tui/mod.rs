@@ -7,4 +7,5 @@ pub mod app;
 pub mod command;
 pub mod keymap;
 pub mod logview;
+pub mod render;
 pub mod theme;

@@ -292,12 +292,16 @@ impl Keymap {
     }
 
     /// The keys bound to `action`, for the help overlay and hints in the status line.
+    /// Plain keys come first, then the shortest, so hints show the easiest one.
     pub fn keys_of(&self, action: Action) -> Vec<Key> {
-        self.keys
+        let mut keys: Vec<Key> = self
+            .keys
             .iter()
             .filter(|(_, a)| **a == action)
             .map(|((_, k), _)| *k)
-            .collect()
+            .collect();
+        keys.sort_by_key(|k| (k.ctrl || k.alt || k.shift, k.to_string().len()));
+        keys
     }
 }
 

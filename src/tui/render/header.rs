@@ -1,0 +1,59 @@
+//! The top line: where this is, and whether the engine is reachable.
+
+use super::style::fg;
+use crate::tui::app::App;
+use crate::tui::theme::Paint;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let clock = app.now.format("%H:%M:%S UTC").to_string();
+    let line = match (&app.disconnected, &app.report) {
+        (Some(why), _) => Line::from(vec![
+            Span::styled(
+                " ENGINE UNREACHABLE ",
+                Style::new()
+                    .fg(theme.color(Paint::Background))
+                    .bg(theme.color(Paint::Unhealthy))
+                    .add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                format!(
+                    " {why} — retrying; nothing is lost, the engine keeps running if it is up "
+                ),
+                fg(theme, Paint::Unhealthy),
+            ),
+        ]),
+        (None, Some(report)) => Line::from(vec![
+            Span::styled(
+                " naap ",
+                fg(theme, Paint::Title).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                report.engine.workspace.clone(),
+                fg(theme, Paint::Foreground),
+            ),
+            Span::styled(
+                format!("  router {}", report.engine.router),
+                fg(theme, Paint::Muted),
+            ),
+            Span::styled(
+                format!("  engine pid {}", report.engine.pid),
+                fg(theme, Paint::Muted),
+            ),
+            Span::styled(format!("  {clock}"), fg(theme, Paint::Muted)),
+        ]),
+        (None, None) => Line::from(Span::styled(
+            " naap  waiting for the first status…",
+            fg(theme, Paint::Muted),
+        )),
+    };
+    frame.render_widget(
+        Paragraph::new(line).style(Style::new().bg(theme.color(Paint::SelectionBg))),
+        area,
+    );
+}

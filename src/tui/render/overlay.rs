@@ -1,0 +1,107 @@
+//! Layers over the panes: the help with every live binding, a confirmation, and the `:` and
+//! `/` input lines.
+
+use super::style::{self, fg};
+use crate::tui::app::{App, Confirmation};
+use crate::tui::keymap::{Action, Context};
+use crate::tui::theme::Paint;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph, Wrap};
+
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+/// Every binding in effect (including the user's), grouped by where it applies.
+pub fn help(frame: &mut Frame, area: Rect, app: &App) {
+    let theme = &app.theme;
+    let mut lines = Vec::new();
+    for context in Context::ALL {
+        lines.push(Line::from(Span::styled(
+            context.name(),
+            fg(theme, Paint::Title).add_modifier(Modifier::BOLD),
+        )));
+        for action in Action::ALL.iter().filter(|a| a.context() == context) {
+            let keys: Vec<String> = app
+                .keymap
+                .keys_of(*action)
+                .iter()
+                .map(|k| k.to_string())
+                .collect();
+            let keys = if keys.is_empty() {
+                "(unbound)".to_string()
+            } else {
+                keys.join(" ")
+            };
+            lines.push(Line::from(vec![
+                Span::styled(
+                    format!("  {keys:<16}"),
+                    fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
+                ),
+                Span::styled(action.help(), fg(theme, Paint::Muted)),
+            ]));
+        }
+    }
+    let box_area = centered(area, 90, lines.len() as u16 + 2);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines).block(style::pane(theme, " keys · any key closes ", true)),
+        box_area,
+    );
+}
+
+pub fn confirm(frame: &mut Frame, area: Rect, app: &App, c: &Confirmation) {
+    let theme = &app.theme;
+    let mut lines: Vec<Line> = c
+        .lines
+        .iter()
+        .map(|l| Line::from(Span::styled(format!("• {l}"), fg(theme, Paint::Foreground))))
+        .collect();
+    lines.push(Line::from(""));
+    lines.push(Line::from(vec![
+        Span::styled("y", fg(theme, Paint::Title).add_modifier(Modifier::BOLD)),
+        Span::styled("/enter do it   ", fg(theme, Paint::Muted)),
+        Span::styled("n", fg(theme, Paint::Title).add_modifier(Modifier::BOLD)),
+        Span::styled("/esc cancel", fg(theme, Paint::Muted)),
+    ]));
+    let width = area.width.saturating_sub(4).min(76);
+    let text_rows: u16 = c
+        .lines
+        .iter()
+        .map(|l| (l.chars().count() as u16 + 2) / width.saturating_sub(2).max(1) + 1)
+        .sum();
+    let box_area = centered(area, width, text_rows + 4);
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(style::pane(theme, format!(" {} ", c.title), true)),
+        box_area,
+    );
+}
+
+/// The `:` or `/` line, over the status line.
+pub fn line(frame: &mut Frame, area: Rect, app: &App, prompt: &str, text: &str) {
+    let theme = &app.theme;
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(
+                prompt.to_string(),
+                fg(theme, Paint::Title).add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(text.to_string(), fg(theme, Paint::Foreground)),
+            Span::styled("█", fg(theme, Paint::BorderFocused)),
+        ])),
+        area,
+    );
+}

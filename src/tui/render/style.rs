@@ -1,0 +1,54 @@
+//! Theme colours applied to the things the panes draw.
+
+use crate::core::types::{Level, SlotName};
+use crate::tui::theme::{Paint, Theme};
+use ratatui::style::{Modifier, Style};
+use ratatui::widgets::{Block, BorderType};
+
+pub fn fg(theme: &Theme, paint: Paint) -> Style {
+    Style::new().fg(theme.color(paint))
+}
+
+pub fn slot(theme: &Theme, slot: SlotName) -> Style {
+    fg(
+        theme,
+        match slot {
+            SlotName::Blue => Paint::SlotBlue,
+            SlotName::Green => Paint::SlotGreen,
+        },
+    )
+}
+
+pub fn level(theme: &Theme, level: Level) -> Style {
+    match level {
+        Level::Trace => fg(theme, Paint::LevelTrace),
+        Level::Debug => fg(theme, Paint::LevelDebug),
+        Level::Info => fg(theme, Paint::LevelInfo),
+        Level::Warn => fg(theme, Paint::LevelWarn),
+        Level::Error => fg(theme, Paint::LevelError).add_modifier(Modifier::BOLD),
+    }
+}
+
+/// A pane's frame: the focused one stands out in colour and in line weight, so focus is
+/// visible without colour too.
+pub fn pane<'a>(
+    theme: &Theme,
+    title: impl Into<ratatui::text::Line<'a>>,
+    focused: bool,
+) -> Block<'a> {
+    let (border, kind) = if focused {
+        (Paint::BorderFocused, BorderType::Thick)
+    } else {
+        (Paint::Border, BorderType::Plain)
+    };
+    Block::bordered()
+        .border_type(kind)
+        .border_style(fg(theme, border))
+        .title(title)
+        .title_style(fg(theme, Paint::Title).add_modifier(Modifier::BOLD))
+        .style(
+            Style::new()
+                .bg(theme.color(Paint::Background))
+                .fg(theme.color(Paint::Foreground)),
+        )
+}

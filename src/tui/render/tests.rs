@@ -1,0 +1,150 @@
+//! Rendered screens, as text, at the sizes an operator uses: 80×24 over SSH and 200×50.
+
+use super::draw;
+use crate::core::engine::EngineEvent;
+use crate::core::logs::LogLine;
+use crate::core::store::EventRecord;
+use crate::core::types::{Level, LogSource, SlotName};
+use crate::tui::app::tests::{app, now};
+use crate::tui::app::{App, Msg};
+use crate::tui::theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn screen(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|frame| draw(frame, app)).unwrap();
+    let buffer = terminal.backend().buffer();
+    let mut text = String::new();
+    for y in 0..height {
+        for x in 0..width {
+            text.push_str(buffer[(x, y)].symbol());
+        }
+        text.push('\n');
+    }
+    text
+}
+
+fn busy_app() -> App {
+    let mut app = app();
+    // Five minutes of traffic: blue steady, green (the canary of checkout) ramping up.
+    let end = now().timestamp() as u64;
+    if let Some(report) = app.report.as_mut() {
+        for plugin in &mut report.plugins {
+            for slot in &mut plugin.slots {
+                let base = if slot.slot == SlotName::Blue { 40 } else { 10 };
+                slot.metrics.series = (0..300u64)
+                    .map(|i| crate::core::metrics::SecondPoint {
+                        second: end - 300 + i,
+                        requests: base + (i % 17) + i / 30,
+                        errors: u64::from(i % 50 == 0),
+                        p50_ms: 2.0 + (i % 5) as f64,
+                        p99_ms: 9.0 + (i % 13) as f64,
+                    })
+                    .collect();
+            }
+        }
+    }
+    for (i, (slot, level, message)) in [
+        (SlotName::Blue, Level::Info, "GET /shop/api/items 200 2ms"),
+        (SlotName::Green, Level::Warn, "slow query: 812ms"),
+        (
+            SlotName::Blue,
+            Level::Error,
+            "upstream payment gateway timed out",
+        ),
+        (SlotName::Blue, Level::Info, "GET /shop/api/items 200 1ms"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        app.update(Msg::Engine(EngineEvent::Log(LogLine {
+            seq: i as u64,
+            ts: now(),
+            plugin: "shop".into(),
+            slot: Some(slot),
+            source: LogSource::Stdout,
+            level,
+            message: message.into(),
+            fields: None,
+        })));
+    }
+    app.update(Msg::Engine(EngineEvent::Event(EventRecord {
+        id: 1,
+        ts: now() - chrono::Duration::seconds(42),
+        plugin: Some("checkout".into()),
+        slot: Some(SlotName::Green),
+        kind: "auto_rollback".into(),
+        message: "automatic rollback: green breached its threshold: error rate 21.0 % > 5.0 %"
+            .into(),
+        data: serde_json::Value::Null,
+    })));
+    app
+}
+
+#[test]
+fn main_screen_80x24() {
+    insta::assert_snapshot!(screen(&busy_app(), 80, 24));
+}
+
+#[test]
+fn main_screen_200x50() {
+    insta::assert_snapshot!(screen(&busy_app(), 200, 50));
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = busy_app();
+    app.update(Msg::Key("?".parse().unwrap()));
+    insta::assert_snapshot!(screen(&app, 100, 50));
+}
+
+#[test]
+fn rollback_confirmation() {
+    let mut app = busy_app();
+    app.update(Msg::Key("r".parse().unwrap()));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn traffic_sliders_show_pending_beside_live() {
+    let mut app = busy_app();
+    for k in ["t", "left", "left", "shift+left"] {
+        app.update(Msg::Key(k.parse().unwrap()));
+    }
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
+
+#[test]
+fn engine_unreachable_banner() {
+    let mut app = busy_app();
+    app.update(Msg::Disconnected("engine socket closed".into()));
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.lines().next().unwrap().contains("ENGINE UNREACHABLE"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_theme_renders_with_its_own_colours() {
+    for (name, _) in theme::BUILT_IN {
+        let mut app = busy_app();
+        app.theme = theme::built_in(name).unwrap();
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+        terminal.draw(|frame| draw(frame, &app)).unwrap();
+        let buffer = terminal.backend().buffer();
+        // The selected plugin's name is painted in the theme's selection colours.
+        let cell = (0..80)
+            .flat_map(|x| (0..24).map(move |y| (x, y)))
+            .find(|(x, y)| buffer[(*x, *y)].symbol() == "▸")
+            .expect("a selected plugin marker");
+        let name_cell = &buffer[(cell.0 + 2, cell.1)];
+        assert_eq!(
+            name_cell.bg,
+            app.theme.color(theme::Paint::SelectionBg),
+            "{name}: the selection is not in the theme's colour"
+        );
+        insta::assert_snapshot!(format!("theme_{name}"), screen(&app, 80, 24));
+    }
+}
