@@ -207,3 +207,21 @@ pub struct AnalysisSpec {
     /// Path (below the route prefix) the warm-up requests GET; `None`: the prefix itself.
     pub warmup_path: Option<String>,
 }
+
+impl Default for AnalysisSpec {
+    /// What an `[analysis]` table without keys means.
+    fn default() -> Self {
+        AnalysisSpec {
+            metrics: vec!["error_rate".into(), "p50_ms".into(), "p99_ms".into()],
+            tolerance: 0.25,
+            pass_score: 95.0,
+            marginal_score: 75.0,
+            min_samples: 10,
+            success_rate: None,
+            p99_ms: None,
+            health: true,
+            warmup_load: None,
+            warmup_path: None,
+        }
+    }
+}

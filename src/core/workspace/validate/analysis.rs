@@ -11,10 +11,6 @@ use crate::core::workspace::suggest;
 
 /// The metrics the judge can compare (names of `core::analysis::series`).
 pub(crate) const ANALYSIS_METRICS: [&str; 3] = ["error_rate", "p50_ms", "p99_ms"];
-const DEFAULT_TOLERANCE: f64 = 0.25;
-const DEFAULT_PASS_SCORE: f64 = 95.0;
-const DEFAULT_MARGINAL_SCORE: f64 = 75.0;
-const DEFAULT_MIN_SAMPLES: u32 = 10;
 /// Below this many samples per side a Mann-Whitney test can never be significant at 0.05.
 const FEWEST_SAMPLES: i64 = 5;
 /// Samples come from the per-second series, which keeps this many seconds.
@@ -28,7 +24,8 @@ pub(super) fn analysis(
     strategy: &StrategySpec,
 ) -> Option<AnalysisSpec> {
     let a = a.value()?;
-    let metrics = metrics(a, r);
+    let defaults = AnalysisSpec::default();
+    let metrics = metrics(a, r, &defaults.metrics);
     let tolerance = match &a.tolerance {
         Field::Present(t) if !(t.get_ref().is_finite() && *t.get_ref() >= 0.0) => {
             r.at(
@@ -37,17 +34,17 @@ pub(super) fn analysis(
                 format!("tolerance must be a number >= 0, got {}", t.get_ref()),
                 "it is relative to the baseline: tolerance = 0.25 lets the canary be 25 % worse",
             );
-            DEFAULT_TOLERANCE
+            defaults.tolerance
         }
         Field::Present(t) => *t.get_ref(),
-        _ => DEFAULT_TOLERANCE,
+        _ => defaults.tolerance,
     };
-    let pass_score = score(r, &a.pass_score, "pass_score", DEFAULT_PASS_SCORE);
+    let pass_score = score(r, &a.pass_score, "pass_score", defaults.pass_score);
     let marginal_score = score(
         r,
         &a.marginal_score,
         "marginal_score",
-        DEFAULT_MARGINAL_SCORE,
+        defaults.marginal_score,
     );
     if marginal_score > pass_score {
         // Point at whichever of the two the author wrote; the default one is invisible.
@@ -63,7 +60,7 @@ pub(super) fn analysis(
             "a step passes at pass_score and is marginal between the two, e.g. pass_score = 95, marginal_score = 75",
         );
     }
-    let min_samples = min_samples(r, &a.min_samples, strategy);
+    let min_samples = min_samples(r, &a.min_samples, strategy, defaults.min_samples);
     let success_rate = match &a.success_rate {
         Field::Present(x) if !(*x.get_ref() > 0.0 && *x.get_ref() <= 1.0) => {
             r.at(
@@ -109,8 +106,8 @@ pub(super) fn analysis(
     })
 }
 
-fn metrics(a: &RawAnalysis, r: &mut Report) -> Vec<String> {
-    let defaults = || ANALYSIS_METRICS.iter().map(|m| m.to_string()).collect();
+fn metrics(a: &RawAnalysis, r: &mut Report, default: &[String]) -> Vec<String> {
+    let defaults = || default.to_vec();
     let Field::Present(list) = &a.metrics else {
         return defaults();
     };
@@ -164,9 +161,14 @@ fn score(r: &mut Report, value: &Field<Spanned<f64>>, key: &str, default: f64) -
     }
 }
 
-fn min_samples(r: &mut Report, value: &Field<Spanned<i64>>, strategy: &StrategySpec) -> u32 {
+fn min_samples(
+    r: &mut Report,
+    value: &Field<Spanned<i64>>,
+    strategy: &StrategySpec,
+    default: u32,
+) -> u32 {
     let Field::Present(n) = value else {
-        return DEFAULT_MIN_SAMPLES;
+        return default;
     };
     let v = *n.get_ref();
     if !(FEWEST_SAMPLES..=MOST_SAMPLES).contains(&v) {
@@ -175,10 +177,10 @@ fn min_samples(r: &mut Report, value: &Field<Spanned<i64>>, strategy: &StrategyS
             "analysis.min_samples",
             format!("min_samples must be between {FEWEST_SAMPLES} and {MOST_SAMPLES}, got {v}"),
             format!(
-                "a sample is one second with traffic on a slot; fewer than {FEWEST_SAMPLES} can never show a significant difference, e.g. min_samples = {DEFAULT_MIN_SAMPLES}"
+                "a sample is one second with traffic on a slot; fewer than {FEWEST_SAMPLES} can never show a significant difference, e.g. min_samples = {default}"
             ),
         );
-        return DEFAULT_MIN_SAMPLES;
+        return default;
     }
     let step_secs = strategy.step_interval.as_secs();
     if strategy.kind == StrategyKind::Canary && (v as u64) > step_secs {
@@ -191,7 +193,7 @@ fn min_samples(r: &mut Report, value: &Field<Spanned<i64>>, strategy: &StrategyS
             format!("lower min_samples to {step_secs} or less, or raise strategy.step_interval to \"{v}s\""),
         );
     }
-    u32::try_from(v).unwrap_or(DEFAULT_MIN_SAMPLES)
+    u32::try_from(v).unwrap_or(default)
 }
 
 fn warmup_load(r: &mut Report, value: &Field<Spanned<String>>) -> Option<u32> {
