@@ -239,3 +239,78 @@ impl Engine {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::analysis::{Direction, P99_MS};
+
+    #[test]
+    fn manifest_settings_reach_the_judge() {
+        let spec = AnalysisSpec {
+            metrics: vec!["p99_ms".into(), "error_rate".into()],
+            tolerance: 0.5,
+            pass_score: 90.0,
+            marginal_score: 60.0,
+            min_samples: 20,
+            success_rate: Some(0.99),
+            p99_ms: Some(500),
+            health: false,
+            ..AnalysisSpec::default()
+        };
+        let cfg = step_config(&spec);
+        let names: Vec<&str> = cfg.metrics.iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(names, [P99_MS, "error_rate"]);
+        assert!(cfg.metrics.iter().all(|m| m.tolerance == 0.5 && m.critical));
+        assert_eq!(cfg.metrics[0].abs_tolerance, LATENCY_FLOOR_MS);
+        assert_eq!(cfg.metrics[0].direction, Direction::Increase);
+        assert_eq!(cfg.metrics[1].abs_tolerance, 0.01);
+        assert_eq!(
+            (cfg.judge.pass_score, cfg.judge.marginal_score),
+            (90.0, 60.0)
+        );
+        assert_eq!(cfg.min_samples, 20);
+        assert_eq!(cfg.min_success_rate, Some(0.99));
+        assert_eq!(cfg.max_p99_ms, Some(500.0));
+        assert!(!cfg.require_health);
+    }
+
+    #[test]
+    fn a_verdict_splits_into_outcome_summary_and_detail() {
+        let verdict = StepVerdict {
+            rollout_id: 7,
+            step_index: 1,
+            weight: 25,
+            canary: SlotName::Green,
+            baseline: SlotName::Blue,
+            outcome: Outcome::Inconclusive,
+            score: 0.0,
+            summary: "inconclusive: 3 of 10 samples".into(),
+            samples: SampleCounts {
+                canary: 3,
+                baseline: 12,
+                needed: 10,
+            },
+            canary_window: WindowStats::default(),
+            breaches: Vec::new(),
+            metrics: Vec::new(),
+        };
+        let (outcome, summary, detail) = verdict.into_judgement();
+        assert_eq!(outcome, Outcome::Inconclusive);
+        assert_eq!(summary, "inconclusive: 3 of 10 samples");
+        assert_eq!(detail["samples"]["canary"], 3);
+        assert_eq!(detail["canary"], "green");
+        assert_eq!(detail["weight"], 25);
+        let words: Vec<&str> = [
+            Outcome::Pass,
+            Outcome::Marginal,
+            Outcome::Fail,
+            Outcome::Inconclusive,
+        ]
+        .into_iter()
+        .map(outcome_word)
+        .collect();
+        // The stored words are the ones the schema's CHECK constraint accepts.
+        assert_eq!(words, ["pass", "marginal", "fail", "inconclusive"]);
+    }
+}
