@@ -147,6 +147,85 @@ async fn drive(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A local HTTP server that answers 200 and keeps the head of every request it got.
+    async fn recording_server() -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&heads);
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    let mut head = Vec::new();
+                    loop {
+                        let Ok(n) = conn.read(&mut buf).await else {
+                            return;
+                        };
+                        if n == 0 {
+                            return;
+                        }
+                        head.extend_from_slice(&buf[..n]);
+                        if head.windows(4).any(|w| w == b"\r\n\r\n") {
+                            seen.lock()
+                                .expect("lock")
+                                .push(String::from_utf8_lossy(&head).to_lowercase());
+                            head.clear();
+                            let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                            if conn.write_all(reply).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+        });
+        (addr, heads)
+    }
+
+    #[tokio::test]
+    async fn warmup_requests_are_labelled_and_forced_to_each_slot() {
+        let (addr, heads) = recording_server().await;
+        let sent = Arc::new(AtomicU64::new(0));
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let task = tokio::spawn(drive(
+            http,
+            format!("http://{addr}/shop/api"),
+            Some("shop.localhost".into()),
+            vec![SlotName::Blue, SlotName::Green],
+            100,
+            Arc::clone(&sent),
+        ));
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while heads.lock().expect("lock").len() < 20 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        task.abort();
+        let heads = heads.lock().expect("lock").clone();
+        assert!(heads.len() >= 20, "only {} requests arrived", heads.len());
+        assert!(sent.load(Ordering::Relaxed) >= heads.len() as u64);
+        for head in &heads {
+            assert!(head.starts_with("get /shop/api http/1.1"), "{head}");
+            assert!(head.contains("user-agent: naap-warmup"), "{head}");
+            assert!(head.contains("host: shop.localhost"), "{head}");
+        }
+        for slot in ["blue", "green"] {
+            let to_slot = heads
+                .iter()
+                .filter(|h| h.contains(&format!("x-naap-slot: {slot}")))
+                .count();
+            assert!(to_slot >= 5, "{slot}: {to_slot} of {}", heads.len());
+        }
+    }
 
     #[test]
     fn warmup_requests_target_the_route_on_the_router() {
