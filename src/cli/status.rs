@@ -119,8 +119,15 @@ fn plugin_header(p: &PluginStatus) -> String {
         .unwrap_or_else(|| "no live slot".to_string());
     let rollout = match &p.rollout {
         Some(r) => format!(
-            "  ▶ {} {} → {}: {}",
-            r.strategy, r.to_version, r.to_slot, r.phase
+            "  ▶ {} {} → {}: {}{}",
+            r.strategy,
+            r.to_version,
+            r.to_slot,
+            r.phase,
+            r.verdicts
+                .last()
+                .map(|v| format!(" (last verdict: {})", v.summary))
+                .unwrap_or_default()
         ),
         None => format!("  ({})", p.strategy),
     };
@@ -208,6 +215,33 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             &rows
         )
     );
+    if !report.verdicts.is_empty() {
+        println!("\ncanary verdicts:");
+        let rows: Vec<Vec<String>> = report
+            .verdicts
+            .iter()
+            .map(|v| {
+                vec![
+                    v.rollout_id.to_string(),
+                    (v.step_index + 1).to_string(),
+                    format!("{}%", v.weight),
+                    v.outcome.clone(),
+                    format!("{:.0}", v.score),
+                    v.judged_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    v.summary.clone(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &[
+                    "ROLLOUT", "STEP", "WEIGHT", "OUTCOME", "SCORE", "JUDGED", "SUMMARY"
+                ],
+                &rows
+            )
+        );
+    }
     println!("\nevents:");
     let rows: Vec<Vec<String>> = report
         .events

@@ -10,6 +10,7 @@ mod judge;
 mod samples;
 mod series;
 mod stats;
+mod step;
 mod summary;
 mod thresholds;
 
@@ -18,6 +19,7 @@ pub use judge::{Classification, MetricResult, Outcome, Verdict, judge};
 pub use samples::MetricSamples;
 pub use series::{ERROR_RATE, P50_MS, P99_MS, pair, series_samples, standard_metrics};
 pub use stats::{MannWhitney, hodges_lehmann, mann_whitney, median};
+pub use step::{SampleCounts, StepAnalysis, StepConfig, StepObservation, judge_step};
 pub use thresholds::{BreachKind, ThresholdBreach, Thresholds, WindowStats, check_thresholds};
 
 #[cfg(test)]

@@ -154,6 +154,7 @@ impl Engine {
                 to_version: version.clone(),
                 phase: "gates".to_string(),
                 started_at: Utc::now(),
+                verdicts: Vec::new(),
             });
         }
         self.record(Some(plugin), Some(target), "deploy_started", format!("deploying {plugin} {version} into {target} ({strategy}, by {face})"), serde_json::json!({"rollout": rollout_id, "version": version, "strategy": strategy.to_string()}));
@@ -299,7 +300,23 @@ impl Engine {
                     if step >= 100 {
                         break;
                     }
+                    let step_started = crate::core::metrics::now_second();
+                    let warmup = self.start_warmup(plugin, &[target, target.other()]);
                     self.hold_step(plugin, target, interval, cancel).await?;
+                    drop(warmup);
+                    if self.analysis_spec(plugin).is_some() {
+                        let verdict = self
+                            .judge_canary_step(
+                                plugin,
+                                rollout_id,
+                                i,
+                                target,
+                                target.other(),
+                                step_started,
+                            )
+                            .await;
+                        self.enforce_verdict(plugin, &verdict)?;
+                    }
                 }
                 self.after_switch(plugin, target, keep_warm).await;
                 Ok(format!(

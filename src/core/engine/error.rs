@@ -29,6 +29,10 @@ pub enum EngineError {
     #[error("{plugin}: {message}; traffic is unchanged")]
     DeployFailed { plugin: String, message: String },
 
+    /// Canary analysis judged a step not good enough to go on; traffic is back on stable.
+    #[error("{plugin}: {message}")]
+    CanaryStopped { plugin: String, message: String },
+
     #[error("{plugin}: the operation was cancelled by {by}")]
     Cancelled { plugin: String, by: String },
 
@@ -46,6 +50,7 @@ impl EngineError {
             EngineError::Rejected { .. } => "rejected",
             EngineError::GateFailed { .. } => "gate_failed",
             EngineError::DeployFailed { .. } => "deploy_failed",
+            EngineError::CanaryStopped { .. } => "canary_analysis",
             EngineError::Cancelled { .. } => "cancelled",
             EngineError::Start(_) => "start",
         }

@@ -7,6 +7,7 @@
 //! so two of them never interleave on one plugin; runtime and health events are applied by
 //! one monitor task in arrival order.
 
+mod analysis;
 mod deploy;
 mod error;
 mod gates;
@@ -17,7 +18,9 @@ pub mod report;
 mod routes;
 mod state;
 mod traffic;
+mod warmup;
 
+pub use analysis::{StepVerdict, outcome_word};
 pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use report::*;
@@ -205,6 +208,7 @@ impl Engine {
             rollouts,
             events: store.events(Some(plugin), None, limit)?,
             audit: store.audit(Some(plugin), limit)?,
+            verdicts: store.verdicts(plugin, limit)?,
         })
     }
 

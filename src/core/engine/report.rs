@@ -64,6 +64,9 @@ pub struct RolloutStatus {
     pub to_version: String,
     pub phase: String,
     pub started_at: DateTime<Utc>,
+    /// Canary analysis verdicts of the steps judged so far, oldest first.
+    #[serde(default)]
+    pub verdicts: Vec<crate::core::store::VerdictRecord>,
 }
 
 /// The outcome of a deploy, rollback or traffic change, as every face prints it.
@@ -88,6 +91,9 @@ pub struct HistoryReport {
     pub rollouts: Vec<crate::core::store::RolloutRecord>,
     pub events: Vec<crate::core::store::EventRecord>,
     pub audit: Vec<crate::core::store::AuditRecord>,
+    /// Canary analysis verdicts of the plugin's rollouts, oldest first.
+    #[serde(default)]
+    pub verdicts: Vec<crate::core::store::VerdictRecord>,
 }
 
 /// What subscribers receive, in order.

@@ -15,7 +15,7 @@ static CLOCK: OnceLock<Clock> = OnceLock::new();
 /// Wall-clock jumps (NTP, suspend) would otherwise reorder buckets; anchoring a monotonic
 /// `Instant` to the unix time once keeps bucket order right while series stay chartable
 /// against wall time. One shared anchor keeps every slot's buckets aligned.
-pub(super) fn now_second() -> u64 {
+pub fn now_second() -> u64 {
     let clock = CLOCK.get_or_init(|| Clock {
         origin: Instant::now(),
         origin_unix: SystemTime::now()

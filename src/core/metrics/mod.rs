@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+pub use clock::now_second;
 pub use registry::MetricsRegistry;
 use window::Window;
 

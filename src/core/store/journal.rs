@@ -31,7 +31,11 @@ fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
 }
 
 impl Store {
-    fn json_text(&self, what: &'static str, v: &serde_json::Value) -> Result<String, StoreError> {
+    pub(super) fn json_text(
+        &self,
+        what: &'static str,
+        v: &serde_json::Value,
+    ) -> Result<String, StoreError> {
         serde_json::to_string(v).map_err(|e| self.invalid(what, e.to_string()))
     }
 

@@ -12,6 +12,7 @@ mod records;
 mod rollouts;
 mod schema;
 mod slots;
+mod verdicts;
 
 pub use codec::now;
 pub use error::StoreError;
@@ -20,6 +21,7 @@ pub use records::{
     RolloutRecord, RolloutState, SlotRecord, VersionRecord,
 };
 pub use schema::SCHEMA_VERSION;
+pub use verdicts::{NewVerdict, VerdictRecord};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};

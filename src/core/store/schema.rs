@@ -12,7 +12,7 @@ use std::time::Duration;
 pub(crate) const APPLICATION_ID: i64 = 0x6E61_6170;
 
 /// The migrations, oldest first; index 0 takes an empty file to version 1.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V_ANALYSIS];
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -100,6 +100,22 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only: entries cannot be deleted');
 END;
+"#;
+
+/// Canary analysis: the verdict of every judged step, with the numbers behind it.
+const V_ANALYSIS: &str = r#"
+CREATE TABLE rollout_verdicts (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    rollout_id  INTEGER NOT NULL REFERENCES rollouts(id),
+    step_index  INTEGER NOT NULL CHECK (step_index >= 0),
+    weight      INTEGER NOT NULL CHECK (weight BETWEEN 0 AND 100),
+    outcome     TEXT NOT NULL CHECK (outcome IN ('pass', 'marginal', 'fail', 'inconclusive')),
+    score       REAL NOT NULL,
+    summary     TEXT NOT NULL,
+    detail_json TEXT NOT NULL DEFAULT 'null',
+    judged_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX rollout_verdicts_by_rollout ON rollout_verdicts (rollout_id, id);
 "#;
 
 /// Sets the per-connection pragmas. The first statement is also the first read of the file,

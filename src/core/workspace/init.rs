@@ -62,6 +62,18 @@ on_latency_p99_ms = 2000
 on_health_check_fail = true
 keep_previous_warm = "30m"  # the old slot stays running for instant rollback
 
+# [analysis]                # canary only: judge every step against the stable slot
+# metrics = ["error_rate", "p50_ms", "p99_ms"]  # compared with a Mann-Whitney test
+# tolerance = 0.25          # the canary may be 25 % worse than stable before it fails
+# pass_score = 95           # percent of metrics that must pass to go on
+# marginal_score = 75       # between the two the rollout stops for a human
+# min_samples = 10          # seconds with traffic per slot; fewer is "inconclusive"
+# success_rate = 0.99       # threshold: at least 99 % of the canary's requests succeed
+# p99_ms = 500              # threshold: canary p99 at most 500 ms
+# health = true             # threshold: the canary passes its health checks
+# warmup_load = "20rps"     # naap sends this to each slot during a step (no users? still judged)
+# warmup_path = "/"         # below the route; default: the route itself
+
 [[alerts]]
 name = "errors"
 condition = "error_rate > 0.05 for 30s"

@@ -25,8 +25,8 @@ mod tests;
 pub use init::init;
 pub use load::{PLUGIN_FILE, WORKSPACE_FILE, find_root, load};
 pub use model::{
-    AlertSpec, HealthCheck, HealthSpec, PluginManifest, RollbackSpec, Route, RouterConfig, RunSpec,
-    Sticky, StrategySpec, Workspace,
+    AlertSpec, AnalysisSpec, HealthCheck, HealthSpec, PluginManifest, RollbackSpec, Route,
+    RouterConfig, RunSpec, Sticky, StrategySpec, Workspace,
 };
 pub use placeholders::{PLACEHOLDER_NAMES, Placeholders, expand_placeholders};
 pub use problem::{Problem, Problems};

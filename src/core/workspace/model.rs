@@ -65,6 +65,9 @@ pub struct PluginManifest {
     pub rollback: RollbackSpec,
     /// Alert rules, kept as data for the alert engine.
     pub alerts: Vec<AlertSpec>,
+    /// How each canary step is judged; `None` without an `[analysis]` table (steps are then
+    /// only timed and health-checked).
+    pub analysis: Option<AnalysisSpec>,
 }
 
 /// Which requests go to a plugin.
@@ -174,4 +177,51 @@ pub struct AlertSpec {
     pub severity: String,
     /// Each `log`, `webhook:URL` or `command:CMD`.
     pub channels: Vec<String>,
+}
+
+/// `[analysis]`: how the engine judges the canary against the stable slot after each step.
+///
+/// A *sample* is one second in which a slot served at least one request: the judge compares
+/// the per-second error ratio and latency percentiles of the two slots over the step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AnalysisSpec {
+    /// Metrics the statistical judge compares: `error_rate`, `p50_ms`, `p99_ms`.
+    pub metrics: Vec<String>,
+    /// Tolerated relative shift of the canary's median against the baseline's (0.25 = 25 %).
+    pub tolerance: f64,
+    /// Score (0..=100) at or above which a step passes.
+    pub pass_score: f64,
+    /// Score at or above which a step is marginal rather than failed (<= `pass_score`).
+    pub marginal_score: f64,
+    /// Samples (seconds with traffic) each slot needs in a step; fewer is inconclusive.
+    pub min_samples: u32,
+    /// Threshold: lowest acceptable success rate of the canary over the step (0 < x <= 1).
+    pub success_rate: Option<f64>,
+    /// Threshold: highest acceptable p99 latency of the canary, in milliseconds.
+    pub p99_ms: Option<u64>,
+    /// Threshold: the canary must pass its health checks when the step is judged.
+    pub health: bool,
+    /// Requests per second the engine sends to each slot during a step, so a canary without
+    /// user traffic can still be judged.
+    pub warmup_load: Option<u32>,
+    /// Path (below the route prefix) the warm-up requests GET; `None`: the prefix itself.
+    pub warmup_path: Option<String>,
+}
+
+impl Default for AnalysisSpec {
+    /// What an `[analysis]` table without keys means.
+    fn default() -> Self {
+        AnalysisSpec {
+            metrics: vec!["error_rate".into(), "p50_ms".into(), "p99_ms".into()],
+            tolerance: 0.25,
+            pass_score: 95.0,
+            marginal_score: 75.0,
+            min_samples: 10,
+            success_rate: None,
+            p99_ms: None,
+            health: true,
+            warmup_load: None,
+            warmup_path: None,
+        }
+    }
 }

@@ -34,6 +34,7 @@ pub(super) struct RawPlugin {
     pub strategy: RawStrategy,
     pub rollback: RawRollback,
     pub alerts: Vec<RawAlert>,
+    pub analysis: Field<RawAnalysis>,
 }
 
 /// `[plugin]`.
@@ -81,6 +82,21 @@ pub(super) struct RawRollback {
     pub on_latency_p99_ms: Field<Spanned<i64>>,
     pub on_health_check_fail: Field<Spanned<bool>>,
     pub keep_previous_warm: Field<Spanned<Duration>>,
+}
+
+/// `[analysis]`.
+pub(super) struct RawAnalysis {
+    pub span: Span,
+    pub metrics: Field<Spanned<Vec<Spanned<String>>>>,
+    pub tolerance: Field<Spanned<f64>>,
+    pub pass_score: Field<Spanned<f64>>,
+    pub marginal_score: Field<Spanned<f64>>,
+    pub min_samples: Field<Spanned<i64>>,
+    pub success_rate: Field<Spanned<f64>>,
+    pub p99_ms: Field<Spanned<i64>>,
+    pub health: Field<Spanned<bool>>,
+    pub warmup_load: Field<Spanned<String>>,
+    pub warmup_path: Field<Spanned<String>>,
 }
 
 /// One `[[alerts]]` entry.
@@ -135,7 +151,7 @@ pub(super) fn read_plugin(doc: &TableRef, r: &mut Report) -> RawPlugin {
     doc.deny_unknown(
         r,
         &[
-            "plugin", "routing", "run", "health", "strategy", "rollback", "alerts",
+            "plugin", "routing", "run", "health", "strategy", "rollback", "alerts", "analysis",
         ],
     );
     let plugin = match doc.table(r, "plugin") {
@@ -169,6 +185,7 @@ pub(super) fn read_plugin(doc: &TableRef, r: &mut Report) -> RawPlugin {
         strategy: read_strategy(doc, r),
         rollback: read_rollback(doc, r),
         alerts: read_alerts(doc, r),
+        analysis: read_analysis(doc, r),
     }
 }
 
@@ -274,6 +291,42 @@ fn read_rollback(doc: &TableRef, r: &mut Report) -> RawRollback {
         on_health_check_fail: t.bool(r, "on_health_check_fail"),
         keep_previous_warm: t.duration(r, "keep_previous_warm"),
     }
+}
+
+fn read_analysis(doc: &TableRef, r: &mut Report) -> Field<RawAnalysis> {
+    let t = match doc.table(r, "analysis") {
+        Field::Present(t) => t,
+        Field::Absent => return Field::Absent,
+        Field::Invalid => return Field::Invalid,
+    };
+    t.deny_unknown(
+        r,
+        &[
+            "metrics",
+            "tolerance",
+            "pass_score",
+            "marginal_score",
+            "min_samples",
+            "success_rate",
+            "p99_ms",
+            "health",
+            "warmup_load",
+            "warmup_path",
+        ],
+    );
+    Field::Present(RawAnalysis {
+        metrics: t.string_list(r, "metrics"),
+        tolerance: t.float(r, "tolerance"),
+        pass_score: t.float(r, "pass_score"),
+        marginal_score: t.float(r, "marginal_score"),
+        min_samples: t.integer(r, "min_samples"),
+        success_rate: t.float(r, "success_rate"),
+        p99_ms: t.integer(r, "p99_ms"),
+        health: t.bool(r, "health"),
+        warmup_load: t.string(r, "warmup_load"),
+        warmup_path: t.string(r, "warmup_path"),
+        span: t.span,
+    })
 }
 
 fn read_alerts(doc: &TableRef, r: &mut Report) -> Vec<RawAlert> {

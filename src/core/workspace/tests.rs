@@ -357,6 +357,77 @@ fn broken_cases() -> Vec<Case> {
             .plugin(minimal_with("[alerts]\nname = \"e\"\n"))
             .at(P, 8, "alerts")
             .says("expected an array of tables, found a table"),
+        // [analysis]
+        case("unknown analysis metric")
+            .plugin(minimal_with("[analysis]\nmetrics = [\"error_rate\", \"p95_ms\"]\n"))
+            .at(P, 9, "analysis.metrics[1]")
+            .column(26)
+            .says("unknown analysis metric `p95_ms`")
+            .hint("did you mean `p99_ms`?"),
+        case("analysis metric listed twice")
+            .plugin(minimal_with("[analysis]\nmetrics = [\"p99_ms\", \"p99_ms\"]\n"))
+            .at(P, 9, "analysis.metrics[1]")
+            .says("metric `p99_ms` is listed twice"),
+        case("empty analysis metrics")
+            .plugin(minimal_with("[analysis]\nmetrics = []\n"))
+            .at(P, 9, "analysis.metrics")
+            .says("metrics must not be empty"),
+        case("unknown analysis key")
+            .plugin(minimal_with("[analysis]\ntolerence = 0.2\n"))
+            .at(P, 9, "analysis.tolerence")
+            .hint("tolerance"),
+        case("negative tolerance")
+            .plugin(minimal_with("[analysis]\ntolerance = -0.1\n"))
+            .at(P, 9, "analysis.tolerance")
+            .says("tolerance must be a number >= 0, got -0.1")
+            .hint("25 % worse"),
+        case("pass score above 100")
+            .plugin(minimal_with("[analysis]\npass_score = 150\n"))
+            .at(P, 9, "analysis.pass_score")
+            .says("pass_score must be between 0 and 100, got 150"),
+        case("marginal score above pass score")
+            .plugin(minimal_with("[analysis]\npass_score = 80\nmarginal_score = 90\n"))
+            .at(P, 10, "analysis.marginal_score")
+            .says("marginal_score 90 is above pass_score 80"),
+        case("too few samples to ever be significant")
+            .plugin(minimal_with("[analysis]\nmin_samples = 2\n"))
+            .at(P, 9, "analysis.min_samples")
+            .says("min_samples must be between 5 and 300, got 2")
+            .hint("one second with traffic"),
+        case("more samples than a step has seconds")
+            .plugin(minimal_with(
+                "[strategy]\nkind = \"canary\"\nsteps = [50, 100]\nstep_interval = \"8s\"\n\n[analysis]\nmin_samples = 10\n",
+            ))
+            .at(P, 14, "analysis.min_samples")
+            .says("min_samples 10 cannot be reached in a step of 8s")
+            .hint("raise strategy.step_interval to \"10s\""),
+        case("success rate above 1")
+            .plugin(minimal_with("[analysis]\nsuccess_rate = 99\n"))
+            .at(P, 9, "analysis.success_rate")
+            .says("at most 1, got 99")
+            .hint("success_rate = 0.99"),
+        case("zero p99 threshold")
+            .plugin(minimal_with("[analysis]\np99_ms = 0\n"))
+            .at(P, 9, "analysis.p99_ms")
+            .says("above 0 ms"),
+        case("warmup load without a unit")
+            .plugin(minimal_with("[analysis]\nwarmup_load = \"fast\"\n"))
+            .at(P, 9, "analysis.warmup_load")
+            .column(15)
+            .says("`fast` is not a request rate")
+            .hint("warmup_load = \"20rps\""),
+        case("warmup load of zero")
+            .plugin(minimal_with("[analysis]\nwarmup_load = \"0rps\"\n"))
+            .at(P, 9, "analysis.warmup_load")
+            .says("between 1 and 1000 requests per second, got 0"),
+        case("warmup path without a slash")
+            .plugin(minimal_with("[analysis]\nwarmup_path = \"api/items\"\n"))
+            .at(P, 9, "analysis.warmup_path")
+            .says("warmup_path `api/items` is not a URL path"),
+        case("health threshold not a boolean")
+            .plugin(minimal_with("[analysis]\nhealth = \"yes\"\n"))
+            .at(P, 9, "analysis.health")
+            .says("expected a boolean"),
         // Across plugins
         case("duplicate plugin names")
             .naap(TWO_PLUGINS)
@@ -811,6 +882,53 @@ fn find_root_walks_up_to_the_workspace() {
 fn load_any(naap: &str, plugin: &str) -> Result<Workspace, Problems> {
     let dir = workspace(naap, &[("plugins/a", plugin)]);
     load(dir.path())
+}
+
+#[test]
+fn analysis_is_off_without_the_table_and_filled_in_with_it() {
+    let dir = workspace(ONE_PLUGIN, &[("plugins/a", &minimal_with("[analysis]\n"))]);
+    let ws = load(dir.path()).unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(ws.plugins[0].analysis, Some(AnalysisSpec::default()));
+    let dir = workspace(ONE_PLUGIN, &[("plugins/a", MINIMAL)]);
+    let ws = load(dir.path()).unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(ws.plugins[0].analysis, None);
+
+    let every_key = minimal_with(
+        r#"[strategy]
+kind = "canary"
+steps = [10, 50, 100]
+step_interval = "20s"
+
+[analysis]
+metrics = ["p99_ms", "error_rate"]
+tolerance = 0.5
+pass_score = 90
+marginal_score = 60.5
+min_samples = 20
+success_rate = 0.99
+p99_ms = 500
+health = false
+warmup_load = "20rps"
+warmup_path = "/api/items"
+"#,
+    );
+    let dir = workspace(ONE_PLUGIN, &[("plugins/a", &every_key)]);
+    let ws = load(dir.path()).unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(
+        ws.plugins[0].analysis,
+        Some(AnalysisSpec {
+            metrics: vec!["p99_ms".into(), "error_rate".into()],
+            tolerance: 0.5,
+            pass_score: 90.0,
+            marginal_score: 60.5,
+            min_samples: 20,
+            success_rate: Some(0.99),
+            p99_ms: Some(500),
+            health: false,
+            warmup_load: Some(20),
+            warmup_path: Some("/api/items".into()),
+        })
+    );
 }
 
 #[test]

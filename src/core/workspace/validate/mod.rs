@@ -2,6 +2,7 @@
 //! One submodule per table; this file ties them together and holds the shared helpers.
 
 mod alerts;
+mod analysis;
 mod health;
 mod identity;
 mod run;
@@ -19,6 +20,7 @@ use super::raw::RawPlugin;
 use super::reader::{Field, Span};
 
 use alerts::alerts;
+use analysis::analysis;
 use health::health;
 use identity::{identity, sticky};
 use run::run;
@@ -47,6 +49,7 @@ pub(super) fn plugin(
     let strategy = strategy(&raw.strategy, r);
     let rollback = rollback(&raw.rollback, r);
     let alerts = alerts(&raw.alerts, r);
+    let analysis = analysis(&raw.analysis, r, &strategy);
     let manifest = match (r.count() == before, &name, version, &route, run) {
         (true, Some(name), Some(version), Some(route), Some(run)) => Some(PluginManifest {
             name: name.get_ref().clone(),
@@ -60,6 +63,7 @@ pub(super) fn plugin(
             strategy,
             rollback,
             alerts,
+            analysis,
         }),
         _ => None,
     };
