@@ -4,6 +4,7 @@
 mod actions;
 mod args;
 mod context;
+mod dashboard;
 mod demo;
 mod logs;
 mod output;
@@ -38,7 +39,7 @@ pub fn main() -> ExitCode {
 
 async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
     match cli.command.clone() {
-        None => status::status(&cli, None, false).await,
+        None => dashboard::dashboard(&cli).await,
         Some(Command::Status { plugin, watch }) => status::status(&cli, plugin, watch).await,
         Some(Command::Deploy {
             plugin,

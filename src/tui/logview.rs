@@ -22,6 +22,9 @@ pub struct LogView {
     pub follow: bool,
     /// While not following: the position of the bottom line shown.
     anchor: Option<u64>,
+    /// The engine's number of the newest line; older or repeated lines are dropped (the
+    /// backlog fetched on connect overlaps the live stream).
+    last_seq: Option<u64>,
 }
 
 impl LogView {
@@ -34,7 +37,18 @@ impl LogView {
             filter: LogQuery::default(),
             follow: true,
             anchor: None,
+            last_seq: None,
         }
+    }
+
+    /// Forgets every line (a new connection brings its own backlog); keeps the filter.
+    pub fn clear(&mut self) {
+        self.first += self.lines.len() as u64;
+        self.lines.clear();
+        self.matching.clear();
+        self.anchor = None;
+        self.follow = true;
+        self.last_seq = None;
     }
 
     pub fn len(&self) -> usize {
@@ -56,6 +70,10 @@ impl LogView {
 
     /// Adds a line, dropping the oldest when full.
     pub fn push(&mut self, line: LogLine) {
+        if self.last_seq.is_some_and(|last| line.seq <= last) {
+            return;
+        }
+        self.last_seq = Some(line.seq);
         if self.lines.len() == self.capacity {
             self.lines.pop_front();
             if self.matching.front() == Some(&self.first) {
@@ -248,6 +266,20 @@ mod tests {
         view.scroll(100);
         assert!(view.follow);
         assert_eq!(messages(&view, 1), ["m20"]);
+    }
+
+    #[test]
+    fn lines_seen_twice_are_dropped_and_clear_starts_over() {
+        let mut view = LogView::new(10);
+        for i in [1, 2, 3, 2, 3, 4] {
+            view.push(line(i, "shop", Level::Info, &format!("m{i}")));
+        }
+        assert_eq!(messages(&view, 10), ["m1", "m2", "m3", "m4"]);
+        view.clear();
+        assert!(view.is_empty());
+        // A restarted engine numbers from the start again.
+        view.push(line(1, "shop", Level::Info, "again"));
+        assert_eq!(messages(&view, 10), ["again"]);
     }
 
     #[test]

@@ -6,6 +6,8 @@
 pub mod app;
 pub mod command;
 pub mod keymap;
+pub mod link;
 pub mod logview;
 pub mod render;
+pub mod run;
 pub mod theme;

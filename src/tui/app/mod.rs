@@ -12,7 +12,7 @@ use crate::api::protocol::Call;
 use crate::core::engine::{EngineEvent, PluginStatus, StatusReport};
 use crate::core::logs::{LogLine, LogQuery};
 use crate::core::store::EventRecord;
-use crate::core::types::{Level, SlotName};
+use crate::core::types::{Health, Level, ProcessState, SlotName};
 use crate::tui::keymap::{Action, Code, Context, Key, Keymap, Named};
 use crate::tui::logview::{LOG_VIEW_CAPACITY, LogView};
 use crate::tui::theme::Theme;
@@ -61,6 +61,8 @@ pub enum Msg {
     },
     /// Time passes (countdowns, fading notices).
     Tick(DateTime<Utc>),
+    /// The terminal changed size.
+    Redraw,
 }
 
 /// Work for the event loop.
@@ -167,9 +169,13 @@ impl App {
                 Vec::new()
             }
             Msg::Connected => {
+                // The new connection sends its own backlog of lines and events.
                 self.disconnected = None;
+                self.logs.clear();
+                self.events.clear();
                 Vec::new()
             }
+            Msg::Redraw => Vec::new(),
             Msg::Disconnected(why) => {
                 self.disconnected = Some(why);
                 Vec::new()
@@ -284,8 +290,29 @@ impl App {
             Action::Up | Action::AlertUp => self.select(-1),
             Action::Down | Action::AlertDown => self.select(1),
             Action::Traffic => {
-                if let Some(plugin) = self.plugin() {
+                let Some(plugin) = self.plugin() else {
+                    return Vec::new();
+                };
+                // Weight can only go to a slot that serves; say so now, not after Enter.
+                let idle: Vec<String> = plugin
+                    .slots
+                    .iter()
+                    .filter(|s| {
+                        !(s.process_state == ProcessState::Running && s.health == Health::Healthy)
+                    })
+                    .map(|s| s.slot.to_string())
+                    .collect();
+                if idle.is_empty() {
                     self.traffic = Some(TrafficEdit::start(plugin));
+                } else {
+                    let name = plugin.name.clone();
+                    self.notify(
+                        format!(
+                            "{} of {name} does not serve, so traffic cannot be split; deploy a version there first (d or :deploy {name})",
+                            idle.join(" and ")
+                        ),
+                        true,
+                    );
                 }
             }
             Action::SliderUp | Action::SliderDown => {

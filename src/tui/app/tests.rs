@@ -182,3 +182,19 @@ fn a_lost_engine_shows_until_it_is_back() {
     app.update(Msg::Connected);
     assert!(app.disconnected.is_none());
 }
+
+#[test]
+fn sliders_do_not_open_when_a_slot_cannot_take_traffic() {
+    let mut report = report();
+    report.plugins[0].slots[1].process_state = crate::core::types::ProcessState::Stopped;
+    let mut app = app();
+    app.update(Msg::Engine(EngineEvent::Snapshot(report)));
+    app.update(key("t"));
+    assert!(app.traffic.is_none());
+    let notice = app.notice.clone().unwrap();
+    assert!(
+        notice.error && notice.text.contains("green of shop does not serve"),
+        "{}",
+        notice.text
+    );
+}

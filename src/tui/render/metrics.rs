@@ -82,6 +82,8 @@ fn stat_lines<'a>(app: &App, slot: &'a SlotStatus, one_line: bool) -> Vec<Line<'
 fn ms(value: f64) -> String {
     if value >= 1000.0 {
         format!("{:.1}s", value / 1000.0)
+    } else if value < 10.0 {
+        format!("{value:.1}ms")
     } else {
         format!("{value:.0}ms")
     }

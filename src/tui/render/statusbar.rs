@@ -38,6 +38,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         )),
         None => spans.extend(hints(app)),
     }
+    // What is still running goes last: the newest result matters more.
+    for label in &app.in_flight {
+        spans.push(Span::styled(
+            format!("  … {label}"),
+            fg(theme, Paint::Starting),
+        ));
+    }
     frame.render_widget(
         Paragraph::new(Line::from(spans)).style(Style::new().bg(theme.color(Paint::Background))),
         area,
