@@ -33,6 +33,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 " naap ",
                 fg(theme, Paint::Title).add_modifier(Modifier::BOLD),
             ),
+            Span::styled(format!("{clock}  "), fg(theme, Paint::Muted)),
             Span::styled(
                 report.engine.workspace.clone(),
                 fg(theme, Paint::Foreground),
@@ -45,7 +46,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 format!("  engine pid {}", report.engine.pid),
                 fg(theme, Paint::Muted),
             ),
-            Span::styled(format!("  {clock}"), fg(theme, Paint::Muted)),
         ]),
         (None, None) => Line::from(Span::styled(
             " naap  waiting for the first status…",
