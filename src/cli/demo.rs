@@ -64,12 +64,47 @@ async fn run_demo(dir: &Path, no_traffic: bool) -> anyhow::Result<()> {
     if !no_traffic {
         tokio::spawn(background_traffic(router.clone()));
     }
+    let socket = socket_path(&engine.state_dir());
+    if interactive() {
+        // The dashboard on the demo; quitting it offers to stop everything (the workspace
+        // is temporary), or to keep the demo running for the CLI.
+        let (theme, keymap) = crate::tui::run::load_look().map_err(|p| anyhow::anyhow!("{p}"))?;
+        crate::tui::run::run(&socket, theme, keymap).await?;
+        if ask_stop().await {
+            println!("stopping the demo engine and its plugins …");
+            engine.shutdown(true).await;
+            let _ = api.await;
+            return Ok(());
+        }
+    }
     print_welcome(dir, &engine, ready);
     let stop_plugins = wait_for_stop(&engine, true).await;
     println!("\nstopping the demo engine and its plugins …");
     engine.shutdown(stop_plugins).await;
     let _ = api.await;
     Ok(())
+}
+
+/// Both ends are a terminal: the demo opens the dashboard.
+fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// "Stop the demo?", default yes; anything but n/no stops it.
+async fn ask_stop() -> bool {
+    use std::io::Write;
+    print!("Stop the demo engine and its plugins and remove the workspace? [Y/n] ");
+    let _ = std::io::stdout().flush();
+    let answer = tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line).map(|_| line)
+    })
+    .await;
+    match answer {
+        Ok(Ok(line)) => !matches!(line.trim().to_ascii_lowercase().as_str(), "n" | "no"),
+        _ => true,
+    }
 }
 
 async fn wait_until_serving(engine: &Engine, timeout: Duration) -> bool {
