@@ -103,7 +103,7 @@ const BROKEN_MANIFESTS: &[(&str, &str, usize, &str, &str)] = &[
     ),
     (
         "alert repeat interval too short",
-        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[[alerts]]\nname = \"errors\"\ncondition = \"rps < 1\"\nrepeat_interval = \"1s\"\n",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[[alerts]]\nname = \"errors\"\ncondition = \"rps < 1\"\nrepeat_interval = \"500ms\"\n",
         12,
         "alerts[0].repeat_interval",
         "page every tick",

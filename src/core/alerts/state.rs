@@ -345,6 +345,21 @@ impl AlertEngine {
         id
     }
 
+    /// Adds a silence that already has an id (one restored from, or first written to, the
+    /// store); later [`AlertEngine::silence`] ids continue above it.
+    pub fn add_silence(&mut self, silence: Silence) {
+        self.next_silence = self.next_silence.max(silence.id.0);
+        self.silences.retain(|s| s.id != silence.id);
+        self.silences.push(silence);
+    }
+
+    /// Whether a silence active at `now` mutes `plugin/rule`.
+    pub fn is_silenced(&self, plugin: &str, rule: &str, now: DateTime<Utc>) -> bool {
+        self.silences
+            .iter()
+            .any(|s| now < s.until && s.matches(plugin, rule))
+    }
+
     /// Ends a silence before its time.
     pub fn unsilence(&mut self, id: SilenceId) -> Result<(), AlertError> {
         let before = self.silences.len();

@@ -289,3 +289,33 @@ fn removed_rules_resolve_and_list_orders_by_severity() {
     assert_eq!("Warning".parse::<Severity>(), Ok(Severity::Warning));
     assert!("critcal".parse::<Severity>().is_err());
 }
+
+#[test]
+fn restored_silences_keep_their_ids_and_mute_until_they_expire() {
+    let mut eng = AlertEngine::new();
+    let rules = [spec("errors", "error_rate > 0.05")];
+    eng.add_silence(Silence {
+        id: SilenceId(41),
+        plugin: Some("web".into()),
+        rule: "*".into(),
+        until: at(60),
+        by: "ana".into(),
+        comment: "known issue".into(),
+    });
+    assert!(eng.is_silenced("web", "errors", at(0)));
+    assert!(!eng.is_silenced("api", "errors", at(0)));
+    assert!(
+        !eng.is_silenced("web", "errors", at(60)),
+        "expired at `until`"
+    );
+    let t = eng.evaluate("web", &rules, &bad(0.5), at(1));
+    assert_eq!(kinds(&t), [TransitionKind::Firing]);
+    assert!(t[0].silenced);
+    // New ids continue above restored ones.
+    let next = eng.silence(None, "*", at(10), "bo", "x");
+    assert_eq!(next, SilenceId(42));
+    // Once the silence expires, the still-firing alert is notified.
+    let t = eng.evaluate("web", &rules, &bad(0.5), at(61));
+    assert_eq!(kinds(&t), [TransitionKind::Repeat]);
+    assert!(!t[0].silenced);
+}

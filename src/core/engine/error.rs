@@ -32,6 +32,10 @@ pub enum EngineError {
     #[error("{plugin}: the operation was cancelled by {by}")]
     Cancelled { plugin: String, by: String },
 
+    /// A bad alert command: unknown rule, bad duration, missing comment, nothing firing.
+    #[error("{0}")]
+    Alert(String),
+
     #[error("engine start failed: {0}")]
     Start(String),
 }
@@ -47,6 +51,7 @@ impl EngineError {
             EngineError::GateFailed { .. } => "gate_failed",
             EngineError::DeployFailed { .. } => "deploy_failed",
             EngineError::Cancelled { .. } => "cancelled",
+            EngineError::Alert(_) => "alert",
             EngineError::Start(_) => "start",
         }
     }

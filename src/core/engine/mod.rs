@@ -7,6 +7,7 @@
 //! so two of them never interleave on one plugin; runtime and health events are applied by
 //! one monitor task in arrival order.
 
+mod alerting;
 mod deploy;
 mod error;
 mod gates;
@@ -18,6 +19,7 @@ mod routes;
 mod state;
 mod traffic;
 
+pub use alerting::{AUTO_ROLLBACK_ALERT, AckRequest, AlertRow, AlertsReport, SilenceRequest};
 pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use report::*;
@@ -61,6 +63,10 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     events: broadcast::Sender<EngineEvent>,
     plugins: Mutex<BTreeMap<String, PluginState>>,
+    /// Alert rules, their state, silences and acks. Never held while taking `plugins`.
+    alerts: Mutex<alerting::AlertsState>,
+    /// The bounded queue to the alert notifier task.
+    notify_tx: alerting::delivery::NotifySender,
     health_tx: mpsc::UnboundedSender<HealthChange>,
     info: EngineInfo,
     /// The naap binary, substituted for `{naap}` in plugin commands.
@@ -130,6 +136,8 @@ impl Engine {
         };
         let router = Router::new();
         let metrics = MetricsRegistry::default();
+        let (notify_tx, notify_rx) = alerting::delivery::queue();
+        let ws_root = ws.root.clone();
         let engine = Engine {
             inner: Arc::new(Inner {
                 workspace: RwLock::new(ws),
@@ -141,6 +149,8 @@ impl Engine {
                 http,
                 events,
                 plugins: Mutex::new(BTreeMap::new()),
+                alerts: Mutex::new(alerting::AlertsState::default()),
+                notify_tx,
                 health_tx,
                 info,
                 naap_exe,
@@ -157,6 +167,9 @@ impl Engine {
             format!("engine started (pid {})", std::process::id()),
             serde_json::json!({"router": router_addr.to_string()}),
         );
+        engine.reload_alert_rules();
+        engine.restore_alert_state(Utc::now());
+        tokio::spawn(alerting::delivery::run(engine.clone(), notify_rx, ws_root));
         tokio::spawn(monitor::run(engine.clone(), runtime_rx, health_rx));
         engine.reconcile().await;
         tokio::spawn(router.clone().serve(listener, shutdown_rx.clone()));
@@ -319,6 +332,7 @@ impl Engine {
             .workspace
             .write()
             .unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.reload_alert_rules();
         Ok(())
     }
 

@@ -363,7 +363,7 @@ fn broken_cases() -> Vec<Case> {
             .says("`a-b` is not a label name"),
         case("repeat interval of one second")
             .plugin(minimal_with(
-                "[[alerts]]\nname = \"e\"\ncondition = \"rps < 1\"\nrepeat_interval = \"1s\"\n",
+                "[[alerts]]\nname = \"e\"\ncondition = \"rps < 1\"\nrepeat_interval = \"500ms\"\n",
             ))
             .at(P, 11, "alerts[0].repeat_interval")
             .says("would page every tick"),

@@ -15,7 +15,7 @@ use crate::core::workspace::suggest;
 
 const DEFAULT_SEVERITY: &str = "warning";
 /// Shorter repeats than this are a typo or a pager storm, never intended.
-const MIN_REPEAT: Duration = Duration::from_secs(10);
+const MIN_REPEAT: Duration = Duration::from_secs(1);
 const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
 
 /// `[[alerts]]`: every entry checked; conditions parsed with `core::alerts::parse`.
