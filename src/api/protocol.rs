@@ -69,6 +69,32 @@ pub enum Call {
         #[serde(default = "default_history_limit")]
         limit: usize,
     },
+    /// Alerts (of one plugin, or all), active silences and recent transitions.
+    Alerts {
+        #[serde(default)]
+        plugin: Option<String>,
+        #[serde(default = "default_history_limit")]
+        limit: usize,
+    },
+    /// Mute a plugin's alerts (all, or one `rule`) for `duration` (e.g. `2h`).
+    Silence {
+        plugin: String,
+        #[serde(default)]
+        rule: Option<String>,
+        duration: String,
+        comment: String,
+        author: String,
+    },
+    /// End a silence now.
+    Unsilence {
+        id: i64,
+    },
+    /// Stop the repeats of a firing alert until it resolves.
+    Ack {
+        plugin: String,
+        rule: String,
+        author: String,
+    },
     /// Start receiving pushes: events and snapshots, and log lines when `logs` is set
     /// (of one plugin when `plugin` is set).
     Subscribe {
