@@ -262,40 +262,15 @@ impl AlertEngine {
         };
         let silenced = |rule: &str| silences.iter().any(|s| s.matches(plugin, rule));
 
-        entries.retain(|e| {
-            let kept = rules.iter().any(|r| r.name == e.rule);
-            if !kept && matches!(e.state, AlertState::Firing { .. }) {
-                out.push(AlertTransition {
-                    kind: TransitionKind::Resolved,
-                    id: AlertId::new(plugin, e.rule.clone()),
-                    severity: e.severity,
-                    labels: BTreeMap::new(),
-                    channels: Vec::new(),
-                    summary: "the rule was removed from the manifest".into(),
-                    rollback: false,
-                    silenced: silenced(&e.rule),
-                    at: now,
-                });
-            }
-            kept
-        });
+        let aligned = entries.len() == rules.len()
+            && entries.iter().zip(rules).all(|(e, r)| e.rule == r.name);
+        if !aligned {
+            // The rule list changed (first run, manifest reload): line the entries up with
+            // the rules once, so every later tick finds rule i at entry i in O(1).
+            realign(plugin, entries, rules, &silenced, now, &mut out);
+        }
 
-        for spec in rules {
-            let idx = match entries.iter().position(|e| e.rule == spec.name) {
-                Some(i) => i,
-                None => {
-                    entries.push(Entry {
-                        rule: spec.name.clone(),
-                        severity: spec.severity,
-                        state: AlertState::Inactive,
-                        timers: Vec::new(),
-                        holding_since: None,
-                        acked: false,
-                        summary: String::new(),
-                    });
-                    entries.len() - 1
-                }
-            };
+        for (idx, spec) in rules.iter().enumerate() {
             let entry = &mut entries[idx];
             entry.severity = spec.severity;
             let is_silenced = silenced(&spec.name);
@@ -425,6 +400,48 @@ impl AlertEngine {
             .collect();
         views.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
         views
+    }
+}
+
+/// Reorders `entries` to match `rules` by name: kept entries keep their state, new rules
+/// start inactive, and removed ones are dropped (reporting a Resolved if they were firing).
+fn realign(
+    plugin: &str,
+    entries: &mut Vec<Entry>,
+    rules: &[AlertRuleSpec],
+    silenced: &dyn Fn(&str) -> bool,
+    now: DateTime<Utc>,
+    out: &mut Vec<AlertTransition>,
+) {
+    let mut old: HashMap<String, Entry> = entries.drain(..).map(|e| (e.rule.clone(), e)).collect();
+    for spec in rules {
+        let entry = old.remove(&spec.name).unwrap_or_else(|| Entry {
+            rule: spec.name.clone(),
+            severity: spec.severity,
+            state: AlertState::Inactive,
+            timers: Vec::new(),
+            holding_since: None,
+            acked: false,
+            summary: String::new(),
+        });
+        entries.push(entry);
+    }
+    let mut removed: Vec<Entry> = old.into_values().collect();
+    removed.sort_by(|a, b| a.rule.cmp(&b.rule));
+    for e in removed {
+        if matches!(e.state, AlertState::Firing { .. }) {
+            out.push(AlertTransition {
+                kind: TransitionKind::Resolved,
+                id: AlertId::new(plugin, e.rule.clone()),
+                severity: e.severity,
+                labels: BTreeMap::new(),
+                channels: Vec::new(),
+                summary: "the rule was removed from the manifest".into(),
+                rollback: false,
+                silenced: silenced(&e.rule),
+                at: now,
+            });
+        }
     }
 }
 

@@ -319,3 +319,25 @@ fn restored_silences_keep_their_ids_and_mute_until_they_expire() {
     assert_eq!(kinds(&t), [TransitionKind::Repeat]);
     assert!(!t[0].silenced);
 }
+
+#[test]
+fn reordered_and_removed_rules_keep_or_resolve_their_state() {
+    let mut eng = AlertEngine::new();
+    let (a, b, c) = (
+        spec("a", "error_rate > 0.05"),
+        spec("b", "rps < 0"),
+        spec("c", "error_rate > 0.05"),
+    );
+    let t = eng.evaluate("web", &[a.clone(), b.clone()], &bad(0.5), at(0));
+    assert_eq!(kinds(&t), [TransitionKind::Firing]);
+    // Reordered, with a new rule: `a` keeps firing without a second Firing.
+    let t = eng.evaluate("web", &[b.clone(), a.clone(), c.clone()], &bad(0.5), at(1));
+    assert_eq!(kinds(&t), [TransitionKind::Firing]);
+    assert_eq!(t[0].id.rule, "c");
+    // `a` removed while firing: resolved with a reason.
+    let t = eng.evaluate("web", &[c.clone()], &bad(0.5), at(2));
+    assert_eq!(kinds(&t), [TransitionKind::Resolved]);
+    assert_eq!(t[0].id.rule, "a");
+    assert!(t[0].summary.contains("removed"));
+    assert!(eng.evaluate("web", &[c], &bad(0.5), at(3)).is_empty());
+}

@@ -19,7 +19,10 @@ mod routes;
 mod state;
 mod traffic;
 
-pub use alerting::{AUTO_ROLLBACK_ALERT, AckRequest, AlertRow, AlertsReport, SilenceRequest};
+pub use alerting::{
+    AUTO_ROLLBACK_ALERT, AckRequest, AlertRow, AlertsReport, AlertsState, Planned, PluginRules,
+    SilenceRequest,
+};
 pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use report::*;
