@@ -463,3 +463,77 @@ async fn the_rollback_guard_fires_an_auto_rollback_alert_on_the_plugin_channels(
     assert_eq!(body["alerts"][0]["slots"][0], "green", "{body:#}");
     assert!(event_kinds(&ws, "bill").iter().any(|k| k == "alert_firing"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_reload_with_the_workspace_and_keep_their_state() {
+    let rule = "[[alerts]]\nname = \"errors\"\ncondition = \"error_rate > 0.2\"\n";
+    let mut ws = TestWorkspace::new(&[("inv", manifest("inv", "--error-rate 0.5", false, rule))]);
+    ws.start_engine();
+    ws.wait_serving("inv");
+    let load = Load::start(format!("http://{}/inv/api/items", ws.router()));
+    let firing = wait_for(Duration::from_secs(30), || {
+        alert(&ws, "inv", "errors")["state"] == "firing"
+    });
+    assert!(firing, "{:#}", ws.json(&["alerts", "list"]));
+    let since = alert(&ws, "inv", "errors")["since"].clone();
+
+    // A new rule in the manifest; a deploy (even a dry run) reloads the workspace.
+    let more = format!("{rule}\n[[alerts]]\nname = \"busy\"\ncondition = \"rps > 0.5\"\n");
+    ws.write(
+        "plugins/inv/plugin.toml",
+        &manifest("inv", "--error-rate 0.5", false, &more),
+    );
+    ws.json(&["deploy", "inv", "--dry-run"]);
+    let both = wait_for(Duration::from_secs(20), || {
+        alert(&ws, "inv", "busy")["state"] == "firing"
+    });
+    let errors = alert(&ws, "inv", "errors");
+    load.stop().await;
+    assert!(both, "{:#}", ws.json(&["alerts", "list"]));
+    assert_eq!(errors["state"], "firing", "{errors:#}");
+    assert_eq!(errors["since"], since, "the unchanged rule kept its state");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_webhook_delays_no_other_alert() {
+    // Accepts connections and never answers.
+    let hanging = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let hanging_url = format!("http://{}/hook", hanging.local_addr().expect("addr"));
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counter = connections.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in hanging.incoming().flatten() {
+            counter.fetch_add(1, Ordering::SeqCst);
+            held.push(stream);
+        }
+    });
+    let good = Hook::start(0);
+    let alerts = format!(
+        "[[alerts]]\nname = \"first\"\ncondition = \"error_rate > 0.2\"\n\
+         channels = [\"log\", \"webhook:{hanging_url}\"]\n\
+         [[alerts]]\nname = \"second\"\ncondition = \"error_rate > 0.2 for 2s\"\n\
+         channels = [\"webhook:{}\"]\n",
+        good.url
+    );
+    let mut ws =
+        TestWorkspace::new(&[("ord", manifest("ord", "--error-rate 0.5", false, &alerts))]);
+    ws.start_engine();
+    ws.wait_serving("ord");
+    let load = Load::start(format!("http://{}/ord/api/items", ws.router()));
+    let delivered = wait_for(Duration::from_secs(30), || {
+        !good.of_kind("firing").is_empty()
+    });
+    // The first try at the hanging receiver is still waiting for its answer.
+    let hanging_tries = connections.load(Ordering::SeqCst);
+    load.stop().await;
+    assert!(delivered, "{:#}", ws.json(&["alerts", "list"]));
+    assert_eq!(
+        good.of_kind("firing")[0]["alerts"][0]["labels"]["alertname"],
+        "second"
+    );
+    assert_eq!(hanging_tries, 1, "the hanging webhook was retried already");
+    assert_eq!(alert(&ws, "ord", "first")["state"], "firing");
+    let logs = stdout(&ws.naap(&["logs", "ord", "--grep", "alert ord/first firing"]));
+    assert!(logs.contains("alert ord/first firing"), "{logs}");
+}

@@ -1,7 +1,8 @@
-//! Delivering notifications without ever blocking the engine: evaluation hands each one to
-//! a bounded queue (dropping, and recording the drop, when it is full); one notifier task
-//! writes `log` lines at once and runs every webhook and command as its own task, at most
-//! [`MAX_IN_FLIGHT`] at a time, so a dead receiver delays nothing but its own retries.
+//! Delivering notifications without ever blocking the engine: `log` lines are written at
+//! once by the evaluation (a memory push); webhooks and commands go through a bounded queue
+//! (a full queue drops the notification and records the drop) to one notifier task, which
+//! runs each delivery as its own task, at most [`MAX_IN_FLIGHT`] at a time, so a dead
+//! receiver delays nothing but its own retries.
 
 use super::payload::Notification;
 use crate::core::engine::Engine;
@@ -96,8 +97,7 @@ pub(crate) async fn run(engine: Engine, mut rx: mpsc::Receiver<Notification>, cw
                 }
             };
             if channel == Channel::Log {
-                deliver_log(&engine, &n);
-                continue;
+                continue; // written by the evaluation already
             }
             let Ok(permit) = permits.clone().acquire_owned().await else {
                 return;
@@ -136,7 +136,13 @@ fn describe(channel: &Channel) -> String {
     }
 }
 
-fn deliver_log(engine: &Engine, n: &Notification) {
+/// Whether `n` needs the notifier task (any channel but `log`).
+pub(crate) fn needs_notifier(n: &Notification) -> bool {
+    n.channels.iter().any(|c| c != "log")
+}
+
+/// The `log` channel: the engine log and the plugin's log stream (source `alert`).
+pub(crate) fn deliver_log(engine: &Engine, n: &Notification) {
     let line = n.log_line();
     match n.status {
         "resolved" => tracing::info!(plugin = %n.plugin, "{line}"),

@@ -382,6 +382,12 @@ impl Engine {
     /// Hands a notification to the notifier without waiting: a full queue drops it and
     /// records the drop, because evaluation must never stall behind a slow receiver.
     fn notify(&self, n: Notification) {
+        if n.channels.iter().any(|c| c == "log") {
+            delivery::deliver_log(self, &n);
+        }
+        if !delivery::needs_notifier(&n) {
+            return;
+        }
         if let Err(e) = self.inner.notify_tx.try_send(n) {
             let n = match e {
                 tokio::sync::mpsc::error::TrySendError::Full(n)
