@@ -92,8 +92,10 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>) -> anyhow::Result
     }
 }
 
+/// `--author`, else $USER (via clap), else $LOGNAME, else `unknown`.
 fn author_or_unknown(author: Option<String>) -> String {
     author
+        .or_else(|| std::env::var("LOGNAME").ok())
         .filter(|a| !a.trim().is_empty())
         .unwrap_or_else(|| "unknown".to_string())
 }

@@ -335,7 +335,7 @@ fn reordered_and_removed_rules_keep_or_resolve_their_state() {
     assert_eq!(kinds(&t), [TransitionKind::Firing]);
     assert_eq!(t[0].id.rule, "c");
     // `a` removed while firing: resolved with a reason.
-    let t = eng.evaluate("web", &[c.clone()], &bad(0.5), at(2));
+    let t = eng.evaluate("web", std::slice::from_ref(&c), &bad(0.5), at(2));
     assert_eq!(kinds(&t), [TransitionKind::Resolved]);
     assert_eq!(t[0].id.rule, "a");
     assert!(t[0].summary.contains("removed"));

@@ -6,7 +6,8 @@
 
 use super::payload::Notification;
 use crate::core::engine::Engine;
-use crate::core::types::LogSource;
+use crate::core::logs::LogLine;
+use crate::core::types::{Level, LogSource};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -149,16 +150,24 @@ pub(crate) fn deliver_log(engine: &Engine, n: &Notification) {
         _ => tracing::warn!(plugin = %n.plugin, "{line}"),
     }
     let level = if n.status == "resolved" {
-        "INFO"
+        Level::Info
     } else {
-        "WARN"
+        Level::Warn
     };
-    engine.inner.logs.push(
-        &n.plugin,
-        None,
-        LogSource::Alert,
-        &format!("{level} {line}"),
-    );
+    engine.inner.logs.push_line(LogLine {
+        seq: 0,
+        ts: chrono::Utc::now(),
+        plugin: n.plugin.clone(),
+        // The culprit slot when there is exactly one.
+        slot: match n.slots.as_slice() {
+            [one] => Some(*one),
+            _ => None,
+        },
+        source: LogSource::Alert,
+        level,
+        message: line,
+        fields: None,
+    });
 }
 
 /// POSTs `body` to `url`, retrying server errors and network failures per `policy`.
