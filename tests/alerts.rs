@@ -399,8 +399,10 @@ async fn silences_mute_until_they_expire_acks_stop_repeats_and_both_persist() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rollback_rule_rolls_the_plugin_back() {
+    // The command channel writes its stdin (the payload) to a file named by its env.
     let alerts = "[[alerts]]\nname = \"errors\"\ncondition = \"error_rate > 0.2 for 1s\"\n\
-                  severity = \"critical\"\nrollback = true\n";
+                  severity = \"critical\"\nrollback = true\n\
+                  channels = [\"command:cat > alert-$NAAP_ALERT_NAME-$NAAP_ALERT_KIND.json\"]\n";
     let mut ws =
         TestWorkspace::new(&[("cart", manifest("cart", "--error-rate 0.5", true, alerts))]);
     ws.start_engine();
@@ -429,6 +431,18 @@ async fn a_rollback_rule_rolls_the_plugin_back() {
             .any(|e| e["face"] == "engine" && e["action"] == "rollback" && e["result"] == "ok")),
         "{history:#}"
     );
+    let file = ws.path().join("alert-errors-firing.json");
+    let written = wait_for(Duration::from_secs(20), || {
+        std::fs::read_to_string(&file)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some()
+    });
+    assert!(written, "the command channel wrote no payload");
+    let payload: Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).expect("payload")).expect("json");
+    assert_eq!(payload["alerts"][0]["labels"]["alertname"], "errors");
+    assert_eq!(payload["naap"]["slots"][0], "green", "{payload:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
