@@ -269,6 +269,79 @@ mod tests {
         assert!(total < Duration::from_secs(10), "bounded: {total:?}");
     }
 
+    /// A receiver answering each connection with the next status of `statuses`.
+    fn receiver(statuses: Vec<u16>) -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::io::Write;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = seen.clone();
+        std::thread::spawn(move || {
+            for (i, stream) in listener.incoming().enumerate() {
+                let Ok(mut stream) = stream else { continue };
+                count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                read_whole_request(&mut stream);
+                let status = statuses.get(i).copied().unwrap_or(200);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        (url, seen)
+    }
+
+    /// Reads headers and the `Content-Length` body, so closing never resets the client.
+    fn read_whole_request(stream: &mut std::net::TcpStream) {
+        use std::io::{BufRead, BufReader, Read};
+        let mut reader = BufReader::new(stream);
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 || line.trim_end().is_empty() {
+                break;
+            }
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; length];
+        let _ = reader.read_exact(&mut body);
+    }
+
+    const FAST: RetryPolicy = RetryPolicy {
+        attempts: 4,
+        first_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(40),
+        timeout: Duration::from_secs(5),
+    };
+
+    #[tokio::test]
+    async fn webhooks_retry_server_errors_but_not_client_errors() {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .expect("client");
+        let body = serde_json::json!({"status": "firing"});
+        let (url, seen) = receiver(vec![500, 503]);
+        assert_eq!(post_webhook(&http, &url, &body, &FAST).await, Ok(3));
+        let (url, seen_400) = receiver(vec![400]);
+        let err = post_webhook(&http, &url, &body, &FAST)
+            .await
+            .expect_err("400");
+        assert!(err.contains("not retried"), "{err}");
+        assert_eq!(seen_400.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let (url, _) = receiver(vec![500; 10]);
+        let err = post_webhook(&http, &url, &body, &FAST)
+            .await
+            .expect_err("500s");
+        assert!(
+            err.contains("4 tries failed") && err.contains("500"),
+            "{err}"
+        );
+        assert_eq!(seen.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
     #[test]
     fn channels_parse() {
         assert_eq!(Channel::parse("log"), Some(Channel::Log));
