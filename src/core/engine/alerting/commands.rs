@@ -240,13 +240,14 @@ impl Engine {
         Ok(record)
     }
 
-    /// `naap alerts unsilence ID`: ends a silence now.
-    pub async fn unsilence(&self, id: i64, face: Face) -> Result<serde_json::Value, EngineError> {
+    /// `naap alerts unsilence ID`: ends a silence now; returns it as it ended.
+    pub async fn unsilence(&self, id: i64, face: Face) -> Result<SilenceRecord, EngineError> {
         let result = self.unsilence_inner(id);
+        let plugin = result.as_ref().ok().and_then(|s| s.plugin.clone());
         self.audit(
             face,
             "alert_unsilence",
-            None,
+            plugin.as_deref(),
             serde_json::json!({"id": id}),
             &result,
             |_| format!("silence #{id} expired"),
@@ -254,25 +255,38 @@ impl Engine {
         result
     }
 
-    fn unsilence_inner(&self, id: i64) -> Result<serde_json::Value, EngineError> {
-        let now = Utc::now();
-        if !self.store().expire_silence(id, now)? {
-            return Err(invalid(format!(
+    fn unsilence_inner(&self, id: i64) -> Result<SilenceRecord, EngineError> {
+        let now = crate::core::store::now();
+        let unknown = || {
+            invalid(format!(
                 "no active silence #{id}; it may have expired. See `naap alerts list`"
-            )));
-        }
+            ))
+        };
+        let mut silence = {
+            let store = self.store();
+            let found = store
+                .active_silences(now)?
+                .into_iter()
+                .find(|s| s.id == id)
+                .ok_or_else(unknown)?;
+            if !store.expire_silence(id, now)? {
+                return Err(unknown());
+            }
+            found
+        };
+        silence.expired_at = Some(now);
         let _ = self
             .lock_alerts()
             .engine
             .unsilence(SilenceId(u64::try_from(id).unwrap_or_default()));
         self.record(
-            None,
+            silence.plugin.as_deref(),
             None,
             "alert_unsilenced",
-            format!("silence #{id} expired by hand"),
-            serde_json::json!({"silence": id}),
+            format!("silence #{id} ({}) expired by hand", silence.rule),
+            serde_json::json!({"silence": id, "rule": silence.rule}),
         );
-        Ok(serde_json::json!({"id": id, "expired": true}))
+        Ok(silence)
     }
 
     /// `naap alerts ack PLUGIN/RULE`: no more repeats until it resolves.
