@@ -69,6 +69,32 @@ pub enum Call {
         #[serde(default = "default_history_limit")]
         limit: usize,
     },
+    /// Alerts (of one plugin, or all), active silences and recent transitions.
+    Alerts {
+        #[serde(default)]
+        plugin: Option<String>,
+        #[serde(default = "default_history_limit")]
+        limit: usize,
+    },
+    /// Mute a plugin's alerts (all, or one `rule`) for `duration` (e.g. `2h`).
+    Silence {
+        plugin: String,
+        #[serde(default)]
+        rule: Option<String>,
+        duration: String,
+        comment: String,
+        author: String,
+    },
+    /// End a silence now.
+    Unsilence {
+        id: i64,
+    },
+    /// Stop the repeats of a firing alert until it resolves.
+    Ack {
+        plugin: String,
+        rule: String,
+        author: String,
+    },
     /// Start receiving pushes: events and snapshots, and log lines when `logs` is set
     /// (of one plugin when `plugin` is set).
     Subscribe {
@@ -145,5 +171,43 @@ impl Reply {
 
     pub fn from_engine(id: u64, error: &EngineError) -> Reply {
         Reply::error(Some(id), error.code(), error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Request, serde_json::Error> {
+        serde_json::from_str(line)
+    }
+
+    #[test]
+    fn alert_calls_have_a_stable_wire_shape() {
+        let r = parse(
+            r#"{"id":1,"method":"silence","params":{"plugin":"web","rule":"errors","duration":"2h","comment":"fix deploying","author":"ana"}}"#,
+        )
+        .expect("silence");
+        assert!(
+            matches!(r.call, Call::Silence { ref rule, .. } if rule.as_deref() == Some("errors"))
+        );
+        let r = parse(r#"{"id":2,"method":"alerts","params":{}}"#).expect("alerts");
+        assert!(matches!(
+            r.call,
+            Call::Alerts {
+                plugin: None,
+                limit: 100
+            }
+        ));
+        let r = parse(r#"{"id":3,"method":"unsilence","params":{"id":7}}"#).expect("unsilence");
+        assert!(matches!(r.call, Call::Unsilence { id: 7 }));
+        let r = parse(
+            r#"{"id":4,"method":"ack","params":{"plugin":"web","rule":"errors","author":"bo"}}"#,
+        )
+        .expect("ack");
+        assert!(matches!(r.call, Call::Ack { .. }));
+        // A silence without a comment, or with an unknown key, is refused.
+        assert!(parse(r#"{"id":5,"method":"silence","params":{"plugin":"web","duration":"2h","author":"a"}}"#).is_err());
+        assert!(parse(r#"{"id":6,"method":"ack","params":{"plugin":"web","rule":"e","author":"a","until":"x"}}"#).is_err());
     }
 }

@@ -2,7 +2,9 @@
 //! does not hold up a status query on the same connection.
 
 use super::protocol::{Call, MAX_LINE_BYTES, Push, Reply, Request};
-use crate::core::engine::{DeployRequest, Engine, EngineEvent, RollbackRequest, TrafficRequest};
+use crate::core::engine::{
+    AckRequest, DeployRequest, Engine, EngineEvent, RollbackRequest, SilenceRequest, TrafficRequest,
+};
 use crate::core::logs::LogQuery;
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -141,7 +143,7 @@ fn handle_line(engine: &Engine, line: &str, out: &mpsc::UnboundedSender<String>)
                     id,
                     "bad_request",
                     format!(
-                        "malformed request: {e}; methods: ping, status, deploy, traffic, rollback, logs, history, subscribe, shutdown"
+                        "malformed request: {e}; methods: ping, status, deploy, traffic, rollback, logs, history, alerts, silence, unsilence, ack, subscribe, shutdown"
                     ),
                 ),
             );
@@ -226,6 +228,46 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             to_reply(id, engine.logs(&query))
         }
         Call::History { plugin, limit } => to_reply(id, engine.history(&plugin, limit)),
+        Call::Alerts { plugin, limit } => to_reply(id, engine.alerts(plugin.as_deref(), limit)),
+        Call::Silence {
+            plugin,
+            rule,
+            duration,
+            comment,
+            author,
+        } => to_reply(
+            id,
+            engine
+                .silence(
+                    SilenceRequest {
+                        plugin,
+                        rule,
+                        duration,
+                        comment,
+                        author,
+                    },
+                    face,
+                )
+                .await,
+        ),
+        Call::Unsilence { id: silence } => to_reply(id, engine.unsilence(silence, face).await),
+        Call::Ack {
+            plugin,
+            rule,
+            author,
+        } => to_reply(
+            id,
+            engine
+                .ack(
+                    AckRequest {
+                        plugin,
+                        rule,
+                        author,
+                    },
+                    face,
+                )
+                .await,
+        ),
         Call::Subscribe { logs, plugin } => {
             if let Some(Err(e)) = plugin.as_ref().map(|p| engine.require_plugin(p)) {
                 return Reply::from_engine(id, &e);

@@ -95,6 +95,11 @@ pub enum Command {
         #[arg(long, short = 'n', default_value_t = 50)]
         limit: usize,
     },
+    /// Alert rules: list, silence, unsilence, acknowledge.
+    Alerts {
+        #[command(subcommand)]
+        command: Option<AlertsCommand>,
+    },
     /// Stop the workspace's engine.
     Stop {
         /// Stop the plugins' slot processes too (they start again with the next engine).
@@ -104,6 +109,44 @@ pub enum Command {
     /// The built-in sample plugin (used by `naap init` and the demo).
     #[command(hide = true)]
     SampleService(crate::sample_service::SampleArgs),
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum AlertsCommand {
+    /// Pending, firing and resolved alerts, active silences and recent transitions.
+    List {
+        plugin: Option<String>,
+        /// Recent transitions to include.
+        #[arg(long, short = 'n', default_value_t = 20)]
+        limit: usize,
+    },
+    /// Mute a plugin's alerts, or one rule's: `naap alerts silence web/errors --for 2h`.
+    Silence {
+        /// PLUGIN or PLUGIN/RULE.
+        target: String,
+        /// How long: 30m, 2h, 1d.
+        #[arg(long = "for", value_parser = parse_silence_duration)]
+        duration: String,
+        /// Why, for whoever is on call next.
+        #[arg(long)]
+        comment: String,
+        /// Who silences it (default: $USER).
+        #[arg(long, env = "USER")]
+        author: Option<String>,
+    },
+    /// End a silence now.
+    Unsilence {
+        /// The silence id shown by `naap alerts list`.
+        id: i64,
+    },
+    /// Acknowledge a firing alert: no more repeats until it resolves.
+    Ack {
+        /// PLUGIN/RULE.
+        target: String,
+        /// Who acknowledges it (default: $USER).
+        #[arg(long, env = "USER")]
+        author: Option<String>,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -156,6 +199,15 @@ fn parse_weight(s: &str) -> Result<(SlotName, u32), String> {
     Ok((slot, pct))
 }
 
+fn parse_silence_duration(s: &str) -> Result<String, String> {
+    let d = humantime::parse_duration(s.trim())
+        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. 30m, 2h or 1d"))?;
+    if d.is_zero() {
+        return Err("a silence must last longer than 0s".to_string());
+    }
+    Ok(s.trim().to_string())
+}
+
 fn parse_since(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
         return Ok(t.with_timezone(&chrono::Utc));
@@ -187,6 +239,21 @@ mod tests {
             parse_weight("blue=x")
                 .unwrap_err()
                 .contains("whole percentage")
+        );
+    }
+
+    #[test]
+    fn silence_durations_are_checked() {
+        assert_eq!(parse_silence_duration("2h"), Ok("2h".to_string()));
+        assert!(
+            parse_silence_duration("0s")
+                .unwrap_err()
+                .contains("longer than 0s")
+        );
+        assert!(
+            parse_silence_duration("two hours")
+                .unwrap_err()
+                .contains("e.g. 30m")
         );
     }
 

@@ -2,6 +2,7 @@
 //! `validate`, `serve`, `demo` and `sample-service`, which work on files or run the engine.
 
 mod actions;
+mod alerts;
 mod args;
 mod context;
 mod dashboard;
@@ -12,7 +13,7 @@ mod serve;
 mod status;
 mod workspace_cmds;
 
-pub use args::{Cli, Command};
+pub use args::{AlertsCommand, Cli, Command};
 
 use clap::Parser;
 use std::process::ExitCode;
@@ -54,6 +55,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Logs(args)) => logs::logs(&cli, args).await,
         Some(Command::History { plugin, limit }) => status::history(&cli, plugin, limit).await,
         Some(Command::Stop { plugins }) => actions::stop(&cli, plugins).await,
+        Some(Command::Alerts { command }) => alerts::alerts(&cli, command).await,
         Some(_) => unreachable_command(),
     }
 }

@@ -103,6 +103,15 @@ pub fn render_status(report: &StatusReport) -> String {
         {
             out.push_str(&format!("  ! {} failed: {}\n", s.slot, s.health_detail));
         }
+        for a in &p.alerts {
+            out.push_str(&format!(
+                "  ! alert {} {} ({}): {}\n",
+                a.rule,
+                a.state,
+                a.severity,
+                super::alerts::clip(&a.summary, 50)
+            ));
+        }
     }
     out
 }

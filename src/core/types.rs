@@ -155,6 +155,8 @@ pub enum LogSource {
     Gate,
     /// A line the engine wrote about the plugin (deploys, restarts, health changes).
     Engine,
+    /// An alert notification on the `log` channel.
+    Alert,
 }
 
 /// How a deploy moves traffic to the new version.

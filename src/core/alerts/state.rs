@@ -262,42 +262,12 @@ impl AlertEngine {
         };
         let silenced = |rule: &str| silences.iter().any(|s| s.matches(plugin, rule));
 
-        // Keep the entries in the order of `rules`, so the loop below pairs them by index.
-        // Rules rarely change between ticks: then this is one pass of name comparisons.
-        let in_step = entries.len() == rules.len()
+        let aligned = entries.len() == rules.len()
             && entries.iter().zip(rules).all(|(e, r)| e.rule == r.name);
-        if !in_step {
-            let mut old: HashMap<String, Entry> =
-                entries.drain(..).map(|e| (e.rule.clone(), e)).collect();
-            for spec in rules {
-                let entry = old.remove(&spec.name).unwrap_or_else(|| Entry {
-                    rule: spec.name.clone(),
-                    severity: spec.severity,
-                    state: AlertState::Inactive,
-                    timers: Vec::new(),
-                    holding_since: None,
-                    acked: false,
-                    summary: String::new(),
-                });
-                entries.push(entry);
-            }
-            let mut removed: Vec<Entry> = old.into_values().collect();
-            removed.sort_by(|a, b| a.rule.cmp(&b.rule));
-            for e in removed {
-                if matches!(e.state, AlertState::Firing { .. }) {
-                    out.push(AlertTransition {
-                        kind: TransitionKind::Resolved,
-                        id: AlertId::new(plugin, e.rule.clone()),
-                        severity: e.severity,
-                        labels: BTreeMap::new(),
-                        channels: Vec::new(),
-                        summary: "the rule was removed from the manifest".into(),
-                        rollback: false,
-                        silenced: silenced(&e.rule),
-                        at: now,
-                    });
-                }
-            }
+        if !aligned {
+            // The rule list changed (first run, manifest reload): line the entries up with
+            // the rules once, so every later tick finds rule i at entry i in O(1).
+            realign(plugin, entries, rules, &silenced, now, &mut out);
         }
 
         for (idx, spec) in rules.iter().enumerate() {
@@ -348,6 +318,21 @@ impl AlertEngine {
             comment: comment.to_string(),
         });
         id
+    }
+
+    /// Adds a silence that already has an id (one restored from, or first written to, the
+    /// store); later [`AlertEngine::silence`] ids continue above it.
+    pub fn add_silence(&mut self, silence: Silence) {
+        self.next_silence = self.next_silence.max(silence.id.0);
+        self.silences.retain(|s| s.id != silence.id);
+        self.silences.push(silence);
+    }
+
+    /// Whether a silence active at `now` mutes `plugin/rule`.
+    pub fn is_silenced(&self, plugin: &str, rule: &str, now: DateTime<Utc>) -> bool {
+        self.silences
+            .iter()
+            .any(|s| now < s.until && s.matches(plugin, rule))
     }
 
     /// Ends a silence before its time.
@@ -415,6 +400,48 @@ impl AlertEngine {
             .collect();
         views.sort_by(|a, b| b.severity.cmp(&a.severity).then_with(|| a.id.cmp(&b.id)));
         views
+    }
+}
+
+/// Reorders `entries` to match `rules` by name: kept entries keep their state, new rules
+/// start inactive, and removed ones are dropped (reporting a Resolved if they were firing).
+fn realign(
+    plugin: &str,
+    entries: &mut Vec<Entry>,
+    rules: &[AlertRuleSpec],
+    silenced: &dyn Fn(&str) -> bool,
+    now: DateTime<Utc>,
+    out: &mut Vec<AlertTransition>,
+) {
+    let mut old: HashMap<String, Entry> = entries.drain(..).map(|e| (e.rule.clone(), e)).collect();
+    for spec in rules {
+        let entry = old.remove(&spec.name).unwrap_or_else(|| Entry {
+            rule: spec.name.clone(),
+            severity: spec.severity,
+            state: AlertState::Inactive,
+            timers: Vec::new(),
+            holding_since: None,
+            acked: false,
+            summary: String::new(),
+        });
+        entries.push(entry);
+    }
+    let mut removed: Vec<Entry> = old.into_values().collect();
+    removed.sort_by(|a, b| a.rule.cmp(&b.rule));
+    for e in removed {
+        if matches!(e.state, AlertState::Firing { .. }) {
+            out.push(AlertTransition {
+                kind: TransitionKind::Resolved,
+                id: AlertId::new(plugin, e.rule.clone()),
+                severity: e.severity,
+                labels: BTreeMap::new(),
+                channels: Vec::new(),
+                summary: "the rule was removed from the manifest".into(),
+                rollback: false,
+                silenced: silenced(&e.rule),
+                at: now,
+            });
+        }
     }
 }
 

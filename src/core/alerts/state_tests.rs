@@ -291,25 +291,53 @@ fn removed_rules_resolve_and_list_orders_by_severity() {
 }
 
 #[test]
-fn reordered_rules_keep_their_own_state() {
+fn restored_silences_keep_their_ids_and_mute_until_they_expire() {
     let mut eng = AlertEngine::new();
-    let rules = [spec("hot", "cpu_percent > 1"), spec("quiet", "rps < 0")];
-    eng.evaluate("web", &rules, &sample(), at(0));
-    let firing = |eng: &AlertEngine| {
-        eng.list(at(1))
-            .into_iter()
-            .filter(|v| matches!(v.state, AlertState::Firing { .. }))
-            .map(|v| v.id.rule)
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(firing(&eng), ["hot"]);
-    // Same rules, other order, plus a new one: no transition for the old ones.
-    let reordered = [
-        spec("new", "rps < 0"),
-        spec("quiet", "rps < 0"),
-        spec("hot", "cpu_percent > 1"),
-    ];
-    let t = eng.evaluate("web", &reordered, &sample(), at(1));
-    assert!(t.is_empty(), "unexpected transitions: {t:?}");
-    assert_eq!(firing(&eng), ["hot"]);
+    let rules = [spec("errors", "error_rate > 0.05")];
+    eng.add_silence(Silence {
+        id: SilenceId(41),
+        plugin: Some("web".into()),
+        rule: "*".into(),
+        until: at(60),
+        by: "ana".into(),
+        comment: "known issue".into(),
+    });
+    assert!(eng.is_silenced("web", "errors", at(0)));
+    assert!(!eng.is_silenced("api", "errors", at(0)));
+    assert!(
+        !eng.is_silenced("web", "errors", at(60)),
+        "expired at `until`"
+    );
+    let t = eng.evaluate("web", &rules, &bad(0.5), at(1));
+    assert_eq!(kinds(&t), [TransitionKind::Firing]);
+    assert!(t[0].silenced);
+    // New ids continue above restored ones.
+    let next = eng.silence(None, "*", at(10), "bo", "x");
+    assert_eq!(next, SilenceId(42));
+    // Once the silence expires, the still-firing alert is notified.
+    let t = eng.evaluate("web", &rules, &bad(0.5), at(61));
+    assert_eq!(kinds(&t), [TransitionKind::Repeat]);
+    assert!(!t[0].silenced);
+}
+
+#[test]
+fn reordered_and_removed_rules_keep_or_resolve_their_state() {
+    let mut eng = AlertEngine::new();
+    let (a, b, c) = (
+        spec("a", "error_rate > 0.05"),
+        spec("b", "rps < 0"),
+        spec("c", "error_rate > 0.05"),
+    );
+    let t = eng.evaluate("web", &[a.clone(), b.clone()], &bad(0.5), at(0));
+    assert_eq!(kinds(&t), [TransitionKind::Firing]);
+    // Reordered, with a new rule: `a` keeps firing without a second Firing.
+    let t = eng.evaluate("web", &[b.clone(), a.clone(), c.clone()], &bad(0.5), at(1));
+    assert_eq!(kinds(&t), [TransitionKind::Firing]);
+    assert_eq!(t[0].id.rule, "c");
+    // `a` removed while firing: resolved with a reason.
+    let t = eng.evaluate("web", std::slice::from_ref(&c), &bad(0.5), at(2));
+    assert_eq!(kinds(&t), [TransitionKind::Resolved]);
+    assert_eq!(t[0].id.rule, "a");
+    assert!(t[0].summary.contains("removed"));
+    assert!(eng.evaluate("web", &[c], &bad(0.5), at(3)).is_empty());
 }

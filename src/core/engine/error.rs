@@ -36,6 +36,10 @@ pub enum EngineError {
     #[error("{plugin}: the operation was cancelled by {by}")]
     Cancelled { plugin: String, by: String },
 
+    /// A bad alert command: unknown rule, bad duration, missing comment, nothing firing.
+    #[error("{0}")]
+    Alert(String),
+
     #[error("engine start failed: {0}")]
     Start(String),
 }
@@ -52,6 +56,7 @@ impl EngineError {
             EngineError::DeployFailed { .. } => "deploy_failed",
             EngineError::CanaryStopped { .. } => "canary_analysis",
             EngineError::Cancelled { .. } => "cancelled",
+            EngineError::Alert(_) => "alert",
             EngineError::Start(_) => "start",
         }
     }

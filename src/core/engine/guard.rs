@@ -34,37 +34,54 @@ impl Engine {
             let Some(reason) = self.breach(&plugin, slot, health, &health_detail, &spec) else {
                 continue;
             };
-            {
-                let mut plugins = self.lock_plugins();
-                let Some(state) = plugins.get_mut(&plugin) else {
-                    continue;
-                };
-                if state.auto_rollback_running {
-                    continue;
-                }
-                state.auto_rollback_running = true;
+            let summary = format!("automatic rollback: {slot} breached its threshold: {reason}");
+            if self.start_automatic_rollback(&plugin, Some(slot), summary.clone()) {
+                self.fire_builtin_alert(&plugin, Some(slot), &summary);
             }
-            let engine = self.clone();
-            tokio::spawn(async move {
-                engine.record(
-                    Some(&plugin),
-                    Some(slot),
-                    "auto_rollback",
-                    format!("automatic rollback: {slot} breached its threshold: {reason}"),
-                    serde_json::json!({"reason": reason}),
-                );
-                let req = RollbackRequest {
-                    plugin: plugin.clone(),
-                    to: None,
-                };
-                if let Err(e) = engine.rollback(req, Face::Engine).await {
-                    tracing::error!("automatic rollback of {plugin} failed: {e}");
-                }
-                if let Some(state) = engine.lock_plugins().get_mut(&plugin) {
-                    state.auto_rollback_running = false;
-                }
-            });
         }
+    }
+
+    /// Rolls `plugin` back as face `engine`, recording why, unless an automatic rollback of
+    /// it is already under way. The guard and `rollback = true` alert rules both come here.
+    /// Returns whether a rollback was started.
+    pub(crate) fn start_automatic_rollback(
+        &self,
+        plugin: &str,
+        slot: Option<SlotName>,
+        reason: String,
+    ) -> bool {
+        {
+            let mut plugins = self.lock_plugins();
+            let Some(state) = plugins.get_mut(plugin) else {
+                return false;
+            };
+            if state.auto_rollback_running {
+                return false;
+            }
+            state.auto_rollback_running = true;
+        }
+        let engine = self.clone();
+        let plugin = plugin.to_string();
+        tokio::spawn(async move {
+            engine.record(
+                Some(&plugin),
+                slot,
+                "auto_rollback",
+                reason.clone(),
+                serde_json::json!({"reason": reason}),
+            );
+            let req = RollbackRequest {
+                plugin: plugin.clone(),
+                to: None,
+            };
+            if let Err(e) = engine.rollback(req, Face::Engine).await {
+                tracing::error!("automatic rollback of {plugin} failed: {e}");
+            }
+            if let Some(state) = engine.lock_plugins().get_mut(&plugin) {
+                state.auto_rollback_running = false;
+            }
+        });
+        true
     }
 
     /// The slot to guard: the newer of the two when it has traffic and the older one still

@@ -8,6 +8,7 @@
 //! one monitor task in arrival order.
 
 mod analysis;
+mod alerting;
 mod deploy;
 mod error;
 mod gates;
@@ -21,6 +22,10 @@ mod traffic;
 mod warmup;
 
 pub use analysis::{StepVerdict, outcome_word};
+pub use alerting::{
+    AUTO_ROLLBACK_ALERT, AckRequest, AlertRow, AlertsReport, AlertsState, Planned, PluginRules,
+    SilenceRequest,
+};
 pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use report::*;
@@ -64,6 +69,10 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     events: broadcast::Sender<EngineEvent>,
     plugins: Mutex<BTreeMap<String, PluginState>>,
+    /// Alert rules, their state, silences and acks. Never held while taking `plugins`.
+    alerts: Mutex<alerting::AlertsState>,
+    /// The bounded queue to the alert notifier task.
+    notify_tx: alerting::delivery::NotifySender,
     health_tx: mpsc::UnboundedSender<HealthChange>,
     info: EngineInfo,
     /// The naap binary, substituted for `{naap}` in plugin commands.
@@ -133,6 +142,8 @@ impl Engine {
         };
         let router = Router::new();
         let metrics = MetricsRegistry::default();
+        let (notify_tx, notify_rx) = alerting::delivery::queue();
+        let ws_root = ws.root.clone();
         let engine = Engine {
             inner: Arc::new(Inner {
                 workspace: RwLock::new(ws),
@@ -144,6 +155,8 @@ impl Engine {
                 http,
                 events,
                 plugins: Mutex::new(BTreeMap::new()),
+                alerts: Mutex::new(alerting::AlertsState::default()),
+                notify_tx,
                 health_tx,
                 info,
                 naap_exe,
@@ -160,6 +173,9 @@ impl Engine {
             format!("engine started (pid {})", std::process::id()),
             serde_json::json!({"router": router_addr.to_string()}),
         );
+        engine.reload_alert_rules();
+        engine.restore_alert_state(Utc::now());
+        tokio::spawn(alerting::delivery::run(engine.clone(), notify_rx, ws_root));
         tokio::spawn(monitor::run(engine.clone(), runtime_rx, health_rx));
         engine.reconcile().await;
         tokio::spawn(router.clone().serve(listener, shutdown_rx.clone()));
@@ -323,6 +339,7 @@ impl Engine {
             .workspace
             .write()
             .unwrap_or_else(|e| e.into_inner()) = fresh;
+        self.reload_alert_rules();
         Ok(())
     }
 

@@ -23,6 +23,10 @@ pub(crate) async fn run(
     // version is rolled back within a second or two of its window showing it.
     let mut guard = tokio::time::interval(Duration::from_millis(200));
     guard.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Alert rules are evaluated on their own beat: `for 2s` should mean about two seconds,
+    // and a slow once-a-second bookkeeping tick must not stretch it.
+    let mut alerts = tokio::time::interval(Duration::from_millis(500));
+    alerts.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut cpu = CpuMeter::default();
     let mut shutdown = engine.shutdown_requested();
     loop {
@@ -31,6 +35,7 @@ pub(crate) async fn run(
             Some(change) = health.recv() => engine.on_health_change(change),
             _ = tick.tick() => engine.on_tick(&mut cpu).await,
             _ = guard.tick() => engine.check_rollback_thresholds(),
+            _ = alerts.tick() => engine.evaluate_alerts(Utc::now()),
             _ = shutdown.changed() => return,
         }
     }
@@ -95,6 +100,9 @@ impl Engine {
                     s.health_detail = format!("process exited ({how})");
                     s.restarts += 1;
                 });
+                if let Some(state) = self.lock_plugins().get_mut(&plugin) {
+                    super::alerting::note_restart(&mut state.restart_times, Utc::now());
+                }
                 self.record(
                     Some(&plugin),
                     Some(slot),

@@ -35,6 +35,9 @@ pub struct PluginStatus {
     pub live_version: Option<String>,
     pub slots: Vec<SlotStatus>,
     pub rollout: Option<RolloutStatus>,
+    /// Pending and firing alerts, most severe first.
+    #[serde(default)]
+    pub alerts: Vec<super::AlertRow>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -5,6 +5,7 @@ use super::{Engine, EngineError};
 use crate::core::router::{PluginRoute, RouteMatch, RouteTable, SlotTarget, StickyBy};
 use crate::core::types::SlotName;
 use crate::core::workspace::{Route, Sticky};
+use chrono::Utc;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 impl Engine {
@@ -58,6 +59,12 @@ impl Engine {
         if let Some(name) = only {
             self.require_plugin(name)?;
         }
+        // Taken before the plugin lock: the alerts lock is never held while taking it.
+        let active_alerts: Vec<super::AlertRow> = self
+            .alert_rows(only, Utc::now())
+            .into_iter()
+            .filter(|a| a.state == "pending" || a.state == "firing")
+            .collect();
         let ws = self.workspace();
         let plugins = self.lock_plugins();
         let mut out = Vec::new();
@@ -102,6 +109,11 @@ impl Engine {
                 live_version,
                 slots,
                 rollout: state.and_then(|s| s.rollout.clone()),
+                alerts: active_alerts
+                    .iter()
+                    .filter(|a| a.plugin == manifest.name)
+                    .cloned()
+                    .collect(),
             });
         }
         Ok(StatusReport {

@@ -31,6 +31,8 @@ pub(crate) struct PluginState {
     pub cancel: Option<watch::Sender<bool>>,
     /// An automatic rollback is under way; the guard does not start another.
     pub auto_rollback_running: bool,
+    /// When its slots restarted after a crash, newest last, for `restarts > N in D`.
+    pub restart_times: std::collections::VecDeque<DateTime<Utc>>,
 }
 
 impl PluginState {

@@ -239,6 +239,7 @@ impl TailTarget {
             LogSource::Stderr => "stderr",
             LogSource::Gate => "gate",
             LogSource::Engine => "engine",
+            LogSource::Alert => "alert",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! write method returns only after its transaction committed, which lets the engine persist a
 //! change before acknowledging it. Timestamps are kept to the millisecond (see `codec`).
 
+mod alerts;
 mod codec;
 mod error;
 mod journal;
@@ -14,6 +15,7 @@ mod schema;
 mod slots;
 mod verdicts;
 
+pub use alerts::{AckRecord, AlertTransitionRecord, NewAlertTransition, NewSilence, SilenceRecord};
 pub use codec::now;
 pub use error::StoreError;
 pub use records::{

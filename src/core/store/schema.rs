@@ -12,7 +12,7 @@ use std::time::Duration;
 pub(crate) const APPLICATION_ID: i64 = 0x6E61_6170;
 
 /// The migrations, oldest first; index 0 takes an empty file to version 1.
-const MIGRATIONS: &[&str] = &[V1, V_ANALYSIS];
+const MIGRATIONS: &[&str] = &[V1, V_ANALYSIS, V_ALERTS];
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -116,6 +116,47 @@ CREATE TABLE rollout_verdicts (
     judged_at   TEXT NOT NULL
 ) STRICT;
 CREATE INDEX rollout_verdicts_by_rollout ON rollout_verdicts (rollout_id, id);
+"#;
+
+/// Alert silences and acknowledgements (both outlive an engine restart) and every alert
+/// state transition. No foreign keys: like events, they outlive the plugins they name.
+const V_ALERTS: &str = r#"
+CREATE TABLE alert_silences (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    plugin     TEXT,
+    rule       TEXT NOT NULL,
+    until      TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    comment    TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    -- Set when someone ends the silence early.
+    expired_at TEXT
+) STRICT;
+CREATE INDEX alert_silences_active ON alert_silences (until) WHERE expired_at IS NULL;
+
+CREATE TABLE alert_acks (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    plugin     TEXT NOT NULL,
+    rule       TEXT NOT NULL,
+    author     TEXT NOT NULL,
+    at         TEXT NOT NULL,
+    -- Set when the alert resolves: an ack lasts one firing.
+    cleared_at TEXT
+) STRICT;
+CREATE INDEX alert_acks_open ON alert_acks (plugin, rule) WHERE cleared_at IS NULL;
+
+CREATE TABLE alert_transitions (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts          TEXT NOT NULL,
+    plugin      TEXT NOT NULL,
+    rule        TEXT NOT NULL,
+    kind        TEXT NOT NULL,
+    severity    TEXT NOT NULL,
+    summary     TEXT NOT NULL,
+    silenced    INTEGER NOT NULL CHECK (silenced IN (0, 1)),
+    labels_json TEXT NOT NULL DEFAULT '{}'
+) STRICT;
+CREATE INDEX alert_transitions_by_alert ON alert_transitions (plugin, rule, id);
 "#;
 
 /// Sets the per-connection pragmas. The first statement is also the first read of the file,

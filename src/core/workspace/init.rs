@@ -79,6 +79,10 @@ name = "errors"
 condition = "error_rate > 0.05 for 30s"
 severity = "critical"       # info | warning | critical
 channels = ["log"]          # also "webhook:http://HOST/PATH" or "command:CMD"
+# rollback = true           # firing rolls the plugin back
+# labels = { team = "payments" }
+# repeat_interval = "4h"    # re-notify while firing and not acknowledged ("0s": never)
+# summary = "checkout returns errors"
 "#;
 
 /// Writes naap.toml and plugins/hello/plugin.toml into `root` and returns the files written.

@@ -177,6 +177,22 @@ pub struct AlertSpec {
     pub severity: String,
     /// Each `log`, `webhook:URL` or `command:CMD`.
     pub channels: Vec<String>,
+    /// Firing rolls the plugin back (as face `engine`).
+    #[serde(default)]
+    pub rollback: bool,
+    /// Attached to every notification, e.g. `team = "payments"`.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    /// Re-notify a firing, unacknowledged alert this often; zero never repeats.
+    #[serde(default = "default_repeat_interval")]
+    pub repeat_interval: Duration,
+    /// A line for people, sent with every notification.
+    #[serde(default)]
+    pub summary: Option<String>,
+}
+
+fn default_repeat_interval() -> Duration {
+    crate::core::alerts::DEFAULT_REPEAT_INTERVAL
 }
 
 /// `[analysis]`: how the engine judges the canary against the stable slot after each step.

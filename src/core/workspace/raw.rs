@@ -108,6 +108,10 @@ pub(super) struct RawAlert {
     pub condition: Field<Spanned<String>>,
     pub severity: Field<Spanned<String>>,
     pub channels: Field<Spanned<Vec<Spanned<String>>>>,
+    pub rollback: Field<Spanned<bool>>,
+    pub labels: Field<Vec<(Spanned<String>, Spanned<String>)>>,
+    pub repeat_interval: Field<Spanned<Duration>>,
+    pub summary: Field<Spanned<String>>,
 }
 
 pub(super) fn read_workspace(doc: &TableRef, r: &mut Report) -> RawWorkspace {
@@ -333,12 +337,28 @@ fn read_alerts(doc: &TableRef, r: &mut Report) -> Vec<RawAlert> {
     doc.tables(r, "alerts")
         .into_iter()
         .map(|t| {
-            t.deny_unknown(r, &["name", "condition", "severity", "channels"]);
+            t.deny_unknown(
+                r,
+                &[
+                    "name",
+                    "condition",
+                    "severity",
+                    "channels",
+                    "rollback",
+                    "labels",
+                    "repeat_interval",
+                    "summary",
+                ],
+            );
             RawAlert {
                 name: t.string(r, "name"),
                 condition: t.string(r, "condition"),
                 severity: t.string(r, "severity"),
                 channels: t.string_list(r, "channels"),
+                rollback: t.bool(r, "rollback"),
+                labels: t.string_map(r, "labels"),
+                repeat_interval: t.duration(r, "repeat_interval"),
+                summary: t.string(r, "summary"),
                 field: t.path,
                 span: t.span,
             }

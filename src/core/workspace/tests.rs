@@ -349,6 +349,30 @@ fn broken_cases() -> Vec<Case> {
             .at(P, 11, "alerts[0].channels[1]")
             .column(20)
             .says("unknown alert channel `email:me`"),
+        case("webhook with a non-http scheme")
+            .plugin(minimal_with(
+                "[[alerts]]\nname = \"e\"\ncondition = \"rps < 1\"\nchannels = [\"webhook:ftp://host/x\"]\n",
+            ))
+            .at(P, 11, "alerts[0].channels[0]")
+            .says("scheme `ftp` is not http or https"),
+        case("label name with a dash")
+            .plugin(minimal_with(
+                "[[alerts]]\nname = \"e\"\ncondition = \"rps < 1\"\nlabels = { a-b = \"x\" }\n",
+            ))
+            .at(P, 11, "alerts[0].labels.a-b")
+            .says("`a-b` is not a label name"),
+        case("repeat interval of one second")
+            .plugin(minimal_with(
+                "[[alerts]]\nname = \"e\"\ncondition = \"rps < 1\"\nrepeat_interval = \"500ms\"\n",
+            ))
+            .at(P, 11, "alerts[0].repeat_interval")
+            .says("would page every tick"),
+        case("empty alert summary")
+            .plugin(minimal_with(
+                "[[alerts]]\nname = \"e\"\ncondition = \"rps < 1\"\nsummary = \" \"\n",
+            ))
+            .at(P, 11, "alerts[0].summary")
+            .says("must not be empty"),
         case("alert without condition")
             .plugin(minimal_with("[[alerts]]\nname = \"e\"\n"))
             .at(P, 8, "alerts[0].condition")
@@ -598,6 +622,10 @@ channels = ["log", "webhook:http://127.0.0.1:9000/hook", "command:notify-send na
 [[alerts]]
 name = "slow"
 condition = "p99_ms > 800 for 1m"
+rollback = true
+labels = { team = "payments" }
+repeat_interval = "1h"
+summary = "checkout is slow"
 "#;
 
 const SEARCH_PLUGIN: &str = r#"
@@ -701,7 +729,16 @@ fn full_example_loads_with_every_value() {
             condition: "p99_ms > 800 for 1m".into(),
             severity: "warning".into(),
             channels: vec!["log".into()],
+            rollback: true,
+            labels: [("team".to_string(), "payments".to_string())].into(),
+            repeat_interval: std::time::Duration::from_secs(3600),
+            summary: Some("checkout is slow".into()),
         }
+    );
+    assert!(!p.alerts[0].rollback);
+    assert_eq!(
+        p.alerts[0].repeat_interval,
+        crate::core::alerts::DEFAULT_REPEAT_INTERVAL
     );
 
     let s = ws.plugin("search").expect("search");

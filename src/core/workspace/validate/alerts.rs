@@ -2,6 +2,10 @@
 //! own parser, so a broken rule is reported at its column before anything runs.
 
 use serde_spanned::Spanned;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::core::alerts::DEFAULT_REPEAT_INTERVAL;
 
 use crate::core::workspace::model::AlertSpec;
 use crate::core::workspace::problem::Report;
@@ -10,6 +14,8 @@ use crate::core::workspace::reader::{Field, Span};
 use crate::core::workspace::suggest;
 
 const DEFAULT_SEVERITY: &str = "warning";
+/// Shorter repeats than this are a typo or a pager storm, never intended.
+const MIN_REPEAT: Duration = Duration::from_secs(1);
 const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
 
 /// `[[alerts]]`: every entry checked; conditions parsed with `core::alerts::parse`.
@@ -61,14 +67,79 @@ pub(super) fn alerts(raw: &[RawAlert], r: &mut Report) -> Vec<AlertSpec> {
             Field::Present(list) => channels(r, list, &field("channels")),
             _ => vec!["log".to_string()],
         };
+        let labels = match &a.labels {
+            Field::Present(pairs) => labels(r, pairs, &field("labels")),
+            _ => BTreeMap::new(),
+        };
+        let repeat_interval = match &a.repeat_interval {
+            Field::Present(d) if !d.get_ref().is_zero() && *d.get_ref() < MIN_REPEAT => {
+                r.at(
+                    &d.span(),
+                    field("repeat_interval"),
+                    format!(
+                        "a repeat interval under {}s would page every tick",
+                        MIN_REPEAT.as_secs()
+                    ),
+                    "use e.g. repeat_interval = \"1h\", or \"0s\" to never repeat",
+                );
+                DEFAULT_REPEAT_INTERVAL
+            }
+            Field::Present(d) => *d.get_ref(),
+            _ => DEFAULT_REPEAT_INTERVAL,
+        };
+        let summary = match &a.summary {
+            Field::Present(s) if s.get_ref().trim().is_empty() => {
+                r.at(
+                    &s.span(),
+                    field("summary"),
+                    "must not be empty",
+                    "leave `summary` out, or write a line for the on-call person",
+                );
+                None
+            }
+            Field::Present(s) => Some(s.get_ref().clone()),
+            _ => None,
+        };
         if let (Some(name), Some(condition)) = (name, condition) {
             out.push(AlertSpec {
                 name: name.into_inner(),
                 condition: condition.into_inner(),
                 severity,
                 channels,
+                rollback: a.rollback.value().is_some_and(|b| *b.get_ref()),
+                labels,
+                repeat_interval,
+                summary,
             });
         }
+    }
+    out
+}
+
+/// Label names follow Prometheus: `[a-zA-Z_][a-zA-Z0-9_]*`, so receivers accept them.
+fn labels(
+    r: &mut Report,
+    pairs: &[(Spanned<String>, Spanned<String>)],
+    field: &str,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (name, value) in pairs {
+        let text = name.get_ref();
+        let valid = text
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            r.at(
+                &name.span(),
+                format!("{field}.{text}"),
+                format!("`{text}` is not a label name"),
+                "use letters, digits and `_`, starting with a letter, e.g. team = \"payments\"",
+            );
+            continue;
+        }
+        out.insert(text.clone(), value.get_ref().clone());
     }
     out
 }
@@ -85,14 +156,18 @@ fn channels(r: &mut Report, list: &Spanned<Vec<Spanned<String>>>, field: &str) -
     }
     for (i, channel) in list.get_ref().iter().enumerate() {
         let text = channel.get_ref().as_str();
+        if let Some(url) = text.strip_prefix("webhook:") {
+            if let Err(why) = webhook_url_problem(url) {
+                r.at(
+                    &channel.span(),
+                    format!("{field}[{i}]"),
+                    format!("bad webhook URL `{url}`: {why}"),
+                    "write e.g. \"webhook:https://hooks.example.com/naap\"",
+                );
+            }
+            continue;
+        }
         let ok = text == "log"
-            || text
-                .strip_prefix("webhook:")
-                .and_then(|url| {
-                    url.strip_prefix("http://")
-                        .or_else(|| url.strip_prefix("https://"))
-                })
-                .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace))
             || text
                 .strip_prefix("command:")
                 .is_some_and(|cmd| !cmd.trim().is_empty());
@@ -106,6 +181,18 @@ fn channels(r: &mut Report, list: &Spanned<Vec<Spanned<String>>>, field: &str) -
         }
     }
     list.get_ref().iter().map(|c| c.get_ref().clone()).collect()
+}
+
+/// Why a webhook URL cannot be posted to, checked with the same parser reqwest uses.
+fn webhook_url_problem(url: &str) -> Result<(), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| e.to_string())?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!("scheme `{}` is not http or https", parsed.scheme()));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("no host".to_string());
+    }
+    Ok(())
 }
 
 /// Reports a condition the alert parser rejects, at the offending column when the value
