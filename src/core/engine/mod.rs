@@ -7,8 +7,8 @@
 //! so two of them never interleave on one plugin; runtime and health events are applied by
 //! one monitor task in arrival order.
 
-mod analysis;
 mod alerting;
+mod analysis;
 mod deploy;
 mod error;
 mod gates;
@@ -21,11 +21,11 @@ mod state;
 mod traffic;
 mod warmup;
 
-pub use analysis::{StepVerdict, outcome_word};
 pub use alerting::{
     AUTO_ROLLBACK_ALERT, AckRequest, AlertRow, AlertsReport, AlertsState, Planned, PluginRules,
     SilenceRequest,
 };
+pub use analysis::{StepVerdict, outcome_word};
 pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use report::*;

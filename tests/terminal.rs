@@ -1,0 +1,204 @@
+//! The dashboard in a real terminal: tmux runs `naap demo`, keys are sent as a person would
+//! type them, the screen is read back with capture-pane, and requests through the demo's
+//! router show that what the screen says is what the engine did.
+
+mod common;
+use common::*;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    session: String,
+}
+
+impl Tmux {
+    fn start(command: &str, width: u16, height: u16) -> Tmux {
+        let found = Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_ok_and(|o| o.status.success());
+        assert!(
+            found,
+            "tmux is needed for this test: apt-get install -y tmux (.ci/run does)"
+        );
+        let session = format!("naap-e2e-{}", std::process::id());
+        let status = Command::new("tmux")
+            .args([
+                "new-session",
+                "-d",
+                "-s",
+                &session,
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                command,
+            ])
+            .status()
+            .expect("run tmux");
+        assert!(status.success(), "tmux new-session failed");
+        Tmux { session }
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["capture-pane", "-p", "-t", &self.session])
+            .output()
+            .expect("run tmux capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Sends tmux key names (`Enter`, `Left`, `y`) one by one.
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            let status = Command::new("tmux")
+                .args(["send-keys", "-t", &self.session, key])
+                .status()
+                .expect("run tmux send-keys");
+            assert!(status.success());
+        }
+    }
+
+    /// Types text literally.
+    fn type_text(&self, text: &str) {
+        let status = Command::new("tmux")
+            .args(["send-keys", "-t", &self.session, "-l", text])
+            .status()
+            .expect("run tmux send-keys");
+        assert!(status.success());
+    }
+
+    /// Waits until the screen satisfies `ok`; panics with the last screen after 20 s.
+    fn wait(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the screen never showed {what}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn alive(&self) -> bool {
+        Command::new("tmux")
+            .args(["has-session", "-t", &self.session])
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.session])
+            .status();
+    }
+}
+
+/// The line of the plugin pane that shows `slot` of the selected plugin.
+fn slot_line<'a>(screen: &'a str, slot: &str) -> &'a str {
+    screen
+        .lines()
+        .find(|l| {
+            l.trim_start_matches(['┃', '│', ' ', '▶'])
+                .starts_with(&format!("{slot} "))
+        })
+        .unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_in_a_real_terminal_moves_traffic_rolls_back_and_filters_logs() {
+    let config = tempfile::tempdir().expect("a config dir");
+    let command = format!(
+        "NAAP_CONFIG_DIR={} {} demo",
+        config.path().display(),
+        env!("CARGO_BIN_EXE_naap")
+    );
+    let tmux = Tmux::start(&command, 100, 30);
+    let screen = tmux.wait("both demo plugins serving", |s| {
+        s.contains("expense-tracker")
+            && s.contains("checkout")
+            && slot_line(s, "blue").contains("100%")
+    });
+    let router = screen
+        .split_whitespace()
+        .skip_while(|w| *w != "router")
+        .nth(1)
+        .expect("the header names the router")
+        .to_string();
+    let url = format!("http://{router}/expenses/api/items");
+    let http = client();
+
+    // A second version through the `:` command line, so both slots serve.
+    tmux.keys(&[":"]);
+    tmux.type_text("deploy expense-tracker --version 1.1.0");
+    tmux.keys(&["Enter"]);
+    tmux.wait("1.1.0 live on green", |s| {
+        let green = slot_line(s, "green");
+        green.contains("1.1.0") && green.contains("100%")
+    });
+
+    // Slider: focus is on green; three steps left, apply.
+    tmux.keys(&["t", "Left", "Left", "Left"]);
+    tmux.wait("the pending weight beside the live one", |s| {
+        slot_line(s, "green").contains("70% ← 100%")
+    });
+    tmux.keys(&["Enter"]);
+    tmux.wait("the new split applied", |s| {
+        slot_line(s, "green").contains("70%")
+            && slot_line(s, "blue").contains("30%")
+            && !s.contains("←")
+    });
+    let seen = versions_answering(&http, &url, 300).await;
+    let (old, new) = (
+        seen.get("1.0.0").copied().unwrap_or(0),
+        seen.get("1.1.0").copied().unwrap_or(0),
+    );
+    assert!(
+        old > 40 && new > 150,
+        "the router does not split 30/70: {seen:?}"
+    );
+
+    // Rollback: one key, a confirmation naming what happens, then y.
+    tmux.keys(&["r"]);
+    tmux.wait("the rollback confirmation", |s| {
+        s.contains("Roll back expense-tracker?") && s.contains("all traffic to blue v1.0.0, warm")
+    });
+    tmux.keys(&["y"]);
+    tmux.wait("blue back at 100 %", |s| {
+        slot_line(s, "blue").contains("100%")
+    });
+    assert_eq!(
+        versions_answering(&http, &url, 30).await,
+        [("1.0.0".to_string(), 30)].into()
+    );
+
+    // Filter the logs with a regular expression.
+    tmux.keys(&["/"]);
+    tmux.type_text("items/2");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("only matching log lines", |s| {
+        s.contains("/items/2/") && s.lines().any(|l| l.contains("GET /api/items/2"))
+    });
+    assert!(
+        !screen.lines().any(|l| l.contains("GET /api/items 200")),
+        "an unmatched line is still shown:\n{screen}"
+    );
+
+    // Quit, and let the demo stop itself (the default answer).
+    tmux.keys(&["q"]);
+    tmux.wait("the question about stopping the demo", |s| {
+        s.contains("Stop the demo engine")
+    });
+    tmux.keys(&["Enter"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tmux.alive() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!tmux.alive(), "the demo did not stop:\n{}", tmux.screen());
+}
