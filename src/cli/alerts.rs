@@ -20,28 +20,12 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>) -> anyhow::Result
             comment,
             author,
         } => {
-            let (plugin, rule) = match target.split_once('/') {
-                Some((p, r)) => (p.to_string(), Some(r.to_string())),
-                None => (target.clone(), None),
+            let call = match silence_call(&target, duration, comment, author) {
+                Ok(call) => call,
+                Err(message) => return bad_argument(&message),
             };
-            if plugin.is_empty() || rule.as_deref() == Some("") {
-                return bad_argument(&format!(
-                    "`{target}` is not PLUGIN or PLUGIN/RULE; write e.g. web or web/errors"
-                ));
-            }
-            if comment.trim().is_empty() {
-                return bad_argument("--comment must say why, e.g. --comment \"fix deploying\"");
-            }
             let mut client = context::connect(cli).await?;
-            let silence: serde_json::Value = client
-                .call(Call::Silence {
-                    plugin,
-                    rule,
-                    duration,
-                    comment,
-                    author: author_or_unknown(author),
-                })
-                .await?;
+            let silence: serde_json::Value = client.call(call).await?;
             if cli.json {
                 return print_json(&silence);
             }
@@ -64,22 +48,12 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>) -> anyhow::Result
             Ok(())
         }
         AlertsCommand::Ack { target, author } => {
-            let Some((plugin, rule)) = target
-                .split_once('/')
-                .filter(|(p, r)| !p.is_empty() && !r.is_empty())
-            else {
-                return bad_argument(&format!(
-                    "`{target}` is not PLUGIN/RULE; write e.g. web/errors"
-                ));
+            let call = match ack_call(&target, author) {
+                Ok(call) => call,
+                Err(message) => return bad_argument(&message),
             };
             let mut client = context::connect(cli).await?;
-            let ack = client
-                .call(Call::Ack {
-                    plugin: plugin.to_string(),
-                    rule: rule.to_string(),
-                    author: author_or_unknown(author),
-                })
-                .await?;
+            let ack = client.call(call).await?;
             if cli.json {
                 return print_json(&ack);
             }
@@ -90,6 +64,51 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>) -> anyhow::Result
             Ok(())
         }
     }
+}
+
+/// The engine call of `naap alerts silence`; also what the dashboard's `:` line sends.
+pub fn silence_call(
+    target: &str,
+    duration: String,
+    comment: String,
+    author: Option<String>,
+) -> Result<Call, String> {
+    let (plugin, rule) = match target.split_once('/') {
+        Some((p, r)) => (p.to_string(), Some(r.to_string())),
+        None => (target.to_string(), None),
+    };
+    if plugin.is_empty() || rule.as_deref() == Some("") {
+        return Err(format!(
+            "`{target}` is not PLUGIN or PLUGIN/RULE; write e.g. web or web/errors"
+        ));
+    }
+    if comment.trim().is_empty() {
+        return Err("--comment must say why, e.g. --comment \"fix deploying\"".to_string());
+    }
+    Ok(Call::Silence {
+        plugin,
+        rule,
+        duration,
+        comment,
+        author: author_or_unknown(author),
+    })
+}
+
+/// The engine call of `naap alerts ack`; also what the dashboard sends.
+pub fn ack_call(target: &str, author: Option<String>) -> Result<Call, String> {
+    let Some((plugin, rule)) = target
+        .split_once('/')
+        .filter(|(p, r)| !p.is_empty() && !r.is_empty())
+    else {
+        return Err(format!(
+            "`{target}` is not PLUGIN/RULE; write e.g. web/errors"
+        ));
+    };
+    Ok(Call::Ack {
+        plugin: plugin.to_string(),
+        rule: rule.to_string(),
+        author: author_or_unknown(author),
+    })
 }
 
 /// `--author`, else $USER (via clap), else $LOGNAME, else `unknown`.

@@ -2,7 +2,7 @@
 //! `validate`, `serve`, `demo` and `sample-service`, which work on files or run the engine.
 
 mod actions;
-mod alerts;
+pub mod alerts;
 mod args;
 mod context;
 mod dashboard;

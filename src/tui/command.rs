@@ -2,15 +2,17 @@
 //! works in a shell works here (`:rollback checkout`, `:traffic checkout blue=90 green=10`).
 
 use crate::api::protocol::Call;
-use crate::cli::{Cli, Command};
+use crate::cli::alerts::{ack_call, silence_call};
+use crate::cli::{AlertsCommand, Cli, Command};
 use clap::Parser;
 
 /// Commands the command line runs.
-const RUNS: &str = "deploy, traffic, rollback";
+const RUNS: &str = "deploy, traffic, rollback, alerts silence|unsilence|ack";
 
 /// The engine call for a command line, with a label for notices; `None` for an empty line.
 pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
-    let words: Vec<&str> = text.split_whitespace().collect();
+    let owned = split_words(text)?;
+    let words: Vec<&str> = owned.iter().map(String::as_str).collect();
     if words.is_empty() {
         return Ok(None);
     }
@@ -44,6 +46,23 @@ pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
         },
         // Typing the command out is the confirmation.
         Some(Command::Rollback { plugin, to, .. }) => Call::Rollback { plugin, to },
+        Some(Command::Alerts {
+            command:
+                Some(AlertsCommand::Silence {
+                    target,
+                    duration,
+                    comment,
+                    author,
+                }),
+        }) => {
+            silence_call(&target, duration, comment, author).map_err(|e| format!(":{text}: {e}"))?
+        }
+        Some(Command::Alerts {
+            command: Some(AlertsCommand::Unsilence { id }),
+        }) => Call::Unsilence { id },
+        Some(Command::Alerts {
+            command: Some(AlertsCommand::Ack { target, author }),
+        }) => ack_call(&target, author).map_err(|e| format!(":{text}: {e}"))?,
         _ => {
             return Err(format!(
                 ":{} is not something the dashboard runs; it runs {RUNS} (the rest is in the panes, or in a shell)",
@@ -52,6 +71,40 @@ pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
         }
     };
     Ok(Some((label, call)))
+}
+
+/// Splits a command line like a shell would for these commands: words separated by spaces,
+/// `"…"` and `'…'` keep spaces, a backslash keeps the next character.
+pub fn split_words(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word: Option<String> = None;
+    let mut quote: Option<char> = None;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                word.get_or_insert_with(String::new);
+            }
+            (_, '\\') => {
+                if let Some(next) = chars.next() {
+                    word.get_or_insert_with(String::new).push(next);
+                }
+            }
+            (None, c) if c.is_whitespace() => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            (_, c) => word.get_or_insert_with(String::new).push(c),
+        }
+    }
+    if let Some(q) = quote {
+        return Err(format!("the {q} quote is not closed"));
+    }
+    words.extend(word);
+    Ok(words)
 }
 
 #[cfg(test)]
@@ -76,6 +129,51 @@ mod tests {
         };
         assert_eq!(weights.get(&SlotName::Blue), Some(&90));
         assert!(parse("   ").unwrap().is_none());
+    }
+
+    #[test]
+    fn words_split_like_a_shell() {
+        assert_eq!(
+            split_words(r#"alerts silence web --comment "known issue" --author 'ana b'"#).unwrap(),
+            [
+                "alerts",
+                "silence",
+                "web",
+                "--comment",
+                "known issue",
+                "--author",
+                "ana b"
+            ]
+        );
+        assert_eq!(split_words(r"a\ b c").unwrap(), ["a b", "c"]);
+        assert_eq!(split_words(r#"x """#).unwrap(), ["x", ""]);
+        assert!(split_words("x \"open").unwrap_err().contains("not closed"));
+    }
+
+    #[test]
+    fn alerts_commands_become_engine_calls() {
+        let (_, call) = parse(
+            r#"alerts silence shop/errors --for 1h --comment "deploy in progress" --author ana"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            call,
+            Call::Silence {
+                plugin: "shop".into(),
+                rule: Some("errors".into()),
+                duration: "1h".into(),
+                comment: "deploy in progress".into(),
+                author: "ana".into()
+            }
+        );
+        let e = parse(r#"alerts silence shop --for 1h --comment " ""#).unwrap_err();
+        assert!(e.contains("must say why"), "{e}");
+        assert!(
+            parse("alerts ack shop")
+                .unwrap_err()
+                .contains("PLUGIN/RULE")
+        );
     }
 
     #[test]

@@ -2,10 +2,14 @@
 //! pushes arrive as [`Msg`]s; [`App::update`] changes the state and returns [`Effect`]s
 //! (engine calls to make) for the event loop to run; rendering reads the state only.
 
+mod alerts;
 mod confirm;
+mod silence;
 mod traffic;
 
+pub use alerts::{FADE_SECS, ShownAlert};
 pub use confirm::Confirmation;
+pub use silence::SilenceForm;
 pub use traffic::{FINE_STEP, STEP, TrafficEdit};
 
 use crate::api::protocol::Call;
@@ -86,6 +90,8 @@ pub enum Overlay {
     Command(String),
     /// `/` log filter being typed.
     Filter(String),
+    /// Silencing the selected alert: for how long, and why.
+    Silence(SilenceForm),
 }
 
 /// The result of the last action, shown in the status line.
@@ -109,6 +115,9 @@ pub struct App {
     pub log_wrap: bool,
     pub log_timestamps: bool,
     pub events: VecDeque<EventRecord>,
+    /// The alerts pane's rows, and the selected one.
+    pub alerts: Vec<ShownAlert>,
+    pub alert_cursor: usize,
     pub overlay: Overlay,
     /// `None` while connected; otherwise why not.
     pub disconnected: Option<String>,
@@ -133,6 +142,8 @@ impl App {
             log_wrap: false,
             log_timestamps: true,
             events: VecDeque::new(),
+            alerts: Vec::new(),
+            alert_cursor: 0,
             overlay: Overlay::None,
             disconnected: Some("connecting to the engine…".to_string()),
             notice: None,
@@ -230,7 +241,14 @@ impl App {
             self.traffic = None;
             self.refilter_logs();
         }
+        self.alerts = alerts::merge(&self.alerts, &report, self.now);
+        self.alert_cursor = self.alert_cursor.min(self.alerts.len().saturating_sub(1));
         self.report = Some(report);
+    }
+
+    /// The alert under the cursor.
+    pub fn selected_alert(&self) -> Option<&ShownAlert> {
+        self.alerts.get(self.alert_cursor)
     }
 
     fn on_log(&mut self, line: LogLine) {
@@ -267,6 +285,7 @@ impl App {
             Overlay::Confirm(c) => return self.on_confirm_key(key, c),
             Overlay::Command(text) => return self.on_text_key(key, text, true),
             Overlay::Filter(text) => return self.on_text_key(key, text, false),
+            Overlay::Silence(form) => return self.on_silence_key(key, form),
         }
         let Some(action) = self.keymap.action(self.context(), key) else {
             return Vec::new();
@@ -287,8 +306,13 @@ impl App {
             Action::FocusNext => self.focus = self.focus.step(true),
             Action::FocusPrev => self.focus = self.focus.step(false),
             Action::Zoom => self.zoomed = !self.zoomed,
-            Action::Up | Action::AlertUp => self.select(-1),
-            Action::Down | Action::AlertDown => self.select(1),
+            Action::Up => self.select(-1),
+            Action::Down => self.select(1),
+            Action::AlertUp => self.alert_cursor = self.alert_cursor.saturating_sub(1),
+            Action::AlertDown => {
+                self.alert_cursor =
+                    (self.alert_cursor + 1).min(self.alerts.len().saturating_sub(1));
+            }
             Action::Traffic => {
                 let Some(plugin) = self.plugin() else {
                     return Vec::new();
@@ -376,14 +400,60 @@ impl App {
                 };
                 self.logs.set_filter(query);
             }
-            Action::Silence | Action::Ack => {
-                self.notify(
-                    "alerts are not shown in this build of the dashboard; use `naap alerts` in a shell".to_string(),
-                    true,
-                );
+            Action::Silence => match self.selected_alert() {
+                Some(alert) => self.overlay = Overlay::Silence(SilenceForm::new(alert.target())),
+                None => self.notify("no alert is selected".to_string(), false),
+            },
+            Action::Ack => {
+                let Some(alert) = self.selected_alert() else {
+                    self.notify("no alert is selected".to_string(), false);
+                    return Vec::new();
+                };
+                if alert.row.state != "firing" {
+                    let text = format!(
+                        "{} is {}; only a firing alert can be acknowledged",
+                        alert.target(),
+                        alert.row.state
+                    );
+                    self.notify(text, true);
+                    return Vec::new();
+                }
+                let target = alert.target();
+                return match crate::cli::alerts::ack_call(&target, std::env::var("USER").ok()) {
+                    Ok(call) => self.send(format!("ack {target}"), call),
+                    Err(e) => {
+                        self.notify(e, true);
+                        Vec::new()
+                    }
+                };
             }
         }
         Vec::new()
+    }
+
+    /// Sends an engine call and remembers it is under way.
+    fn send(&mut self, label: String, call: Call) -> Vec<Effect> {
+        self.in_flight.push(label.clone());
+        vec![Effect::Call { label, call }]
+    }
+
+    fn on_silence_key(&mut self, key: Key, mut form: SilenceForm) -> Vec<Effect> {
+        match key.code {
+            Code::Named(Named::Esc) => Vec::new(),
+            Code::Named(Named::Enter) => match form.call(std::env::var("USER").ok()) {
+                Ok(call) => self.send(format!("silence {}", form.target), call),
+                Err(message) => {
+                    form.error = Some(message);
+                    self.overlay = Overlay::Silence(form);
+                    Vec::new()
+                }
+            },
+            _ => {
+                form.key(key);
+                self.overlay = Overlay::Silence(form);
+                Vec::new()
+            }
+        }
     }
 
     fn nudge(&mut self, delta: i32) {

@@ -198,3 +198,90 @@ fn sliders_do_not_open_when_a_slot_cannot_take_traffic() {
         notice.text
     );
 }
+
+fn with_alert(state: &str) -> StatusReport {
+    let mut report = report();
+    report.plugins[1].alerts = vec![
+        serde_json::from_value(serde_json::json!({
+            "plugin": "checkout", "rule": "errors", "state": state,
+            "since": "2026-11-22T02:59:30Z", "severity": "critical",
+            "summary": "error_rate{slot=canary} 21.0% > 5%", "labels": {}, "rollback": false,
+            "acked_by": null, "silenced_until": null, "silence_id": null
+        }))
+        .expect("an alert row"),
+    ];
+    report
+}
+
+#[test]
+fn alerts_can_be_acknowledged_and_silenced_with_a_reason() {
+    let mut app = app();
+    app.update(Msg::Engine(EngineEvent::Snapshot(with_alert("firing"))));
+    assert_eq!(app.alerts.len(), 1);
+    app.focus = Pane::Alerts;
+    let effects = app.update(key("a"));
+    let [
+        Effect::Call {
+            call: Call::Ack { plugin, rule, .. },
+            ..
+        },
+    ] = &effects[..]
+    else {
+        panic!("expected an ack call, got {effects:?}");
+    };
+    assert_eq!((plugin.as_str(), rule.as_str()), ("checkout", "errors"));
+
+    // Silence: a comment is required; then the call carries duration and comment.
+    app.update(key("s"));
+    assert!(matches!(app.overlay, Overlay::Silence(_)));
+    assert!(app.update(key("enter")).is_empty());
+    let Overlay::Silence(form) = &app.overlay else {
+        panic!("the form closed")
+    };
+    assert!(form.error.as_deref().unwrap_or("").contains("must say why"));
+    for c in "fix rolling out".chars() {
+        app.update(Msg::Key(Key::plain(Code::Char(c))));
+    }
+    let effects = app.update(key("enter"));
+    let [
+        Effect::Call {
+            call:
+                Call::Silence {
+                    duration,
+                    comment,
+                    rule,
+                    ..
+                },
+            ..
+        },
+    ] = &effects[..]
+    else {
+        panic!("expected a silence call, got {effects:?}");
+    };
+    assert_eq!(
+        (duration.as_str(), comment.as_str(), rule.as_deref()),
+        ("1h", "fix rolling out", Some("errors"))
+    );
+}
+
+#[test]
+fn a_pending_alert_cannot_be_acked_and_resolved_ones_fade_out() {
+    let mut app = app();
+    app.update(Msg::Engine(EngineEvent::Snapshot(with_alert("pending"))));
+    app.focus = Pane::Alerts;
+    assert!(app.update(key("a")).is_empty());
+    assert!(
+        app.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("only a firing alert")
+    );
+    // It resolves: still shown, marked, for a while; then gone.
+    app.update(Msg::Engine(EngineEvent::Snapshot(report())));
+    assert_eq!(app.alerts.len(), 1);
+    assert!(app.alerts[0].resolved_at.is_some());
+    app.update(Msg::Tick(now() + chrono::Duration::seconds(FADE_SECS + 1)));
+    app.update(Msg::Engine(EngineEvent::Snapshot(report())));
+    assert!(app.alerts.is_empty());
+}

@@ -1,8 +1,10 @@
-//! The events pane: what the engine did and saw lately (deploys, rollbacks, automatic
-//! rollbacks, failures), newest first; problems stand out.
+//! The alerts pane: firing and pending alerts beside the plugin they concern, with age,
+//! severity, silence countdown and who acknowledged them; resolved ones fade out. Below,
+//! what the engine did lately (deploys, rollbacks, automatic rollbacks).
 
 use super::style::{self, fg};
-use crate::tui::app::App;
+use crate::core::alerts::Severity;
+use crate::tui::app::{App, FADE_SECS, ShownAlert};
 use crate::tui::theme::Paint;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -18,40 +20,51 @@ fn notable(kind: &str) -> Option<Paint> {
         | "slot_failed"
         | "gate_failed"
         | "slot_restart_failed"
-        | "process_exited" => Some(Paint::AlertFiring),
+        | "process_exited"
+        | "alert_notify_failed" => Some(Paint::AlertFiring),
         "rolled_back" | "rollback_redeploy" | "rollout_aborted" | "deploy_started"
-        | "canary_step" | "deploy_succeeded" | "traffic_changed" | "health_changed"
-        | "slot_restarted" => Some(Paint::Foreground),
+        | "canary_step" | "canary_verdict" | "deploy_succeeded" | "traffic_changed"
+        | "health_changed" | "slot_restarted" => Some(Paint::Foreground),
         _ => None,
     }
 }
 
-/// Rows the pane wants at 80×24, where it shares the plugin column: only for problems.
+/// Rows the pane wants at 80×24, where it shares the plugin column: alerts and problems.
 pub fn rows_wanted(app: &App) -> u16 {
-    app.events
+    let problems = app
+        .events
         .iter()
         .filter(|e| notable(&e.kind) == Some(Paint::AlertFiring))
-        .count()
-        .min(6) as u16
+        .count();
+    (app.alerts.len() + problems).min(6) as u16
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
-    let lines: Vec<Line> = app
+    let rows = area.height.saturating_sub(2) as usize;
+    let mut lines: Vec<Line> = app
+        .alerts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| alert_line(app, a, focused && i == app.alert_cursor))
+        .collect();
+    let events: Vec<Line> = app
         .events
         .iter()
         .rev()
         .filter_map(|e| notable(&e.kind).map(|paint| (e, paint)))
-        .take(area.height.saturating_sub(2) as usize)
+        .take(rows.saturating_sub(lines.len() + 1))
         .map(|(e, paint)| {
-            let age = (app.now - e.ts).num_seconds().max(0);
             let style = if paint == Paint::AlertFiring {
                 fg(theme, paint).add_modifier(Modifier::BOLD)
             } else {
                 fg(theme, paint)
             };
             Line::from(vec![
-                Span::styled(format!("{:>3} ", short_age(age)), fg(theme, Paint::Muted)),
+                Span::styled(
+                    format!("{:>3} ", short_age((app.now - e.ts).num_seconds())),
+                    fg(theme, Paint::Muted),
+                ),
                 Span::styled(
                     format!("{} ", e.plugin.as_deref().unwrap_or("engine")),
                     fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
@@ -60,21 +73,93 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
             ])
         })
         .collect();
+    if !lines.is_empty() && !events.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "recent events",
+            fg(theme, Paint::Title),
+        )));
+    }
+    lines.extend(events);
     let body = if lines.is_empty() {
         Paragraph::new(Span::styled(
-            "nothing has happened yet",
+            "no alerts, nothing has happened yet",
             fg(theme, Paint::Muted),
         ))
     } else {
         Paragraph::new(lines)
     };
-    frame.render_widget(body.block(style::pane(theme, " events ", focused)), area);
+    let title = match app
+        .alerts
+        .iter()
+        .filter(|a| a.resolved_at.is_none())
+        .count()
+    {
+        0 => " alerts · events ".to_string(),
+        n => format!(" alerts ({n}) · events "),
+    };
+    frame.render_widget(body.block(style::pane(theme, title, focused)), area);
+}
+
+fn alert_line<'a>(app: &App, alert: &'a ShownAlert, selected: bool) -> Line<'a> {
+    let theme = &app.theme;
+    let row = &alert.row;
+    let (word, paint) = match (alert.resolved_at, row.state.as_str()) {
+        (Some(_), _) => ("resolved", Paint::AlertResolved),
+        (None, "firing") if row.silenced_until.is_some() => ("silenced", Paint::AlertSilenced),
+        (None, "firing") => ("FIRING", Paint::AlertFiring),
+        (None, _) => ("pending", Paint::AlertPending),
+    };
+    let mut style = fg(theme, paint);
+    if alert.resolved_at.is_none() && row.severity == Severity::Critical {
+        style = style.add_modifier(Modifier::BOLD);
+    }
+    let age = match alert.resolved_at {
+        Some(t) => short_age((app.now - t).num_seconds()),
+        None => short_age((app.now - row.since).num_seconds()),
+    };
+    let mut spans = vec![
+        Span::styled(
+            if selected { "▸" } else { " " },
+            fg(theme, Paint::BorderFocused),
+        ),
+        Span::styled(format!("{word:<8} "), style),
+        Span::styled(format!("{:>3} ", age), fg(theme, Paint::Muted)),
+        Span::styled(
+            format!("{}/{} ", row.plugin, row.rule),
+            fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
+        ),
+        Span::styled(format!("{} ", row.severity), fg(theme, Paint::Muted)),
+    ];
+    if let Some(until) = row.silenced_until.filter(|_| alert.resolved_at.is_none()) {
+        let left = (until - app.now).num_seconds().max(0);
+        spans.push(Span::styled(
+            format!("silenced {} more ", short_age(left)),
+            fg(theme, Paint::AlertSilenced),
+        ));
+    }
+    if let Some(by) = &row.acked_by {
+        spans.push(Span::styled(
+            format!("acked by {by} "),
+            fg(theme, Paint::Muted),
+        ));
+    }
+    if alert.resolved_at.is_some() {
+        let left = FADE_SECS - (app.now - alert.resolved_at.unwrap_or(app.now)).num_seconds();
+        let _ = left;
+        spans.push(Span::styled(
+            row.summary.clone(),
+            fg(theme, Paint::AlertResolved),
+        ));
+    } else {
+        spans.push(Span::styled(row.summary.clone(), fg(theme, Paint::Muted)));
+    }
+    Line::from(spans)
 }
 
 fn short_age(secs: i64) -> String {
-    match secs {
-        0..60 => format!("{secs}s"),
-        60..3600 => format!("{}m", secs / 60),
-        _ => format!("{}h", secs / 3600),
+    match secs.max(0) {
+        s @ 0..60 => format!("{s}s"),
+        s @ 60..3600 => format!("{}m", s / 60),
+        s => format!("{}h", s / 3600),
     }
 }

@@ -75,6 +75,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Confirm(c) => overlay::confirm(frame, body, app, c),
         Overlay::Command(text) => overlay::line(frame, status_area, app, ":", text),
         Overlay::Filter(text) => overlay::line(frame, status_area, app, "/", text),
+        Overlay::Silence(form) => overlay::silence(frame, body, app, form),
     }
 }
 

@@ -2,7 +2,7 @@
 //! `/` input lines.
 
 use super::style::{self, fg};
-use crate::tui::app::{App, Confirmation};
+use crate::tui::app::{App, Confirmation, SilenceForm};
 use crate::tui::keymap::{Action, Context};
 use crate::tui::theme::Paint;
 use ratatui::Frame;
@@ -103,5 +103,54 @@ pub fn line(frame: &mut Frame, area: Rect, app: &App, prompt: &str, text: &str) 
             Span::styled("█", fg(theme, Paint::BorderFocused)),
         ])),
         area,
+    );
+}
+
+/// The silence form: duration and comment, the field being typed marked.
+pub fn silence(frame: &mut Frame, area: Rect, app: &App, form: &SilenceForm) {
+    let theme = &app.theme;
+    let field = |label: &str, value: &str, active: bool| {
+        let mut spans = vec![
+            Span::styled(format!("{label:<9}"), fg(theme, Paint::Muted)),
+            Span::styled(
+                value.to_string(),
+                fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
+            ),
+        ];
+        if active {
+            spans.push(Span::styled("█", fg(theme, Paint::BorderFocused)));
+        }
+        Line::from(spans)
+    };
+    let mut lines = vec![
+        field("for", &form.duration, form.field == 0),
+        field("because", &form.comment, form.field == 1),
+        Line::from(""),
+    ];
+    if let Some(error) = &form.error {
+        lines.push(Line::from(Span::styled(
+            error.clone(),
+            fg(theme, Paint::Unhealthy),
+        )));
+    }
+    lines.push(Line::from(Span::styled(
+        "tab other field · enter silence · esc cancel",
+        fg(theme, Paint::Muted),
+    )));
+    let box_area = centered(
+        area,
+        area.width.saturating_sub(4).min(70),
+        lines.len() as u16 + 2,
+    );
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(style::pane(
+                theme,
+                format!(" Silence {} ", form.target),
+                true,
+            )),
+        box_area,
     );
 }

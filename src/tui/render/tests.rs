@@ -69,6 +69,18 @@ fn busy_app() -> App {
             fields: None,
         })));
     }
+    if let Some(report) = app.report.clone().as_mut() {
+        report.plugins[1].alerts = vec![
+            serde_json::from_value(serde_json::json!({
+                "plugin": "checkout", "rule": "errors", "state": "firing",
+                "since": "2026-11-22T02:59:30Z", "severity": "critical",
+                "summary": "error_rate{slot=canary} 21.0% > 5%", "labels": {}, "rollback": true,
+                "acked_by": "ana", "silenced_until": null, "silence_id": null
+            }))
+            .unwrap(),
+        ];
+        app.update(Msg::Engine(EngineEvent::Snapshot(report.clone())));
+    }
     app.update(Msg::Engine(EngineEvent::Event(EventRecord {
         id: 1,
         ts: now() - chrono::Duration::seconds(42),
