@@ -65,7 +65,7 @@ pub fn merge(
         };
         rank(a).cmp(&rank(b))
     });
-    fading.sort_by(|a, b| b.resolved_at.cmp(&a.resolved_at));
+    fading.sort_by_key(|a| std::cmp::Reverse(a.resolved_at));
     active.extend(fading);
     active
 }

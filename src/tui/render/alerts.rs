@@ -4,7 +4,7 @@
 
 use super::style::{self, fg};
 use crate::core::alerts::Severity;
-use crate::tui::app::{App, FADE_SECS, ShownAlert};
+use crate::tui::app::{App, ShownAlert};
 use crate::tui::theme::Paint;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -144,8 +144,6 @@ fn alert_line<'a>(app: &App, alert: &'a ShownAlert, selected: bool) -> Line<'a> 
         ));
     }
     if alert.resolved_at.is_some() {
-        let left = FADE_SECS - (app.now - alert.resolved_at.unwrap_or(app.now)).num_seconds();
-        let _ = left;
         spans.push(Span::styled(
             row.summary.clone(),
             fg(theme, Paint::AlertResolved),
