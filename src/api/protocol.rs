@@ -38,6 +38,8 @@ pub enum Call {
         strategy: Option<StrategyKind>,
         #[serde(default)]
         dry_run: bool,
+        #[serde(default)]
+        no_cache: bool,
     },
     Traffic {
         plugin: String,

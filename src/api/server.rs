@@ -175,6 +175,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             version,
             strategy,
             dry_run,
+            no_cache,
         } => to_reply(
             id,
             engine
@@ -184,6 +185,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
                         version,
                         strategy,
                         dry_run,
+                        no_cache,
                     },
                     face,
                 )

@@ -70,6 +70,9 @@ pub enum Command {
         /// Say what would happen; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Run the build and test gates even when their inputs are unchanged since a pass.
+        #[arg(long)]
+        no_cache: bool,
     },
     /// Set traffic weights by hand: `naap traffic PLUGIN blue=90 green=10`.
     Traffic {

@@ -45,7 +45,11 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
             version,
             strategy,
             dry_run,
-        }) => actions::deploy(&cli, plugin, version, strategy, dry_run).await,
+            no_cache,
+        }) => {
+            let options = actions::DeployOptions { dry_run, no_cache };
+            actions::deploy(&cli, plugin, version, strategy, options).await
+        }
         Some(Command::Traffic { plugin, weights }) => actions::traffic(&cli, plugin, weights).await,
         Some(Command::Rollback { plugin, to, yes }) => {
             actions::rollback(&cli, plugin, to, yes).await

@@ -1,5 +1,6 @@
 //! Deploying a version into the idle slot: gates, start, health, traffic shift.
 
+use super::gates::GateReport;
 use super::gates::cancelled;
 use super::report::{ActionOutcome, RolloutStatus};
 use super::state::{DeploySpec, SlotHealth, SlotProcess};
@@ -26,6 +27,19 @@ pub struct DeployRequest {
     pub strategy: Option<StrategyKind>,
     #[serde(default)]
     pub dry_run: bool,
+    /// Run every gate even when a pass with the same inputs is cached.
+    #[serde(default)]
+    pub no_cache: bool,
+}
+
+/// What a deploy puts where.
+struct DeployTarget<'a> {
+    plugin: &'a str,
+    plugin_dir: &'a std::path::Path,
+    version: &'a str,
+    spec: &'a DeploySpec,
+    slot: SlotName,
+    no_cache: bool,
 }
 
 impl Engine {
@@ -121,6 +135,7 @@ impl Engine {
                 version: Some(version),
                 weights: vec![],
                 elapsed_ms: 0.0,
+                gates: Vec::new(),
             });
         }
 
@@ -158,15 +173,21 @@ impl Engine {
         }
         self.record(Some(plugin), Some(target), "deploy_started", format!("deploying {plugin} {version} into {target} ({strategy}, by {face})"), serde_json::json!({"rollout": rollout_id, "version": version, "strategy": strategy.to_string()}));
 
+        let mut gates = Vec::new();
         let result = self
             .deploy_steps(
-                plugin,
-                &version,
-                &spec,
-                target,
+                DeployTarget {
+                    plugin,
+                    plugin_dir: &manifest.dir,
+                    version: &version,
+                    spec: &spec,
+                    slot: target,
+                    no_cache: req.no_cache,
+                },
                 strategy,
                 &mut cancel,
                 rollout_id,
+                &mut gates,
             )
             .await;
         let (state_text, detail) = match &result {
@@ -204,6 +225,7 @@ impl Engine {
                     version: Some(version),
                     weights: self.weights(plugin),
                     elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+                    gates,
                 })
             }
             Err(e) => {
@@ -219,25 +241,25 @@ impl Engine {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn deploy_steps(
         &self,
-        plugin: &str,
-        version: &str,
-        spec: &DeploySpec,
-        target: SlotName,
+        to: DeployTarget<'_>,
         strategy: StrategyKind,
         cancel: &mut watch::Receiver<bool>,
         rollout_id: i64,
+        gates: &mut Vec<GateReport>,
     ) -> Result<String, EngineError> {
-        for (gate, command) in [("build", &spec.run.build), ("test", &spec.run.test)] {
-            if let Some(command) = command {
-                let command = self.expand(command, plugin, target, version, 0);
-                let env = self.expand_env(spec, plugin, target, version, 0);
-                self.run_gate(plugin, gate, &command, &spec.run.cwd, &env, cancel)
-                    .await?;
-            }
-        }
+        let DeployTarget {
+            plugin,
+            plugin_dir,
+            version,
+            spec,
+            slot: target,
+            no_cache,
+        } = to;
+        *gates = self
+            .run_gates(plugin, plugin_dir, spec, target, version, no_cache, cancel)
+            .await?;
         self.set_phase(plugin, "starting");
         self.launch_slot(plugin, target, version, spec, None, None)
             .await?;
@@ -597,7 +619,7 @@ impl Engine {
             .clone()
     }
 
-    fn expand(
+    pub(crate) fn expand(
         &self,
         template: &str,
         plugin: &str,
@@ -617,7 +639,7 @@ impl Engine {
         )
     }
 
-    fn expand_env(
+    pub(crate) fn expand_env(
         &self,
         spec: &DeploySpec,
         plugin: &str,
@@ -656,6 +678,7 @@ impl Engine {
                     version: None,
                     strategy: Some(StrategyKind::Immediate),
                     dry_run: false,
+                    no_cache: false,
                 };
                 if let Err(e) = engine.deploy(req, Face::Engine).await {
                     tracing::warn!("first deploy of {name} failed: {e}");

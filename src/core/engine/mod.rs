@@ -9,6 +9,7 @@
 
 mod deploy;
 mod error;
+mod gate_inputs;
 mod gates;
 mod guard;
 mod monitor;
@@ -20,6 +21,7 @@ mod traffic;
 
 pub use deploy::DeployRequest;
 pub use error::EngineError;
+pub use gates::{GateOutcome, GateReport};
 pub use report::*;
 pub use state::DeploySpec;
 pub use traffic::{RollbackRequest, TrafficRequest};

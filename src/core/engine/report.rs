@@ -79,6 +79,9 @@ pub struct ActionOutcome {
     pub weights: Vec<(SlotName, u32)>,
     /// Time from the request to the new weights being live in the router.
     pub elapsed_ms: f64,
+    /// The deploy's build/test gates: which ran and which were cached. Empty otherwise.
+    #[serde(default)]
+    pub gates: Vec<super::GateReport>,
 }
 
 /// History of a plugin: rollouts, events and audit entries, oldest first.

@@ -83,6 +83,7 @@ impl Engine {
             slot: None,
             version: None,
             weights,
+            gates: Vec::new(),
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }
@@ -184,6 +185,7 @@ impl Engine {
                 version: Some(version),
                 weights: self.weights(plugin),
                 elapsed_ms,
+                gates: Vec::new(),
             });
         }
 
@@ -261,6 +263,7 @@ impl Engine {
             version: Some(version),
             weights: self.weights(plugin),
             elapsed_ms,
+            gates: Vec::new(),
         })
     }
 

@@ -6,6 +6,7 @@
 
 mod codec;
 mod error;
+mod gate_cache;
 mod journal;
 mod plugins;
 mod records;
@@ -15,6 +16,7 @@ mod slots;
 
 pub use codec::now;
 pub use error::StoreError;
+pub use gate_cache::GatePass;
 pub use records::{
     AuditRecord, AuditResult, EventRecord, NewAudit, NewEvent, NewRollout, PluginRecord,
     RolloutRecord, RolloutState, SlotRecord, VersionRecord,
