@@ -2,7 +2,9 @@
 //! does not hold up a status query on the same connection.
 
 use super::protocol::{Call, MAX_LINE_BYTES, Push, Reply, Request};
-use crate::core::engine::{DeployRequest, Engine, EngineEvent, RollbackRequest, TrafficRequest};
+use crate::core::engine::{
+    DeployRequest, Engine, EngineEvent, RollbackRequest, StopPreviewRequest, TrafficRequest,
+};
 use crate::core::logs::LogQuery;
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -176,6 +178,8 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             strategy,
             dry_run,
             no_cache,
+            preview,
+            ttl,
         } => to_reply(
             id,
             engine
@@ -186,6 +190,23 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
                         strategy,
                         dry_run,
                         no_cache,
+                        preview,
+                        ttl,
+                    },
+                    face,
+                )
+                .await,
+        ),
+        Call::PreviewStop {
+            plugin,
+            id: preview,
+        } => to_reply(
+            id,
+            engine
+                .stop_preview(
+                    StopPreviewRequest {
+                        plugin,
+                        id: preview,
                     },
                     face,
                 )

@@ -8,10 +8,12 @@ use crate::core::types::{SlotName, StrategyKind};
 use std::io::{BufRead, IsTerminal, Write};
 
 /// The flags of `naap deploy` that change how, not what, it deploys.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct DeployOptions {
     pub dry_run: bool,
     pub no_cache: bool,
+    pub preview: bool,
+    pub ttl: Option<String>,
 }
 
 pub async fn deploy(
@@ -21,7 +23,12 @@ pub async fn deploy(
     strategy: Option<StrategyKind>,
     options: DeployOptions,
 ) -> anyhow::Result<()> {
-    let DeployOptions { dry_run, no_cache } = options;
+    let DeployOptions {
+        dry_run,
+        no_cache,
+        preview,
+        ttl,
+    } = options;
     let mut client = context::connect(cli).await?;
     if !cli.json && !dry_run {
         eprintln!(
@@ -39,8 +46,16 @@ pub async fn deploy(
             strategy,
             dry_run,
             no_cache,
+            preview,
+            ttl,
         })
         .await?;
+    report(cli, &outcome)
+}
+
+pub async fn stop_preview(cli: &Cli, plugin: String, id: String) -> anyhow::Result<()> {
+    let mut client = context::connect(cli).await?;
+    let outcome: ActionOutcome = client.call_as(Call::PreviewStop { plugin, id }).await?;
     report(cli, &outcome)
 }
 

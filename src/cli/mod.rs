@@ -46,8 +46,15 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
             strategy,
             dry_run,
             no_cache,
+            preview,
+            ttl,
         }) => {
-            let options = actions::DeployOptions { dry_run, no_cache };
+            let options = actions::DeployOptions {
+                dry_run,
+                no_cache,
+                preview,
+                ttl,
+            };
             actions::deploy(&cli, plugin, version, strategy, options).await
         }
         Some(Command::Traffic { plugin, weights }) => actions::traffic(&cli, plugin, weights).await,
@@ -57,6 +64,9 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Logs(args)) => logs::logs(&cli, args).await,
         Some(Command::History { plugin, limit }) => status::history(&cli, plugin, limit).await,
         Some(Command::Stop { plugins }) => actions::stop(&cli, plugins).await,
+        Some(Command::Preview(args::PreviewCommand::Stop { plugin, id })) => {
+            actions::stop_preview(&cli, plugin, id).await
+        }
         Some(_) => unreachable_command(),
     }
 }

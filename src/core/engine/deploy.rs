@@ -30,16 +30,22 @@ pub struct DeployRequest {
     /// Run every gate even when a pass with the same inputs is cached.
     #[serde(default)]
     pub no_cache: bool,
+    /// Start the version in a new preview slot instead of blue/green (no traffic moves).
+    #[serde(default)]
+    pub preview: bool,
+    /// How long the preview lives (`2h` by default, at most `7d`).
+    #[serde(default)]
+    pub ttl: Option<String>,
 }
 
 /// What a deploy puts where.
-struct DeployTarget<'a> {
-    plugin: &'a str,
-    plugin_dir: &'a std::path::Path,
-    version: &'a str,
-    spec: &'a DeploySpec,
-    slot: SlotName,
-    no_cache: bool,
+pub(crate) struct DeployTarget<'a> {
+    pub plugin: &'a str,
+    pub plugin_dir: &'a std::path::Path,
+    pub version: &'a str,
+    pub spec: &'a DeploySpec,
+    pub slot: SlotName,
+    pub no_cache: bool,
 }
 
 impl Engine {
@@ -91,6 +97,40 @@ impl Engine {
             run: manifest.run.clone(),
             health: manifest.health.clone(),
         };
+        if req.preview {
+            let ttl = super::parse_ttl(req.ttl.as_deref())
+                .map_err(|e| EngineError::rejected(plugin, e))?;
+            if req.dry_run {
+                return Ok(ActionOutcome {
+                    plugin: plugin.to_string(),
+                    summary: format!(
+                        "would start {plugin} {version} in a new preview slot for {}, reachable only with the header x-naap-slot",
+                        humantime::format_duration(ttl)
+                    ),
+                    kind: "dry-run".to_string(),
+                    slot: None,
+                    version: Some(version),
+                    weights: vec![],
+                    elapsed_ms: 0.0,
+                    gates: Vec::new(),
+                });
+            }
+            let target = DeployTarget {
+                plugin,
+                plugin_dir: &manifest.dir,
+                version: &version,
+                spec: &spec,
+                slot: self.new_preview_slot(plugin),
+                no_cache: req.no_cache,
+            };
+            return self.deploy_preview(target, ttl, face).await;
+        }
+        if req.ttl.is_some() {
+            return Err(EngineError::rejected(
+                plugin,
+                "--ttl applies to previews only; add --preview",
+            ));
+        }
 
         let op = self.op_lock(plugin);
         let Ok(_guard) = op.try_lock() else {
@@ -632,7 +672,7 @@ impl Engine {
             &Placeholders {
                 port,
                 version,
-                slot: slot.as_str(),
+                slot: &slot.as_str(),
                 plugin,
                 naap: &self.inner.naap_exe,
             },
@@ -679,6 +719,8 @@ impl Engine {
                     strategy: Some(StrategyKind::Immediate),
                     dry_run: false,
                     no_cache: false,
+                    preview: false,
+                    ttl: None,
                 };
                 if let Err(e) = engine.deploy(req, Face::Engine).await {
                     tracing::warn!("first deploy of {name} failed: {e}");

@@ -35,6 +35,9 @@ pub struct PluginStatus {
     pub live_version: Option<String>,
     pub slots: Vec<SlotStatus>,
     pub rollout: Option<RolloutStatus>,
+    /// Preview slots (`naap deploy --preview`), each with its `expires_at`.
+    #[serde(default)]
+    pub previews: Vec<SlotStatus>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -51,6 +54,9 @@ pub struct SlotStatus {
     pub started_at: Option<DateTime<Utc>>,
     /// Set while this slot is the warm previous version: rollback to it is a weight flip.
     pub warm_until: Option<DateTime<Utc>>,
+    /// Previews only: when the preview stops by itself.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
     pub cpu_percent: f64,
     pub rss_bytes: u64,
     pub metrics: MetricsSnapshot,

@@ -9,6 +9,7 @@ mod error;
 mod gate_cache;
 mod journal;
 mod plugins;
+mod previews;
 mod records;
 mod rollouts;
 mod schema;
