@@ -32,7 +32,21 @@ async fn get_slot(url: &str, slot: &str) -> (u16, String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_preview_is_reachable_only_by_header_stops_by_hand_or_ttl_and_survives_a_restart() {
-    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    let scratch = tempfile::tempdir().expect("scratch dir");
+    let counter = scratch.path().join("builds");
+    let manifest = sample_plugin("shop", "1.0.0", "").replace(
+        "stop_grace = \"2s\"",
+        &format!(
+            "stop_grace = \"2s\"\nbuild = \"echo built >> {}\"",
+            counter.display()
+        ),
+    );
+    let builds = || {
+        std::fs::read_to_string(&counter)
+            .map(|s| s.lines().count())
+            .unwrap_or(0)
+    };
+    let mut ws = TestWorkspace::new(&[("shop", manifest)]);
     ws.start_engine();
     ws.wait_serving("shop");
     let url = format!("http://{}/shop/", ws.router());
@@ -48,6 +62,11 @@ async fn a_preview_is_reachable_only_by_header_stops_by_hand_or_ttl_and_survives
         "1h",
     ]);
     assert_eq!(out["kind"], "preview", "{out:#}");
+    assert_eq!(
+        out["gates"][0]["outcome"], "ran",
+        "gates run for previews: {out:#}"
+    );
+    assert_eq!(builds(), 2);
     let slot = out["slot"].as_str().unwrap_or_default().to_string();
     assert!(
         slot.starts_with("preview-") && slot.len() == "preview-".len() + 6,
@@ -65,6 +84,16 @@ async fn a_preview_is_reachable_only_by_header_stops_by_hand_or_ttl_and_survives
         let (status, version, _) = get_slot(&url, &slot).await;
         assert_eq!((status, version.as_str()), (200, "2.0.0"));
     }
+    // Its logs and metrics are tagged with its id.
+    assert!(
+        wait_for(Duration::from_secs(10), || {
+            let lines = ws.json_lines(&["logs", "shop", "--slot", &slot]);
+            !lines.is_empty() && lines.iter().all(|l| l["slot"] == slot.as_str())
+        }),
+        "{:?}",
+        ws.json_lines(&["logs", "shop", "--slot", &slot])
+    );
+
     // An unknown preview: a 404 naming the live ones.
     let (status, _, body) = get_slot(&url, "preview-000000").await;
     assert_eq!(status, 404, "{body}");
@@ -76,6 +105,7 @@ async fn a_preview_is_reachable_only_by_header_stops_by_hand_or_ttl_and_survives
     assert_eq!(listed[0]["slot"], slot.as_str());
     assert_eq!(listed[0]["version"], "2.0.0");
     assert_eq!(listed[0]["weight"], 0);
+    assert_eq!(listed[0]["metrics"]["requests_total"], 5, "{listed:?}");
     let expires_at = listed[0]["expires_at"].clone();
     assert!(expires_at.is_string(), "{listed:?}");
     let table = stdout(&ws.naap(&["status"]));
@@ -120,19 +150,22 @@ async fn a_preview_is_reachable_only_by_header_stops_by_hand_or_ttl_and_survives
         stderr(&again)
     );
 
-    // A short TTL removes it by itself.
+    // A short TTL removes it by itself. Same version, same inputs: the gate is cached.
     let out = ws.json(&[
         "deploy",
         "shop",
         "--version",
-        "2.1.0",
+        "2.0.0",
         "--preview",
         "--ttl",
         "3s",
     ]);
+    assert_eq!(out["gates"][0]["outcome"], "cached", "{out:#}");
+    assert_eq!(builds(), 2);
     let short = out["slot"].as_str().unwrap_or_default().to_string();
+    assert_ne!(short, slot, "a new preview gets a new id");
     let (status, version, _) = get_slot(&url, &short).await;
-    assert_eq!((status, version.as_str()), (200, "2.1.0"));
+    assert_eq!((status, version.as_str()), (200, "2.0.0"));
     assert!(
         wait_for(Duration::from_secs(20), || previews(&ws, "shop").is_empty()),
         "{:?}",

@@ -296,6 +296,7 @@ impl Engine {
         if let Some(p) = self.lock_plugins().get_mut(plugin) {
             p.slots.remove(&slot);
         }
+        self.inner.metrics.remove_slot(plugin, slot);
         let deleted = self.store().delete_preview(plugin, &slot.as_str());
         if let Err(e) = deleted {
             tracing::error!("could not forget {plugin}/{slot}: {e}");
