@@ -212,3 +212,72 @@ fn bad_ttls_are_usage_errors() {
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_engine_restarts_a_dead_preview_and_drops_an_expired_one() {
+    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    ws.start_engine();
+    ws.wait_serving("shop");
+    let long = ws.json(&["deploy", "shop", "--version", "2.0.0", "--preview"]);
+    let long_slot = long["slot"].as_str().unwrap_or_default().to_string();
+    let short = ws.json(&[
+        "deploy",
+        "shop",
+        "--version",
+        "3.0.0",
+        "--preview",
+        "--ttl",
+        "2s",
+    ]);
+    let short_slot = short["slot"].as_str().unwrap_or_default().to_string();
+    let listed = previews(&ws, "shop");
+    let find =
+        |list: &[serde_json::Value], slot: &str| list.iter().find(|p| p["slot"] == slot).cloned();
+    let long_before = find(&listed, &long_slot).expect("long preview listed");
+    let short_before = find(&listed, &short_slot).expect("short preview listed");
+    let short_expiry: chrono::DateTime<chrono::Utc> =
+        serde_json::from_value(short_before["expires_at"].clone()).expect("expiry");
+
+    // The engine dies; so does the long preview's process; the short one's TTL passes
+    // while nothing watches it.
+    ws.kill_engine();
+    let pid = long_before["pid"].as_i64().expect("pid");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pid}")])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
+    assert!(wait_for(Duration::from_secs(10), || chrono::Utc::now()
+        > short_expiry));
+
+    ws.start_engine();
+    let after = previews(&ws, "shop");
+    assert!(
+        find(&after, &short_slot).is_none(),
+        "expired while down: {after:?}"
+    );
+    let long_after = find(&after, &long_slot).expect("the long preview is kept");
+    assert_eq!(long_after["expires_at"], long_before["expires_at"]);
+    assert_ne!(
+        long_after["pid"], long_before["pid"],
+        "restarted, not adopted"
+    );
+    assert!(
+        wait_for(Duration::from_secs(20), || previews(&ws, "shop")
+            .first()
+            .is_some_and(|p| p["health"] == "healthy")),
+        "{:?}",
+        previews(&ws, "shop")
+    );
+    let url = format!("http://{}/shop/", ws.router());
+    let (status, version, _) = get_slot(&url, &long_slot).await;
+    assert_eq!((status, version.as_str()), (200, "2.0.0"));
+    let short_pid = short_before["pid"].as_i64().expect("pid");
+    assert!(
+        wait_for(Duration::from_secs(10), || !std::path::Path::new(&format!(
+            "/proc/{short_pid}"
+        ))
+        .exists()),
+        "the expired preview's process was stopped"
+    );
+}
