@@ -38,6 +38,19 @@ pub enum Call {
         strategy: Option<StrategyKind>,
         #[serde(default)]
         dry_run: bool,
+        #[serde(default)]
+        no_cache: bool,
+        /// Start in a new preview slot (reachable only by header) instead of blue/green.
+        #[serde(default)]
+        preview: bool,
+        /// The preview's lifetime, e.g. `2h`.
+        #[serde(default)]
+        ttl: Option<String>,
+    },
+    /// Stops a preview slot before its TTL; `id` is `3fa91c` or `preview-3fa91c`.
+    PreviewStop {
+        plugin: String,
+        id: String,
     },
     Traffic {
         plugin: String,

@@ -3,7 +3,8 @@
 
 use super::protocol::{Call, MAX_LINE_BYTES, Push, Reply, Request};
 use crate::core::engine::{
-    AckRequest, DeployRequest, Engine, EngineEvent, RollbackRequest, SilenceRequest, TrafficRequest,
+    AckRequest, DeployRequest, Engine, EngineEvent, RollbackRequest, SilenceRequest,
+    StopPreviewRequest, TrafficRequest,
 };
 use crate::core::logs::LogQuery;
 use serde::Serialize;
@@ -177,6 +178,9 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             version,
             strategy,
             dry_run,
+            no_cache,
+            preview,
+            ttl,
         } => to_reply(
             id,
             engine
@@ -186,6 +190,24 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
                         version,
                         strategy,
                         dry_run,
+                        no_cache,
+                        preview,
+                        ttl,
+                    },
+                    face,
+                )
+                .await,
+        ),
+        Call::PreviewStop {
+            plugin,
+            id: preview,
+        } => to_reply(
+            id,
+            engine
+                .stop_preview(
+                    StopPreviewRequest {
+                        plugin,
+                        id: preview,
                     },
                     face,
                 )

@@ -3,17 +3,32 @@
 use super::output::print_json;
 use super::{Cli, context};
 use crate::api::Call;
-use crate::core::engine::ActionOutcome;
+use crate::core::engine::{ActionOutcome, GateOutcome, GateReport};
 use crate::core::types::{SlotName, StrategyKind};
 use std::io::{BufRead, IsTerminal, Write};
+
+/// The flags of `naap deploy` that change how, not what, it deploys.
+#[derive(Clone, Debug, Default)]
+pub struct DeployOptions {
+    pub dry_run: bool,
+    pub no_cache: bool,
+    pub preview: bool,
+    pub ttl: Option<String>,
+}
 
 pub async fn deploy(
     cli: &Cli,
     plugin: String,
     version: Option<String>,
     strategy: Option<StrategyKind>,
-    dry_run: bool,
+    options: DeployOptions,
 ) -> anyhow::Result<()> {
+    let DeployOptions {
+        dry_run,
+        no_cache,
+        preview,
+        ttl,
+    } = options;
     let mut client = context::connect(cli).await?;
     if !cli.json && !dry_run {
         eprintln!(
@@ -30,8 +45,17 @@ pub async fn deploy(
             version,
             strategy,
             dry_run,
+            no_cache,
+            preview,
+            ttl,
         })
         .await?;
+    report(cli, &outcome)
+}
+
+pub async fn stop_preview(cli: &Cli, plugin: String, id: String) -> anyhow::Result<()> {
+    let mut client = context::connect(cli).await?;
+    let outcome: ActionOutcome = client.call_as(Call::PreviewStop { plugin, id }).await?;
     report(cli, &outcome)
 }
 
@@ -114,11 +138,31 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn gate_line(gate: &GateReport) -> String {
+    let hash = gate.input_hash.get(..12).unwrap_or(&gate.input_hash);
+    match (gate.outcome, gate.cached_since) {
+        (GateOutcome::Cached, Some(since)) => format!(
+            "gate {}: cached (inputs unchanged since {}, hash {hash})",
+            gate.gate,
+            since.format("%Y-%m-%d %H:%M:%S UTC")
+        ),
+        (GateOutcome::Cached, None) => format!("gate {}: cached (hash {hash})", gate.gate),
+        (GateOutcome::Ran, _) => format!(
+            "gate {}: ran and passed in {:.1}s (hash {hash})",
+            gate.gate,
+            gate.duration_ms as f64 / 1000.0
+        ),
+    }
+}
+
 fn report(cli: &Cli, outcome: &ActionOutcome) -> anyhow::Result<()> {
     if cli.json {
         return print_json(outcome);
     }
     println!("{}", outcome.summary);
+    for gate in &outcome.gates {
+        println!("{}", gate_line(gate));
+    }
     if !outcome.weights.is_empty() {
         let split: Vec<String> = outcome
             .weights

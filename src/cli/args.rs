@@ -70,7 +70,20 @@ pub enum Command {
         /// Say what would happen; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Run the build and test gates even when their inputs are unchanged since a pass.
+        #[arg(long)]
+        no_cache: bool,
+        /// Start the version in a new preview slot, reachable only with the header
+        /// `x-naap-slot: preview-<id>`; no traffic moves.
+        #[arg(long)]
+        preview: bool,
+        /// How long the preview lives before it stops by itself (default 2h, at most 7d).
+        #[arg(long, requires = "preview", value_parser = parse_preview_ttl)]
+        ttl: Option<String>,
     },
+    /// Manage preview slots (`naap deploy PLUGIN --preview` starts one).
+    #[command(subcommand)]
+    Preview(PreviewCommand),
     /// Set traffic weights by hand: `naap traffic PLUGIN blue=90 green=10`.
     Traffic {
         plugin: String,
@@ -147,6 +160,21 @@ pub enum AlertsCommand {
         #[arg(long, env = "USER")]
         author: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum PreviewCommand {
+    /// Stop a preview before its TTL: `naap preview stop PLUGIN 3fa91c`.
+    Stop {
+        plugin: String,
+        /// The preview's id, `3fa91c` or `preview-3fa91c` (see `naap status`).
+        id: String,
+    },
+}
+
+/// Checks `--ttl` before anything is sent, so a bad one is a usage error (exit 2).
+fn parse_preview_ttl(s: &str) -> Result<String, String> {
+    crate::core::engine::parse_ttl(Some(s)).map(|_| s.to_string())
 }
 
 #[derive(Args, Debug, Clone)]

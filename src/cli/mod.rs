@@ -47,7 +47,18 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
             version,
             strategy,
             dry_run,
-        }) => actions::deploy(&cli, plugin, version, strategy, dry_run).await,
+            no_cache,
+            preview,
+            ttl,
+        }) => {
+            let options = actions::DeployOptions {
+                dry_run,
+                no_cache,
+                preview,
+                ttl,
+            };
+            actions::deploy(&cli, plugin, version, strategy, options).await
+        }
         Some(Command::Traffic { plugin, weights }) => actions::traffic(&cli, plugin, weights).await,
         Some(Command::Rollback { plugin, to, yes }) => {
             actions::rollback(&cli, plugin, to, yes).await
@@ -56,6 +67,9 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         Some(Command::History { plugin, limit }) => status::history(&cli, plugin, limit).await,
         Some(Command::Stop { plugins }) => actions::stop(&cli, plugins).await,
         Some(Command::Alerts { command }) => alerts::alerts(&cli, command).await,
+        Some(Command::Preview(args::PreviewCommand::Stop { plugin, id })) => {
+            actions::stop_preview(&cli, plugin, id).await
+        }
         Some(_) => unreachable_command(),
     }
 }

@@ -112,8 +112,35 @@ pub fn render_status(report: &StatusReport) -> String {
                 super::alerts::clip(&a.summary, 50)
             ));
         }
+        for s in p.previews.iter().filter(|s| s.version.is_some()) {
+            out.push_str(&preview_line(s));
+        }
     }
     out
+}
+
+/// "  preview-3fa91c 2.0.0 running, healthy · expires 14:05:00 UTC (in 1h 59m) · header …"
+fn preview_line(s: &SlotStatus) -> String {
+    let expires = match s.expires_at {
+        Some(at) => {
+            let left = (at - chrono::Utc::now()).to_std().unwrap_or_default();
+            let left = std::time::Duration::from_secs(left.as_secs());
+            format!(
+                "expires {} (in {})",
+                at.format("%Y-%m-%d %H:%M:%S UTC"),
+                humantime::format_duration(left)
+            )
+        }
+        None => "stopping".to_string(),
+    };
+    format!(
+        "  {} {} {}, {} · {expires} · reach it with the header `x-naap-slot: {}`\n",
+        s.slot,
+        s.version.as_deref().unwrap_or("-"),
+        s.process_state,
+        s.health,
+        s.slot
+    )
 }
 
 fn plugin_header(p: &PluginStatus) -> String {

@@ -4,35 +4,103 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-/// The two long-lived slots of a plugin. A deploy goes to the idle one; the other stays warm.
+/// A slot of a plugin: one of the two long-lived slots, blue and green (a deploy goes to
+/// the idle one; the other stays warm), or a preview.
+///
+/// A preview is an extra slot started by `naap deploy --preview`: never weighted, reachable
+/// only with `x-naap-slot: preview-<id>`, expiring by itself. It is a variant here rather
+/// than a separate type so that everything keyed by a slot (runtime events, log lines,
+/// metrics, health checks, the engine's slot map) carries previews unchanged; the places
+/// where blue/green matter (weights, the `slots` table, rollouts) handle previews apart.
+/// Its id is a small number so the type stays `Copy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(into = "String", try_from = "String")]
 pub enum SlotName {
     Blue,
     Green,
+    Preview(PreviewId),
+}
+
+/// The short id of a preview slot, shown as six hex digits (`preview-3fa91c`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PreviewId(pub u32);
+
+impl PreviewId {
+    /// Ids fit in six hex digits: short to type, and a plugin has few previews at once.
+    pub const MAX: u32 = 0xFF_FFFF;
+}
+
+impl fmt::Display for PreviewId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:06x}", self.0)
+    }
+}
+
+impl FromStr for PreviewId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let s = s.strip_prefix("preview-").unwrap_or(s);
+        match u32::from_str_radix(s, 16) {
+            Ok(n) if !s.is_empty() && s.len() <= 6 && n <= PreviewId::MAX => Ok(PreviewId(n)),
+            _ => Err(format!(
+                "`{s}` is not a preview id: ids are six hex digits, e.g. 3fa91c (see `naap status`)"
+            )),
+        }
+    }
 }
 
 impl SlotName {
+    /// The long-lived slots; previews come and go.
     pub const ALL: [SlotName; 2] = [SlotName::Blue, SlotName::Green];
 
+    /// The partner slot of blue or green. A preview has no partner and returns itself;
+    /// callers that pair slots only ever hold blue or green.
     pub fn other(self) -> SlotName {
         match self {
             SlotName::Blue => SlotName::Green,
             SlotName::Green => SlotName::Blue,
+            preview @ SlotName::Preview(_) => preview,
         }
     }
 
-    pub fn as_str(self) -> &'static str {
+    /// `blue`, `green` or `preview-<id>`.
+    pub fn as_str(self) -> std::borrow::Cow<'static, str> {
         match self {
-            SlotName::Blue => "blue",
-            SlotName::Green => "green",
+            SlotName::Blue => "blue".into(),
+            SlotName::Green => "green".into(),
+            SlotName::Preview(id) => format!("preview-{id}").into(),
+        }
+    }
+
+    pub fn is_preview(self) -> bool {
+        matches!(self, SlotName::Preview(_))
+    }
+
+    pub fn preview_id(self) -> Option<PreviewId> {
+        match self {
+            SlotName::Preview(id) => Some(id),
+            _ => None,
         }
     }
 }
 
 impl fmt::Display for SlotName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.write_str(&self.as_str())
+    }
+}
+
+impl From<SlotName> for String {
+    fn from(slot: SlotName) -> String {
+        slot.as_str().into_owned()
+    }
+}
+
+impl TryFrom<String> for SlotName {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse()
     }
 }
 
@@ -42,8 +110,9 @@ impl FromStr for SlotName {
         match s.trim().to_ascii_lowercase().as_str() {
             "blue" => Ok(SlotName::Blue),
             "green" => Ok(SlotName::Green),
+            other if other.starts_with("preview-") => other.parse().map(SlotName::Preview),
             other => Err(format!(
-                "unknown slot `{other}`: a plugin has the slots `blue` and `green`"
+                "unknown slot `{other}`: a plugin has the slots `blue` and `green` (and previews, `preview-<id>`)"
             )),
         }
     }

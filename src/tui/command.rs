@@ -34,11 +34,17 @@ pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
             version,
             strategy,
             dry_run,
+            no_cache,
+            preview,
+            ttl,
         }) => Call::Deploy {
             plugin,
             version,
             strategy,
             dry_run,
+            no_cache,
+            preview,
+            ttl,
         },
         Some(Command::Traffic { plugin, weights }) => Call::Traffic {
             plugin,

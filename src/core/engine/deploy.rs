@@ -1,5 +1,6 @@
 //! Deploying a version into the idle slot: gates, start, health, traffic shift.
 
+use super::gates::GateReport;
 use super::gates::cancelled;
 use super::report::{ActionOutcome, RolloutStatus};
 use super::state::{DeploySpec, SlotHealth, SlotProcess};
@@ -26,6 +27,25 @@ pub struct DeployRequest {
     pub strategy: Option<StrategyKind>,
     #[serde(default)]
     pub dry_run: bool,
+    /// Run every gate even when a pass with the same inputs is cached.
+    #[serde(default)]
+    pub no_cache: bool,
+    /// Start the version in a new preview slot instead of blue/green (no traffic moves).
+    #[serde(default)]
+    pub preview: bool,
+    /// How long the preview lives (`2h` by default, at most `7d`).
+    #[serde(default)]
+    pub ttl: Option<String>,
+}
+
+/// What a deploy puts where.
+pub(crate) struct DeployTarget<'a> {
+    pub plugin: &'a str,
+    pub plugin_dir: &'a std::path::Path,
+    pub version: &'a str,
+    pub spec: &'a DeploySpec,
+    pub slot: SlotName,
+    pub no_cache: bool,
 }
 
 impl Engine {
@@ -77,6 +97,40 @@ impl Engine {
             run: manifest.run.clone(),
             health: manifest.health.clone(),
         };
+        if req.preview {
+            let ttl = super::parse_ttl(req.ttl.as_deref())
+                .map_err(|e| EngineError::rejected(plugin, e))?;
+            if req.dry_run {
+                return Ok(ActionOutcome {
+                    plugin: plugin.to_string(),
+                    summary: format!(
+                        "would start {plugin} {version} in a new preview slot for {}, reachable only with the header x-naap-slot",
+                        humantime::format_duration(ttl)
+                    ),
+                    kind: "dry-run".to_string(),
+                    slot: None,
+                    version: Some(version),
+                    weights: vec![],
+                    elapsed_ms: 0.0,
+                    gates: Vec::new(),
+                });
+            }
+            let target = DeployTarget {
+                plugin,
+                plugin_dir: &manifest.dir,
+                version: &version,
+                spec: &spec,
+                slot: self.new_preview_slot(plugin),
+                no_cache: req.no_cache,
+            };
+            return self.deploy_preview(target, ttl, face).await;
+        }
+        if req.ttl.is_some() {
+            return Err(EngineError::rejected(
+                plugin,
+                "--ttl applies to previews only; add --preview",
+            ));
+        }
 
         let op = self.op_lock(plugin);
         let Ok(_guard) = op.try_lock() else {
@@ -121,6 +175,7 @@ impl Engine {
                 version: Some(version),
                 weights: vec![],
                 elapsed_ms: 0.0,
+                gates: Vec::new(),
             });
         }
 
@@ -159,15 +214,21 @@ impl Engine {
         }
         self.record(Some(plugin), Some(target), "deploy_started", format!("deploying {plugin} {version} into {target} ({strategy}, by {face})"), serde_json::json!({"rollout": rollout_id, "version": version, "strategy": strategy.to_string()}));
 
+        let mut gates = Vec::new();
         let result = self
             .deploy_steps(
-                plugin,
-                &version,
-                &spec,
-                target,
+                DeployTarget {
+                    plugin,
+                    plugin_dir: &manifest.dir,
+                    version: &version,
+                    spec: &spec,
+                    slot: target,
+                    no_cache: req.no_cache,
+                },
                 strategy,
                 &mut cancel,
                 rollout_id,
+                &mut gates,
             )
             .await;
         let (state_text, detail) = match &result {
@@ -205,6 +266,7 @@ impl Engine {
                     version: Some(version),
                     weights: self.weights(plugin),
                     elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+                    gates,
                 })
             }
             Err(e) => {
@@ -220,25 +282,25 @@ impl Engine {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn deploy_steps(
         &self,
-        plugin: &str,
-        version: &str,
-        spec: &DeploySpec,
-        target: SlotName,
+        to: DeployTarget<'_>,
         strategy: StrategyKind,
         cancel: &mut watch::Receiver<bool>,
         rollout_id: i64,
+        gates: &mut Vec<GateReport>,
     ) -> Result<String, EngineError> {
-        for (gate, command) in [("build", &spec.run.build), ("test", &spec.run.test)] {
-            if let Some(command) = command {
-                let command = self.expand(command, plugin, target, version, 0);
-                let env = self.expand_env(spec, plugin, target, version, 0);
-                self.run_gate(plugin, gate, &command, &spec.run.cwd, &env, cancel)
-                    .await?;
-            }
-        }
+        let DeployTarget {
+            plugin,
+            plugin_dir,
+            version,
+            spec,
+            slot: target,
+            no_cache,
+        } = to;
+        *gates = self
+            .run_gates(plugin, plugin_dir, spec, target, version, no_cache, cancel)
+            .await?;
         self.set_phase(plugin, "starting");
         self.launch_slot(plugin, target, version, spec, None, None)
             .await?;
@@ -614,7 +676,7 @@ impl Engine {
             .clone()
     }
 
-    fn expand(
+    pub(crate) fn expand(
         &self,
         template: &str,
         plugin: &str,
@@ -627,14 +689,14 @@ impl Engine {
             &Placeholders {
                 port,
                 version,
-                slot: slot.as_str(),
+                slot: &slot.as_str(),
                 plugin,
                 naap: &self.inner.naap_exe,
             },
         )
     }
 
-    fn expand_env(
+    pub(crate) fn expand_env(
         &self,
         spec: &DeploySpec,
         plugin: &str,
@@ -673,6 +735,9 @@ impl Engine {
                     version: None,
                     strategy: Some(StrategyKind::Immediate),
                     dry_run: false,
+                    no_cache: false,
+                    preview: false,
+                    ttl: None,
                 };
                 if let Err(e) = engine.deploy(req, Face::Engine).await {
                     tracing::warn!("first deploy of {name} failed: {e}");

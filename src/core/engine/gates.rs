@@ -1,18 +1,166 @@
 //! Build and test gates: commands that must succeed before a version gets a slot. Their
 //! output streams into the plugin's logs with source `gate`.
+//!
+//! A passed gate is cached by the hash of its inputs (`gate_inputs`): the next deploy with
+//! the same hash logs `build: cached (…)` instead of running the command. Failed gates are
+//! never cached, and `naap deploy --no-cache` runs every gate.
 
+use super::gate_inputs::{GateInvocation, TreeHash, gate_input_hash, hash_tree, short_hash};
+use super::state::DeploySpec;
 use super::{Engine, EngineError};
-use crate::core::types::LogSource;
-use std::collections::BTreeMap;
+use crate::core::types::{LogSource, SlotName};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::watch;
 
+/// How many of a gate's last output lines are kept with a cached pass.
+const OUTPUT_TAIL_LINES: usize = 20;
+
+/// What happened to one gate of a deploy; part of the deploy's outcome and `--json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateReport {
+    pub gate: String,
+    /// `ran` (the command ran and passed) or `cached` (an earlier pass had the same inputs).
+    pub outcome: GateOutcome,
+    pub input_hash: String,
+    /// The run's duration; for a cached gate, the duration of the run it reused.
+    pub duration_ms: u64,
+    /// For a cached gate: when the reused run passed.
+    pub cached_since: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateOutcome {
+    Ran,
+    Cached,
+}
+
+/// A gate's last lines of output, shared by its stdout and stderr readers.
+type OutputTail = Arc<Mutex<VecDeque<String>>>;
+
 impl Engine {
+    /// Runs the plugin's `build` then `test` gates for a deploy, each skipped when a pass
+    /// with the same input hash is cached (unless `no_cache`). Stops at the first failure.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn run_gates(
+        &self,
+        plugin: &str,
+        plugin_dir: &Path,
+        spec: &DeploySpec,
+        slot: SlotName,
+        version: &str,
+        no_cache: bool,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<Vec<GateReport>, EngineError> {
+        let gates: Vec<(&str, &String)> = [("build", &spec.run.build), ("test", &spec.run.test)]
+            .into_iter()
+            .filter_map(|(name, command)| command.as_ref().map(|c| (name, c)))
+            .collect();
+        if gates.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tree = self.hash_plugin_tree(plugin, plugin_dir).await?;
+        let mut reports = Vec::new();
+        for (gate, template) in gates {
+            let command = self.expand(template, plugin, slot, version, 0);
+            let env = self.expand_env(spec, plugin, slot, version, 0);
+            let input_hash = gate_input_hash(
+                &tree,
+                &GateInvocation {
+                    gate,
+                    command: &command,
+                    env: &env,
+                    version,
+                },
+            );
+            if !no_cache && let Some(report) = self.cached_gate(plugin, gate, &input_hash) {
+                reports.push(report);
+                continue;
+            }
+            let started = Instant::now();
+            let tail = OutputTail::default();
+            self.run_gate(plugin, gate, &command, &spec.run.cwd, &env, cancel, &tail)
+                .await?;
+            let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let tail_text = tail
+                .lock()
+                .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
+                .unwrap_or_default();
+            // A cache write that fails costs a rebuild next time, not this deploy.
+            let cached =
+                self.store()
+                    .record_gate_pass(plugin, gate, &input_hash, duration_ms, &tail_text);
+            if let Err(e) = cached {
+                tracing::warn!("could not cache the pass of gate `{gate}` of {plugin}: {e}");
+            }
+            reports.push(GateReport {
+                gate: gate.to_string(),
+                outcome: GateOutcome::Ran,
+                input_hash,
+                duration_ms,
+                cached_since: None,
+            });
+        }
+        Ok(reports)
+    }
+
+    async fn hash_plugin_tree(&self, plugin: &str, dir: &Path) -> Result<TreeHash, EngineError> {
+        let owned = dir.to_path_buf();
+        let hashed = tokio::task::spawn_blocking(move || hash_tree(&owned))
+            .await
+            .map_err(|e| format!("the hashing task failed: {e}"))
+            .and_then(|r| r);
+        hashed.map_err(|why| EngineError::GateFailed {
+            plugin: plugin.to_string(),
+            gate: "inputs".to_string(),
+            status: format!("cannot hash the plugin's files to check the gate cache: {why}"),
+        })
+    }
+
+    /// The cached pass of a gate with these inputs, logged and recorded as such.
+    fn cached_gate(&self, plugin: &str, gate: &str, input_hash: &str) -> Option<GateReport> {
+        // Bound first: the store's lock must be released before `record` takes it again.
+        let lookup = self.store().gate_pass(plugin, gate, input_hash);
+        let pass = match lookup {
+            Ok(pass) => pass?,
+            Err(e) => {
+                tracing::warn!("could not read the gate cache; running `{gate}`: {e}");
+                return None;
+            }
+        };
+        let line = format!(
+            "{gate}: cached (inputs unchanged since {}, hash {})",
+            pass.passed_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            short_hash(input_hash)
+        );
+        self.inner.logs.push(plugin, None, LogSource::Gate, &line);
+        self.record(
+            Some(plugin),
+            None,
+            "gate_cached",
+            line,
+            serde_json::json!({"gate": gate, "input_hash": input_hash, "passed_at": pass.passed_at}),
+        );
+        Some(GateReport {
+            gate: gate.to_string(),
+            outcome: GateOutcome::Cached,
+            input_hash: input_hash.to_string(),
+            duration_ms: pass.duration_ms,
+            cached_since: Some(pass.passed_at),
+        })
+    }
+
     /// Runs one gate to completion. A cancel (rollback) kills its whole process group.
-    pub(crate) async fn run_gate(
+    #[allow(clippy::too_many_arguments)]
+    async fn run_gate(
         &self,
         plugin: &str,
         gate: &str,
@@ -20,6 +168,7 @@ impl Engine {
         cwd: &Path,
         env: &BTreeMap<String, String>,
         cancel: &mut watch::Receiver<bool>,
+        tail: &OutputTail,
     ) -> Result<(), EngineError> {
         self.record(
             Some(plugin),
@@ -52,11 +201,11 @@ impl Engine {
             child
                 .stdout
                 .take()
-                .map(|s| self.forward_gate_output(plugin, s)),
+                .map(|s| self.forward_gate_output(plugin, s, tail.clone())),
             child
                 .stderr
                 .take()
-                .map(|s| self.forward_gate_output(plugin, s)),
+                .map(|s| self.forward_gate_output(plugin, s, tail.clone())),
         ];
         let status = tokio::select! {
             status = child.wait() => status,
@@ -110,6 +259,7 @@ impl Engine {
         &self,
         plugin: &str,
         stream: impl AsyncRead + Unpin + Send + 'static,
+        tail: OutputTail,
     ) -> tokio::task::JoinHandle<()> {
         let logs = self.inner.logs.clone();
         let plugin = plugin.to_string();
@@ -117,6 +267,12 @@ impl Engine {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
                 logs.push(&plugin, None, LogSource::Gate, &line);
+                if let Ok(mut tail) = tail.lock() {
+                    if tail.len() == OUTPUT_TAIL_LINES {
+                        tail.pop_front();
+                    }
+                    tail.push_back(line);
+                }
             }
         })
     }

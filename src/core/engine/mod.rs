@@ -11,9 +11,11 @@ mod alerting;
 mod analysis;
 mod deploy;
 mod error;
+mod gate_inputs;
 mod gates;
 mod guard;
 mod monitor;
+mod preview;
 mod reconcile;
 pub mod report;
 mod routes;
@@ -28,6 +30,8 @@ pub use alerting::{
 pub use analysis::{StepVerdict, outcome_word};
 pub use deploy::DeployRequest;
 pub use error::EngineError;
+pub use gates::{GateOutcome, GateReport};
+pub use preview::{StopPreviewRequest, parse_ttl};
 pub use report::*;
 pub use state::DeploySpec;
 pub use traffic::{RollbackRequest, TrafficRequest};
@@ -413,17 +417,35 @@ impl Engine {
         plugin: &str,
         slots: &[SlotName],
     ) -> Result<(), EngineError> {
-        let records: Vec<SlotRecord> = {
+        let (records, previews): (Vec<SlotRecord>, Vec<(SlotRecord, _)>) = {
             let plugins = self.lock_plugins();
             let Some(state) = plugins.get(plugin) else {
                 return Ok(());
             };
-            slots
+            let records = slots
                 .iter()
+                .filter(|name| !name.is_preview())
                 .filter_map(|name| state.slot(*name).map(|s| slot_record(plugin, *name, s)))
-                .collect()
+                .collect();
+            // Previews live in their own table, with their expiry; one without an expiry
+            // is being torn down and is not written back.
+            let previews = slots
+                .iter()
+                .filter(|name| name.is_preview())
+                .filter_map(|name| {
+                    let s = state.slot(*name)?;
+                    Some((slot_record(plugin, *name, s), s.expires_at?))
+                })
+                .collect();
+            (records, previews)
         };
-        self.store().save_slots(&records)?;
+        let store = self.store();
+        if !records.is_empty() {
+            store.save_slots(&records)?;
+        }
+        for (record, expires_at) in &previews {
+            store.save_preview(record, *expires_at)?;
+        }
         Ok(())
     }
 }

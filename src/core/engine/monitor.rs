@@ -205,6 +205,10 @@ impl Engine {
             let Some(state) = plugins.get_mut(plugin) else {
                 return;
             };
+            // A late event of a removed preview must not bring its slot back.
+            if slot.is_preview() && state.slot(slot).is_none() {
+                return;
+            }
             change(state.slot_mut(slot));
         }
         if let Err(e) = self.persist_slots(plugin, &[slot]) {
@@ -258,6 +262,7 @@ impl Engine {
             self.stop_slot(&plugin, slot, "keep_previous_warm elapsed")
                 .await;
         }
+        self.expire_previews(Utc::now()).await;
         if self.inner.events.receiver_count() > 0
             && let Ok(report) = self.status(None)
         {

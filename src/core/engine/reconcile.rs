@@ -140,7 +140,93 @@ impl Engine {
                 }
             }
         }
+        self.reconcile_previews().await;
         self.publish_routes();
+    }
+
+    /// Previews survive an engine restart with their expiry: a live process is adopted (same
+    /// pid and start time), a dead one restarted; an expired one, or one of a plugin that
+    /// left the workspace, is stopped and forgotten.
+    async fn reconcile_previews(&self) {
+        let previews = match self.store().previews() {
+            Ok(previews) => previews,
+            Err(e) => {
+                tracing::error!("cannot read previews from the store: {e}");
+                return;
+            }
+        };
+        let now = Utc::now();
+        for (record, expires_at) in previews {
+            let plugin = record.plugin.clone();
+            let slot = record.slot;
+            let process = match (record.pid, record.pid_start_time) {
+                (Some(pid), Some(start_time)) => Some(ProcessId { pid, start_time }),
+                _ => None,
+            };
+            let alive = process.filter(|p| procstat::is_alive(p.pid, p.start_time));
+            let spec = record.version.as_ref().and_then(|version| {
+                match self.store().version(&plugin, version) {
+                    Ok(Some(v)) => serde_json::from_str::<DeploySpec>(&v.spec_json).ok(),
+                    _ => None,
+                }
+            });
+            let in_workspace = self.workspace().plugin(&plugin).is_some();
+            let (Some(version), Some(spec), true, false) = (
+                record.version.clone(),
+                spec,
+                in_workspace,
+                expires_at <= now || !slot.is_preview(),
+            ) else {
+                if let Some(p) = alive {
+                    // SAFETY: signalling the process group naap created for this preview.
+                    unsafe { libc::kill(-(p.pid as i32), libc::SIGTERM) };
+                }
+                let _ = self.store().delete_preview(&plugin, &slot.as_str());
+                self.record(
+                    Some(&plugin),
+                    Some(slot),
+                    "preview_removed",
+                    format!(
+                        "{slot} of {plugin} removed at engine start: expired, or no longer runnable"
+                    ),
+                    serde_json::json!({"expires_at": expires_at}),
+                );
+                continue;
+            };
+            let port = match alive {
+                Some(_) => record.port,
+                None => record
+                    .port
+                    .filter(|p| std::net::TcpListener::bind(("127.0.0.1", *p)).is_ok()),
+            };
+            match self
+                .launch_slot(&plugin, slot, &version, &spec, port, alive)
+                .await
+            {
+                Ok(()) => {
+                    let _ = self.set_preview_expiry(&plugin, slot, expires_at);
+                    let how = if alive.is_some() {
+                        "adopted"
+                    } else {
+                        "restarted"
+                    };
+                    self.record(
+                        Some(&plugin),
+                        Some(slot),
+                        "preview_recovered",
+                        format!(
+                            "{how} {slot} of {plugin} {version} after engine restart; it still expires at {}",
+                            expires_at.format("%Y-%m-%d %H:%M:%S UTC")
+                        ),
+                        serde_json::json!({"pid": record.pid, "expires_at": expires_at}),
+                    );
+                }
+                Err(e) => {
+                    self.remove_preview(&plugin, slot, &format!("could not recover it: {e}"))
+                        .await;
+                }
+            }
+        }
     }
 
     /// `launch_slot` resets a slot to weight 0; after a restart the stored facts win.

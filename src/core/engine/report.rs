@@ -38,6 +38,9 @@ pub struct PluginStatus {
     /// Pending and firing alerts, most severe first.
     #[serde(default)]
     pub alerts: Vec<super::AlertRow>,
+    /// Preview slots (`naap deploy --preview`), each with its `expires_at`.
+    #[serde(default)]
+    pub previews: Vec<SlotStatus>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -54,6 +57,9 @@ pub struct SlotStatus {
     pub started_at: Option<DateTime<Utc>>,
     /// Set while this slot is the warm previous version: rollback to it is a weight flip.
     pub warm_until: Option<DateTime<Utc>>,
+    /// Previews only: when the preview stops by itself.
+    #[serde(default)]
+    pub expires_at: Option<DateTime<Utc>>,
     pub cpu_percent: f64,
     pub rss_bytes: u64,
     pub metrics: MetricsSnapshot,
@@ -85,6 +91,9 @@ pub struct ActionOutcome {
     pub weights: Vec<(SlotName, u32)>,
     /// Time from the request to the new weights being live in the router.
     pub elapsed_ms: f64,
+    /// The deploy's build/test gates: which ran and which were cached. Empty otherwise.
+    #[serde(default)]
+    pub gates: Vec<super::GateReport>,
 }
 
 /// History of a plugin: rollouts, events and audit entries, oldest first.

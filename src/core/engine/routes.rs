@@ -3,7 +3,6 @@
 use super::report::{PluginStatus, SlotStatus, StatusReport};
 use super::{Engine, EngineError};
 use crate::core::router::{PluginRoute, RouteMatch, RouteTable, SlotTarget, StickyBy};
-use crate::core::types::SlotName;
 use crate::core::workspace::{Route, Sticky};
 use chrono::Utc;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -74,11 +73,18 @@ impl Engine {
             }
             let state = plugins.get(&manifest.name);
             let mut slots = Vec::new();
-            for name in SlotName::ALL {
+            let mut previews = Vec::new();
+            let names = state.map(|s| s.slots.keys().copied().collect::<Vec<_>>());
+            for name in names.unwrap_or_default() {
                 let Some(slot) = state.and_then(|s| s.slot(name)) else {
                     continue;
                 };
-                slots.push(SlotStatus {
+                let list = if name.is_preview() {
+                    &mut previews
+                } else {
+                    &mut slots
+                };
+                list.push(SlotStatus {
                     slot: name,
                     version: slot.version.clone(),
                     process_state: slot.process_state.0,
@@ -90,6 +96,7 @@ impl Engine {
                     restarts: slot.restarts,
                     started_at: slot.started_at,
                     warm_until: slot.warm_until,
+                    expires_at: slot.expires_at,
                     cpu_percent: slot.cpu_percent,
                     rss_bytes: slot.rss_bytes,
                     metrics: self.inner.metrics.slot(&manifest.name, name).snapshot(),
@@ -114,6 +121,7 @@ impl Engine {
                     .filter(|a| a.plugin == manifest.name)
                     .cloned()
                     .collect(),
+                previews,
             });
         }
         Ok(StatusReport {

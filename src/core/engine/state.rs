@@ -77,6 +77,8 @@ pub(crate) struct SlotState {
     pub restarts: u32,
     pub started_at: Option<DateTime<Utc>>,
     pub warm_until: Option<DateTime<Utc>>,
+    /// Set for a preview slot only: when it stops by itself.
+    pub expires_at: Option<DateTime<Utc>>,
     pub cpu_percent: f64,
     pub rss_bytes: u64,
     pub handle: Option<SlotHandle>,

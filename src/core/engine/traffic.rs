@@ -43,6 +43,14 @@ impl Engine {
         let started = Instant::now();
         let plugin = req.plugin.as_str();
         self.require_plugin(plugin)?;
+        if let Some(preview) = req.weights.keys().find(|s| s.is_preview()) {
+            return Err(EngineError::rejected(
+                plugin,
+                format!(
+                    "{preview} cannot take weighted traffic: a preview is reached only with the header `x-naap-slot: {preview}`; deploy the version without --preview to shift traffic to it"
+                ),
+            ));
+        }
         let weights = complete_weights(plugin, &req.weights)?;
         let op = self.op_lock(plugin);
         let Ok(_guard) = op.try_lock() else {
@@ -83,6 +91,7 @@ impl Engine {
             slot: None,
             version: None,
             weights,
+            gates: Vec::new(),
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
         })
     }
@@ -184,6 +193,7 @@ impl Engine {
                 version: Some(version),
                 weights: self.weights(plugin),
                 elapsed_ms,
+                gates: Vec::new(),
             });
         }
 
@@ -261,6 +271,7 @@ impl Engine {
             version: Some(version),
             weights: self.weights(plugin),
             elapsed_ms,
+            gates: Vec::new(),
         })
     }
 

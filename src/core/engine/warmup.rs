@@ -128,7 +128,7 @@ async fn drive(
             }
             let mut request = http
                 .get(&url)
-                .header("x-naap-slot", slot.as_str())
+                .header("x-naap-slot", slot.to_string())
                 .header(USER_AGENT, WARMUP_AGENT);
             if let Some(host) = &host {
                 request = request.header(HOST, host);

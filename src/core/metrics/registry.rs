@@ -68,4 +68,10 @@ impl MetricsRegistry {
         let mut write = self.slots.write().unwrap_or_else(PoisonError::into_inner);
         write.retain(|(p, _), _| p != plugin);
     }
+
+    /// Forgets one slot (a removed preview: its id never comes back).
+    pub fn remove_slot(&self, plugin: &str, slot: SlotName) {
+        let mut write = self.slots.write().unwrap_or_else(PoisonError::into_inner);
+        write.retain(|(p, s), _| !(p == plugin && *s == slot));
+    }
 }

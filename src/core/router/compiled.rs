@@ -156,7 +156,8 @@ impl CompiledPlugin {
         let mut eligible = Vec::new();
         let mut total_weight: u32 = 0;
         for (spec, target) in route.slots.iter().zip(&slots) {
-            if spec.healthy && spec.weight > 0 {
+            // A preview is reached by its header only, never by weight.
+            if spec.healthy && spec.weight > 0 && !spec.slot.is_preview() {
                 total_weight = total_weight.saturating_add(spec.weight);
                 eligible.push((total_weight, Arc::clone(target)));
             }
@@ -187,9 +188,17 @@ impl CompiledPlugin {
         if let Some(value) = headers.get(X_NAAP_SLOT) {
             let Some(slot) = parse_slot(value.as_bytes()) else {
                 return Err(respond::bad_request(
-                    "naap: header x-naap-slot must be `blue` or `green`\n".to_owned(),
+                    "naap: header x-naap-slot must be `blue`, `green` or `preview-<id>`\n"
+                        .to_owned(),
                 ));
             };
+            if slot.is_preview() && !self.slots.iter().any(|t| t.slot == slot) {
+                return Err(respond::no_such_preview(format!(
+                    "naap: plugin {} has no {slot}; its live previews: {}\n",
+                    self.name,
+                    self.preview_list()
+                )));
+            }
             // An operator override: honoured whatever the slot's health or weight.
             return self.slots.iter().find(|t| t.slot == slot).ok_or_else(|| {
                 respond::service_unavailable(Bytes::from(format!(
@@ -208,6 +217,21 @@ impl CompiledPlugin {
         let index = self.eligible.partition_point(|(end, _)| *end <= point);
         // `point < total_weight`, the last range's end, so some range contains it.
         Ok(&self.eligible[index].1)
+    }
+
+    /// "preview-3fa91c (2.0.0), …" or "none", for the unknown-preview 404.
+    fn preview_list(&self) -> String {
+        let previews: Vec<String> = self
+            .slots
+            .iter()
+            .filter(|t| t.slot.is_preview())
+            .map(|t| format!("{} ({})", t.slot, t.version_header.to_str().unwrap_or("?")))
+            .collect();
+        if previews.is_empty() {
+            "none".to_owned()
+        } else {
+            previews.join(", ")
+        }
     }
 
     fn sticky_key<'h>(&self, headers: &'h HeaderMap) -> Option<&'h [u8]> {
@@ -230,7 +254,7 @@ impl Target {
             addr: spec.addr,
             authority,
             metrics: Arc::clone(&spec.metrics),
-            slot_header: HeaderValue::from_static(spec.slot.as_str()),
+            slot_header: header_value_lossy(&spec.slot.as_str()),
             version_header: header_value_lossy(&spec.version),
         }
     }
@@ -269,10 +293,7 @@ fn no_slot_message(plugin: &str, slots: &[SlotTarget]) -> String {
 }
 
 fn parse_slot(value: &[u8]) -> Option<SlotName> {
-    let value = value.trim_ascii();
-    SlotName::ALL
-        .into_iter()
-        .find(|s| value.eq_ignore_ascii_case(s.as_str().as_bytes()))
+    std::str::from_utf8(value).ok()?.parse().ok()
 }
 
 /// The value of cookie `name` in the request's Cookie headers.
@@ -375,6 +396,11 @@ mod tests {
         assert_eq!(parse_slot(b" Blue "), Some(SlotName::Blue));
         assert_eq!(parse_slot(b"GREEN"), Some(SlotName::Green));
         assert_eq!(parse_slot(b"red"), None);
+        assert_eq!(
+            parse_slot(b"preview-00abcd"),
+            Some(SlotName::Preview(crate::core::types::PreviewId(0xabcd)))
+        );
+        assert_eq!(parse_slot(b"preview-"), None);
     }
 
     #[test]

@@ -47,6 +47,14 @@ pub(super) fn not_found(table: &Compiled, path: &str) -> Reject {
     }
 }
 
+/// 404: `x-naap-slot` names a preview the plugin does not have.
+pub(super) fn no_such_preview(message: String) -> Reject {
+    Reject {
+        status: StatusCode::NOT_FOUND,
+        body: Bytes::from(message),
+    }
+}
+
 /// 400 with a message.
 pub(super) fn bad_request(message: String) -> Reject {
     Reject {

@@ -173,7 +173,7 @@ pub(super) fn spawn(spec: &SlotSpec, truncate_logs: bool) -> Result<Running, Run
         .envs(&spec.env)
         .env("PORT", spec.port.to_string())
         .env("NAAP_PLUGIN", &spec.plugin)
-        .env("NAAP_SLOT", spec.slot.as_str())
+        .env("NAAP_SLOT", spec.slot.to_string())
         .env("NAAP_VERSION", &spec.version)
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))

@@ -7,8 +7,10 @@
 mod alerts;
 mod codec;
 mod error;
+mod gate_cache;
 mod journal;
 mod plugins;
+mod previews;
 mod records;
 mod rollouts;
 mod schema;
@@ -18,6 +20,7 @@ mod verdicts;
 pub use alerts::{AckRecord, AlertTransitionRecord, NewAlertTransition, NewSilence, SilenceRecord};
 pub use codec::now;
 pub use error::StoreError;
+pub use gate_cache::GatePass;
 pub use records::{
     AuditRecord, AuditResult, EventRecord, NewAudit, NewEvent, NewRollout, PluginRecord,
     RolloutRecord, RolloutState, SlotRecord, VersionRecord,

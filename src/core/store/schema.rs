@@ -12,10 +12,45 @@ use std::time::Duration;
 pub(crate) const APPLICATION_ID: i64 = 0x6E61_6170;
 
 /// The migrations, oldest first; index 0 takes an empty file to version 1.
-const MIGRATIONS: &[&str] = &[V1, V_ANALYSIS, V_ALERTS];
+const MIGRATIONS: &[&str] = &[V1, V_ANALYSIS, V_ALERTS, V_GATE_CACHE, V_PREVIEWS];
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Passed build/test gates by the hash of their inputs (see `engine::gate_inputs`); a
+/// deploy whose gate finds its hash here skips the run. Failed gates are never stored.
+const V_GATE_CACHE: &str = r#"
+CREATE TABLE gate_cache (
+    plugin      TEXT NOT NULL,
+    gate        TEXT NOT NULL,
+    input_hash  TEXT NOT NULL,
+    passed_at   TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL CHECK (duration_ms >= 0),
+    output_tail TEXT NOT NULL,
+    PRIMARY KEY (plugin, gate, input_hash)
+) STRICT;
+"#;
+
+/// Preview slots (`naap deploy --preview`): the columns of `slots` for a slot named
+/// `preview-<id>` (the `slots` table only admits blue and green), plus when it expires.
+const V_PREVIEWS: &str = r#"
+CREATE TABLE previews (
+    plugin         TEXT NOT NULL,
+    slot           TEXT NOT NULL CHECK (slot LIKE 'preview-%'),
+    version        TEXT,
+    process_state  TEXT NOT NULL,
+    health         TEXT NOT NULL,
+    pid            INTEGER,
+    pid_start_time INTEGER,
+    port           INTEGER,
+    weight         INTEGER NOT NULL CHECK (weight = 0),
+    started_at     TEXT,
+    restarts       INTEGER NOT NULL DEFAULT 0,
+    updated_at     TEXT NOT NULL,
+    expires_at     TEXT NOT NULL,
+    PRIMARY KEY (plugin, slot)
+) STRICT;
+"#;
 
 const V1: &str = r#"
 CREATE TABLE plugins (

@@ -4,7 +4,7 @@ use super::codec::{get_enum, get_opt_ts, get_opt_u64, get_ts, ts_to_text};
 use super::{SlotRecord, Store, StoreError};
 use rusqlite::{Connection, Row, params};
 
-fn slot_from_row(row: &Row<'_>) -> rusqlite::Result<SlotRecord> {
+pub(super) fn slot_from_row(row: &Row<'_>) -> rusqlite::Result<SlotRecord> {
     Ok(SlotRecord {
         plugin: row.get("plugin")?,
         slot: get_enum(row, "slot")?,

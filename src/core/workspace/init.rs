@@ -39,6 +39,9 @@ strip_prefix = true         # the plugin sees /x for a request to /hello/x
 command = "{naap} sample-service --port {port} --version {version}"
 # build = "cargo build --release"   # gate: must pass before a deploy
 # test = "cargo test"               # gate: must pass before a deploy
+# A passed gate is cached by its inputs (files under this directory minus .git/, target/,
+# node_modules/, __pycache__/ and .naapignore patterns, plus command, env and version);
+# `naap deploy --no-cache` runs it anyway.
 env = { RUST_LOG = "info" }
 stop_grace = "5s"           # SIGTERM, then SIGKILL after this long
 startup_timeout = "30s"     # time a new slot gets to become healthy

@@ -396,7 +396,7 @@ impl App {
                 query.slot = match query.slot {
                     None => Some(SlotName::Blue),
                     Some(SlotName::Blue) => Some(SlotName::Green),
-                    Some(SlotName::Green) => None,
+                    Some(SlotName::Green | SlotName::Preview(_)) => None,
                 };
                 self.logs.set_filter(query);
             }

@@ -53,7 +53,7 @@ impl Notification {
     /// webhook payload (version 4) so existing receivers can read it.
     pub fn payload(&self) -> Value {
         let labels = self.all_labels();
-        let slots: Vec<&str> = self.slots.iter().map(|s| s.as_str()).collect();
+        let slots: Vec<String> = self.slots.iter().map(|s| s.to_string()).collect();
         json!({
             "version": "4",
             "receiver": "naap",
@@ -88,7 +88,7 @@ impl Notification {
 
     /// The environment a `command:` channel runs with.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        let slots: Vec<&str> = self.slots.iter().map(|s| s.as_str()).collect();
+        let slots: Vec<String> = self.slots.iter().map(|s| s.to_string()).collect();
         vec![
             ("NAAP_ALERT_STATUS", self.status.to_string()),
             ("NAAP_ALERT_KIND", self.kind.to_string()),
