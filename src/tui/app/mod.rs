@@ -4,11 +4,13 @@
 
 mod alerts;
 mod confirm;
+mod deploy;
 mod silence;
 mod traffic;
 
 pub use alerts::{FADE_SECS, ShownAlert};
 pub use confirm::Confirmation;
+pub use deploy::DeployForm;
 pub use silence::SilenceForm;
 pub use traffic::{FINE_STEP, STEP, TrafficEdit};
 
@@ -92,6 +94,8 @@ pub enum Overlay {
     Filter(String),
     /// Silencing the selected alert: for how long, and why.
     Silence(SilenceForm),
+    /// Deploying the selected plugin: version and strategy.
+    Deploy(DeployForm),
 }
 
 /// The result of the last action, shown in the status line.
@@ -286,6 +290,7 @@ impl App {
             Overlay::Command(text) => return self.on_text_key(key, text, true),
             Overlay::Filter(text) => return self.on_text_key(key, text, false),
             Overlay::Silence(form) => return self.on_silence_key(key, form),
+            Overlay::Deploy(form) => return self.on_deploy_key(key, form),
         }
         let Some(action) = self.keymap.action(self.context(), key) else {
             return Vec::new();
@@ -356,7 +361,12 @@ impl App {
                     self.overlay = Overlay::Confirm(Confirmation::rollback(plugin, incident));
                 }
             }
-            Action::Deploy | Action::Promote | Action::Abort | Action::PauseResume => {
+            Action::Deploy => {
+                if let Some(plugin) = self.plugin() {
+                    self.overlay = Overlay::Deploy(DeployForm::new(plugin));
+                }
+            }
+            Action::Promote | Action::Abort | Action::PauseResume => {
                 self.notify(
                     format!(
                         "`{}` is not available in this build of the dashboard; use `naap {}` in a shell",
@@ -435,6 +445,25 @@ impl App {
     fn send(&mut self, label: String, call: Call) -> Vec<Effect> {
         self.in_flight.push(label.clone());
         vec![Effect::Call { label, call }]
+    }
+
+    fn on_deploy_key(&mut self, key: Key, mut form: DeployForm) -> Vec<Effect> {
+        match key.code {
+            Code::Named(Named::Esc) => Vec::new(),
+            Code::Named(Named::Enter) => match form.call() {
+                Ok(call) => self.send(form.label(), call),
+                Err(message) => {
+                    form.error = Some(message);
+                    self.overlay = Overlay::Deploy(form);
+                    Vec::new()
+                }
+            },
+            _ => {
+                form.key(key);
+                self.overlay = Overlay::Deploy(form);
+                Vec::new()
+            }
+        }
     }
 
     fn on_silence_key(&mut self, key: Key, mut form: SilenceForm) -> Vec<Effect> {

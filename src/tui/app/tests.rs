@@ -285,3 +285,39 @@ fn a_pending_alert_cannot_be_acked_and_resolved_ones_fade_out() {
     app.update(Msg::Engine(EngineEvent::Snapshot(report())));
     assert!(app.alerts.is_empty());
 }
+
+#[test]
+fn the_deploy_form_sends_version_and_strategy() {
+    let mut app = app();
+    app.update(key("d"));
+    let Overlay::Deploy(form) = &app.overlay else {
+        panic!("no deploy form")
+    };
+    assert_eq!(
+        form.version, "2.0.0",
+        "prefilled with the manifest's version"
+    );
+    for _ in 0..5 {
+        app.update(key("backspace"));
+    }
+    for c in "2.1.0".chars() {
+        app.update(Msg::Key(Key::plain(Code::Char(c))));
+    }
+    app.update(key("tab"));
+    let effects = app.update(key("enter"));
+    assert_eq!(
+        effects,
+        [Effect::Call {
+            label: "deploy shop 2.1.0".into(),
+            call: Call::Deploy {
+                plugin: "shop".into(),
+                version: Some("2.1.0".into()),
+                strategy: Some(crate::core::types::StrategyKind::Canary),
+                dry_run: false,
+                no_cache: false,
+                preview: false,
+                ttl: None,
+            }
+        }]
+    );
+}

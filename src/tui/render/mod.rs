@@ -76,6 +76,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Command(text) => overlay::line(frame, status_area, app, ":", text),
         Overlay::Filter(text) => overlay::line(frame, status_area, app, "/", text),
         Overlay::Silence(form) => overlay::silence(frame, body, app, form),
+        Overlay::Deploy(form) => overlay::deploy(frame, body, app, form),
     }
 }
 

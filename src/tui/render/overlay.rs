@@ -2,7 +2,7 @@
 //! `/` input lines.
 
 use super::style::{self, fg};
-use crate::tui::app::{App, Confirmation, SilenceForm};
+use crate::tui::app::{App, Confirmation, DeployForm, SilenceForm};
 use crate::tui::keymap::{Action, Context};
 use crate::tui::theme::Paint;
 use ratatui::Frame;
@@ -149,6 +149,61 @@ pub fn silence(frame: &mut Frame, area: Rect, app: &App, form: &SilenceForm) {
             .block(style::pane(
                 theme,
                 format!(" Silence {} ", form.target),
+                true,
+            )),
+        box_area,
+    );
+}
+
+/// The deploy form: version (typed), strategy (tab cycles), preview (ctrl+p).
+pub fn deploy(frame: &mut Frame, area: Rect, app: &App, form: &DeployForm) {
+    let theme = &app.theme;
+    let label = |text: &str| Span::styled(format!("{text:<10}"), fg(theme, Paint::Muted));
+    let value = |text: String| {
+        Span::styled(
+            text,
+            fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
+        )
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            label("version"),
+            value(form.version.clone()),
+            Span::styled("█", fg(theme, Paint::BorderFocused)),
+        ]),
+        Line::from(vec![label("strategy"), value(form.strategy_text())]),
+        Line::from(vec![
+            label("into"),
+            value(if form.preview {
+                "a preview slot (only x-naap-slot reaches it; expires in 2h)".to_string()
+            } else {
+                "the idle slot; traffic moves when it is healthy".to_string()
+            }),
+        ]),
+        Line::from(""),
+    ];
+    if let Some(error) = &form.error {
+        lines.push(Line::from(Span::styled(
+            error.clone(),
+            fg(theme, Paint::Unhealthy),
+        )));
+    }
+    lines.push(Line::from(Span::styled(
+        "type the version · tab strategy · ctrl+p preview · enter deploy · esc cancel",
+        fg(theme, Paint::Muted),
+    )));
+    let box_area = centered(
+        area,
+        area.width.saturating_sub(4).min(76),
+        lines.len() as u16 + 2,
+    );
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: true })
+            .block(style::pane(
+                theme,
+                format!(" Deploy {} ", form.plugin),
                 true,
             )),
         box_area,

@@ -43,6 +43,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                 None => slot_line(app, slot),
             });
         }
+        for preview in &plugin.previews {
+            lines.push(preview_line(app, preview));
+        }
     }
     if lines.is_empty() {
         lines.push(Line::from(Span::styled(
@@ -154,4 +157,30 @@ fn slider_line<'a>(app: &App, slot: &'a SlotStatus, edit: &TrafficEdit, width: u
         ));
     }
     Line::from(spans)
+}
+
+/// `preview-3fa91c 2.0.0 healthy 1h59m`: reachable only with its header, gone at expiry.
+fn preview_line<'a>(app: &App, slot: &'a SlotStatus) -> Line<'a> {
+    let theme = &app.theme;
+    let (word, paint) = state_word(slot);
+    let left = slot
+        .expires_at
+        .map(|at| {
+            let secs = (at - app.now).num_seconds().max(0);
+            if secs >= 3600 {
+                format!("{}h{:02}m", secs / 3600, secs % 3600 / 60)
+            } else {
+                format!("{}m{:02}s", secs / 60, secs % 60)
+            }
+        })
+        .unwrap_or_default();
+    Line::from(vec![
+        Span::styled(format!("  {} ", slot.slot), style::slot(theme, slot.slot)),
+        Span::styled(
+            format!("{:<8.8} ", slot.version.as_deref().unwrap_or("-")),
+            fg(theme, Paint::Foreground),
+        ),
+        Span::styled(format!("{word} "), fg(theme, paint)),
+        Span::styled(left, fg(theme, Paint::Muted)),
+    ])
 }

@@ -15,7 +15,7 @@ pub fn slot(theme: &Theme, slot: SlotName) -> Style {
         match slot {
             SlotName::Blue => Paint::SlotBlue,
             SlotName::Green => Paint::SlotGreen,
-        SlotName::Preview(_) => Paint::SlotPreview,
+            SlotName::Preview(_) => Paint::SlotPreview,
         },
     )
 }
