@@ -9,6 +9,7 @@ mod error;
 mod journal;
 mod plugins;
 mod records;
+mod rollout_steps;
 mod rollouts;
 mod schema;
 mod slots;
@@ -19,6 +20,7 @@ pub use records::{
     AuditRecord, AuditResult, EventRecord, NewAudit, NewEvent, NewRollout, PluginRecord,
     RolloutRecord, RolloutState, SlotRecord, VersionRecord,
 };
+pub use rollout_steps::StepJudgementRecord;
 pub use schema::SCHEMA_VERSION;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};

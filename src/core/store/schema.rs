@@ -12,10 +12,28 @@ use std::time::Duration;
 pub(crate) const APPLICATION_ID: i64 = 0x6E61_6170;
 
 /// The migrations, oldest first; index 0 takes an empty file to version 1.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V_ROLLOUT_STEPS];
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// Canary rollouts persist their controller (step, pause, step end) and every step's
+/// judgement before acting on them, so a restarted engine resumes or rolls back knowingly.
+const V_ROLLOUT_STEPS: &str = r#"
+ALTER TABLE rollouts ADD COLUMN controller_json TEXT;
+
+CREATE TABLE rollout_steps (
+    rollout_id  INTEGER NOT NULL REFERENCES rollouts(id),
+    step_index  INTEGER NOT NULL,
+    weight      INTEGER NOT NULL,
+    outcome     TEXT NOT NULL
+                CHECK (outcome IN ('pass', 'marginal', 'fail', 'inconclusive')),
+    summary     TEXT NOT NULL,
+    detail_json TEXT NOT NULL,
+    judged_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX rollout_steps_by_rollout ON rollout_steps (rollout_id, step_index);
+"#;
 
 const V1: &str = r#"
 CREATE TABLE plugins (

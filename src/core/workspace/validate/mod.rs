@@ -2,6 +2,7 @@
 //! One submodule per table; this file ties them together and holds the shared helpers.
 
 mod alerts;
+mod canary;
 mod health;
 mod identity;
 mod run;
