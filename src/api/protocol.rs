@@ -38,6 +38,27 @@ pub enum Call {
         strategy: Option<StrategyKind>,
         #[serde(default)]
         dry_run: bool,
+        /// Answer once the rollout started instead of when it ends.
+        #[serde(default)]
+        detach: bool,
+    },
+    /// Canary: go on (release a hold, end the step now); `full`: straight to 100 %.
+    Promote {
+        plugin: String,
+        #[serde(default)]
+        full: bool,
+    },
+    /// Canary: send all traffic back to the stable slot and stop the canary.
+    Abort {
+        plugin: String,
+    },
+    /// Canary: hold the rollout; the step timer freezes.
+    Pause {
+        plugin: String,
+    },
+    /// Canary: continue a paused rollout.
+    Resume {
+        plugin: String,
     },
     Traffic {
         plugin: String,

@@ -2,7 +2,9 @@
 //! does not hold up a status query on the same connection.
 
 use super::protocol::{Call, MAX_LINE_BYTES, Push, Reply, Request};
-use crate::core::engine::{DeployRequest, Engine, EngineEvent, RollbackRequest, TrafficRequest};
+use crate::core::engine::{
+    DeployRequest, Engine, EngineEvent, RollbackRequest, RolloutCommand, TrafficRequest,
+};
 use crate::core::logs::LogQuery;
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -141,7 +143,7 @@ fn handle_line(engine: &Engine, line: &str, out: &mpsc::UnboundedSender<String>)
                     id,
                     "bad_request",
                     format!(
-                        "malformed request: {e}; methods: ping, status, deploy, traffic, rollback, logs, history, subscribe, shutdown"
+                        "malformed request: {e}; methods: ping, status, deploy, promote, abort, pause, resume, traffic, rollback, logs, history, subscribe, shutdown"
                     ),
                 ),
             );
@@ -175,6 +177,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             version,
             strategy,
             dry_run,
+            detach,
         } => to_reply(
             id,
             engine
@@ -184,6 +187,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
                         version,
                         strategy,
                         dry_run,
+                        detach,
                     },
                     face,
                 )
@@ -193,6 +197,30 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             id,
             engine
                 .set_traffic(TrafficRequest { plugin, weights }, face)
+                .await,
+        ),
+        Call::Promote { plugin, full } => to_reply(
+            id,
+            engine
+                .control_rollout(&plugin, RolloutCommand::Promote { full }, face)
+                .await,
+        ),
+        Call::Abort { plugin } => to_reply(
+            id,
+            engine
+                .control_rollout(&plugin, RolloutCommand::Abort, face)
+                .await,
+        ),
+        Call::Pause { plugin } => to_reply(
+            id,
+            engine
+                .control_rollout(&plugin, RolloutCommand::Pause, face)
+                .await,
+        ),
+        Call::Resume { plugin } => to_reply(
+            id,
+            engine
+                .control_rollout(&plugin, RolloutCommand::Resume, face)
                 .await,
         ),
         Call::Rollback { plugin, to } => to_reply(

@@ -3,7 +3,7 @@
 use super::output::print_json;
 use super::{Cli, context};
 use crate::api::Call;
-use crate::core::engine::ActionOutcome;
+use crate::core::engine::{ActionOutcome, EngineEvent};
 use crate::core::types::{SlotName, StrategyKind};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -13,9 +13,10 @@ pub async fn deploy(
     version: Option<String>,
     strategy: Option<StrategyKind>,
     dry_run: bool,
+    detach: bool,
 ) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
-    if !cli.json && !dry_run {
+    let progress = if !cli.json && !dry_run && !detach {
         eprintln!(
             "deploying {plugin}{} …",
             version
@@ -23,15 +24,68 @@ pub async fn deploy(
                 .map(|v| format!(" {v}"))
                 .unwrap_or_default()
         );
-    }
-    let outcome: ActionOutcome = client
+        follow_progress(cli, &plugin).await
+    } else {
+        None
+    };
+    let outcome: Result<ActionOutcome, _> = client
         .call_as(Call::Deploy {
             plugin,
             version,
             strategy,
             dry_run,
+            detach,
         })
-        .await?;
+        .await;
+    if let Some(progress) = progress {
+        progress.abort();
+    }
+    report(cli, &outcome?)
+}
+
+/// Prints the rollout's events (steps, judgements, holds) as they happen, from a second
+/// connection, while the deploy call waits. Progress is a nicety: without it the deploy
+/// still runs and reports.
+async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHandle<()>> {
+    let mut events = context::connect(cli).await.ok()?;
+    events
+        .call(Call::Subscribe {
+            logs: false,
+            plugin: Some(plugin.to_string()),
+        })
+        .await
+        .ok()?;
+    let plugin = plugin.to_string();
+    Some(tokio::spawn(async move {
+        while let Ok(push) = events.next_push().await {
+            if let EngineEvent::Event(e) = push
+                && e.plugin.as_deref() == Some(plugin.as_str())
+                && PROGRESS_KINDS.contains(&e.kind.as_str())
+            {
+                eprintln!("  {} {}", e.ts.format("%H:%M:%S"), e.message);
+            }
+        }
+    }))
+}
+
+/// The events a waiting `naap deploy` prints.
+const PROGRESS_KINDS: &[&str] = &[
+    "canary_step",
+    "canary_judged",
+    "rollout_held",
+    "rollout_promoted",
+    "rollout_paused",
+    "rollout_resumed",
+    "rollout_aborted",
+    "auto_rollback",
+    "gate_passed",
+    "gate_failed",
+];
+
+/// `naap promote | abort | pause | resume`.
+pub async fn steer(cli: &Cli, call: Call) -> anyhow::Result<()> {
+    let mut client = context::connect(cli).await?;
+    let outcome: ActionOutcome = client.call_as(call).await?;
     report(cli, &outcome)
 }
 

@@ -70,7 +70,23 @@ pub enum Command {
         /// Say what would happen; change nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Return once the rollout has started; follow it with `naap status PLUGIN --watch`.
+        #[arg(long)]
+        detach: bool,
     },
+    /// Canary: go on to the next step (releasing a pause); `--full` goes straight to 100 %.
+    Promote {
+        plugin: String,
+        /// Skip the remaining steps: all traffic to the canary now.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Canary: all traffic back to the stable slot; the canary slot is stopped.
+    Abort { plugin: String },
+    /// Canary: hold the rollout where it is; the step timer freezes.
+    Pause { plugin: String },
+    /// Canary: continue a paused rollout.
+    Resume { plugin: String },
     /// Set traffic weights by hand: `naap traffic PLUGIN blue=90 green=10`.
     Traffic {
         plugin: String,

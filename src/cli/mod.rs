@@ -13,6 +13,7 @@ mod workspace_cmds;
 
 pub use args::{Cli, Command};
 
+use crate::api::Call;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -45,7 +46,14 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
             version,
             strategy,
             dry_run,
-        }) => actions::deploy(&cli, plugin, version, strategy, dry_run).await,
+            detach,
+        }) => actions::deploy(&cli, plugin, version, strategy, dry_run, detach).await,
+        Some(Command::Promote { plugin, full }) => {
+            actions::steer(&cli, Call::Promote { plugin, full }).await
+        }
+        Some(Command::Abort { plugin }) => actions::steer(&cli, Call::Abort { plugin }).await,
+        Some(Command::Pause { plugin }) => actions::steer(&cli, Call::Pause { plugin }).await,
+        Some(Command::Resume { plugin }) => actions::steer(&cli, Call::Resume { plugin }).await,
         Some(Command::Traffic { plugin, weights }) => actions::traffic(&cli, plugin, weights).await,
         Some(Command::Rollback { plugin, to, yes }) => {
             actions::rollback(&cli, plugin, to, yes).await

@@ -119,8 +119,23 @@ fn plugin_header(p: &PluginStatus) -> String {
         .unwrap_or_else(|| "no live slot".to_string());
     let rollout = match &p.rollout {
         Some(r) => format!(
-            "  ▶ {} {} → {}: {}",
-            r.strategy, r.to_version, r.to_slot, r.phase
+            "  ▶ {} {} → {}: {}{}{}",
+            r.strategy,
+            r.to_version,
+            r.to_slot,
+            r.phase,
+            r.next_step_at
+                .map(|t| format!(", next step at {}", t.format("%H:%M:%S UTC")))
+                .unwrap_or_default(),
+            r.judgements
+                .last()
+                .map(|j| format!(
+                    "; step {} judged {}: {}",
+                    j.step_index + 1,
+                    j.outcome,
+                    j.summary
+                ))
+                .unwrap_or_default()
         ),
         None => format!("  ({})", p.strategy),
     };

@@ -32,6 +32,15 @@ pub enum EngineError {
     #[error("{plugin}: the operation was cancelled by {by}")]
     Cancelled { plugin: String, by: String },
 
+    /// A canary rollout ended by sending all traffic back to the stable slot.
+    #[error("{plugin}: {reason}; all traffic is back on the stable slot")]
+    RolledBack {
+        plugin: String,
+        /// The rollout's final state: `aborted` or `rolled_back`.
+        state: &'static str,
+        reason: String,
+    },
+
     #[error("engine start failed: {0}")]
     Start(String),
 }
@@ -47,6 +56,7 @@ impl EngineError {
             EngineError::GateFailed { .. } => "gate_failed",
             EngineError::DeployFailed { .. } => "deploy_failed",
             EngineError::Cancelled { .. } => "cancelled",
+            EngineError::RolledBack { .. } => "rolled_back",
             EngineError::Start(_) => "start",
         }
     }

@@ -7,13 +7,16 @@
 //! so two of them never interleave on one plugin; runtime and health events are applied by
 //! one monitor task in arrival order.
 
+mod canary;
 mod deploy;
 mod error;
 mod gates;
 mod guard;
+mod judge;
 mod monitor;
 mod reconcile;
 pub mod report;
+mod rollout_control;
 mod routes;
 mod state;
 mod traffic;
@@ -21,6 +24,7 @@ mod traffic;
 pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use report::*;
+pub use rollout_control::RolloutCommand;
 pub use state::DeploySpec;
 pub use traffic::{RollbackRequest, TrafficRequest};
 

@@ -64,6 +64,53 @@ pub struct RolloutStatus {
     pub to_version: String,
     pub phase: String,
     pub started_at: DateTime<Utc>,
+    /// Canary only: the current step (0-based) of `steps`.
+    #[serde(default)]
+    pub step_index: Option<usize>,
+    /// Canary only: the plan's weights in percent.
+    #[serde(default)]
+    pub steps: Vec<u32>,
+    /// Canary only: the canary slot's weight the rollout wants now.
+    #[serde(default)]
+    pub weight: Option<u32>,
+    /// Held until a person acts (`naap resume`, `naap promote` or `naap abort`).
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub paused_reason: Option<String>,
+    /// When the current step ends by itself.
+    #[serde(default)]
+    pub next_step_at: Option<DateTime<Utc>>,
+    /// The judgement of every step so far, oldest first.
+    #[serde(default)]
+    pub judgements: Vec<crate::core::store::StepJudgementRecord>,
+}
+
+impl RolloutStatus {
+    /// A rollout that just started: no canary facts yet.
+    pub fn started(
+        id: i64,
+        strategy: StrategyKind,
+        to_slot: SlotName,
+        to_version: String,
+        phase: &str,
+    ) -> RolloutStatus {
+        RolloutStatus {
+            id,
+            strategy,
+            to_slot,
+            to_version,
+            phase: phase.to_string(),
+            started_at: Utc::now(),
+            step_index: None,
+            steps: Vec::new(),
+            weight: None,
+            paused: false,
+            paused_reason: None,
+            next_step_at: None,
+            judgements: Vec::new(),
+        }
+    }
 }
 
 /// The outcome of a deploy, rollback or traffic change, as every face prints it.

@@ -101,7 +101,12 @@ impl Engine {
                 strategy: manifest.strategy.kind,
                 live_version,
                 slots,
-                rollout: state.and_then(|s| s.rollout.clone()),
+                rollout: state.and_then(|s| s.rollout.clone()).map(|mut r| {
+                    if let Some(c) = state.and_then(|s| s.canary.as_ref()) {
+                        super::canary::describe_canary(&mut r, c);
+                    }
+                    r
+                }),
             });
         }
         Ok(StatusReport {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::report::RolloutStatus;
+use crate::core::rollout::RolloutController;
 
 /// How to run one version of a plugin. Stored per version in SQLite, so a rollback to an
 /// older version runs it the way it ran then, whatever the manifest on disk says now.
@@ -31,6 +32,10 @@ pub(crate) struct PluginState {
     pub cancel: Option<watch::Sender<bool>>,
     /// An automatic rollback is under way; the guard does not start another.
     pub auto_rollback_running: bool,
+    /// Where a running canary rollout stands; stored in SQLite before every change.
+    pub canary: Option<RolloutController>,
+    /// Wakes the canary loop when a person changed the controller.
+    pub canary_wake: Arc<tokio::sync::Notify>,
 }
 
 impl PluginState {
