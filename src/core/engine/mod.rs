@@ -15,6 +15,7 @@ mod guard;
 mod judge;
 mod monitor;
 mod reconcile;
+mod recover;
 pub mod report;
 mod rollout_control;
 mod routes;

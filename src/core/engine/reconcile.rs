@@ -18,20 +18,7 @@ impl Engine {
                 return;
             }
         };
-        for rollout in self.store().unfinished_rollouts().unwrap_or_default() {
-            let detail = "the engine stopped mid-rollout; weights were kept as last stored";
-            let _ = self.store().finish_rollout(rollout.id, "aborted", detail);
-            self.record(
-                Some(&rollout.plugin),
-                rollout.to_slot,
-                "rollout_aborted",
-                format!(
-                    "rollout {} of {} {} aborted: {detail}",
-                    rollout.id, rollout.plugin, rollout.to_version
-                ),
-                serde_json::json!({"rollout": rollout.id}),
-            );
-        }
+        let unfinished = self.store().unfinished_rollouts().unwrap_or_default();
         for record in records {
             let plugin = record.plugin.clone();
             let slot = record.slot;
@@ -141,6 +128,10 @@ impl Engine {
             }
         }
         self.publish_routes();
+        // After the slots: whether a rollout can resume depends on which of them survived.
+        for rollout in unfinished {
+            self.recover_rollout(rollout).await;
+        }
     }
 
     /// `launch_slot` resets a slot to weight 0; after a restart the stored facts win.
