@@ -37,8 +37,14 @@ pub async fn deploy(
             detach,
         })
         .await;
-    if let Some(progress) = progress {
-        progress.abort();
+    if let Some(mut progress) = progress {
+        // Events travel on the other connection: let the last ones arrive, briefly.
+        if tokio::time::timeout(std::time::Duration::from_secs(2), &mut progress)
+            .await
+            .is_err()
+        {
+            progress.abort();
+        }
     }
     report(cli, &outcome?)
 }
@@ -58,11 +64,18 @@ async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHan
     let plugin = plugin.to_string();
     Some(tokio::spawn(async move {
         while let Ok(push) = events.next_push().await {
-            if let EngineEvent::Event(e) = push
-                && e.plugin.as_deref() == Some(plugin.as_str())
-                && PROGRESS_KINDS.contains(&e.kind.as_str())
-            {
+            let EngineEvent::Event(e) = push else {
+                continue;
+            };
+            if e.plugin.as_deref() != Some(plugin.as_str()) {
+                continue;
+            }
+            if PROGRESS_KINDS.contains(&e.kind.as_str()) {
                 eprintln!("  {} {}", e.ts.format("%H:%M:%S"), e.message);
+            }
+            // The deploy's own last event: everything before it was printed.
+            if matches!(e.kind.as_str(), "deploy_succeeded" | "deploy_failed") {
+                break;
             }
         }
     }))

@@ -19,6 +19,8 @@ impl Engine {
             }
         };
         let unfinished = self.store().unfinished_rollouts().unwrap_or_default();
+        // Slots whose process survived the restart; a canary resumes only on those.
+        let mut adopted = std::collections::BTreeSet::new();
         for record in records {
             let plugin = record.plugin.clone();
             let slot = record.slot;
@@ -61,6 +63,7 @@ impl Engine {
                         .await
                     {
                         Ok(()) => {
+                            adopted.insert((plugin.clone(), slot));
                             self.restore_slot_facts(
                                 &plugin,
                                 slot,
@@ -130,7 +133,7 @@ impl Engine {
         self.publish_routes();
         // After the slots: whether a rollout can resume depends on which of them survived.
         for rollout in unfinished {
-            self.recover_rollout(rollout).await;
+            self.recover_rollout(rollout, &adopted).await;
         }
     }
 

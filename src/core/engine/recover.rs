@@ -7,10 +7,15 @@ use super::{Engine, EngineError};
 use crate::core::rollout::{RolloutController, RolloutEnd};
 use crate::core::store::RolloutRecord;
 use crate::core::types::{ProcessState, SlotName, StrategyKind};
+use std::collections::BTreeSet;
 
 impl Engine {
     /// Resolves one unfinished rollout after the slots were reconciled.
-    pub(crate) async fn recover_rollout(&self, rollout: RolloutRecord) {
+    pub(crate) async fn recover_rollout(
+        &self,
+        rollout: RolloutRecord,
+        adopted: &BTreeSet<(String, SlotName)>,
+    ) {
         let controller = match (rollout.strategy, rollout.to_slot) {
             (StrategyKind::Canary, Some(_)) => self
                 .store()
@@ -24,7 +29,7 @@ impl Engine {
             self.abandon_rollout(&rollout);
             return;
         };
-        match self.resume_verdict(&rollout.plugin, target, &controller) {
+        match self.resume_verdict(&rollout.plugin, target, &controller, adopted) {
             Ok(why) => {
                 self.record(
                     Some(&rollout.plugin),
@@ -54,6 +59,7 @@ impl Engine {
         plugin: &str,
         target: SlotName,
         controller: &RolloutController,
+        adopted: &BTreeSet<(String, SlotName)>,
     ) -> Result<String, String> {
         if let Some(end) = controller.end() {
             return Err(match end {
@@ -68,16 +74,18 @@ impl Engine {
         let plugins = self.lock_plugins();
         let state = plugins.get(plugin);
         let slot = |s: SlotName| state.and_then(|p| p.slot(s));
-        let adopted = |s: SlotName| {
-            slot(s)
-                .is_some_and(|x| x.process_state.0 == ProcessState::Running && x.handle.is_some())
+        let survived = |s: SlotName| {
+            adopted.contains(&(plugin.to_string(), s))
+                && slot(s).is_some_and(|x| {
+                    x.process_state.0 == ProcessState::Running && x.handle.is_some()
+                })
         };
-        if !adopted(target) {
+        if !survived(target) {
             return Err(format!(
                 "the canary process on {target} did not survive the restart"
             ));
         }
-        if !adopted(target.other()) {
+        if !survived(target.other()) {
             return Err(format!(
                 "the stable process on {} did not survive the restart",
                 target.other()
