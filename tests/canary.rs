@@ -141,6 +141,23 @@ async fn a_healthy_canary_walks_every_step_under_load_and_is_promoted() {
         2,
         "{kinds:?}"
     );
+    // Every step's verdict is stored with the rollout and readable from history.
+    let judged = history(&ws, "api")["judgements"].clone();
+    let judged: Vec<(u64, String)> = judged
+        .as_array()
+        .map(|js| {
+            js.iter()
+                .filter(|j| j["rollout_id"] == last["id"])
+                .map(|j| {
+                    (
+                        j["weight"].as_u64().unwrap_or(0),
+                        j["outcome"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(judged, [(20, "pass".to_string()), (50, "pass".to_string())]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -223,6 +223,26 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             &rows
         )
     );
+    if !report.judgements.is_empty() {
+        println!("\ncanary step judgements:");
+        let rows: Vec<Vec<String>> = report
+            .judgements
+            .iter()
+            .map(|j| {
+                vec![
+                    j.rollout_id.to_string(),
+                    format!("{} ({}%)", j.step_index + 1, j.weight),
+                    j.judged_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    j.outcome.clone(),
+                    j.summary.clone(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(&["ROLLOUT", "STEP", "JUDGED", "OUTCOME", "SUMMARY"], &rows)
+        );
+    }
     println!("\nevents:");
     let rows: Vec<Vec<String>> = report
         .events

@@ -205,9 +205,14 @@ impl Engine {
         let store = self.store();
         let mut rollouts = store.rollouts(plugin, limit)?;
         rollouts.reverse();
+        let mut judgements = Vec::new();
+        for rollout in &rollouts {
+            judgements.extend(store.step_judgements(rollout.id)?);
+        }
         Ok(HistoryReport {
             plugin: plugin.to_string(),
             rollouts,
+            judgements,
             events: store.events(Some(plugin), None, limit)?,
             audit: store.audit(Some(plugin), limit)?,
         })

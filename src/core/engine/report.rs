@@ -133,6 +133,9 @@ pub struct ActionOutcome {
 pub struct HistoryReport {
     pub plugin: String,
     pub rollouts: Vec<crate::core::store::RolloutRecord>,
+    /// The judged canary steps of those rollouts, oldest first.
+    #[serde(default)]
+    pub judgements: Vec<crate::core::store::StepJudgementRecord>,
     pub events: Vec<crate::core::store::EventRecord>,
     pub audit: Vec<crate::core::store::AuditRecord>,
 }
