@@ -420,3 +420,31 @@ async fn an_engine_killed_mid_canary_rolls_back_when_the_canary_died_too() {
         "{decision}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_keeps_running_when_its_cli_goes_away() {
+    let mut ws = TestWorkspace::new(&[(
+        "api",
+        canary_plugin("api", "steps = [50, 100]\nstep_interval = \"1s\""),
+    )]);
+    ws.start_engine();
+    ws.wait_serving("api");
+    let mut cli = std::process::Command::new(NAAP)
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(["deploy", "api", "--version", "2.0.0"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn naap deploy");
+    wait_rollout(&ws, "api", "first step", |r| r["weight"] == 50);
+    let _ = cli.kill();
+    let _ = cli.wait();
+
+    let done = wait_for(DEADLINE, || {
+        last_rollout(&ws, "api")["state"] == "succeeded"
+    });
+    assert!(done, "{}", last_rollout(&ws, "api"));
+    assert_eq!(ws.slot("api", "green")["weight"], 100);
+}
