@@ -448,3 +448,37 @@ async fn a_deploy_keeps_running_when_its_cli_goes_away() {
     assert!(done, "{}", last_rollout(&ws, "api"));
     assert_eq!(ws.slot("api", "green")["weight"], 100);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_automatic_guard_rolls_a_bad_canary_back_and_ends_the_rollout() {
+    // 2.0.0 answers 30 % of requests with errors; 1.0.0 is clean.
+    let manifest = canary_plugin("api", "steps = [50, 100]\nstep_interval = \"1h\"")
+        .replace(
+            "--version {version} ",
+            "--version {version} $([ \\\"$NAAP_VERSION\\\" = 2.0.0 ] && echo --error-rate 0.3)",
+        )
+        .replace(
+            "keep_previous_warm = \"30m\"",
+            "keep_previous_warm = \"30m\"\non_error_rate = 0.05\non_health_check_fail = false",
+        );
+    let mut ws = TestWorkspace::new(&[("api", manifest)]);
+    ws.start_engine();
+    ws.wait_serving("api");
+    let load = Load::start(format!("http://{}/api/api/items", ws.router()));
+    ws.json(&["deploy", "api", "--version", "2.0.0", "--detach"]);
+    let done = wait_for(DEADLINE, || {
+        last_rollout(&ws, "api")["state"] == "rolled_back"
+    });
+    load.finish().await;
+    let last = last_rollout(&ws, "api");
+    assert!(done, "{last}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("automatic rollback: error rate"),
+        "{last}"
+    );
+    assert_eq!(ws.slot("api", "blue")["weight"], 100);
+    assert!(rollout(&ws, "api").is_null());
+}

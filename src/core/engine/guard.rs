@@ -53,6 +53,10 @@ impl Engine {
                     format!("automatic rollback: {slot} breached its threshold: {reason}"),
                     serde_json::json!({"reason": reason}),
                 );
+                // A running canary ends with the guard's reason, not a generic one.
+                let _ = engine.update_canary(&plugin, |c, _| {
+                    Ok(c.settle_rolled_back(&format!("automatic rollback: {reason}")))
+                });
                 let req = RollbackRequest {
                     plugin: plugin.clone(),
                     to: None,
