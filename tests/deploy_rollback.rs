@@ -214,7 +214,7 @@ async fn an_unhealthy_slot_gets_no_traffic() {
 }
 
 /// A rollback in the middle of a canary cancels the deploy and sends all traffic back to
-/// the stable slot at once; the rollout is recorded as aborted.
+/// the stable slot at once; the rollout is recorded as an incident rollback.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rollback_mid_canary_cancels_the_deploy() {
     let manifest = sample_plugin("bird", "1.0.0", "").replace(
@@ -269,6 +269,13 @@ async fn rollback_mid_canary_cancels_the_deploy() {
         .and_then(|r| r.last())
         .cloned()
         .unwrap_or_default();
-    assert_eq!(last["state"], "aborted", "{last:#}");
+    assert_eq!(last["state"], "rolled_back", "{last:#}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("incident rollback by cli"),
+        "{last:#}"
+    );
     assert!(ws.status()["plugins"][0]["rollout"].is_null());
 }

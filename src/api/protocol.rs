@@ -46,11 +46,32 @@ pub enum Call {
         /// The preview's lifetime, e.g. `2h`.
         #[serde(default)]
         ttl: Option<String>,
+        /// Answer once the rollout started instead of when it ends.
+        #[serde(default)]
+        detach: bool,
     },
     /// Stops a preview slot before its TTL; `id` is `3fa91c` or `preview-3fa91c`.
     PreviewStop {
         plugin: String,
         id: String,
+    },
+    /// Canary: go on (release a hold, end the step now); `full`: straight to 100 %.
+    Promote {
+        plugin: String,
+        #[serde(default)]
+        full: bool,
+    },
+    /// Canary: send all traffic back to the stable slot and stop the canary.
+    Abort {
+        plugin: String,
+    },
+    /// Canary: hold the rollout; the step timer freezes.
+    Pause {
+        plugin: String,
+    },
+    /// Canary: continue a paused rollout.
+    Resume {
+        plugin: String,
     },
     Traffic {
         plugin: String,

@@ -3,8 +3,8 @@
 
 use super::protocol::{Call, MAX_LINE_BYTES, Push, Reply, Request};
 use crate::core::engine::{
-    AckRequest, DeployRequest, Engine, EngineEvent, RollbackRequest, SilenceRequest,
-    StopPreviewRequest, TrafficRequest,
+    AckRequest, DeployRequest, Engine, EngineEvent, RollbackRequest, RolloutCommand,
+    SilenceRequest, StopPreviewRequest, TrafficRequest,
 };
 use crate::core::logs::LogQuery;
 use serde::Serialize;
@@ -144,7 +144,7 @@ fn handle_line(engine: &Engine, line: &str, out: &mpsc::UnboundedSender<String>)
                     id,
                     "bad_request",
                     format!(
-                        "malformed request: {e}; methods: ping, status, deploy, traffic, rollback, logs, history, alerts, silence, unsilence, ack, subscribe, shutdown"
+                        "malformed request: {e}; methods: ping, status, deploy, promote, abort, pause, resume, traffic, rollback, logs, history, alerts, silence, unsilence, ack, preview_stop, subscribe, shutdown"
                     ),
                 ),
             );
@@ -181,6 +181,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             no_cache,
             preview,
             ttl,
+            detach,
         } => to_reply(
             id,
             engine
@@ -193,6 +194,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
                         no_cache,
                         preview,
                         ttl,
+                        detach,
                     },
                     face,
                 )
@@ -217,6 +219,30 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             id,
             engine
                 .set_traffic(TrafficRequest { plugin, weights }, face)
+                .await,
+        ),
+        Call::Promote { plugin, full } => to_reply(
+            id,
+            engine
+                .control_rollout(&plugin, RolloutCommand::Promote { full }, face)
+                .await,
+        ),
+        Call::Abort { plugin } => to_reply(
+            id,
+            engine
+                .control_rollout(&plugin, RolloutCommand::Abort, face)
+                .await,
+        ),
+        Call::Pause { plugin } => to_reply(
+            id,
+            engine
+                .control_rollout(&plugin, RolloutCommand::Pause, face)
+                .await,
+        ),
+        Call::Resume { plugin } => to_reply(
+            id,
+            engine
+                .control_rollout(&plugin, RolloutCommand::Resume, face)
                 .await,
         ),
         Call::Rollback { plugin, to } => to_reply(

@@ -3,7 +3,7 @@
 use super::output::print_json;
 use super::{Cli, context};
 use crate::api::Call;
-use crate::core::engine::{ActionOutcome, GateOutcome, GateReport};
+use crate::core::engine::{ActionOutcome, EngineEvent, GateOutcome, GateReport};
 use crate::core::types::{SlotName, StrategyKind};
 use std::io::{BufRead, IsTerminal, Write};
 
@@ -14,6 +14,8 @@ pub struct DeployOptions {
     pub no_cache: bool,
     pub preview: bool,
     pub ttl: Option<String>,
+    /// Answer once the rollout started, not when it ends.
+    pub detach: bool,
 }
 
 pub async fn deploy(
@@ -28,9 +30,10 @@ pub async fn deploy(
         no_cache,
         preview,
         ttl,
+        detach,
     } = options;
     let mut client = context::connect(cli).await?;
-    if !cli.json && !dry_run {
+    let progress = if !cli.json && !dry_run && !detach {
         eprintln!(
             "deploying {plugin}{} …",
             version
@@ -38,8 +41,11 @@ pub async fn deploy(
                 .map(|v| format!(" {v}"))
                 .unwrap_or_default()
         );
-    }
-    let outcome: ActionOutcome = client
+        follow_progress(cli, &plugin).await
+    } else {
+        None
+    };
+    let outcome: Result<ActionOutcome, _> = client
         .call_as(Call::Deploy {
             plugin,
             version,
@@ -48,8 +54,71 @@ pub async fn deploy(
             no_cache,
             preview,
             ttl,
+            detach,
         })
-        .await?;
+        .await;
+    if let Some(mut progress) = progress {
+        // Events travel on the other connection: let the last ones arrive, briefly.
+        if tokio::time::timeout(std::time::Duration::from_secs(2), &mut progress)
+            .await
+            .is_err()
+        {
+            progress.abort();
+        }
+    }
+    report(cli, &outcome?)
+}
+
+/// Prints the rollout's events (steps, judgements, holds) as they happen, from a second
+/// connection, while the deploy call waits. Progress is a nicety: without it the deploy
+/// still runs and reports.
+async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHandle<()>> {
+    let mut events = context::connect(cli).await.ok()?;
+    events
+        .call(Call::Subscribe {
+            logs: false,
+            plugin: Some(plugin.to_string()),
+        })
+        .await
+        .ok()?;
+    let plugin = plugin.to_string();
+    Some(tokio::spawn(async move {
+        while let Ok(push) = events.next_push().await {
+            let EngineEvent::Event(e) = push else {
+                continue;
+            };
+            if e.plugin.as_deref() != Some(plugin.as_str()) {
+                continue;
+            }
+            if PROGRESS_KINDS.contains(&e.kind.as_str()) {
+                eprintln!("  {} {}", e.ts.format("%H:%M:%S"), e.message);
+            }
+            // The deploy's own last event: everything before it was printed.
+            if matches!(e.kind.as_str(), "deploy_succeeded" | "deploy_failed") {
+                break;
+            }
+        }
+    }))
+}
+
+/// The events a waiting `naap deploy` prints.
+const PROGRESS_KINDS: &[&str] = &[
+    "canary_step",
+    "canary_judged",
+    "rollout_held",
+    "rollout_promoted",
+    "rollout_paused",
+    "rollout_resumed",
+    "rollout_aborted",
+    "auto_rollback",
+    "gate_passed",
+    "gate_failed",
+];
+
+/// `naap promote | abort | pause | resume`.
+pub async fn steer(cli: &Cli, call: Call) -> anyhow::Result<()> {
+    let mut client = context::connect(cli).await?;
+    let outcome: ActionOutcome = client.call_as(call).await?;
     report(cli, &outcome)
 }
 

@@ -80,10 +80,26 @@ pub enum Command {
         /// How long the preview lives before it stops by itself (default 2h, at most 7d).
         #[arg(long, requires = "preview", value_parser = parse_preview_ttl)]
         ttl: Option<String>,
+        /// Return once the rollout has started; follow it with `naap status PLUGIN --watch`.
+        #[arg(long)]
+        detach: bool,
     },
     /// Manage preview slots (`naap deploy PLUGIN --preview` starts one).
     #[command(subcommand)]
     Preview(PreviewCommand),
+    /// Canary: go on to the next step (releasing a pause); `--full` goes straight to 100 %.
+    Promote {
+        plugin: String,
+        /// Skip the remaining steps: all traffic to the canary now.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Canary: all traffic back to the stable slot; the canary slot is stopped.
+    Abort { plugin: String },
+    /// Canary: hold the rollout where it is; the step timer freezes.
+    Pause { plugin: String },
+    /// Canary: continue a paused rollout.
+    Resume { plugin: String },
     /// Set traffic weights by hand: `naap traffic PLUGIN blue=90 green=10`.
     Traffic {
         plugin: String,

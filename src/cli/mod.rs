@@ -15,6 +15,7 @@ mod workspace_cmds;
 
 pub use args::{AlertsCommand, Cli, Command};
 
+use crate::api::Call;
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -50,15 +51,23 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
             no_cache,
             preview,
             ttl,
+            detach,
         }) => {
             let options = actions::DeployOptions {
                 dry_run,
                 no_cache,
                 preview,
                 ttl,
+                detach,
             };
             actions::deploy(&cli, plugin, version, strategy, options).await
         }
+        Some(Command::Promote { plugin, full }) => {
+            actions::steer(&cli, Call::Promote { plugin, full }).await
+        }
+        Some(Command::Abort { plugin }) => actions::steer(&cli, Call::Abort { plugin }).await,
+        Some(Command::Pause { plugin }) => actions::steer(&cli, Call::Pause { plugin }).await,
+        Some(Command::Resume { plugin }) => actions::steer(&cli, Call::Resume { plugin }).await,
         Some(Command::Traffic { plugin, weights }) => actions::traffic(&cli, plugin, weights).await,
         Some(Command::Rollback { plugin, to, yes }) => {
             actions::rollback(&cli, plugin, to, yes).await

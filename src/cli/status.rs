@@ -155,14 +155,22 @@ fn plugin_header(p: &PluginStatus) -> String {
         .unwrap_or_else(|| "no live slot".to_string());
     let rollout = match &p.rollout {
         Some(r) => format!(
-            "  ▶ {} {} → {}: {}{}",
+            "  ▶ {} {} → {}: {}{}{}",
             r.strategy,
             r.to_version,
             r.to_slot,
             r.phase,
-            r.verdicts
+            r.next_step_at
+                .map(|t| format!(", next step at {}", t.format("%H:%M:%S UTC")))
+                .unwrap_or_default(),
+            r.judgements
                 .last()
-                .map(|v| format!(" (last verdict: {})", v.summary))
+                .map(|j| format!(
+                    "; step {} judged {}: {}",
+                    j.step_index + 1,
+                    j.outcome,
+                    j.summary
+                ))
                 .unwrap_or_default()
         ),
         None => format!("  ({})", p.strategy),
@@ -251,31 +259,24 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             &rows
         )
     );
-    if !report.verdicts.is_empty() {
-        println!("\ncanary verdicts:");
+    if !report.judgements.is_empty() {
+        println!("\ncanary step judgements:");
         let rows: Vec<Vec<String>> = report
-            .verdicts
+            .judgements
             .iter()
-            .map(|v| {
+            .map(|j| {
                 vec![
-                    v.rollout_id.to_string(),
-                    (v.step_index + 1).to_string(),
-                    format!("{}%", v.weight),
-                    v.outcome.clone(),
-                    format!("{:.0}", v.score),
-                    v.judged_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                    v.summary.clone(),
+                    j.rollout_id.to_string(),
+                    format!("{} ({}%)", j.step_index + 1, j.weight),
+                    j.judged_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                    j.outcome.clone(),
+                    j.summary.clone(),
                 ]
             })
             .collect();
         print!(
             "{}",
-            table(
-                &[
-                    "ROLLOUT", "STEP", "WEIGHT", "OUTCOME", "SCORE", "JUDGED", "SUMMARY"
-                ],
-                &rows
-            )
+            table(&["ROLLOUT", "STEP", "JUDGED", "OUTCOME", "SUMMARY"], &rows)
         );
     }
     println!("\nevents:");

@@ -8,6 +8,7 @@ pub mod health;
 pub mod logs;
 pub mod metrics;
 pub mod procstat;
+pub mod rollout;
 pub mod router;
 pub mod runtime;
 pub mod store;

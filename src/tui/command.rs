@@ -37,6 +37,7 @@ pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
             no_cache,
             preview,
             ttl,
+            ..
         }) => Call::Deploy {
             plugin,
             version,
@@ -45,6 +46,8 @@ pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
             no_cache,
             preview,
             ttl,
+            // The command line answers once the rollout started; the panes follow it.
+            detach: true,
         },
         Some(Command::Traffic { plugin, weights }) => Call::Traffic {
             plugin,

@@ -5,13 +5,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Engine, EngineError};
+use super::Engine;
 use crate::core::analysis::JudgeConfig;
 use crate::core::analysis::{
     MetricConfig, MetricResult, Outcome, SampleCounts, StepConfig, StepObservation,
     ThresholdBreach, WindowStats, judge_step, standard_metrics,
 };
-use crate::core::store::{NewVerdict, VerdictRecord};
 use crate::core::types::SlotName;
 use crate::core::workspace::AnalysisSpec;
 
@@ -47,7 +46,7 @@ pub struct StepVerdict {
 }
 
 impl StepVerdict {
-    /// The numbers behind the verdict, as stored in `rollout_verdicts.detail_json`.
+    /// The numbers behind the verdict, as stored with the step's judgement (`rollout_steps`).
     pub fn detail(&self) -> serde_json::Value {
         serde_json::json!({
             "canary": self.canary,
@@ -116,10 +115,9 @@ impl Engine {
     }
 
     /// Judges the canary slot against the baseline slot over the step that began at
-    /// `step_started` (unix second of the metrics clock, `core::metrics::now_second()`),
-    /// then stores the verdict, records a `canary_verdict` event and adds it to the running
-    /// rollout's status. A plugin without `[analysis]` is judged with its defaults.
-    pub async fn judge_canary_step(
+    /// `step_started` (unix second of the metrics clock). The rollout loop stores and acts
+    /// on the verdict. A plugin without `[analysis]` is judged with its defaults.
+    pub(crate) fn analyse_canary_step(
         &self,
         plugin: &str,
         rollout_id: i64,
@@ -148,7 +146,7 @@ impl Engine {
             },
             &step_config(&spec),
         );
-        let verdict = StepVerdict {
+        StepVerdict {
             rollout_id,
             step_index: u32::try_from(step_index).unwrap_or(u32::MAX),
             weight,
@@ -161,82 +159,7 @@ impl Engine {
             canary_window: analysis.canary_window,
             breaches: analysis.breaches,
             metrics: analysis.judge.map(|j| j.metrics).unwrap_or_default(),
-        };
-        self.keep_verdict(plugin, &verdict);
-        verdict
-    }
-
-    /// Stores the verdict, records the event and shows it in the rollout's status. A store
-    /// failure is logged, not fatal: the verdict still decides the step.
-    fn keep_verdict(&self, plugin: &str, verdict: &StepVerdict) {
-        let new = NewVerdict {
-            rollout_id: verdict.rollout_id,
-            step_index: verdict.step_index,
-            weight: verdict.weight,
-            outcome: outcome_word(verdict.outcome).to_string(),
-            score: verdict.score,
-            summary: verdict.summary.clone(),
-            detail: verdict.detail(),
-        };
-        let record = match self.store().add_verdict(&new) {
-            Ok(record) => record,
-            Err(e) => {
-                tracing::error!("could not store the canary verdict: {e}");
-                VerdictRecord::unstored(new)
-            }
-        };
-        if let Some(rollout) = self
-            .lock_plugins()
-            .get_mut(plugin)
-            .and_then(|s| s.rollout.as_mut())
-        {
-            rollout.verdicts.push(record);
         }
-        self.record(
-            Some(plugin),
-            Some(verdict.canary),
-            "canary_verdict",
-            format!(
-                "canary step {} ({}%): {}",
-                verdict.step_index + 1,
-                verdict.weight,
-                verdict.summary
-            ),
-            serde_json::json!({
-                "rollout": verdict.rollout_id,
-                "step": verdict.step_index,
-                "weight": verdict.weight,
-                "outcome": outcome_word(verdict.outcome),
-                "score": verdict.score,
-            }),
-        );
-    }
-
-    /// Acts on a verdict in the current canary loop: a pass goes on; anything else sends all
-    /// traffic back to the baseline and stops the deploy with the verdict as the reason.
-    pub(crate) fn enforce_verdict(
-        &self,
-        plugin: &str,
-        verdict: &StepVerdict,
-    ) -> Result<(), EngineError> {
-        if verdict.outcome == Outcome::Pass {
-            return Ok(());
-        }
-        let (canary, baseline) = (verdict.canary, verdict.baseline);
-        self.apply_weights(plugin, &[(canary, 0), (baseline, 100)], None)?;
-        let what = match verdict.outcome {
-            Outcome::Fail => "canary analysis failed",
-            _ => "canary analysis stopped the rollout",
-        };
-        Err(EngineError::CanaryStopped {
-            plugin: plugin.to_string(),
-            message: format!(
-                "{what} at step {} ({}% to {canary}): {}; all traffic went back to {baseline}",
-                verdict.step_index + 1,
-                verdict.weight,
-                verdict.summary
-            ),
-        })
     }
 }
 

@@ -6,6 +6,7 @@ use super::report::{ActionOutcome, RolloutStatus};
 use super::state::{DeploySpec, SlotHealth, SlotProcess};
 use super::{Engine, EngineError, slot_log_dir};
 use crate::core::health::{HealthChecker, HealthConfig, Probe, spawn_checker};
+use crate::core::rollout::{RolloutController, RolloutEnd, RolloutPlan};
 use crate::core::runtime::{ProcessId, SlotSpec, free_port};
 use crate::core::store::NewRollout;
 use crate::core::types::{Face, Health, ProcessState, SlotName, StrategyKind};
@@ -13,7 +14,7 @@ use crate::core::workspace::{HealthCheck, Placeholders, expand_placeholders};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 
 /// How often a waiting deploy looks at the slot's state. In-memory, so cheap.
 const WAIT_POLL: Duration = Duration::from_millis(20);
@@ -36,6 +37,9 @@ pub struct DeployRequest {
     /// How long the preview lives (`2h` by default, at most `7d`).
     #[serde(default)]
     pub ttl: Option<String>,
+    /// Answer once the rollout has started instead of when it ends.
+    #[serde(default)]
+    pub detach: bool,
 }
 
 /// What a deploy puts where.
@@ -56,8 +60,56 @@ impl Engine {
         req: DeployRequest,
         face: Face,
     ) -> Result<ActionOutcome, EngineError> {
+        if req.detach && !req.dry_run {
+            return self.deploy_detached(req, face).await;
+        }
+        self.deploy_audited(req, face, None).await
+    }
+
+    /// Runs the deploy in its own task and answers once its rollout is recorded; the
+    /// rollout goes on whoever listens.
+    async fn deploy_detached(
+        &self,
+        req: DeployRequest,
+        face: Face,
+    ) -> Result<ActionOutcome, EngineError> {
+        let (started_tx, started_rx) = oneshot::channel();
+        let engine = self.clone();
+        let plugin = req.plugin.clone();
+        let task =
+            tokio::spawn(async move { engine.deploy_audited(req, face, Some(started_tx)).await });
+        match started_rx.await {
+            Ok((rollout_id, version)) => Ok(ActionOutcome {
+                plugin: plugin.clone(),
+                summary: format!(
+                    "rollout {rollout_id} of {plugin} {version} started; follow it with `naap status {plugin} --watch` or `naap history {plugin}`"
+                ),
+                kind: "started".to_string(),
+                slot: None,
+                version: Some(version),
+                weights: self.weights(&plugin),
+                elapsed_ms: 0.0,
+                gates: Vec::new(),
+            }),
+            // It ended before its rollout started (a refusal, a bad version): say why.
+            Err(_) => match task.await {
+                Ok(result) => result,
+                Err(e) => Err(EngineError::rejected(
+                    &plugin,
+                    format!("the deploy task failed: {e}"),
+                )),
+            },
+        }
+    }
+
+    async fn deploy_audited(
+        &self,
+        req: DeployRequest,
+        face: Face,
+        started: Option<oneshot::Sender<(i64, String)>>,
+    ) -> Result<ActionOutcome, EngineError> {
         let args = serde_json::to_value(&req).unwrap_or_default();
-        let result = self.deploy_inner(&req, face).await;
+        let result = self.deploy_inner(&req, face, started).await;
         self.audit(face, "deploy", Some(&req.plugin), args, &result, |o| {
             o.summary.clone()
         });
@@ -68,6 +120,7 @@ impl Engine {
         &self,
         req: &DeployRequest,
         face: Face,
+        on_started: Option<oneshot::Sender<(i64, String)>>,
     ) -> Result<ActionOutcome, EngineError> {
         let started = Instant::now();
         self.require_plugin(&req.plugin)?;
@@ -202,17 +255,18 @@ impl Engine {
             let mut plugins = self.lock_plugins();
             let state = plugins.entry(plugin.to_string()).or_default();
             state.cancel = Some(cancel_tx);
-            state.rollout = Some(RolloutStatus {
-                id: rollout_id,
+            state.rollout = Some(RolloutStatus::started(
+                rollout_id,
                 strategy,
-                to_slot: target,
-                to_version: version.clone(),
-                phase: "gates".to_string(),
-                started_at: Utc::now(),
-                verdicts: Vec::new(),
-            });
+                target,
+                version.clone(),
+                "gates",
+            ));
         }
         self.record(Some(plugin), Some(target), "deploy_started", format!("deploying {plugin} {version} into {target} ({strategy}, by {face})"), serde_json::json!({"rollout": rollout_id, "version": version, "strategy": strategy.to_string()}));
+        if let Some(on_started) = on_started {
+            let _ = on_started.send((rollout_id, version.clone()));
+        }
 
         let mut gates = Vec::new();
         let result = self
@@ -233,9 +287,11 @@ impl Engine {
             .await;
         let (state_text, detail) = match &result {
             Ok(summary) => ("succeeded", summary.clone()),
-            Err(EngineError::Cancelled { .. }) => {
-                ("aborted", "cancelled by a rollback".to_string())
-            }
+            Err(EngineError::Cancelled { .. }) => match self.canary_end(plugin) {
+                Some(RolloutEnd::RolledBack { reason }) => ("rolled_back", reason),
+                _ => ("aborted", "cancelled by a rollback".to_string()),
+            },
+            Err(EngineError::RolledBack { state, reason, .. }) => (*state, reason.clone()),
             Err(e) => ("failed", e.to_string()),
         };
         {
@@ -243,6 +299,7 @@ impl Engine {
             if let Some(state) = plugins.get_mut(plugin) {
                 state.cancel = None;
                 state.rollout = None;
+                state.canary = None;
             }
         }
         if let Err(e) = self.store().finish_rollout(rollout_id, state_text, &detail) {
@@ -331,91 +388,42 @@ impl Engine {
                 self.after_switch(plugin, target, keep_warm).await;
                 Ok(format!(
                     "{plugin} {version} is live on {target} (blue-green); {}",
-                    self.warm_note(plugin, target.other())
+                    self.warm_note_for(plugin, target.other())
                 ))
             }
             StrategyKind::Canary => {
-                let (steps, interval) = self
-                    .workspace()
-                    .plugin(plugin)
-                    .map(|m| (m.strategy.steps.clone(), m.strategy.step_interval))
-                    .unwrap_or_else(|| (vec![100], Duration::ZERO));
-                for (i, step) in steps.iter().enumerate() {
-                    let step = (*step).min(100);
-                    self.set_phase(plugin, &format!("step {}/{}: {step}%", i + 1, steps.len()));
-                    self.apply_weights(
-                        plugin,
-                        &[(target, step), (target.other(), 100 - step)],
-                        Some(keep_warm),
-                    )?;
-                    self.record(
-                        Some(plugin),
-                        Some(target),
-                        "canary_step",
-                        format!(
-                            "canary step {}/{}: {step}% to {target} {version}",
-                            i + 1,
-                            steps.len()
-                        ),
-                        serde_json::json!({"rollout": rollout_id, "step": step}),
-                    );
-                    if step >= 100 {
-                        break;
-                    }
-                    let step_started = crate::core::metrics::now_second();
-                    let warmup = self.start_warmup(plugin, &[target, target.other()]);
-                    self.hold_step(plugin, target, interval, cancel).await?;
-                    drop(warmup);
-                    if self.analysis_spec(plugin).is_some() {
-                        let verdict = self
-                            .judge_canary_step(
-                                plugin,
-                                rollout_id,
-                                i,
-                                target,
-                                target.other(),
-                                step_started,
-                            )
-                            .await;
-                        self.enforce_verdict(plugin, &verdict)?;
-                    }
-                }
-                self.after_switch(plugin, target, keep_warm).await;
-                Ok(format!(
-                    "{plugin} {version} is live on {target} (canary, {} steps); {}",
-                    steps.len(),
-                    self.warm_note(plugin, target.other())
-                ))
+                self.start_canary(plugin, rollout_id)?;
+                self.run_canary(plugin, version, target, rollout_id, cancel)
+                    .await
             }
         }
     }
 
-    /// Waits out a canary step; the canary going unhealthy sends all traffic back.
-    async fn hold_step(
-        &self,
-        plugin: &str,
-        target: SlotName,
-        interval: Duration,
-        cancel: &mut watch::Receiver<bool>,
-    ) -> Result<(), EngineError> {
-        let deadline = tokio::time::Instant::now() + interval;
-        loop {
-            if !self.slot_is(plugin, target, |s| s.is_serving()) {
-                self.apply_weights(plugin, &[(target, 0), (target.other(), 100)], None)?;
-                return Err(EngineError::DeployFailed {
-                    plugin: plugin.to_string(),
-                    message: format!(
-                        "the canary on {target} stopped serving mid-step; all traffic went back to {}",
-                        target.other()
-                    ),
-                });
-            }
-            tokio::select! {
-                _ = tokio::time::sleep_until(deadline) => return Ok(()),
-                _ = tokio::time::sleep(WAIT_POLL * 5) => {}
-                _ = cancelled(cancel) => return Err(EngineError::Cancelled { plugin: plugin.to_string(), by: "a rollback".to_string() }),
-            }
+    /// Creates the rollout's controller from the manifest and stores it before any weight
+    /// moves.
+    fn start_canary(&self, plugin: &str, rollout_id: i64) -> Result<(), EngineError> {
+        let plan = self
+            .workspace()
+            .plugin(plugin)
+            .map(|m| RolloutPlan {
+                steps: m.strategy.steps.clone(),
+                step_interval: m.strategy.step_interval,
+                pause_after: m.strategy.pause_after.clone(),
+            })
+            .unwrap_or(RolloutPlan {
+                steps: vec![100],
+                step_interval: Duration::ZERO,
+                pause_after: vec![],
+            });
+        let (controller, _) = RolloutController::start(plan, Utc::now());
+        let json = serde_json::to_string(&controller).map_err(|e| {
+            EngineError::rejected(plugin, format!("cannot serialise the rollout state: {e}"))
+        })?;
+        self.store().save_rollout_controller(rollout_id, &json)?;
+        if let Some(state) = self.lock_plugins().get_mut(plugin) {
+            state.canary = Some(controller);
         }
+        Ok(())
     }
 
     /// The previous slot stays warm for `keep_previous_warm`, or stops now when that is 0.
@@ -426,7 +434,7 @@ impl Engine {
         }
     }
 
-    fn warm_note(&self, plugin: &str, slot: SlotName) -> String {
+    pub(crate) fn warm_note_for(&self, plugin: &str, slot: SlotName) -> String {
         let plugins = self.lock_plugins();
         match plugins.get(plugin).and_then(|s| s.slot(slot)) {
             Some(s) if s.is_serving() => match (&s.version, s.warm_until) {
@@ -738,6 +746,7 @@ impl Engine {
                     no_cache: false,
                     preview: false,
                     ttl: None,
+                    detach: false,
                 };
                 if let Err(e) = engine.deploy(req, Face::Engine).await {
                     tracing::warn!("first deploy of {name} failed: {e}");

@@ -29,16 +29,20 @@ pub enum EngineError {
     #[error("{plugin}: {message}; traffic is unchanged")]
     DeployFailed { plugin: String, message: String },
 
-    /// Canary analysis judged a step not good enough to go on; traffic is back on stable.
-    #[error("{plugin}: {message}")]
-    CanaryStopped { plugin: String, message: String },
-
     #[error("{plugin}: the operation was cancelled by {by}")]
     Cancelled { plugin: String, by: String },
 
     /// A bad alert command: unknown rule, bad duration, missing comment, nothing firing.
     #[error("{0}")]
     Alert(String),
+    /// A canary rollout ended by sending all traffic back to the stable slot.
+    #[error("{plugin}: {reason}; all traffic is back on the stable slot")]
+    RolledBack {
+        plugin: String,
+        /// The rollout's final state: `aborted` or `rolled_back`.
+        state: &'static str,
+        reason: String,
+    },
 
     #[error("engine start failed: {0}")]
     Start(String),
@@ -54,9 +58,9 @@ impl EngineError {
             EngineError::Rejected { .. } => "rejected",
             EngineError::GateFailed { .. } => "gate_failed",
             EngineError::DeployFailed { .. } => "deploy_failed",
-            EngineError::CanaryStopped { .. } => "canary_analysis",
             EngineError::Cancelled { .. } => "cancelled",
             EngineError::Alert(_) => "alert",
+            EngineError::RolledBack { .. } => "rolled_back",
             EngineError::Start(_) => "start",
         }
     }

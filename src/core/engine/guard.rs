@@ -70,6 +70,8 @@ impl Engine {
                 reason.clone(),
                 serde_json::json!({"reason": reason}),
             );
+            // A running canary ends with this reason, not a generic one.
+            let _ = engine.update_canary(&plugin, |c, _| Ok(c.settle_rolled_back(&reason)));
             let req = RollbackRequest {
                 plugin: plugin.clone(),
                 to: None,

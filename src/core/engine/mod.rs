@@ -9,15 +9,19 @@
 
 mod alerting;
 mod analysis;
+mod canary;
 mod deploy;
 mod error;
 mod gate_inputs;
 mod gates;
 mod guard;
+mod judge;
 mod monitor;
 mod preview;
 mod reconcile;
+mod recover;
 pub mod report;
+mod rollout_control;
 mod routes;
 mod state;
 mod traffic;
@@ -33,6 +37,7 @@ pub use error::EngineError;
 pub use gates::{GateOutcome, GateReport};
 pub use preview::{StopPreviewRequest, parse_ttl};
 pub use report::*;
+pub use rollout_control::RolloutCommand;
 pub use state::DeploySpec;
 pub use traffic::{RollbackRequest, TrafficRequest};
 
@@ -223,12 +228,16 @@ impl Engine {
         let store = self.store();
         let mut rollouts = store.rollouts(plugin, limit)?;
         rollouts.reverse();
+        let mut judgements = Vec::new();
+        for rollout in &rollouts {
+            judgements.extend(store.step_judgements(rollout.id)?);
+        }
         Ok(HistoryReport {
             plugin: plugin.to_string(),
             rollouts,
+            judgements,
             events: store.events(Some(plugin), None, limit)?,
             audit: store.audit(Some(plugin), limit)?,
-            verdicts: store.verdicts(plugin, limit)?,
         })
     }
 

@@ -18,20 +18,9 @@ impl Engine {
                 return;
             }
         };
-        for rollout in self.store().unfinished_rollouts().unwrap_or_default() {
-            let detail = "the engine stopped mid-rollout; weights were kept as last stored";
-            let _ = self.store().finish_rollout(rollout.id, "aborted", detail);
-            self.record(
-                Some(&rollout.plugin),
-                rollout.to_slot,
-                "rollout_aborted",
-                format!(
-                    "rollout {} of {} {} aborted: {detail}",
-                    rollout.id, rollout.plugin, rollout.to_version
-                ),
-                serde_json::json!({"rollout": rollout.id}),
-            );
-        }
+        let unfinished = self.store().unfinished_rollouts().unwrap_or_default();
+        // Slots whose process survived the restart; a canary resumes only on those.
+        let mut adopted = std::collections::BTreeSet::new();
         for record in records {
             let plugin = record.plugin.clone();
             let slot = record.slot;
@@ -74,6 +63,7 @@ impl Engine {
                         .await
                     {
                         Ok(()) => {
+                            adopted.insert((plugin.clone(), slot));
                             self.restore_slot_facts(
                                 &plugin,
                                 slot,
@@ -142,6 +132,10 @@ impl Engine {
         }
         self.reconcile_previews().await;
         self.publish_routes();
+        // After the slots: whether a rollout can resume depends on which of them survived.
+        for rollout in unfinished {
+            self.recover_rollout(rollout, &adopted).await;
+        }
     }
 
     /// Previews survive an engine restart with their expiry: a live process is adopted (same

@@ -73,9 +73,53 @@ pub struct RolloutStatus {
     pub to_version: String,
     pub phase: String,
     pub started_at: DateTime<Utc>,
-    /// Canary analysis verdicts of the steps judged so far, oldest first.
+    /// Canary only: the current step (0-based) of `steps`.
     #[serde(default)]
-    pub verdicts: Vec<crate::core::store::VerdictRecord>,
+    pub step_index: Option<usize>,
+    /// Canary only: the plan's weights in percent.
+    #[serde(default)]
+    pub steps: Vec<u32>,
+    /// Canary only: the canary slot's weight the rollout wants now.
+    #[serde(default)]
+    pub weight: Option<u32>,
+    /// Held until a person acts (`naap resume`, `naap promote` or `naap abort`).
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub paused_reason: Option<String>,
+    /// When the current step ends by itself.
+    #[serde(default)]
+    pub next_step_at: Option<DateTime<Utc>>,
+    /// The judgement of every step so far, oldest first.
+    #[serde(default)]
+    pub judgements: Vec<crate::core::store::StepJudgementRecord>,
+}
+
+impl RolloutStatus {
+    /// A rollout that just started: no canary facts yet.
+    pub fn started(
+        id: i64,
+        strategy: StrategyKind,
+        to_slot: SlotName,
+        to_version: String,
+        phase: &str,
+    ) -> RolloutStatus {
+        RolloutStatus {
+            id,
+            strategy,
+            to_slot,
+            to_version,
+            phase: phase.to_string(),
+            started_at: Utc::now(),
+            step_index: None,
+            steps: Vec::new(),
+            weight: None,
+            paused: false,
+            paused_reason: None,
+            next_step_at: None,
+            judgements: Vec::new(),
+        }
+    }
 }
 
 /// The outcome of a deploy, rollback or traffic change, as every face prints it.
@@ -101,11 +145,11 @@ pub struct ActionOutcome {
 pub struct HistoryReport {
     pub plugin: String,
     pub rollouts: Vec<crate::core::store::RolloutRecord>,
+    /// The judged canary steps of those rollouts, oldest first.
+    #[serde(default)]
+    pub judgements: Vec<crate::core::store::StepJudgementRecord>,
     pub events: Vec<crate::core::store::EventRecord>,
     pub audit: Vec<crate::core::store::AuditRecord>,
-    /// Canary analysis verdicts of the plugin's rollouts, oldest first.
-    #[serde(default)]
-    pub verdicts: Vec<crate::core::store::VerdictRecord>,
 }
 
 /// What subscribers receive, in order.

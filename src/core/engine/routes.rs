@@ -115,7 +115,12 @@ impl Engine {
                 strategy: manifest.strategy.kind,
                 live_version,
                 slots,
-                rollout: state.and_then(|s| s.rollout.clone()),
+                rollout: state.and_then(|s| s.rollout.clone()).map(|mut r| {
+                    if let Some(c) = state.and_then(|s| s.canary.as_ref()) {
+                        super::canary::describe_canary(&mut r, c);
+                    }
+                    r
+                }),
                 alerts: active_alerts
                     .iter()
                     .filter(|a| a.plugin == manifest.name)

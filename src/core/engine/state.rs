@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use super::report::RolloutStatus;
+use crate::core::rollout::RolloutController;
 
 /// How to run one version of a plugin. Stored per version in SQLite, so a rollback to an
 /// older version runs it the way it ran then, whatever the manifest on disk says now.
@@ -33,6 +34,10 @@ pub(crate) struct PluginState {
     pub auto_rollback_running: bool,
     /// When its slots restarted after a crash, newest last, for `restarts > N in D`.
     pub restart_times: std::collections::VecDeque<DateTime<Utc>>,
+    /// Where a running canary rollout stands; stored in SQLite before every change.
+    pub canary: Option<RolloutController>,
+    /// Wakes the canary loop when a person changed the controller.
+    pub canary_wake: Arc<tokio::sync::Notify>,
 }
 
 impl PluginState {

@@ -131,6 +131,11 @@ impl Engine {
                 state.cancel.clone(),
             )
         };
+        // A canary is settled first, so its loop and a restarted engine both see it ended
+        // as an incident rollback: no more steps, no analysis.
+        let _ = self.update_canary(plugin, |c, _| {
+            Ok(c.settle_rolled_back(&format!("incident rollback by {face}")))
+        });
         if let Some(cancel) = cancel {
             let _ = cancel.send(true);
         }

@@ -12,10 +12,10 @@ mod journal;
 mod plugins;
 mod previews;
 mod records;
+mod rollout_steps;
 mod rollouts;
 mod schema;
 mod slots;
-mod verdicts;
 
 pub use alerts::{AckRecord, AlertTransitionRecord, NewAlertTransition, NewSilence, SilenceRecord};
 pub use codec::now;
@@ -25,8 +25,8 @@ pub use records::{
     AuditRecord, AuditResult, EventRecord, NewAudit, NewEvent, NewRollout, PluginRecord,
     RolloutRecord, RolloutState, SlotRecord, VersionRecord,
 };
+pub use rollout_steps::StepJudgementRecord;
 pub use schema::SCHEMA_VERSION;
-pub use verdicts::{NewVerdict, VerdictRecord};
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};

@@ -12,7 +12,7 @@ use std::time::Duration;
 pub(crate) const APPLICATION_ID: i64 = 0x6E61_6170;
 
 /// The migrations, oldest first; index 0 takes an empty file to version 1.
-const MIGRATIONS: &[&str] = &[V1, V_ANALYSIS, V_ALERTS, V_GATE_CACHE, V_PREVIEWS];
+const MIGRATIONS: &[&str] = &[V1, V_ALERTS, V_GATE_CACHE, V_PREVIEWS, V_ROLLOUT_STEPS];
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -50,6 +50,24 @@ CREATE TABLE previews (
     expires_at     TEXT NOT NULL,
     PRIMARY KEY (plugin, slot)
 ) STRICT;
+"#;
+
+/// Canary rollouts persist their controller (step, pause, step end) and every step's
+/// judgement before acting on them, so a restarted engine resumes or rolls back knowingly.
+const V_ROLLOUT_STEPS: &str = r#"
+ALTER TABLE rollouts ADD COLUMN controller_json TEXT;
+
+CREATE TABLE rollout_steps (
+    rollout_id  INTEGER NOT NULL REFERENCES rollouts(id),
+    step_index  INTEGER NOT NULL,
+    weight      INTEGER NOT NULL,
+    outcome     TEXT NOT NULL
+                CHECK (outcome IN ('pass', 'marginal', 'fail', 'inconclusive')),
+    summary     TEXT NOT NULL,
+    detail_json TEXT NOT NULL,
+    judged_at   TEXT NOT NULL
+) STRICT;
+CREATE INDEX rollout_steps_by_rollout ON rollout_steps (rollout_id, step_index);
 "#;
 
 const V1: &str = r#"
@@ -135,22 +153,6 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only: entries cannot be deleted');
 END;
-"#;
-
-/// Canary analysis: the verdict of every judged step, with the numbers behind it.
-const V_ANALYSIS: &str = r#"
-CREATE TABLE rollout_verdicts (
-    id          INTEGER PRIMARY KEY AUTOINCREMENT,
-    rollout_id  INTEGER NOT NULL REFERENCES rollouts(id),
-    step_index  INTEGER NOT NULL CHECK (step_index >= 0),
-    weight      INTEGER NOT NULL CHECK (weight BETWEEN 0 AND 100),
-    outcome     TEXT NOT NULL CHECK (outcome IN ('pass', 'marginal', 'fail', 'inconclusive')),
-    score       REAL NOT NULL,
-    summary     TEXT NOT NULL,
-    detail_json TEXT NOT NULL DEFAULT 'null',
-    judged_at   TEXT NOT NULL
-) STRICT;
-CREATE INDEX rollout_verdicts_by_rollout ON rollout_verdicts (rollout_id, id);
 "#;
 
 /// Alert silences and acknowledgements (both outlive an engine restart) and every alert

@@ -56,8 +56,11 @@ healthy_threshold = 1
 
 [strategy]
 kind = "blue-green"         # immediate | blue-green | canary
-# steps = [5, 25, 50, 100]  # canary only: percent of traffic per step
-step_interval = "30s"
+# steps = [5, 25, "pause", 50, 100]  # canary only: percent of traffic per step; a
+#                                    # "pause" waits for `naap promote` (or `naap abort`)
+# step_weight = 10          # canary shorthand instead of steps: 10, 20, … up to
+# max_weight = 50           # max_weight, then 100
+step_interval = "30s"       # canary: how long each step runs before it is judged
 
 [rollback]
 on_error_rate = 0.05        # roll back above 5 % errors

@@ -148,7 +148,11 @@ pub struct StrategySpec {
     /// Immediate, blue-green or canary.
     pub kind: StrategyKind,
     /// Canary traffic percentages, strictly ascending, ending at 100; empty otherwise.
+    /// Written as `steps = [...]` or as the `step_weight` + `max_weight` shorthand.
     pub steps: Vec<u32>,
+    /// Indexes into `steps`: after that step, the rollout waits for `naap promote`
+    /// (a `"pause"` written after it in `steps`).
+    pub pause_after: Vec<usize>,
     /// Time between canary steps.
     pub step_interval: Duration,
 }

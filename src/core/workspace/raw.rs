@@ -6,7 +6,7 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 
 use super::problem::Report;
-use super::reader::{Field, Span, TableRef};
+use super::reader::{Field, IntOrWord, Span, TableRef};
 
 /// naap.toml as written.
 pub(super) struct RawWorkspace {
@@ -72,7 +72,10 @@ pub(super) struct RawHealth {
 /// `[strategy]`.
 pub(super) struct RawStrategy {
     pub kind: Field<Spanned<String>>,
-    pub steps: Field<Spanned<Vec<Spanned<i64>>>>,
+    /// Percentages and `"pause"` steps.
+    pub steps: Field<Spanned<Vec<Spanned<IntOrWord>>>>,
+    pub step_weight: Field<Spanned<i64>>,
+    pub max_weight: Field<Spanned<i64>>,
     pub step_interval: Field<Spanned<Duration>>,
 }
 
@@ -260,13 +263,26 @@ fn read_strategy(doc: &TableRef, r: &mut Report) -> RawStrategy {
         return RawStrategy {
             kind: Field::Absent,
             steps: Field::Absent,
+            step_weight: Field::Absent,
+            max_weight: Field::Absent,
             step_interval: Field::Absent,
         };
     };
-    t.deny_unknown(r, &["kind", "steps", "step_interval"]);
+    t.deny_unknown(
+        r,
+        &[
+            "kind",
+            "steps",
+            "step_weight",
+            "max_weight",
+            "step_interval",
+        ],
+    );
     RawStrategy {
         kind: t.string(r, "kind"),
-        steps: t.integer_list(r, "steps"),
+        steps: t.integer_or_word_list(r, "steps", "[5, 25, \"pause\", 50, 100]"),
+        step_weight: t.integer(r, "step_weight"),
+        max_weight: t.integer(r, "max_weight"),
         step_interval: t.duration(r, "step_interval"),
     }
 }

@@ -243,20 +243,31 @@ impl<'a, 'i> TableRef<'a, 'i> {
         }
     }
 
-    /// An array of integers; wrong elements are reported one by one.
-    pub fn integer_list(&self, r: &mut Report, key: &str) -> Field<Spanned<Vec<Spanned<i64>>>> {
+    /// An array whose elements are integers or bare words (`[5, 25, "pause", 100]`);
+    /// wrong elements are reported one by one.
+    pub fn integer_or_word_list(
+        &self,
+        r: &mut Report,
+        key: &str,
+        example: &str,
+    ) -> Field<Spanned<Vec<Spanned<IntOrWord>>>> {
         let Some(value) = self.get(key) else {
             return Field::Absent;
         };
         let DeValue::Array(items) = value.get_ref() else {
-            self.wrong_type(r, key, value, "an array of integers", "[5, 25, 50, 100]");
+            self.wrong_type(r, key, value, "an array", example);
             return Field::Invalid;
         };
         let mut out = Vec::with_capacity(items.len());
         let mut clean = true;
         for (i, item) in items.iter().enumerate() {
-            match integer_value(r, &format!("{}[{i}]", self.field(key)), item) {
-                Some(n) => out.push(Spanned::new(item.span(), n)),
+            let field = format!("{}[{i}]", self.field(key));
+            let parsed = match item.get_ref() {
+                DeValue::String(s) => Some(IntOrWord::Word(s.to_string())),
+                _ => integer_value(r, &field, item).map(IntOrWord::Int),
+            };
+            match parsed {
+                Some(v) => out.push(Spanned::new(item.span(), v)),
                 None => clean = false,
             }
         }
@@ -370,6 +381,13 @@ impl<'a, 'i> TableRef<'a, 'i> {
         }
         out
     }
+}
+
+/// One element of a mixed list.
+#[derive(Clone, Debug, PartialEq)]
+pub enum IntOrWord {
+    Int(i64),
+    Word(String),
 }
 
 /// Reads an integer value, reporting a wrong type or an out-of-range number under `field`.

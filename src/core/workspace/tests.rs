@@ -306,7 +306,7 @@ fn broken_cases() -> Vec<Case> {
             .plugin(minimal_with("[strategy]\nkind = \"canary\"\n"))
             .at(P, 9, "strategy.steps")
             .says("canary strategy needs `steps`")
-            .hint("steps = [5, 25, 50, 100]"),
+            .hint("step_weight = 10 with max_weight = 50"),
         case("steps for blue-green")
             .plugin(minimal_with("[strategy]\nsteps = [50, 100]\n"))
             .at(P, 9, "strategy.steps")
@@ -325,6 +325,45 @@ fn broken_cases() -> Vec<Case> {
             .plugin(minimal_with("[strategy]\nkind = \"canary\"\nsteps = [0, 100]\n"))
             .at(P, 10, "strategy.steps[0]")
             .says("step 0 is not between 1 and 100"),
+        case("pause as the first step")
+            .plugin(minimal_with("[strategy]\nkind = \"canary\"\nsteps = [\"pause\", 50, 100]\n"))
+            .at(P, 10, "strategy.steps[0]")
+            .says("a pause cannot be the first step"),
+        case("pause as the last step")
+            .plugin(minimal_with("[strategy]\nkind = \"canary\"\nsteps = [50, 100, \"pause\"]\n"))
+            .at(P, 10, "strategy.steps[2]")
+            .says("a pause cannot be the last step")
+            .hint("[.., 50, \"pause\", 100]"),
+        case("two pauses in a row")
+            .plugin(minimal_with("[strategy]\nkind = \"canary\"\nsteps = [5, \"pause\", \"pause\", 100]\n"))
+            .at(P, 10, "strategy.steps[2]")
+            .says("two pauses in a row"),
+        case("a word that is not pause")
+            .plugin(minimal_with("[strategy]\nkind = \"canary\"\nsteps = [5, \"wait\", 100]\n"))
+            .at(P, 10, "strategy.steps[1]")
+            .says("`wait` is not a step")
+            .hint("\"pause\""),
+        case("steps and step_weight together")
+            .plugin(minimal_with("[strategy]\nkind = \"canary\"\nsteps = [5, 100]\nstep_weight = 10\n"))
+            .at(P, 11, "strategy.step_weight")
+            .says("`step_weight` and `steps` are both set")
+            .hint("keep one"),
+        case("max_weight without step_weight")
+            .plugin(minimal_with("[strategy]\nkind = \"canary\"\nmax_weight = 50\n"))
+            .at(P, 10, "strategy.max_weight")
+            .says("`max_weight` needs `step_weight`"),
+        case("max_weight below step_weight")
+            .plugin(minimal_with("[strategy]\nkind = \"canary\"\nstep_weight = 30\nmax_weight = 20\n"))
+            .at(P, 11, "strategy.max_weight")
+            .says("max_weight 20 is not between step_weight (30) and 100"),
+        case("step_weight out of range")
+            .plugin(minimal_with("[strategy]\nkind = \"canary\"\nstep_weight = 0\n"))
+            .at(P, 10, "strategy.step_weight")
+            .says("step_weight 0 is not between 1 and 100"),
+        case("step_weight for blue-green")
+            .plugin(minimal_with("[strategy]\nkind = \"blue-green\"\nstep_weight = 10\n"))
+            .at(P, 10, "strategy.step_weight")
+            .says("`step_weight` only applies to canary strategies (kind is `blue-green`)"),
         // [rollback]
         case("error rate above 1")
             .plugin(minimal_with("[rollback]\non_error_rate = 1.5\n"))
@@ -707,6 +746,7 @@ fn full_example_loads_with_every_value() {
         StrategySpec {
             kind: StrategyKind::Canary,
             steps: vec![5, 25, 50, 100],
+            pause_after: vec![],
             step_interval: Duration::from_secs(45),
         }
     );
@@ -766,6 +806,41 @@ fn full_example_loads_with_every_value() {
     assert_eq!(&back, p);
 }
 
+fn canary_strategy(body: &str) -> StrategySpec {
+    let dir = workspace(
+        ONE_PLUGIN,
+        &[(
+            "plugins/a",
+            &minimal_with(&format!("[strategy]\nkind = \"canary\"\n{body}")),
+        )],
+    );
+    let ws = load(dir.path()).unwrap_or_else(|p| panic!("{body}: {p}"));
+    ws.plugins[0].strategy.clone()
+}
+
+#[test]
+fn canary_plans_load_with_pauses_and_the_shorthand() {
+    let s = canary_strategy("steps = [5, 25, \"pause\", 50, \"pause\", 100]\n");
+    assert_eq!(s.steps, [5, 25, 50, 100]);
+    assert_eq!(s.pause_after, [1, 2]);
+    let s = canary_strategy("step_weight = 10\nmax_weight = 50\n");
+    assert_eq!(s.steps, [10, 20, 30, 40, 50, 100]);
+    assert!(s.pause_after.is_empty());
+    assert_eq!(
+        canary_strategy("step_weight = 30\nmax_weight = 50\n").steps,
+        [30, 50, 100]
+    );
+    assert_eq!(
+        canary_strategy("step_weight = 25\n").steps,
+        [25, 50, 75, 100]
+    );
+    assert_eq!(
+        canary_strategy("step_weight = 40\nmax_weight = 100\n").steps,
+        [40, 80, 100]
+    );
+    assert_eq!(canary_strategy("steps = [100]\n").steps, [100]);
+}
+
 #[test]
 fn defaults_fill_everything_optional() {
     let dir = workspace(ONE_PLUGIN, &[("plugins/a", MINIMAL)]);
@@ -806,6 +881,7 @@ fn defaults_fill_everything_optional() {
         StrategySpec {
             kind: StrategyKind::BlueGreen,
             steps: vec![],
+            pause_after: vec![],
             step_interval: Duration::from_secs(30),
         }
     );

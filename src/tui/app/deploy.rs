@@ -77,6 +77,8 @@ impl DeployForm {
             no_cache: false,
             preview: self.preview,
             ttl: None,
+            // The call answers once the rollout started; the panes show its progress.
+            detach: true,
         })
     }
 

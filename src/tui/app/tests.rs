@@ -317,6 +317,7 @@ fn the_deploy_form_sends_version_and_strategy() {
                 no_cache: false,
                 preview: false,
                 ttl: None,
+                detach: true,
             }
         }]
     );

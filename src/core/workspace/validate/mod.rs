@@ -3,6 +3,7 @@
 
 mod alerts;
 mod analysis;
+mod canary;
 mod health;
 mod identity;
 mod run;

@@ -2,8 +2,7 @@
 
 use std::time::Duration;
 
-use serde_spanned::Spanned;
-
+use super::canary::canary_plan;
 use super::{duration_or, positive};
 use crate::core::types::StrategyKind;
 use crate::core::workspace::model::{RollbackSpec, StrategySpec};
@@ -37,36 +36,18 @@ pub(super) fn strategy(s: &RawStrategy, r: &mut Report) -> StrategySpec {
         Field::Invalid => None,
     };
     // With an unknown kind, whether steps belong is unknowable; the kind problem says enough.
-    let steps = match (kind, &s.steps, &s.kind) {
-        (Some(StrategyKind::Canary), Field::Present(steps), _) => canary_steps(r, steps),
-        (Some(StrategyKind::Canary), Field::Absent, Field::Present(k)) => {
-            r.at(
-                &k.span(),
-                "strategy.steps",
-                "a canary strategy needs `steps`",
-                "add e.g. steps = [5, 25, 50, 100] (percent of traffic per step, ending at 100)",
-            );
-            Vec::new()
+    let (steps, pause_after) = match kind {
+        Some(StrategyKind::Canary) => canary_plan(s, r),
+        Some(other) => {
+            not_for_kind(s, other, r);
+            (Vec::new(), Vec::new())
         }
-        (Some(other), Field::Present(steps), _) => {
-            let how = if s.kind.is_absent() {
-                "defaults to"
-            } else {
-                "is"
-            };
-            r.at(
-                &steps.span(),
-                "strategy.steps",
-                format!("`steps` only applies to canary strategies (kind {how} `{other}`)"),
-                "remove steps, or set kind = \"canary\"",
-            );
-            Vec::new()
-        }
-        _ => Vec::new(),
+        None => (Vec::new(), Vec::new()),
     };
     StrategySpec {
         kind: kind.unwrap_or(StrategyKind::BlueGreen),
         steps,
+        pause_after,
         step_interval: positive(
             r,
             &s.step_interval,
@@ -76,51 +57,28 @@ pub(super) fn strategy(s: &RawStrategy, r: &mut Report) -> StrategySpec {
     }
 }
 
-fn canary_steps(r: &mut Report, steps: &Spanned<Vec<Spanned<i64>>>) -> Vec<u32> {
-    let hint = "steps are traffic percentages, strictly ascending and ending at 100, \
-                e.g. [5, 25, 50, 100]";
-    let Some(last) = steps.get_ref().last() else {
-        r.at(
-            &steps.span(),
-            "strategy.steps",
-            "steps must not be empty",
-            hint,
-        );
-        return Vec::new();
+/// `steps`, `step_weight` and `max_weight` only mean something to a canary.
+fn not_for_kind(s: &RawStrategy, kind: StrategyKind, r: &mut Report) {
+    let how = if s.kind.is_absent() {
+        "defaults to"
+    } else {
+        "is"
     };
-    let mut out = Vec::with_capacity(steps.get_ref().len());
-    let mut previous: Option<i64> = None;
-    for (i, step) in steps.get_ref().iter().enumerate() {
-        let n = *step.get_ref();
-        let field = format!("strategy.steps[{i}]");
-        if !(1..=100).contains(&n) {
+    let spans = [
+        ("steps", s.steps.value().map(|v| v.span())),
+        ("step_weight", s.step_weight.value().map(|v| v.span())),
+        ("max_weight", s.max_weight.value().map(|v| v.span())),
+    ];
+    for (key, span) in spans {
+        if let Some(span) = span {
             r.at(
-                &step.span(),
-                field,
-                format!("step {n} is not between 1 and 100"),
-                hint,
-            );
-        } else if let Some(p) = previous.filter(|p| n <= *p) {
-            r.at(
-                &step.span(),
-                field,
-                format!("step {n} is not above the step before it ({p})"),
-                hint,
+                &span,
+                format!("strategy.{key}"),
+                format!("`{key}` only applies to canary strategies (kind {how} `{kind}`)"),
+                format!("remove {key}, or set kind = \"canary\""),
             );
         }
-        previous = Some(n);
-        // In range (checked above) or already reported; the manifest is dropped then anyway.
-        out.push(u32::try_from(n.clamp(0, 100)).unwrap_or(0));
     }
-    if *last.get_ref() != 100 && (1..=100).contains(last.get_ref()) {
-        r.at(
-            &last.span(),
-            format!("strategy.steps[{}]", steps.get_ref().len() - 1),
-            format!("the last step must be 100, not {}", last.get_ref()),
-            "end with 100 so the new version takes all traffic, e.g. [5, 25, 50, 100]",
-        );
-    }
-    out
 }
 
 /// `[rollback]`.

@@ -1,0 +1,153 @@
+//! `naap promote | pause | resume | abort`: a person steering a running canary rollout.
+//! Each changes the stored controller first, then wakes the rollout's loop, which acts.
+
+use super::canary::no_rollout;
+use super::report::ActionOutcome;
+use super::{Engine, EngineError};
+use crate::core::rollout::{Directive, Next, RolloutEnd};
+use crate::core::types::Face;
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+
+/// What a person asks of a running canary rollout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutCommand {
+    /// Go on: release a hold or end the current step now; with `full`, straight to 100 %.
+    Promote { full: bool },
+    /// Hold: the step timer freezes.
+    Pause,
+    /// Continue a paused rollout.
+    Resume,
+    /// All traffic back to the stable slot; the canary slot is stopped.
+    Abort,
+}
+
+impl RolloutCommand {
+    pub fn action(self) -> &'static str {
+        match self {
+            RolloutCommand::Promote { .. } => "promote",
+            RolloutCommand::Pause => "pause",
+            RolloutCommand::Resume => "resume",
+            RolloutCommand::Abort => "abort",
+        }
+    }
+}
+
+impl Engine {
+    /// Steers the running canary rollout of `plugin`; audited like every action.
+    pub async fn control_rollout(
+        &self,
+        plugin: &str,
+        command: RolloutCommand,
+        face: Face,
+    ) -> Result<ActionOutcome, EngineError> {
+        let args = serde_json::json!({"plugin": plugin, "command": command});
+        let result = self.control_rollout_inner(plugin, command, face);
+        self.audit(face, command.action(), Some(plugin), args, &result, |o| {
+            o.summary.clone()
+        });
+        result
+    }
+
+    fn control_rollout_inner(
+        &self,
+        plugin: &str,
+        command: RolloutCommand,
+        face: Face,
+    ) -> Result<ActionOutcome, EngineError> {
+        let started = Instant::now();
+        self.require_plugin(plugin)?;
+        let by = face.to_string();
+        let (target, version, wake) = {
+            let plugins = self.lock_plugins();
+            let state = plugins.get(plugin);
+            let Some(rollout) = state.and_then(|s| s.rollout.as_ref()) else {
+                return Err(no_rollout(plugin));
+            };
+            if state.is_none_or(|s| s.canary.is_none()) {
+                return Err(EngineError::rejected(
+                    plugin,
+                    format!(
+                        "the running rollout of {plugin} is {} ({}); only a canary takes {}. `naap rollback {plugin}` cancels it",
+                        rollout.strategy,
+                        rollout.phase,
+                        command.action()
+                    ),
+                ));
+            }
+            (
+                rollout.to_slot,
+                rollout.to_version.clone(),
+                state.map(|s| s.canary_wake.clone()),
+            )
+        };
+        let d: Directive = self.update_canary(plugin, |c, now| match command {
+            RolloutCommand::Promote { full } => c.promote(now, full, &by),
+            RolloutCommand::Pause => c.pause(now, &by),
+            RolloutCommand::Resume => c.resume(now),
+            RolloutCommand::Abort => c.abort(&by),
+        })?;
+        if command == RolloutCommand::Abort {
+            // Traffic goes back now; the loop stops the canary slot after.
+            self.send_back_to_stable(plugin, target)?;
+        }
+        if let Some(wake) = wake {
+            wake.notify_one();
+        }
+        let summary = match (&d.next, command) {
+            (Next::RollBack { .. }, _) => format!(
+                "aborted the canary of {plugin} {version}: all traffic back to {}; {target} stops",
+                target.other()
+            ),
+            (Next::FinishPromoted, _) => {
+                format!("promoted {plugin} {version}: all traffic to {target}")
+            }
+            (Next::WaitForHuman { reason }, _) => {
+                format!("{plugin} {version} holds at {}%: {reason}", d.canary_weight)
+            }
+            (_, RolloutCommand::Resume) => format!(
+                "resumed the canary of {plugin} {version} at {}%",
+                d.canary_weight
+            ),
+            _ => format!(
+                "the canary of {plugin} {version} goes on at {}%",
+                d.canary_weight
+            ),
+        };
+        self.record(
+            Some(plugin),
+            Some(target),
+            &format!("rollout_{}", past_tense(command)),
+            format!("{summary} (by {by})"),
+            serde_json::json!({"command": command, "weight": d.canary_weight, "by": by}),
+        );
+        Ok(ActionOutcome {
+            plugin: plugin.to_string(),
+            summary,
+            kind: command.action().to_string(),
+            slot: Some(target),
+            version: Some(version),
+            weights: self.weights(plugin),
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            gates: Vec::new(),
+        })
+    }
+
+    /// How the running canary of `plugin` ended, if it did.
+    pub(crate) fn canary_end(&self, plugin: &str) -> Option<RolloutEnd> {
+        self.lock_plugins()
+            .get(plugin)
+            .and_then(|s| s.canary.as_ref())
+            .and_then(|c| c.end().cloned())
+    }
+}
+
+fn past_tense(command: RolloutCommand) -> &'static str {
+    match command {
+        RolloutCommand::Promote { .. } => "promoted",
+        RolloutCommand::Pause => "paused",
+        RolloutCommand::Resume => "resumed",
+        RolloutCommand::Abort => "aborted",
+    }
+}
