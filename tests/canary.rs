@@ -476,7 +476,7 @@ async fn the_automatic_guard_rolls_a_bad_canary_back_and_ends_the_rollout() {
         last["detail"]
             .as_str()
             .unwrap_or("")
-            .contains("automatic rollback: error rate"),
+            .contains("breached its threshold: error rate"),
         "{last}"
     );
     assert_eq!(ws.slot("api", "blue")["weight"], 100);
