@@ -199,7 +199,10 @@ async fn three_times_the_latency_fails_the_judge_and_traffic_goes_back() {
         err.contains("step 1 failed its analysis: fail: p99_ms "),
         "{err}"
     );
-    assert!(err.contains("all traffic is back on the stable slot"), "{err}");
+    assert!(
+        err.contains("all traffic is back on the stable slot"),
+        "{err}"
+    );
     assert_eq!(ws.slot("slow", "blue")["weight"], 100);
     assert_eq!(ws.slot("slow", "green")["weight"], 0);
     assert_eq!(failures, 0, "slow is not failed: no request may fail");

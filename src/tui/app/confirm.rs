@@ -66,4 +66,61 @@ impl Confirmation {
             },
         }
     }
+
+    /// Promoting (`promote`) or aborting the running rollout of `plugin`; `None` when no
+    /// rollout runs.
+    pub fn steer(plugin: &PluginStatus, promote: bool) -> Option<Confirmation> {
+        let rollout = plugin.rollout.as_ref()?;
+        let stable = plugin.slots.iter().find(|s| s.slot != rollout.to_slot);
+        let stable_text = stable.map_or_else(
+            || "the stable slot".to_string(),
+            |s| format!("{} v{}", s.slot, s.version.as_deref().unwrap_or("?")),
+        );
+        let (title, lines, label, call) = if promote {
+            let next = match (rollout.step_index, rollout.steps.is_empty()) {
+                (Some(i), false) => rollout
+                    .steps
+                    .get(i + 1)
+                    .map_or("100%".to_string(), |w| format!("{w}%")),
+                _ => "the next step".to_string(),
+            };
+            let mut lines = vec![format!(
+                "{} v{} goes on to {next} now, without waiting for the step to end",
+                rollout.to_slot, rollout.to_version
+            )];
+            if let Some(reason) = rollout.paused_reason.as_ref().filter(|_| rollout.paused) {
+                lines.push(format!("it is held because: {reason}"));
+            }
+            (
+                format!("Promote the canary of {}?", plugin.name),
+                lines,
+                format!("promote {}", plugin.name),
+                Call::Promote {
+                    plugin: plugin.name.clone(),
+                    full: false,
+                },
+            )
+        } else {
+            (
+                format!("Abort the rollout of {}?", plugin.name),
+                vec![
+                    format!("all traffic back to {stable_text}"),
+                    format!(
+                        "{} v{} is stopped (its logs stay)",
+                        rollout.to_slot, rollout.to_version
+                    ),
+                ],
+                format!("abort {}", plugin.name),
+                Call::Abort {
+                    plugin: plugin.name.clone(),
+                },
+            )
+        };
+        Some(Confirmation {
+            title,
+            lines,
+            label,
+            call,
+        })
+    }
 }

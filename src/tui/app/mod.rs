@@ -366,15 +366,34 @@ impl App {
                     self.overlay = Overlay::Deploy(DeployForm::new(plugin));
                 }
             }
-            Action::Promote | Action::Abort | Action::PauseResume => {
-                self.notify(
-                    format!(
-                        "`{}` is not available in this build of the dashboard; use `naap {}` in a shell",
-                        action.name(),
-                        action.name().replace("pause_resume", "pause")
-                    ),
-                    true,
-                );
+            Action::Promote | Action::Abort => {
+                let Some(plugin) = self.plugin() else {
+                    return Vec::new();
+                };
+                match Confirmation::steer(plugin, action == Action::Promote) {
+                    Some(c) => self.overlay = Overlay::Confirm(c),
+                    None => {
+                        let text =
+                            format!("no rollout of {} is running; d deploys one", plugin.name);
+                        self.notify(text, true);
+                    }
+                }
+            }
+            Action::PauseResume => {
+                let Some(plugin) = self.plugin() else {
+                    return Vec::new();
+                };
+                let name = plugin.name.clone();
+                return match &plugin.rollout {
+                    Some(r) if r.paused => {
+                        self.send(format!("resume {name}"), Call::Resume { plugin: name })
+                    }
+                    Some(_) => self.send(format!("pause {name}"), Call::Pause { plugin: name }),
+                    None => {
+                        self.notify(format!("no rollout of {name} is running"), true);
+                        Vec::new()
+                    }
+                };
             }
             Action::ScrollUp => self.logs.scroll(-1),
             Action::ScrollDown => self.logs.scroll(1),

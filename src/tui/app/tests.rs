@@ -322,3 +322,60 @@ fn the_deploy_form_sends_version_and_strategy() {
         }]
     );
 }
+
+#[test]
+fn a_held_canary_is_promoted_or_aborted_after_a_confirmation() {
+    let mut held = report();
+    if let Some(r) = held.plugins[1].rollout.as_mut() {
+        r.paused = true;
+        r.paused_reason = Some("inconclusive: 3 of 10 samples".into());
+        r.step_index = Some(0);
+        r.steps = vec![10, 50, 100];
+    }
+    let mut app = app();
+    app.update(Msg::Engine(EngineEvent::Snapshot(held)));
+    app.update(key("down"));
+    app.update(key("p"));
+    let Overlay::Confirm(c) = &app.overlay else {
+        panic!("no confirmation")
+    };
+    assert!(c.lines[0].contains("goes on to 50%"), "{:?}", c.lines);
+    assert!(c.lines[1].contains("inconclusive"), "{:?}", c.lines);
+    let effects = app.update(key("y"));
+    assert!(matches!(
+        &effects[..],
+        [Effect::Call {
+            call: Call::Promote { full: false, .. },
+            ..
+        }]
+    ));
+    app.update(key("x"));
+    let Overlay::Confirm(c) = &app.overlay else {
+        panic!("no confirmation")
+    };
+    assert!(
+        c.lines[0].contains("all traffic back to blue v3.0.0"),
+        "{:?}",
+        c.lines
+    );
+    // Space resumes a paused rollout; on shop (no rollout) it says there is none.
+    let effects = app.update(key("n"));
+    assert!(effects.is_empty());
+    let effects = app.update(key("space"));
+    assert!(matches!(
+        &effects[..],
+        [Effect::Call {
+            call: Call::Resume { .. },
+            ..
+        }]
+    ));
+    app.update(key("up"));
+    assert!(app.update(key("x")).is_empty());
+    assert!(
+        app.notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no rollout of shop")
+    );
+}

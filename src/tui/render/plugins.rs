@@ -32,6 +32,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                     fg(theme, Paint::Starting),
                 ),
             ]));
+            if rollout.paused {
+                // A held rollout waits for a person: say so, and what the keys do.
+                lines.push(Line::from(Span::styled(
+                    format!(
+                        "  HELD: {}; p promote, x abort",
+                        rollout.paused_reason.as_deref().unwrap_or("paused")
+                    ),
+                    fg(theme, Paint::AlertPending).add_modifier(Modifier::BOLD),
+                )));
+            }
         }
         let edit = app
             .traffic
