@@ -8,7 +8,7 @@ use common::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -109,37 +109,6 @@ fn manifest(name: &str, errors: &str, v2_only: bool, alerts: &str) -> String {
     text
 }
 
-/// GETs through the router until dropped.
-struct Load {
-    stop: Arc<AtomicBool>,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(url: String) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let task = tokio::spawn(async move {
-            let http = client();
-            while !flag.load(Ordering::Relaxed) {
-                let _ = get(&http, &url).await;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        });
-        Load {
-            stop,
-            task: Some(task),
-        }
-    }
-
-    async fn stop(mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
 fn alert(ws: &TestWorkspace, plugin: &str, rule: &str) -> Value {
     ws.json(&["alerts", "list", plugin])["alerts"]
         .as_array()
@@ -171,7 +140,7 @@ async fn errors_go_pending_firing_resolved_and_reach_a_webhook_that_first_fails(
         TestWorkspace::new(&[("pay", manifest("pay", "--error-rate 0.5", false, &alerts))]);
     ws.start_engine();
     ws.wait_serving("pay");
-    let load = Load::start(format!("http://{}/pay/api/items", ws.router()));
+    let load = Load::start(format!("http://{}/pay/api/items", ws.router()), 1);
 
     let firing = wait_for(Duration::from_secs(30), || {
         alert(&ws, "pay", "errors")["state"] == "firing"
@@ -210,7 +179,7 @@ async fn errors_go_pending_firing_resolved_and_reach_a_webhook_that_first_fails(
     );
 
     // The load stops: once the errors leave the metrics window, the alert resolves.
-    load.stop().await;
+    load.finish().await;
     let resolved = wait_for(Duration::from_secs(40), || {
         alert(&ws, "pay", "errors")["state"] == "resolved"
     });
@@ -323,7 +292,7 @@ async fn silences_mute_until_they_expire_acks_stop_repeats_and_both_persist() {
         "ana",
     ]);
     assert_eq!(silence["author"], "ana");
-    let load = Load::start(format!("http://{}/shop/api/items", ws.router()));
+    let load = Load::start(format!("http://{}/shop/api/items", ws.router()), 1);
     let firing = wait_for(Duration::from_secs(30), || {
         let a = alert(&ws, "shop", "errors");
         a["state"] == "firing" && !a["silenced_until"].is_null()
@@ -352,7 +321,7 @@ async fn silences_mute_until_they_expire_acks_stop_repeats_and_both_persist() {
     });
     assert!(!grew, "repeats after the ack: {:#?}", hook.bodies());
     assert_eq!(alert(&ws, "shop", "errors")["state"], "firing");
-    load.stop().await;
+    load.finish().await;
 
     // Silences and acks are in the store: an engine restart keeps them.
     let long = ws.json(&[
@@ -407,12 +376,12 @@ async fn a_rollback_rule_rolls_the_plugin_back() {
         TestWorkspace::new(&[("cart", manifest("cart", "--error-rate 0.5", true, alerts))]);
     ws.start_engine();
     ws.wait_serving("cart");
-    let load = Load::start(format!("http://{}/cart/api/items", ws.router()));
+    let load = Load::start(format!("http://{}/cart/api/items", ws.router()), 1);
     ws.json(&["deploy", "cart", "--version", "2.0.0"]);
     let rolled_back = wait_for(Duration::from_secs(30), || {
         ws.slot("cart", "blue")["weight"] == 100
     });
-    load.stop().await;
+    load.finish().await;
     assert!(rolled_back, "no rollback: {:#}", ws.status());
     let history = ws.json(&["history", "cart", "-n", "500"]);
     let auto = history["events"]
@@ -459,14 +428,14 @@ async fn the_rollback_guard_fires_an_auto_rollback_alert_on_the_plugin_channels(
     let mut ws = TestWorkspace::new(&[("bill", text)]);
     ws.start_engine();
     ws.wait_serving("bill");
-    let load = Load::start(format!("http://{}/bill/api/items", ws.router()));
+    let load = Load::start(format!("http://{}/bill/api/items", ws.router()), 1);
     ws.json(&["deploy", "bill", "--version", "2.0.0"]);
     let sent = wait_for(Duration::from_secs(30), || {
         hook.bodies()
             .iter()
             .any(|b| b["alerts"][0]["labels"]["alertname"] == "auto-rollback")
     });
-    load.stop().await;
+    load.finish().await;
     assert!(sent, "{:#?}\n{:#}", hook.bodies(), ws.status());
     let body = hook
         .bodies()
@@ -484,7 +453,7 @@ async fn rules_reload_with_the_workspace_and_keep_their_state() {
     let mut ws = TestWorkspace::new(&[("inv", manifest("inv", "--error-rate 0.5", false, rule))]);
     ws.start_engine();
     ws.wait_serving("inv");
-    let load = Load::start(format!("http://{}/inv/api/items", ws.router()));
+    let load = Load::start(format!("http://{}/inv/api/items", ws.router()), 1);
     let firing = wait_for(Duration::from_secs(30), || {
         alert(&ws, "inv", "errors")["state"] == "firing"
     });
@@ -502,7 +471,7 @@ async fn rules_reload_with_the_workspace_and_keep_their_state() {
         alert(&ws, "inv", "busy")["state"] == "firing"
     });
     let errors = alert(&ws, "inv", "errors");
-    load.stop().await;
+    load.finish().await;
     assert!(both, "{:#}", ws.json(&["alerts", "list"]));
     assert_eq!(errors["state"], "firing", "{errors:#}");
     assert_eq!(errors["since"], since, "the unchanged rule kept its state");
@@ -534,13 +503,13 @@ async fn a_hanging_webhook_delays_no_other_alert() {
         TestWorkspace::new(&[("ord", manifest("ord", "--error-rate 0.5", false, &alerts))]);
     ws.start_engine();
     ws.wait_serving("ord");
-    let load = Load::start(format!("http://{}/ord/api/items", ws.router()));
+    let load = Load::start(format!("http://{}/ord/api/items", ws.router()), 1);
     let delivered = wait_for(Duration::from_secs(30), || {
         !good.of_kind("firing").is_empty()
     });
     // The first try at the hanging receiver is still waiting for its answer.
     let hanging_tries = connections.load(Ordering::SeqCst);
-    load.stop().await;
+    load.finish().await;
     assert!(delivered, "{:#}", ws.json(&["alerts", "list"]));
     assert_eq!(
         good.of_kind("firing")[0]["alerts"][0]["labels"]["alertname"],

@@ -4,8 +4,6 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -48,52 +46,6 @@ fn wait_rollout(ws: &TestWorkspace, plugin: &str, what: &str, ok: impl Fn(&Value
     assert!(done, "{what}: rollout is {}", rollout(ws, plugin));
 }
 
-/// Requests through the router until stopped: (sent, failed) where failed is anything but
-/// a 200 (or a transport error).
-struct Load {
-    stop: Arc<AtomicBool>,
-    sent: Arc<AtomicUsize>,
-    failed: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Load {
-    fn start(url: String) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let sent = Arc::new(AtomicUsize::new(0));
-        let failed = Arc::new(AtomicUsize::new(0));
-        let task = {
-            let (stop, sent, failed) = (stop.clone(), sent.clone(), failed.clone());
-            tokio::spawn(async move {
-                let http = client();
-                while !stop.load(Ordering::Relaxed) {
-                    let ok = matches!(get(&http, &url).await, Ok((200, _, _)));
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    if !ok {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            })
-        };
-        Load {
-            stop,
-            sent,
-            failed,
-            task,
-        }
-    }
-
-    async fn finish(self) -> (usize, usize) {
-        self.stop.store(true, Ordering::Relaxed);
-        let _ = self.task.await;
-        (
-            self.sent.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-        )
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_healthy_canary_walks_every_step_under_load_and_is_promoted() {
     let mut ws = TestWorkspace::new(&[(
@@ -102,7 +54,7 @@ async fn a_healthy_canary_walks_every_step_under_load_and_is_promoted() {
     )]);
     ws.start_engine();
     ws.wait_serving("api");
-    let load = Load::start(format!("http://{}/api/", ws.router()));
+    let load = Load::start(format!("http://{}/api/", ws.router()), 1);
 
     // Without --detach the CLI waits and prints each step as it happens.
     let out = ws.naap(&["deploy", "api", "--version", "2.0.0"]);
@@ -345,7 +297,7 @@ async fn an_engine_killed_mid_canary_resumes_from_the_stored_step() {
     ws.start_engine();
 
     // Resumed, not restarted: the same canary process carries on to promotion.
-    let load = Load::start(format!("http://{}/api/", ws.router()));
+    let load = Load::start(format!("http://{}/api/", ws.router()), 1);
     let done = wait_for(DEADLINE, || {
         last_rollout(&ws, "api")["state"] == "succeeded"
     });
@@ -464,7 +416,7 @@ async fn the_automatic_guard_rolls_a_bad_canary_back_and_ends_the_rollout() {
     let mut ws = TestWorkspace::new(&[("api", manifest)]);
     ws.start_engine();
     ws.wait_serving("api");
-    let load = Load::start(format!("http://{}/api/api/items", ws.router()));
+    let load = Load::start(format!("http://{}/api/api/items", ws.router()), 1);
     ws.json(&["deploy", "api", "--version", "2.0.0", "--detach"]);
     let done = wait_for(DEADLINE, || {
         last_rollout(&ws, "api")["state"] == "rolled_back"

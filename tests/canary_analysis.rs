@@ -5,8 +5,6 @@
 mod common;
 use common::*;
 use serde_json::Value;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 /// A canary plugin whose 1.0.0 runs the sample service with `v1` and 2.0.0 with `v2`.
@@ -23,48 +21,6 @@ fn manifest(name: &str, v1: &str, v2: &str, steps: &str, analysis: &str) -> Stri
             &format!("kind = \"canary\"\nsteps = {steps}\nstep_interval = \"6s\""),
         )
         + &format!("\n[analysis]\nmin_samples = 5\n{analysis}\n")
-}
-
-/// Requests through the router until stopped, from `loops` concurrent loops; counts failures.
-struct Load {
-    stop: Arc<AtomicBool>,
-    failures: Arc<AtomicU64>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(url: String, loops: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let failures = Arc::new(AtomicU64::new(0));
-        let tasks = (0..loops)
-            .map(|_| {
-                let (stop, failures, url) = (stop.clone(), failures.clone(), url.clone());
-                tokio::spawn(async move {
-                    let http = client();
-                    while !stop.load(Ordering::Relaxed) {
-                        if !matches!(get(&http, &url).await, Ok((200, _, _))) {
-                            failures.fetch_add(1, Ordering::Relaxed);
-                        }
-                        tokio::time::sleep(Duration::from_millis(5)).await;
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            failures,
-            tasks,
-        }
-    }
-
-    /// Stops the loops and returns how many requests failed.
-    async fn stop(self) -> u64 {
-        self.stop.store(true, Ordering::Relaxed);
-        for task in self.tasks {
-            let _ = task.await;
-        }
-        self.failures.load(Ordering::Relaxed)
-    }
 }
 
 /// Starts `naap deploy PLUGIN --version 2.0.0` on a thread; join it for the output.
@@ -126,7 +82,7 @@ async fn a_healthy_canary_passes_every_step() {
     });
     assert!(seen, "no verdict in status: {:#}", ws.status());
     let deploy = deploy.join().expect("deploy thread");
-    let failures = load.stop().await;
+    let failures = load.finish().await.1;
     assert!(deploy.status.success(), "{}", stderr(&deploy));
     let running = running.unwrap_or_default();
     assert_eq!(running["judgements"][0]["outcome"], "pass", "{running:#}");
@@ -191,7 +147,7 @@ async fn three_times_the_latency_fails_the_judge_and_traffic_goes_back() {
     ws.wait_serving("slow");
     let load = Load::start(format!("http://{}/slow/api/items", ws.router()), 3);
     let deploy = deploy_v2(&ws, "slow").join().expect("deploy thread");
-    let failures = load.stop().await;
+    let failures = load.finish().await.1;
 
     assert_eq!(deploy.status.code(), Some(1), "{}", stdout(&deploy));
     let err = stderr(&deploy);

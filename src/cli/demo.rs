@@ -182,7 +182,8 @@ fn print_welcome(dir: &Path, engine: &Engine, ready: bool) {
     println!("  naap deploy expense-tracker --version 1.1.0   # blue stays warm");
     println!("  naap rollback expense-tracker --yes           # instant flip back");
     println!("  naap traffic expense-tracker blue=90 green=10");
-    println!("  naap deploy checkout --version 2.5.0          # canary steps");
+    println!("  naap deploy checkout --version 2.5.0          # canary steps, judged");
+    println!("  naap deploy checkout --version 2.5.0-flaky    # 20% errors: rolled back");
     println!("  naap logs checkout -f --level warn");
     println!("  naap history expense-tracker");
     println!("\nCtrl-C stops the demo and its plugins and removes the workspace.");

@@ -325,3 +325,57 @@ pub async fn versions_answering(
     }
     seen
 }
+
+/// GETs through the router from `loops` concurrent loops until finished; counts what was
+/// sent and what failed (anything but a 200, or no answer).
+pub struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    sent: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    failed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(url: String, loops: usize) -> Load {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        let stop = std::sync::Arc::new(AtomicBool::new(false));
+        let sent = std::sync::Arc::new(AtomicUsize::new(0));
+        let failed = std::sync::Arc::new(AtomicUsize::new(0));
+        let tasks = (0..loops.max(1))
+            .map(|_| {
+                let (stop, sent, failed, url) =
+                    (stop.clone(), sent.clone(), failed.clone(), url.clone());
+                tokio::spawn(async move {
+                    let http = client();
+                    while !stop.load(Ordering::Relaxed) {
+                        let ok = matches!(get(&http, &url).await, Ok((200, _, _)));
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        if !ok {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                })
+            })
+            .collect();
+        Load {
+            stop,
+            sent,
+            failed,
+            tasks,
+        }
+    }
+
+    /// Stops the loops; returns (requests sent, requests failed).
+    pub async fn finish(self) -> (usize, usize) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(true, Ordering::Relaxed);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
+}

@@ -106,90 +106,42 @@ pub fn line(frame: &mut Frame, area: Rect, app: &App, prompt: &str, text: &str) 
     );
 }
 
-/// The silence form: duration and comment, the field being typed marked.
-pub fn silence(frame: &mut Frame, area: Rect, app: &App, form: &SilenceForm) {
+/// A field of a form: label, value, and a cursor when it is the one being typed.
+fn field<'a>(app: &App, label: &str, value: String, active: bool) -> Line<'a> {
     let theme = &app.theme;
-    let field = |label: &str, value: &str, active: bool| {
-        let mut spans = vec![
-            Span::styled(format!("{label:<9}"), fg(theme, Paint::Muted)),
-            Span::styled(
-                value.to_string(),
-                fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
-            ),
-        ];
-        if active {
-            spans.push(Span::styled("█", fg(theme, Paint::BorderFocused)));
-        }
-        Line::from(spans)
-    };
-    let mut lines = vec![
-        field("for", &form.duration, form.field == 0),
-        field("because", &form.comment, form.field == 1),
-        Line::from(""),
+    let mut spans = vec![
+        Span::styled(format!("{label:<10}"), fg(theme, Paint::Muted)),
+        Span::styled(
+            value,
+            fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
+        ),
     ];
-    if let Some(error) = &form.error {
-        lines.push(Line::from(Span::styled(
-            error.clone(),
-            fg(theme, Paint::Unhealthy),
-        )));
+    if active {
+        spans.push(Span::styled("█", fg(theme, Paint::BorderFocused)));
     }
-    lines.push(Line::from(Span::styled(
-        "tab other field · enter silence · esc cancel",
-        fg(theme, Paint::Muted),
-    )));
-    let box_area = centered(
-        area,
-        area.width.saturating_sub(4).min(70),
-        lines.len() as u16 + 2,
-    );
-    frame.render_widget(Clear, box_area);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: true })
-            .block(style::pane(
-                theme,
-                format!(" Silence {} ", form.target),
-                true,
-            )),
-        box_area,
-    );
+    Line::from(spans)
 }
 
-/// The deploy form: version (typed), strategy (tab cycles), preview (ctrl+p).
-pub fn deploy(frame: &mut Frame, area: Rect, app: &App, form: &DeployForm) {
+/// A small form over the panes: its fields, the last refusal, and a line of help.
+fn form(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    title: String,
+    mut lines: Vec<Line>,
+    error: Option<&String>,
+    help: &str,
+) {
     let theme = &app.theme;
-    let label = |text: &str| Span::styled(format!("{text:<10}"), fg(theme, Paint::Muted));
-    let value = |text: String| {
-        Span::styled(
-            text,
-            fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
-        )
-    };
-    let mut lines = vec![
-        Line::from(vec![
-            label("version"),
-            value(form.version.clone()),
-            Span::styled("█", fg(theme, Paint::BorderFocused)),
-        ]),
-        Line::from(vec![label("strategy"), value(form.strategy_text())]),
-        Line::from(vec![
-            label("into"),
-            value(if form.preview {
-                "a preview slot (only x-naap-slot reaches it; expires in 2h)".to_string()
-            } else {
-                "the idle slot; traffic moves when it is healthy".to_string()
-            }),
-        ]),
-        Line::from(""),
-    ];
-    if let Some(error) = &form.error {
+    lines.push(Line::from(""));
+    if let Some(error) = error {
         lines.push(Line::from(Span::styled(
             error.clone(),
             fg(theme, Paint::Unhealthy),
         )));
     }
     lines.push(Line::from(Span::styled(
-        "type the version · tab strategy · ctrl+p preview · enter deploy · esc cancel",
+        help.to_string(),
         fg(theme, Paint::Muted),
     )));
     let box_area = centered(
@@ -201,11 +153,35 @@ pub fn deploy(frame: &mut Frame, area: Rect, app: &App, form: &DeployForm) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(style::pane(
-                theme,
-                format!(" Deploy {} ", form.plugin),
-                true,
-            )),
+            .block(style::pane(theme, title, true)),
         box_area,
     );
+}
+
+/// The silence form: duration and comment.
+pub fn silence(frame: &mut Frame, area: Rect, app: &App, f: &SilenceForm) {
+    let lines = vec![
+        field(app, "for", f.duration.clone(), f.field == 0),
+        field(app, "because", f.comment.clone(), f.field == 1),
+    ];
+    let title = format!(" Silence {} ", f.target);
+    let help = "tab other field · enter silence · esc cancel";
+    form(frame, area, app, title, lines, f.error.as_ref(), help);
+}
+
+/// The deploy form: version (typed), strategy (tab cycles), preview (ctrl+p).
+pub fn deploy(frame: &mut Frame, area: Rect, app: &App, f: &DeployForm) {
+    let into = if f.preview {
+        "a preview slot (only x-naap-slot reaches it; expires in 2h)"
+    } else {
+        "the idle slot; traffic moves when it is healthy"
+    };
+    let lines = vec![
+        field(app, "version", f.version.clone(), true),
+        field(app, "strategy", f.strategy_text(), false),
+        field(app, "into", into.to_string(), false),
+    ];
+    let title = format!(" Deploy {} ", f.plugin);
+    let help = "type the version · tab strategy · ctrl+p preview · enter deploy · esc cancel";
+    form(frame, area, app, title, lines, f.error.as_ref(), help);
 }
