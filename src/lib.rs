@@ -3,6 +3,7 @@
 //! `core` is the engine and knows nothing of terminals or command lines; `api` serves it on a
 //! unix socket and is the client every face uses; `cli` is the headless face.
 
+pub mod ai;
 pub mod api;
 pub mod cli;
 pub mod core;

@@ -158,3 +158,56 @@ async fn a_lost_engine_shows_a_banner_and_the_dashboard_reconnects() {
         .await;
     assert!(dash.app.report.is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_operator_moves_traffic_only_after_yes() {
+    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    ws.start_engine();
+    ws.wait_serving("shop");
+    ws.json(&["deploy", "shop", "--version", "2.0.0"]);
+    let mut dash = Dashboard::new(&ws);
+    dash.pump_until("both slots serving", |app| {
+        app.plugin().is_some_and(|p| {
+            p.slots
+                .iter()
+                .all(|s| s.health == naap::core::types::Health::Healthy)
+        })
+    })
+    .await;
+    dash.keys(&["o"]).await;
+    let type_line = |text: &str| -> Vec<String> {
+        text.chars()
+            .map(|c| {
+                if c == ' ' {
+                    "space".to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    };
+    let line = type_line("shift 30% to blue");
+    let keys: Vec<&str> = line.iter().map(String::as_str).collect();
+    assert!(dash.keys(&keys).await.is_empty());
+    assert!(
+        dash.keys(&["enter"]).await.is_empty(),
+        "asking changes nothing"
+    );
+    assert_eq!(
+        ws.slot("shop", "blue")["weight"],
+        0,
+        "nothing moves before yes"
+    );
+    let calls = dash.keys(&["y"]).await;
+    assert_eq!(calls, ["traffic shop blue=30 green=70"]);
+    assert_eq!(ws.slot("shop", "blue")["weight"], 30);
+    assert_eq!(ws.slot("shop", "green")["weight"], 70);
+    let history = ws.json(&["history", "shop"]);
+    let by_dashboard = history["audit"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| a["face"] == "dashboard" && a["action"] == "traffic")
+        .count();
+    assert_eq!(by_dashboard, 1, "{history:#}");
+}

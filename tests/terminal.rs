@@ -178,8 +178,9 @@ async fn demo_in_a_real_terminal_moves_traffic_rolls_back_and_filters_logs() {
         [("1.0.0".to_string(), 30)].into()
     );
 
-    // Filter the logs with a regular expression.
-    tmux.keys(&["/"]);
+    // Filter the logs with a regular expression (`/` filters the focused pane's list: focus
+    // the logs first, past the metrics).
+    tmux.keys(&["Tab", "Tab", "/"]);
     tmux.type_text("items/2");
     tmux.keys(&["Enter"]);
     let screen = tmux.wait("only matching log lines", |s| {

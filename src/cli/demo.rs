@@ -60,6 +60,7 @@ async fn run_demo(dir: &Path, no_traffic: bool) -> anyhow::Result<()> {
         socket_path(&engine.state_dir()),
     ));
     let ready = wait_until_serving(&engine, Duration::from_secs(30)).await;
+    stage_next_version(dir, &engine);
     let router = engine.info().router.clone();
     if !no_traffic {
         tokio::spawn(background_traffic(router.clone()));
@@ -83,6 +84,22 @@ async fn run_demo(dir: &Path, no_traffic: bool) -> anyhow::Result<()> {
     engine.shutdown(stop_plugins).await;
     let _ = api.await;
     Ok(())
+}
+
+/// expense-tracker 1.0.0 is live; its manifest now names 1.1.0, the next version ready to
+/// deploy (the deploy form and `naap deploy expense-tracker` pick it up).
+fn stage_next_version(dir: &Path, engine: &Engine) {
+    let manifest = dir.join("plugins/expense-tracker/plugin.toml");
+    let staged = std::fs::read_to_string(&manifest)
+        .map(|text| text.replacen("version = \"1.0.0\"", "version = \"1.1.0\"", 1))
+        .and_then(|text| std::fs::write(&manifest, text));
+    if let Err(e) = staged {
+        tracing::warn!("could not stage expense-tracker 1.1.0: {e}");
+        return;
+    }
+    if let Err(e) = engine.reload_workspace() {
+        tracing::warn!("could not reload the demo workspace: {e}");
+    }
 }
 
 /// Both ends are a terminal: the demo opens the dashboard.
@@ -179,7 +196,7 @@ fn print_welcome(dir: &Path, engine: &Engine, ready: bool) {
     println!("  export NAAP_WORKSPACE={}", shell_quote(dir));
     println!("  naap status --watch");
     println!("  curl -si http://{router}/expenses/api/items");
-    println!("  naap deploy expense-tracker --version 1.1.0   # blue stays warm");
+    println!("  naap deploy expense-tracker                   # 1.1.0; blue stays warm");
     println!("  naap rollback expense-tracker --yes           # instant flip back");
     println!("  naap traffic expense-tracker blue=90 green=10");
     println!("  naap deploy checkout --version 2.5.0          # canary steps, judged");

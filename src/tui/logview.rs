@@ -59,6 +59,14 @@ impl LogView {
         self.lines.is_empty()
     }
 
+    /// The newest `n` lines whatever the filter, oldest first (for the operator's answers).
+    pub fn recent(&self, n: usize) -> Vec<&LogLine> {
+        self.lines
+            .iter()
+            .skip(self.lines.len().saturating_sub(n))
+            .collect()
+    }
+
     /// How many lines pass the filter.
     pub fn matching_len(&self) -> usize {
         self.matching.len()

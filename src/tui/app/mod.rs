@@ -14,6 +14,8 @@ pub use deploy::DeployForm;
 pub use silence::SilenceForm;
 pub use traffic::{FINE_STEP, STEP, TrafficEdit};
 
+use crate::ai::offline::{World, respond};
+use crate::ai::transcript::{CardState, Transcript};
 use crate::api::protocol::Call;
 use crate::core::engine::{EngineEvent, PluginStatus, StatusReport};
 use crate::core::logs::{LogLine, LogQuery};
@@ -23,6 +25,7 @@ use crate::tui::keymap::{Action, Code, Context, Key, Keymap, Named};
 use crate::tui::logview::{LOG_VIEW_CAPACITY, LogView};
 use crate::tui::theme::Theme;
 use chrono::{DateTime, Utc};
+use ratatui_textarea::TextArea;
 use std::collections::VecDeque;
 
 /// Engine events kept for the event strip.
@@ -35,10 +38,17 @@ pub enum Pane {
     Metrics,
     Logs,
     Alerts,
+    Operator,
 }
 
 impl Pane {
-    const ORDER: [Pane; 4] = [Pane::Plugins, Pane::Metrics, Pane::Logs, Pane::Alerts];
+    const ORDER: [Pane; 5] = [
+        Pane::Plugins,
+        Pane::Metrics,
+        Pane::Logs,
+        Pane::Alerts,
+        Pane::Operator,
+    ];
 
     fn step(self, forward: bool) -> Pane {
         let i = Pane::ORDER.iter().position(|p| *p == self).unwrap_or(0);
@@ -92,6 +102,8 @@ pub enum Overlay {
     Command(String),
     /// `/` log filter being typed.
     Filter(String),
+    /// `/` on the plugin list: a name filter being typed.
+    FindPlugin(String),
     /// Silencing the selected alert: for how long, and why.
     Silence(SilenceForm),
     /// Deploying the selected plugin: version and strategy.
@@ -116,6 +128,8 @@ pub struct App {
     pub logs: LogView,
     /// The `/` filter text of the log pane, as typed.
     pub log_filter_text: String,
+    /// The `/` filter of the plugin list: only plugins whose name contains it are shown.
+    pub plugin_filter: String,
     pub log_wrap: bool,
     pub log_timestamps: bool,
     pub events: VecDeque<EventRecord>,
@@ -131,6 +145,9 @@ pub struct App {
     pub now: DateTime<Utc>,
     /// Actions sent to the engine and not answered yet.
     pub in_flight: Vec<String>,
+    /// The conversation with the operator, and what is being typed to it.
+    pub operator: Transcript,
+    pub input: TextArea<'static>,
 }
 
 impl App {
@@ -143,6 +160,7 @@ impl App {
             traffic: None,
             logs: LogView::new(LOG_VIEW_CAPACITY),
             log_filter_text: String::new(),
+            plugin_filter: String::new(),
             log_wrap: false,
             log_timestamps: true,
             events: VecDeque::new(),
@@ -155,6 +173,8 @@ impl App {
             theme,
             now,
             in_flight: Vec::new(),
+            operator: Transcript::default(),
+            input: TextArea::default(),
         }
     }
 
@@ -173,6 +193,7 @@ impl App {
             Pane::Metrics => Context::Global,
             Pane::Logs => Context::Logs,
             Pane::Alerts => Context::Alerts,
+            Pane::Operator => Context::Global,
         }
     }
 
@@ -197,6 +218,7 @@ impl App {
             }
             Msg::Done { label, result } => {
                 self.in_flight.retain(|l| *l != label);
+                self.operator.resolve(&label, &result);
                 match result {
                     Ok(text) => self.notify(text, false),
                     Err(text) => self.notify(format!("{label} failed: {text}"), true),
@@ -266,18 +288,32 @@ impl App {
         self.logs.set_filter(query);
     }
 
+    /// The plugins the list shows: those whose name contains the `/` filter.
+    pub fn shown_plugins(&self) -> Vec<&PluginStatus> {
+        let needle = self.plugin_filter.trim().to_lowercase();
+        self.report
+            .iter()
+            .flat_map(|r| &r.plugins)
+            .filter(|p| needle.is_empty() || p.name.to_lowercase().contains(&needle))
+            .collect()
+    }
+
     fn select(&mut self, delta: i64) {
-        let Some(report) = &self.report else { return };
-        if report.plugins.is_empty() {
+        let shown: Vec<String> = self
+            .shown_plugins()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        if shown.is_empty() {
             return;
         }
         let current = self
             .selected
             .as_ref()
-            .and_then(|n| report.plugins.iter().position(|p| p.name == *n))
+            .and_then(|n| shown.iter().position(|p| p == n))
             .unwrap_or(0) as i64;
-        let next = (current + delta).rem_euclid(report.plugins.len() as i64) as usize;
-        self.selected = Some(report.plugins[next].name.clone());
+        let next = (current + delta).rem_euclid(shown.len() as i64) as usize;
+        self.selected = Some(shown[next].clone());
         self.traffic = None;
         self.refilter_logs();
     }
@@ -289,8 +325,12 @@ impl App {
             Overlay::Confirm(c) => return self.on_confirm_key(key, c),
             Overlay::Command(text) => return self.on_text_key(key, text, true),
             Overlay::Filter(text) => return self.on_text_key(key, text, false),
+            Overlay::FindPlugin(text) => return self.on_find_plugin_key(key, text),
             Overlay::Silence(form) => return self.on_silence_key(key, form),
             Overlay::Deploy(form) => return self.on_deploy_key(key, form),
+        }
+        if self.focus == Pane::Operator {
+            return self.on_operator_key(key);
         }
         let Some(action) = self.keymap.action(self.context(), key) else {
             return Vec::new();
@@ -304,6 +344,9 @@ impl App {
             Action::Quit => return vec![Effect::Quit],
             Action::Help => self.overlay = Overlay::Help,
             Action::CommandLine => self.overlay = Overlay::Command(String::new()),
+            Action::Filter if self.focus == Pane::Plugins => {
+                self.overlay = Overlay::FindPlugin(self.plugin_filter.clone());
+            }
             Action::Filter => {
                 self.focus = Pane::Logs;
                 self.overlay = Overlay::Filter(self.log_filter_text.clone());
@@ -311,6 +354,7 @@ impl App {
             Action::FocusNext => self.focus = self.focus.step(true),
             Action::FocusPrev => self.focus = self.focus.step(false),
             Action::Zoom => self.zoomed = !self.zoomed,
+            Action::FocusOperator => self.focus = Pane::Operator,
             Action::Up => self.select(-1),
             Action::Down => self.select(1),
             Action::AlertUp => self.alert_cursor = self.alert_cursor.saturating_sub(1),
@@ -460,6 +504,70 @@ impl App {
         Vec::new()
     }
 
+    /// Typing to the operator: enter sends, y/n answer a waiting card (with nothing typed),
+    /// esc goes back to the panes, tab moves on; everything else edits the input.
+    fn on_operator_key(&mut self, key: Key) -> Vec<Effect> {
+        let empty = self.input.lines().iter().all(|l| l.trim().is_empty());
+        match key.code {
+            Code::Char('c') if key.ctrl => return vec![Effect::Quit],
+            Code::Named(Named::Esc) => self.focus = Pane::Plugins,
+            Code::Named(Named::Tab) => self.focus = self.focus.step(true),
+            Code::Named(Named::BackTab) => self.focus = self.focus.step(false),
+            Code::Named(Named::Enter) => return self.ask_operator(),
+            Code::Char('y' | 'Y') if empty && self.operator.has_waiting() => {
+                if let Some((card, state)) = self.operator.waiting_mut() {
+                    *state = CardState::Sent;
+                    let (label, call) = (card.label.clone(), card.call.clone());
+                    return self.send(label, call);
+                }
+            }
+            Code::Char('n' | 'N') if empty && self.operator.has_waiting() => {
+                if let Some((_, state)) = self.operator.waiting_mut() {
+                    *state = CardState::Rejected;
+                }
+            }
+            _ => {
+                self.input.input(textarea_input(key));
+            }
+        }
+        Vec::new()
+    }
+
+    /// Sends what is typed to the operator and shows its answer.
+    fn ask_operator(&mut self) -> Vec<Effect> {
+        let text = self.input.lines().join(" ");
+        if text.trim().is_empty() {
+            return Vec::new();
+        }
+        self.input = TextArea::default();
+        self.operator.you(text.trim());
+        let events: Vec<EventRecord> = self.events.iter().cloned().collect();
+        let reply = {
+            let logs = self.logs.recent(5_000);
+            respond(
+                &text,
+                &World {
+                    report: self.report.as_ref(),
+                    selected: self.selected.as_deref(),
+                    events: &events,
+                    logs: &logs,
+                },
+            )
+        };
+        if let Some((plugin, slot)) = &reply.show_errors {
+            self.selected = Some(plugin.clone());
+            self.log_filter_text.clear();
+            self.logs.set_filter(LogQuery {
+                plugin: plugin.clone(),
+                slot: *slot,
+                min_level: Some(Level::Error),
+                ..LogQuery::default()
+            });
+        }
+        self.operator.operator(reply.text, reply.card);
+        Vec::new()
+    }
+
     /// Sends an engine call and remembers it is under way.
     fn send(&mut self, label: String, call: Call) -> Vec<Effect> {
         self.in_flight.push(label.clone());
@@ -589,6 +697,38 @@ impl App {
         }
     }
 
+    /// Typing the plugin list's filter; the list narrows as you type, Enter keeps it, Esc
+    /// clears it.
+    fn on_find_plugin_key(&mut self, key: Key, mut text: String) -> Vec<Effect> {
+        match key.code {
+            Code::Named(Named::Esc) => text.clear(),
+            Code::Named(Named::Enter) => {}
+            Code::Named(Named::Backspace) => {
+                text.pop();
+                self.overlay = Overlay::FindPlugin(text.clone());
+            }
+            Code::Char(c) if !key.ctrl && !key.alt => {
+                text.push(c);
+                self.overlay = Overlay::FindPlugin(text.clone());
+            }
+            _ => self.overlay = Overlay::FindPlugin(text.clone()),
+        }
+        self.plugin_filter = text;
+        let shown: Vec<String> = self
+            .shown_plugins()
+            .iter()
+            .map(|p| p.name.clone())
+            .collect();
+        if !shown.iter().any(|n| Some(n) == self.selected.as_ref())
+            && let Some(first) = shown.first()
+        {
+            self.selected = Some(first.clone());
+            self.traffic = None;
+            self.refilter_logs();
+        }
+        Vec::new()
+    }
+
     fn apply_log_filter(&mut self, text: String) {
         let mut query: LogQuery = self.logs.filter().clone();
         if text.trim().is_empty() {
@@ -627,6 +767,32 @@ impl App {
                 Vec::new()
             }
         }
+    }
+}
+
+/// The textarea's own key type for one of ours.
+fn textarea_input(key: Key) -> ratatui_textarea::Input {
+    use ratatui_textarea::Key as T;
+    let k = match key.code {
+        Code::Char(c) => T::Char(c),
+        Code::Named(Named::Backspace) => T::Backspace,
+        Code::Named(Named::Delete) => T::Delete,
+        Code::Named(Named::Left) => T::Left,
+        Code::Named(Named::Right) => T::Right,
+        Code::Named(Named::Up) => T::Up,
+        Code::Named(Named::Down) => T::Down,
+        Code::Named(Named::Home) => T::Home,
+        Code::Named(Named::End) => T::End,
+        Code::Named(Named::PageUp) => T::PageUp,
+        Code::Named(Named::PageDown) => T::PageDown,
+        Code::Named(Named::F(n)) => T::F(n),
+        _ => T::Null,
+    };
+    ratatui_textarea::Input {
+        key: k,
+        ctrl: key.ctrl,
+        alt: key.alt,
+        shift: key.shift,
     }
 }
 

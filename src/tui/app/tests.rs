@@ -379,3 +379,121 @@ fn a_held_canary_is_promoted_or_aborted_after_a_confirmation() {
             .contains("no rollout of shop")
     );
 }
+
+fn ask(app: &mut App, text: &str) -> Vec<Effect> {
+    for c in text.chars() {
+        app.update(Msg::Key(Key::plain(Code::Char(c))));
+    }
+    app.update(key("enter"))
+}
+
+#[test]
+fn the_operator_proposes_actions_as_cards_and_acts_only_on_yes() {
+    let mut app = app();
+    app.update(key("o"));
+    assert_eq!(app.focus, Pane::Operator);
+    // Typing goes to the input, not to the keymap ("t" would open the sliders).
+    assert!(ask(&mut app, "shift 25% to green").is_empty());
+    assert!(app.traffic.is_none());
+    let (card, state) = app
+        .operator
+        .entries
+        .last()
+        .unwrap()
+        .card
+        .clone()
+        .expect("a card");
+    assert_eq!(state, crate::ai::transcript::CardState::Waiting);
+    assert_eq!(card.title, "traffic shop blue=75 green=25");
+    assert!(
+        card.lines[0].contains("green v2.0.0: 0% → 25%"),
+        "{:?}",
+        card.lines
+    );
+    let effects = app.update(key("y"));
+    let [
+        Effect::Call {
+            label,
+            call: Call::Traffic { weights, .. },
+        },
+    ] = &effects[..]
+    else {
+        panic!("expected one traffic call, got {effects:?}");
+    };
+    assert_eq!(weights.get(&SlotName::Green), Some(&25));
+    app.update(Msg::Done {
+        label: label.clone(),
+        result: Ok("shop traffic is now blue 75%, green 25%".into()),
+    });
+    let (_, state) = app.operator.entries.last().unwrap().card.clone().unwrap();
+    assert!(matches!(state, crate::ai::transcript::CardState::Done(_)));
+
+    // n declines; nothing is sent.
+    ask(&mut app, "roll back shop");
+    assert!(app.update(key("n")).is_empty());
+    let (_, state) = app.operator.entries.last().unwrap().card.clone().unwrap();
+    assert_eq!(state, crate::ai::transcript::CardState::Rejected);
+}
+
+#[test]
+fn the_operator_answers_questions_with_numbers_and_never_guesses() {
+    let mut app = app();
+    app.update(Msg::Engine(EngineEvent::Snapshot(with_alert("firing"))));
+    app.update(key("o"));
+    ask(&mut app, "why is checkout failing?");
+    let answer = app.operator.entries.last().unwrap();
+    assert!(answer.card.is_none());
+    assert!(
+        answer
+            .text
+            .contains("alert errors is firing: error_rate{slot=canary} 21.0% > 5%"),
+        "{}",
+        answer.text
+    );
+
+    ask(&mut app, "show errors from the canary");
+    assert_eq!(app.logs.filter().plugin, "checkout");
+    assert_eq!(
+        app.logs.filter().slot,
+        Some(SlotName::Green),
+        "the canary of checkout is green"
+    );
+    assert_eq!(app.logs.filter().min_level, Some(Level::Error));
+
+    ask(&mut app, "make everything faster");
+    let answer = app.operator.entries.last().unwrap();
+    assert!(answer.card.is_none());
+    assert!(
+        answer.text.contains("I did not understand") && answer.text.contains("shift 25% to green"),
+        "{}",
+        answer.text
+    );
+    // Esc gives the keys back to the panes.
+    app.update(key("esc"));
+    assert_eq!(app.focus, Pane::Plugins);
+}
+
+#[test]
+fn slash_on_the_plugin_list_narrows_it() {
+    let mut app = app();
+    app.update(key("/"));
+    for c in "check".chars() {
+        app.update(Msg::Key(Key::plain(Code::Char(c))));
+    }
+    assert_eq!(
+        app.selected.as_deref(),
+        Some("checkout"),
+        "the selection follows the filter"
+    );
+    app.update(key("enter"));
+    assert_eq!(app.shown_plugins().len(), 1);
+    app.update(key("down"));
+    assert_eq!(
+        app.selected.as_deref(),
+        Some("checkout"),
+        "only shown plugins are selectable"
+    );
+    app.update(key("/"));
+    app.update(key("esc"));
+    assert_eq!(app.shown_plugins().len(), 2);
+}

@@ -10,6 +10,7 @@ mod alerts;
 mod header;
 mod logs;
 mod metrics;
+mod operator;
 mod overlay;
 mod plugins;
 mod statusbar;
@@ -66,7 +67,19 @@ pub fn draw(frame: &mut Frame, app: &App) {
             }
             draw_pane(frame, metrics_area, app, Pane::Metrics);
         }
-        draw_pane(frame, bottom, app, Pane::Logs);
+        if wide {
+            // The operator sits beside the logs where there is room for both.
+            let [logs_area, operator_area] =
+                Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                    .areas(bottom);
+            draw_pane(frame, logs_area, app, Pane::Logs);
+            draw_pane(frame, operator_area, app, Pane::Operator);
+        } else if app.focus == Pane::Operator {
+            // On a small screen the operator takes the log pane's place while it has focus.
+            draw_pane(frame, bottom, app, Pane::Operator);
+        } else {
+            draw_pane(frame, bottom, app, Pane::Logs);
+        }
     }
 
     match &app.overlay {
@@ -75,6 +88,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Confirm(c) => overlay::confirm(frame, body, app, c),
         Overlay::Command(text) => overlay::line(frame, status_area, app, ":", text),
         Overlay::Filter(text) => overlay::line(frame, status_area, app, "/", text),
+        Overlay::FindPlugin(text) => overlay::line(frame, status_area, app, "find plugin /", text),
         Overlay::Silence(form) => overlay::silence(frame, body, app, form),
         Overlay::Deploy(form) => overlay::deploy(frame, body, app, form),
     }
@@ -87,6 +101,7 @@ fn draw_pane(frame: &mut Frame, area: Rect, app: &App, pane: Pane) {
         Pane::Metrics => metrics::draw(frame, area, app, focused),
         Pane::Logs => logs::draw(frame, area, app, focused),
         Pane::Alerts => alerts::draw(frame, area, app, focused),
+        Pane::Operator => operator::draw(frame, area, app, focused),
     }
 }
 

@@ -14,11 +14,16 @@ use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
-    let block = style::pane(theme, " plugins ", focused);
+    let title = if app.plugin_filter.trim().is_empty() {
+        " plugins ".to_string()
+    } else {
+        format!(" plugins /{}/ ", app.plugin_filter.trim())
+    };
+    let block = style::pane(theme, title, focused);
     let inner_width = area.width.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = Vec::new();
     let mut selected_line = 0;
-    for plugin in app.report.iter().flat_map(|r| &r.plugins) {
+    for plugin in app.shown_plugins() {
         let selected = app.selected.as_deref() == Some(plugin.name.as_str());
         if selected {
             selected_line = lines.len();
@@ -59,7 +64,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     }
     if lines.is_empty() {
         lines.push(Line::from(Span::styled(
-            "no plugins yet: add one to naap.toml",
+            if app.plugin_filter.trim().is_empty() {
+                "no plugins yet: add one to naap.toml"
+            } else {
+                "no plugin name matches the filter; / then esc clears it"
+            },
             fg(theme, Paint::Muted),
         )));
     }
@@ -91,6 +100,7 @@ fn plugin_line<'a>(app: &App, plugin: &'a PluginStatus, selected: bool) -> Line<
         Span::styled(plugin.name.clone(), name_style),
         Span::styled(format!(" {} ", plugin.route), fg(theme, Paint::Muted)),
         Span::styled(plugin.strategy.to_string(), fg(theme, Paint::Muted)),
+        Span::styled(next_version(plugin), fg(theme, Paint::Warm)),
     ])
 }
 
@@ -193,4 +203,17 @@ fn preview_line<'a>(app: &App, slot: &'a SlotStatus) -> Line<'a> {
         Span::styled(format!("{word} "), fg(theme, paint)),
         Span::styled(left, fg(theme, Paint::Muted)),
     ])
+}
+
+/// ` · 1.1.0 ready` when the manifest names a version no slot runs yet (press d).
+fn next_version(plugin: &PluginStatus) -> String {
+    let running = plugin
+        .slots
+        .iter()
+        .any(|s| s.version.as_deref() == Some(plugin.manifest_version.as_str()));
+    if running || plugin.rollout.is_some() {
+        String::new()
+    } else {
+        format!(" · {} ready", plugin.manifest_version)
+    }
 }

@@ -36,6 +36,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 fg(theme, Paint::Healthy)
             },
         )),
+        None if app.focus == crate::tui::app::Pane::Operator => spans.push(Span::styled(
+            " enter ask · y/n answer a card (with nothing typed) · esc back to the panes · tab next pane",
+            fg(theme, Paint::Muted),
+        )),
         None => spans.extend(hints(app)),
     }
     // What is still running goes last: the newest result matters more.

@@ -160,3 +160,18 @@ fn every_theme_renders_with_its_own_colours() {
         insta::assert_snapshot!(format!("theme_{name}"), screen(&app, 80, 24));
     }
 }
+
+#[test]
+fn operator_conversation_200x50() {
+    let mut app = busy_app();
+    app.update(Msg::Key("o".parse().unwrap()));
+    for text in ["why is checkout failing?", "shift 25% to green"] {
+        for c in text.chars() {
+            app.update(Msg::Key(crate::tui::keymap::Key::plain(
+                crate::tui::keymap::Code::Char(c),
+            )));
+        }
+        app.update(Msg::Key("enter".parse().unwrap()));
+    }
+    insta::assert_snapshot!(screen(&app, 200, 50));
+}

@@ -1,0 +1,285 @@
+//! The offline operator: an intent router over the engine's own status. Read-only answers
+//! come back at once with the numbers; anything that would change something becomes a card
+//! with the exact call, for a person to confirm.
+
+use super::answer;
+use super::intent::{Intent, SlotWord, parse};
+use crate::api::protocol::Call;
+use crate::core::engine::{PluginStatus, StatusReport};
+use crate::core::logs::LogLine;
+use crate::core::store::EventRecord;
+use crate::core::types::{Health, ProcessState, SlotName};
+use crate::tui::app::Confirmation;
+use std::collections::BTreeMap;
+
+/// What the operator answers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Reply {
+    pub text: String,
+    /// An action waiting for y/n.
+    pub card: Option<Confirmation>,
+    /// Show this plugin's errors (of one slot, or all) in the log pane.
+    pub show_errors: Option<(String, Option<SlotName>)>,
+}
+
+impl Reply {
+    fn text(text: impl Into<String>) -> Reply {
+        Reply {
+            text: text.into(),
+            card: None,
+            show_errors: None,
+        }
+    }
+
+    fn card(text: impl Into<String>, card: Confirmation) -> Reply {
+        Reply {
+            text: text.into(),
+            card: Some(card),
+            show_errors: None,
+        }
+    }
+}
+
+/// What the operator sees of the world when it answers.
+pub struct World<'a> {
+    pub report: Option<&'a StatusReport>,
+    pub selected: Option<&'a str>,
+    pub events: &'a [EventRecord],
+    pub logs: &'a [&'a LogLine],
+}
+
+pub fn respond(text: &str, world: &World) -> Reply {
+    let intent = parse(text, world.report, world.selected);
+    let find = |name: &str| {
+        world
+            .report
+            .and_then(|r| r.plugins.iter().find(|p| p.name == name))
+    };
+    match intent {
+        Intent::Help => Reply::text(answer::HELP),
+        Intent::Unknown => Reply::text(format!(
+            "I did not understand “{}”, so I changed nothing.\n{}",
+            text.trim(),
+            answer::HELP
+        )),
+        Intent::NoPlugin => Reply::text(format!(
+            "Which plugin? Name one of: {}.",
+            world
+                .report
+                .map(|r| r
+                    .plugins
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "))
+                .unwrap_or_default()
+        )),
+        Intent::Status { plugin } => match find(&plugin) {
+            Some(p) => Reply::text(answer::status(p)),
+            None => unknown_plugin(&plugin),
+        },
+        Intent::WhyFailing { plugin } => match find(&plugin) {
+            Some(p) => Reply::text(answer::why_failing(p, world.events, world.logs)),
+            None => unknown_plugin(&plugin),
+        },
+        Intent::ShowErrors { plugin, slot } => {
+            let Some(p) = find(&plugin) else {
+                return unknown_plugin(&plugin);
+            };
+            let slot = slot.and_then(|w| resolve_slot(p, w));
+            Reply {
+                text: answer::errors(&plugin, slot, world.logs),
+                card: None,
+                show_errors: Some((plugin, slot)),
+            }
+        }
+        Intent::Rollback { plugin } => match find(&plugin) {
+            Some(p) => Reply::card(
+                "This is what a rollback does:",
+                Confirmation::rollback(p, p.rollout.is_some()),
+            ),
+            None => unknown_plugin(&plugin),
+        },
+        Intent::Promote { plugin } => steer(find(&plugin), &plugin, true),
+        Intent::Abort { plugin } => steer(find(&plugin), &plugin, false),
+        Intent::Pause { plugin } => pause_resume(find(&plugin), &plugin, true),
+        Intent::Resume { plugin } => pause_resume(find(&plugin), &plugin, false),
+        Intent::Traffic {
+            plugin,
+            slot,
+            percent,
+        } => match find(&plugin) {
+            Some(p) => traffic(p, slot, percent),
+            None => unknown_plugin(&plugin),
+        },
+        Intent::Deploy { plugin, version } => match find(&plugin) {
+            Some(p) => Reply::card(
+                "Deploying asks first:",
+                Confirmation {
+                    title: format!("deploy {plugin} --version {version}"),
+                    lines: vec![
+                        format!(
+                            "starts {version} in the idle slot with the {} strategy",
+                            p.strategy
+                        ),
+                        "traffic moves only once it is healthy; gates run first".to_string(),
+                    ],
+                    label: format!("deploy {plugin} {version}"),
+                    call: Call::Deploy {
+                        plugin: plugin.clone(),
+                        version: Some(version.clone()),
+                        strategy: None,
+                        dry_run: false,
+                        no_cache: false,
+                        preview: false,
+                        ttl: None,
+                        detach: true,
+                    },
+                },
+            ),
+            None => unknown_plugin(&plugin),
+        },
+    }
+}
+
+fn unknown_plugin(name: &str) -> Reply {
+    Reply::text(format!("There is no plugin {name} in this workspace."))
+}
+
+fn steer(plugin: Option<&PluginStatus>, name: &str, promote: bool) -> Reply {
+    let Some(p) = plugin else {
+        return unknown_plugin(name);
+    };
+    match Confirmation::steer(p, promote) {
+        Some(card) => Reply::card("This is what it does:", card),
+        None => Reply::text(format!(
+            "No rollout of {name} is running, so there is nothing to {}.",
+            if promote { "promote" } else { "abort" }
+        )),
+    }
+}
+
+fn pause_resume(plugin: Option<&PluginStatus>, name: &str, pause: bool) -> Reply {
+    let Some(p) = plugin else {
+        return unknown_plugin(name);
+    };
+    let Some(r) = &p.rollout else {
+        return Reply::text(format!("No rollout of {name} is running."));
+    };
+    let (verb, line, call) = if pause {
+        (
+            "pause",
+            format!(
+                "the rollout to {} stays at its current weight; the step timer freezes",
+                r.to_version
+            ),
+            Call::Pause {
+                plugin: name.to_string(),
+            },
+        )
+    } else {
+        (
+            "resume",
+            format!(
+                "the rollout to {} goes on from where it was held",
+                r.to_version
+            ),
+            Call::Resume {
+                plugin: name.to_string(),
+            },
+        )
+    };
+    Reply::card(
+        "This is what it does:",
+        Confirmation {
+            title: format!("{verb} {name}"),
+            lines: vec![line],
+            label: format!("{verb} {name}"),
+            call,
+        },
+    )
+}
+
+/// Which slot "the canary" or "stable" means now: the rollout's target, else the newer
+/// slot that takes less traffic.
+fn resolve_slot(plugin: &PluginStatus, word: SlotWord) -> Option<SlotName> {
+    let canary = plugin.rollout.as_ref().map(|r| r.to_slot).or_else(|| {
+        plugin
+            .slots
+            .iter()
+            .filter(|s| s.version.is_some())
+            .min_by_key(|s| s.weight)
+            .map(|s| s.slot)
+    });
+    match word {
+        SlotWord::Slot(s) => Some(s),
+        SlotWord::Canary => canary,
+        SlotWord::Stable => canary.map(SlotName::other),
+    }
+}
+
+fn traffic(plugin: &PluginStatus, word: SlotWord, percent: u32) -> Reply {
+    if percent > 100 {
+        return Reply::text(format!(
+            "{percent}% is more than all of the traffic; say a number up to 100."
+        ));
+    }
+    let Some(slot) = resolve_slot(plugin, word) else {
+        return Reply::text(format!("{} has no slot I could call that.", plugin.name));
+    };
+    let serving = |s: SlotName| {
+        plugin.slots.iter().any(|x| {
+            x.slot == s && x.process_state == ProcessState::Running && x.health == Health::Healthy
+        })
+    };
+    let other = slot.other();
+    let needs_other = percent < 100;
+    if (percent > 0 && !serving(slot)) || (needs_other && !serving(other)) {
+        let idle = if percent > 0 && !serving(slot) {
+            slot
+        } else {
+            other
+        };
+        return Reply::text(format!(
+            "{idle} of {} does not serve, so it cannot take traffic; deploy a version there first.",
+            plugin.name
+        ));
+    }
+    let weights: BTreeMap<SlotName, u32> = [(slot, percent), (other, 100 - percent)].into();
+    let live = |s: SlotName| {
+        plugin
+            .slots
+            .iter()
+            .find(|x| x.slot == s)
+            .map_or(0, |x| x.weight)
+    };
+    let version = |s: SlotName| {
+        plugin
+            .slots
+            .iter()
+            .find(|x| x.slot == s)
+            .and_then(|x| x.version.clone())
+            .unwrap_or_default()
+    };
+    let (blue, green) = (weights[&SlotName::Blue], weights[&SlotName::Green]);
+    Reply::card(
+        "This is the change:",
+        Confirmation {
+            title: format!("traffic {} blue={blue} green={green}", plugin.name),
+            lines: vec![
+                format!("{slot} v{}: {}% → {percent}%", version(slot), live(slot)),
+                format!(
+                    "{other} v{}: {}% → {}%",
+                    version(other),
+                    live(other),
+                    100 - percent
+                ),
+            ],
+            label: format!("traffic {} blue={blue} green={green}", plugin.name),
+            call: Call::Traffic {
+                plugin: plugin.name.clone(),
+                weights,
+            },
+        },
+    )
+}

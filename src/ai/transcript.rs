@@ -1,0 +1,104 @@
+//! The conversation with the operator: what was asked, what it answered, and the action
+//! cards waiting for a yes or a no.
+
+use crate::tui::app::Confirmation;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Speaker {
+    You,
+    Operator,
+}
+
+/// Where a proposed action stands.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CardState {
+    /// Shown; nothing happens until y or n.
+    Waiting,
+    /// Confirmed and sent to the engine.
+    Sent,
+    Done(String),
+    Failed(String),
+    Rejected,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub speaker: Speaker,
+    pub text: String,
+    pub card: Option<(Confirmation, CardState)>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Transcript {
+    pub entries: Vec<Entry>,
+}
+
+impl Transcript {
+    pub fn you(&mut self, text: &str) {
+        self.entries.push(Entry {
+            speaker: Speaker::You,
+            text: text.to_string(),
+            card: None,
+        });
+    }
+
+    /// An answer, with an action card when it proposes one. A new card replaces an older
+    /// one still waiting: only the latest proposal can be confirmed.
+    pub fn operator(&mut self, text: String, card: Option<Confirmation>) {
+        if card.is_some()
+            && let Some((_, state)) = self.waiting_mut()
+        {
+            *state = CardState::Rejected;
+        }
+        self.entries.push(Entry {
+            speaker: Speaker::Operator,
+            text,
+            card: card.map(|c| (c, CardState::Waiting)),
+        });
+    }
+
+    /// A piece of a streamed answer (a language-model provider): appended to the answer
+    /// being written, or the start of a new one.
+    pub fn stream(&mut self, chunk: &str) {
+        match self.entries.last_mut() {
+            Some(e) if e.speaker == Speaker::Operator && e.card.is_none() => e.text.push_str(chunk),
+            _ => self.operator(chunk.to_string(), None),
+        }
+    }
+
+    /// The card waiting for an answer, if any.
+    pub fn waiting_mut(&mut self) -> Option<&mut (Confirmation, CardState)> {
+        self.entries
+            .iter_mut()
+            .rev()
+            .filter_map(|e| e.card.as_mut())
+            .find(|(_, state)| *state == CardState::Waiting)
+    }
+
+    pub fn has_waiting(&self) -> bool {
+        self.entries
+            .iter()
+            .filter_map(|e| e.card.as_ref())
+            .any(|(_, state)| *state == CardState::Waiting)
+    }
+
+    /// Records how a sent card's call ended; returns whether one was waiting for it.
+    pub fn resolve(&mut self, label: &str, result: &Result<String, String>) -> bool {
+        let sent = self
+            .entries
+            .iter_mut()
+            .rev()
+            .filter_map(|e| e.card.as_mut())
+            .find(|(c, state)| c.label == label && *state == CardState::Sent);
+        match sent {
+            Some((_, state)) => {
+                *state = match result {
+                    Ok(text) => CardState::Done(text.clone()),
+                    Err(text) => CardState::Failed(text.clone()),
+                };
+                true
+            }
+            None => false,
+        }
+    }
+}

@@ -1,0 +1,91 @@
+//! The operator pane: the conversation (newest at the bottom), action cards with their
+//! state, and the input.
+
+use super::style::{self, fg};
+use crate::ai::transcript::{CardState, Speaker};
+use crate::tui::app::App;
+use crate::tui::theme::Paint;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
+    let theme = &app.theme;
+    let block = style::pane(theme, " operator (offline) ", focused);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let [talk, input_area] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(inner);
+
+    let mut lines: Vec<Line> = Vec::new();
+    if app.operator.entries.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "Ask in plain words: \"why is checkout failing?\", \"shift 25% to green\", \"roll back expense-tracker\". Actions wait for your y.",
+            fg(theme, Paint::Muted),
+        )));
+    }
+    for entry in &app.operator.entries {
+        let (who, paint) = match entry.speaker {
+            Speaker::You => ("you ", Paint::Title),
+            Speaker::Operator => ("op  ", Paint::BorderFocused),
+        };
+        for (i, text) in entry.text.lines().enumerate() {
+            lines.push(Line::from(vec![
+                Span::styled(
+                    if i == 0 { who } else { "    " },
+                    fg(theme, paint).add_modifier(Modifier::BOLD),
+                ),
+                Span::styled(text.to_string(), fg(theme, Paint::Foreground)),
+            ]));
+        }
+        if let Some((card, state)) = &entry.card {
+            let (status, status_paint) = match state {
+                CardState::Waiting => ("y do it · n don't".to_string(), Paint::AlertPending),
+                CardState::Sent => ("sent…".to_string(), Paint::Starting),
+                CardState::Done(text) => (format!("done: {text}"), Paint::Healthy),
+                CardState::Failed(text) => (format!("failed: {text}"), Paint::Unhealthy),
+                CardState::Rejected => ("not done".to_string(), Paint::Muted),
+            };
+            lines.push(Line::from(vec![
+                Span::styled("    ┃ ", fg(theme, status_paint)),
+                Span::styled(
+                    card.title.clone(),
+                    fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
+                ),
+            ]));
+            for l in &card.lines {
+                lines.push(Line::from(vec![
+                    Span::styled("    ┃ ", fg(theme, status_paint)),
+                    Span::styled(format!("• {l}"), fg(theme, Paint::Foreground)),
+                ]));
+            }
+            lines.push(Line::from(vec![
+                Span::styled("    ┃ ", fg(theme, status_paint)),
+                Span::styled(status, fg(theme, status_paint).add_modifier(Modifier::BOLD)),
+            ]));
+        }
+    }
+    // Newest at the bottom: scroll so the end is in view (wrapped lines counted roughly).
+    let width = talk.width.max(1) as usize;
+    let rows: usize = lines.iter().map(|l| l.width().max(1).div_ceil(width)).sum();
+    let scroll = rows.saturating_sub(talk.height as usize);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll as u16, 0)),
+        talk,
+    );
+
+    let typed = app.input.lines().join(" ");
+    let mut spans = vec![Span::styled(
+        "> ",
+        fg(theme, Paint::Title).add_modifier(Modifier::BOLD),
+    )];
+    spans.push(Span::styled(typed, fg(theme, Paint::Foreground)));
+    if focused {
+        spans.push(Span::styled("█", fg(theme, Paint::BorderFocused)));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), input_area);
+}
