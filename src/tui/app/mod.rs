@@ -102,12 +102,19 @@ pub enum Overlay {
     Command(String),
     /// `/` log filter being typed.
     Filter(String),
-    /// `/` on the plugin list: a name filter being typed.
-    FindPlugin(String),
+    /// `/` on the plugin list or the alerts: a filter being typed.
+    Find(ListKind, String),
     /// Silencing the selected alert: for how long, and why.
     Silence(SilenceForm),
     /// Deploying the selected plugin: version and strategy.
     Deploy(DeployForm),
+}
+
+/// The lists `/` narrows (elsewhere it filters the logs).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListKind {
+    Plugins,
+    Alerts,
 }
 
 /// The result of the last action, shown in the status line.
@@ -130,6 +137,8 @@ pub struct App {
     pub log_filter_text: String,
     /// The `/` filter of the plugin list: only plugins whose name contains it are shown.
     pub plugin_filter: String,
+    /// The `/` filter of the alerts: plugin, rule or summary contains it.
+    pub alert_filter: String,
     pub log_wrap: bool,
     pub log_timestamps: bool,
     pub events: VecDeque<EventRecord>,
@@ -161,6 +170,7 @@ impl App {
             logs: LogView::new(LOG_VIEW_CAPACITY),
             log_filter_text: String::new(),
             plugin_filter: String::new(),
+            alert_filter: String::new(),
             log_wrap: false,
             log_timestamps: true,
             events: VecDeque::new(),
@@ -268,13 +278,29 @@ impl App {
             self.refilter_logs();
         }
         self.alerts = alerts::merge(&self.alerts, &report, self.now);
-        self.alert_cursor = self.alert_cursor.min(self.alerts.len().saturating_sub(1));
+        self.alert_cursor = self
+            .alert_cursor
+            .min(self.shown_alerts().len().saturating_sub(1));
         self.report = Some(report);
     }
 
     /// The alert under the cursor.
     pub fn selected_alert(&self) -> Option<&ShownAlert> {
-        self.alerts.get(self.alert_cursor)
+        self.shown_alerts().get(self.alert_cursor).copied()
+    }
+
+    /// The alerts the pane shows: those whose plugin, rule or summary contains the filter.
+    pub fn shown_alerts(&self) -> Vec<&ShownAlert> {
+        let needle = self.alert_filter.trim().to_lowercase();
+        self.alerts
+            .iter()
+            .filter(|a| {
+                needle.is_empty()
+                    || [&a.row.plugin, &a.row.rule, &a.row.summary]
+                        .iter()
+                        .any(|t| t.to_lowercase().contains(&needle))
+            })
+            .collect()
     }
 
     fn on_log(&mut self, line: LogLine) {
@@ -325,7 +351,7 @@ impl App {
             Overlay::Confirm(c) => return self.on_confirm_key(key, c),
             Overlay::Command(text) => return self.on_text_key(key, text, true),
             Overlay::Filter(text) => return self.on_text_key(key, text, false),
-            Overlay::FindPlugin(text) => return self.on_find_plugin_key(key, text),
+            Overlay::Find(list, text) => return self.on_find_key(key, list, text),
             Overlay::Silence(form) => return self.on_silence_key(key, form),
             Overlay::Deploy(form) => return self.on_deploy_key(key, form),
         }
@@ -345,7 +371,10 @@ impl App {
             Action::Help => self.overlay = Overlay::Help,
             Action::CommandLine => self.overlay = Overlay::Command(String::new()),
             Action::Filter if self.focus == Pane::Plugins => {
-                self.overlay = Overlay::FindPlugin(self.plugin_filter.clone());
+                self.overlay = Overlay::Find(ListKind::Plugins, self.plugin_filter.clone());
+            }
+            Action::Filter if self.focus == Pane::Alerts => {
+                self.overlay = Overlay::Find(ListKind::Alerts, self.alert_filter.clone());
             }
             Action::Filter => {
                 self.focus = Pane::Logs;
@@ -360,7 +389,7 @@ impl App {
             Action::AlertUp => self.alert_cursor = self.alert_cursor.saturating_sub(1),
             Action::AlertDown => {
                 self.alert_cursor =
-                    (self.alert_cursor + 1).min(self.alerts.len().saturating_sub(1));
+                    (self.alert_cursor + 1).min(self.shown_alerts().len().saturating_sub(1));
             }
             Action::Traffic => {
                 let Some(plugin) = self.plugin() else {
@@ -697,21 +726,25 @@ impl App {
         }
     }
 
-    /// Typing the plugin list's filter; the list narrows as you type, Enter keeps it, Esc
-    /// clears it.
-    fn on_find_plugin_key(&mut self, key: Key, mut text: String) -> Vec<Effect> {
+    /// Typing a list's filter; the list narrows as you type, Enter keeps it, Esc clears it.
+    fn on_find_key(&mut self, key: Key, list: ListKind, mut text: String) -> Vec<Effect> {
         match key.code {
             Code::Named(Named::Esc) => text.clear(),
             Code::Named(Named::Enter) => {}
             Code::Named(Named::Backspace) => {
                 text.pop();
-                self.overlay = Overlay::FindPlugin(text.clone());
+                self.overlay = Overlay::Find(list, text.clone());
             }
             Code::Char(c) if !key.ctrl && !key.alt => {
                 text.push(c);
-                self.overlay = Overlay::FindPlugin(text.clone());
+                self.overlay = Overlay::Find(list, text.clone());
             }
-            _ => self.overlay = Overlay::FindPlugin(text.clone()),
+            _ => self.overlay = Overlay::Find(list, text.clone()),
+        }
+        if list == ListKind::Alerts {
+            self.alert_filter = text;
+            self.alert_cursor = 0;
+            return Vec::new();
         }
         self.plugin_filter = text;
         let shown: Vec<String> = self

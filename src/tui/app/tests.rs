@@ -497,3 +497,42 @@ fn slash_on_the_plugin_list_narrows_it() {
     app.update(key("esc"));
     assert_eq!(app.shown_plugins().len(), 2);
 }
+
+#[test]
+fn slash_on_the_alerts_narrows_them_and_acks_the_shown_one() {
+    let mut report = with_alert("firing");
+    let mut second = report.plugins[1].alerts[0].clone();
+    second.rule = "latency".into();
+    second.summary = "p99_ms 900 > 800".into();
+    report.plugins[1].alerts.push(second);
+    let mut app = app();
+    app.update(Msg::Engine(EngineEvent::Snapshot(report)));
+    app.focus = Pane::Alerts;
+    app.update(key("/"));
+    for c in "p99".chars() {
+        app.update(Msg::Key(Key::plain(Code::Char(c))));
+    }
+    app.update(key("enter"));
+    assert_eq!(app.shown_alerts().len(), 1);
+    let effects = app.update(key("a"));
+    let [
+        Effect::Call {
+            call: Call::Ack { rule, .. },
+            ..
+        },
+    ] = &effects[..]
+    else {
+        panic!("expected an ack, got {effects:?}");
+    };
+    assert_eq!(rule, "latency");
+}
+
+#[test]
+fn a_streamed_answer_grows_one_entry() {
+    let mut t = crate::ai::transcript::Transcript::default();
+    t.you("why?");
+    t.stream("Because ");
+    t.stream("the canary fails.");
+    assert_eq!(t.entries.len(), 2);
+    assert_eq!(t.entries[1].text, "Because the canary fails.");
+}

@@ -36,15 +36,15 @@ pub fn rows_wanted(app: &App) -> u16 {
         .iter()
         .filter(|e| notable(&e.kind) == Some(Paint::AlertFiring))
         .count();
-    (app.alerts.len() + problems).min(6) as u16
+    (app.shown_alerts().len() + problems).min(6) as u16
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
     let rows = area.height.saturating_sub(2) as usize;
     let mut lines: Vec<Line> = app
-        .alerts
-        .iter()
+        .shown_alerts()
+        .into_iter()
         .enumerate()
         .map(|(i, a)| alert_line(app, a, focused && i == app.alert_cursor))
         .collect();

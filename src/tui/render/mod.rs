@@ -16,7 +16,7 @@ mod plugins;
 mod statusbar;
 pub(crate) mod style;
 
-use super::app::{App, Overlay, Pane};
+use super::app::{App, ListKind, Overlay, Pane};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 
@@ -88,7 +88,13 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Confirm(c) => overlay::confirm(frame, body, app, c),
         Overlay::Command(text) => overlay::line(frame, status_area, app, ":", text),
         Overlay::Filter(text) => overlay::line(frame, status_area, app, "/", text),
-        Overlay::FindPlugin(text) => overlay::line(frame, status_area, app, "find plugin /", text),
+        Overlay::Find(list, text) => {
+            let prompt = match list {
+                ListKind::Plugins => "find plugin /",
+                ListKind::Alerts => "find alert /",
+            };
+            overlay::line(frame, status_area, app, prompt, text)
+        }
         Overlay::Silence(form) => overlay::silence(frame, body, app, form),
         Overlay::Deploy(form) => overlay::deploy(frame, body, app, form),
     }
