@@ -9,7 +9,12 @@ use std::time::{Duration, Instant};
 
 struct Tmux {
     session: String,
+    // Demos pick the router port 8080 when it is free: two starting at once could both
+    // pick it, so the tests of this file take turns.
+    _turn: std::sync::MutexGuard<'static, ()>,
 }
+
+static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Tmux {
     fn start(command: &str, width: u16, height: u16) -> Tmux {
@@ -21,7 +26,11 @@ impl Tmux {
             found,
             "tmux is needed for this test: apt-get install -y tmux (.ci/run does)"
         );
-        let session = format!("naap-e2e-{}", std::process::id());
+        let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+        // Tests of this file run in parallel in one process: one session each.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let session = format!("naap-e2e-{}-{n}", std::process::id());
         let status = Command::new("tmux")
             .args([
                 "new-session",
@@ -37,7 +46,10 @@ impl Tmux {
             .status()
             .expect("run tmux");
         assert!(status.success(), "tmux new-session failed");
-        Tmux { session }
+        Tmux {
+            session,
+            _turn: turn,
+        }
     }
 
     fn screen(&self) -> String {
@@ -202,4 +214,34 @@ async fn demo_in_a_real_terminal_moves_traffic_rolls_back_and_filters_logs() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert!(!tmux.alive(), "the demo did not stop:\n{}", tmux.screen());
+}
+
+/// A dropped SSH session hangs up the terminal: the demo's engine runs in that process, so
+/// it must stop its plugins and remove its workspace rather than leave them behind.
+#[test]
+fn a_hung_up_demo_stops_its_plugins_and_removes_its_workspace() {
+    let config = tempfile::tempdir().expect("a config dir");
+    let command = format!(
+        "NAAP_CONFIG_DIR={} {} demo --no-traffic",
+        config.path().display(),
+        env!("CARGO_BIN_EXE_naap")
+    );
+    let tmux = Tmux::start(&command, 100, 30);
+    let screen = tmux.wait("the demo serving", |s| {
+        s.contains("checkout") && slot_line(s, "blue").contains("100%")
+    });
+    let workspace = std::path::PathBuf::from(
+        screen
+            .split_whitespace()
+            .find(|w| w.contains("naap-demo-"))
+            .expect("the header names the workspace"),
+    );
+    assert!(workspace.is_dir());
+    drop(tmux); // kill-session: the terminal hangs up
+    let gone = wait_for(Duration::from_secs(20), || !workspace.exists());
+    assert!(
+        gone,
+        "the demo workspace {} was left behind",
+        workspace.display()
+    );
 }

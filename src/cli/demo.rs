@@ -70,12 +70,37 @@ async fn run_demo(dir: &Path, no_traffic: bool) -> anyhow::Result<()> {
         // The dashboard on the demo; quitting it offers to stop everything (the workspace
         // is temporary), or to keep the demo running for the CLI.
         let (theme, keymap) = crate::tui::run::load_look().map_err(|p| anyhow::anyhow!("{p}"))?;
-        crate::tui::run::run(&socket, theme, keymap).await?;
-        if ask_stop().await {
-            println!("stopping the demo engine and its plugins …");
-            engine.shutdown(true).await;
-            let _ = api.await;
-            return Ok(());
+        tokio::select! {
+            result = crate::tui::run::run(&socket, theme, keymap) => {
+                if let Err(e) = result {
+                    // The terminal failed under the dashboard: stop what this process
+                    // runs before saying why, or its plugins would outlive it.
+                    engine.shutdown(true).await;
+                    let _ = api.await;
+                    return Err(e);
+                }
+                if ask_stop().await {
+                    println!("stopping the demo engine and its plugins …");
+                    engine.shutdown(true).await;
+                    let _ = api.await;
+                    return Ok(());
+                }
+            }
+            // The terminal went away (SIGHUP when an SSH session drops), SIGTERM, or
+            // `naap stop`: the engine lives in this process, so its plugins would be left
+            // behind. Give the terminal back and stop everything.
+            stop_plugins = async {
+                let stop_plugins = wait_for_stop(&engine, true).await;
+                // Before the dashboard is dropped: after a hang-up its terminal is gone, and
+                // the terminal's clean-up would write to that dead stderr and panic there.
+                crate::tui::run::detach_stderr();
+                stop_plugins
+            } => {
+                crate::tui::run::leave_terminal_quietly();
+                engine.shutdown(stop_plugins).await;
+                let _ = api.await;
+                return Ok(());
+            }
         }
     }
     print_welcome(dir, &engine, ready);

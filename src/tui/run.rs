@@ -104,6 +104,31 @@ pub async fn run(socket: &Path, theme: Theme, keymap: Keymap) -> anyhow::Result<
     result
 }
 
+/// Gives the terminal back without a word: after a hang-up the terminal is gone, and
+/// `ratatui::restore` would report that on stderr — which is that same dead terminal, where
+/// a failed write panics. Errors here change nothing, so they are dropped.
+pub fn leave_terminal_quietly() {
+    let _ = crossterm::terminal::disable_raw_mode();
+    let _ = crossterm::execute!(
+        std::io::stdout(),
+        crossterm::terminal::LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
+}
+
+/// Points stderr at /dev/null. After SIGHUP the terminal behind stderr is gone, and Rust's
+/// `eprintln!` (used by terminal clean-up code) panics when its write fails.
+pub fn detach_stderr() {
+    use std::os::fd::AsRawFd;
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        // SAFETY: dup2 on two open descriptors; fd 2 is replaced atomically and `null` is
+        // closed when dropped, leaving fd 2 open on /dev/null.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), libc::STDERR_FILENO);
+        }
+    }
+}
+
 /// Reads the terminal on a thread of its own (crossterm's reads block) and forwards key
 /// presses and resizes until `stop`.
 fn spawn_input(
