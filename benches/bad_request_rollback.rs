@@ -20,9 +20,8 @@
 mod support;
 
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use support::{Engine, Load, Sample, Slot, bench_mode, client_loop, env_usize, naap_bin};
+use support::{Clients, Engine, Sample, Slot, bench_mode, env_usize, naap_bin};
 
 const MANIFEST_TAIL: &str = "[strategy]\nkind = \"canary\"\nsteps = [10, 100]\n\
      step_interval = \"10m\"\n\n[rollback]\non_error_rate = 0.05\nkeep_previous_warm = \"30m\"\n";
@@ -50,15 +49,8 @@ fn main() -> ExitCode {
     });
     let router = engine.wait_ready(Duration::from_secs(30));
     let url = format!("http://{router}/bench/api/items");
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("build the load's tokio runtime");
-    let load = Load::new();
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| runtime.spawn(client_loop(url.clone(), load.clone())))
-        .collect();
+    let load_clients = Clients::start(&url, clients);
+    let load = load_clients.load.clone();
     std::thread::sleep(Duration::from_millis(300));
 
     let mut done = Vec::with_capacity(iterations);
@@ -82,13 +74,7 @@ fn main() -> ExitCode {
         std::thread::sleep(Duration::from_millis(200));
     }
 
-    load.stop.store(true, Ordering::Relaxed);
-    let mut samples: Vec<Sample> = Vec::new();
-    for task in tasks {
-        samples.extend(runtime.block_on(task).expect("a load client panicked"));
-    }
-    let seconds = load.base.elapsed().as_secs_f64();
-    drop(runtime);
+    let (samples, seconds) = load_clients.finish();
     let history = engine.json(&["history", "bench", "-n", "1000"]);
     drop(engine);
 

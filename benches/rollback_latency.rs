@@ -22,11 +22,8 @@
 mod support;
 
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use support::{
-    Engine, Load, Sample, Slot, bench_mode, client_loop, env_usize, naap_bin, parse_json,
-};
+use support::{Clients, Engine, Sample, Slot, bench_mode, env_usize, naap_bin, parse_json};
 
 /// The slot the engine rolls back to (the warm previous one).
 const OLD: Slot = Slot::Blue;
@@ -91,15 +88,8 @@ fn run(config: &Config) -> Summary {
     let router = engine.wait_ready(Duration::from_secs(30));
     let url = format!("http://{router}/bench/api/items");
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("build the load's tokio runtime");
-    let load = Load::new();
-    let clients: Vec<_> = (0..config.clients)
-        .map(|_| runtime.spawn(client_loop(url.clone(), load.clone())))
-        .collect();
+    let clients = Clients::start(&url, config.clients);
+    let load = clients.load.clone();
 
     // The deploy runs under load as well: its traffic move counts towards failures too.
     let deployed = engine.json(&["deploy", "bench", "--version", "2.0.0"]);
@@ -156,13 +146,7 @@ fn run(config: &Config) -> Summary {
     }
     std::thread::sleep(config.settle);
 
-    load.stop.store(true, Ordering::Relaxed);
-    let mut samples = Vec::new();
-    for client in clients {
-        samples.extend(runtime.block_on(client).expect("a load client panicked"));
-    }
-    let seconds = load.base.elapsed().as_secs_f64();
-    drop(runtime);
+    let (samples, seconds) = clients.finish();
     drop(engine);
 
     let mut first_answer_ms = Vec::with_capacity(iterations.len());

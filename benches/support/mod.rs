@@ -309,6 +309,42 @@ pub async fn client_loop(url: String, load: Arc<Load>) -> Vec<Sample> {
     samples
 }
 
+/// `n` keep-alive clients on a runtime of their own, loading `url` until `finish`.
+pub struct Clients {
+    runtime: tokio::runtime::Runtime,
+    pub load: Arc<Load>,
+    tasks: Vec<tokio::task::JoinHandle<Vec<Sample>>>,
+}
+
+impl Clients {
+    pub fn start(url: &str, n: usize) -> Clients {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("build the load's tokio runtime");
+        let load = Load::new();
+        let tasks = (0..n)
+            .map(|_| runtime.spawn(client_loop(url.to_string(), load.clone())))
+            .collect();
+        Clients {
+            runtime,
+            load,
+            tasks,
+        }
+    }
+
+    /// Stops the clients; every response they recorded, and the seconds the load ran.
+    pub fn finish(self) -> (Vec<Sample>, f64) {
+        self.load.stop.store(true, Ordering::Relaxed);
+        let mut samples = Vec::new();
+        for task in self.tasks {
+            samples.extend(self.runtime.block_on(task).expect("a load client panicked"));
+        }
+        (samples, self.load.base.elapsed().as_secs_f64())
+    }
+}
+
 /// Nearest-rank percentile of sorted values.
 pub fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {

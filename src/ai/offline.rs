@@ -8,7 +8,7 @@ use crate::api::protocol::Call;
 use crate::core::engine::{PluginStatus, StatusReport};
 use crate::core::logs::LogLine;
 use crate::core::store::EventRecord;
-use crate::core::types::{Health, ProcessState, SlotName};
+use crate::core::types::SlotName;
 use crate::tui::app::Confirmation;
 use std::collections::BTreeMap;
 
@@ -227,11 +227,7 @@ fn traffic(plugin: &PluginStatus, word: SlotWord, percent: u32) -> Reply {
     let Some(slot) = resolve_slot(plugin, word) else {
         return Reply::text(format!("{} has no slot I could call that.", plugin.name));
     };
-    let serving = |s: SlotName| {
-        plugin.slots.iter().any(|x| {
-            x.slot == s && x.process_state == ProcessState::Running && x.health == Health::Healthy
-        })
-    };
+    let serving = |s: SlotName| plugin.slots.iter().any(|x| x.slot == s && x.serves());
     let other = slot.other();
     let needs_other = percent < 100;
     if (percent > 0 && !serving(slot)) || (needs_other && !serving(other)) {

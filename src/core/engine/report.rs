@@ -65,6 +65,14 @@ pub struct SlotStatus {
     pub metrics: MetricsSnapshot,
 }
 
+impl SlotStatus {
+    /// Ready for traffic: the process runs and its health checks pass (the same test the
+    /// engine applies before it moves weight to a slot).
+    pub fn serves(&self) -> bool {
+        self.process_state == ProcessState::Running && self.health == Health::Healthy
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct RolloutStatus {
     pub id: i64,

@@ -2,7 +2,6 @@
 
 use crate::api::protocol::Call;
 use crate::core::engine::PluginStatus;
-use crate::core::types::{Health, ProcessState};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Confirmation {
@@ -22,11 +21,7 @@ impl Confirmation {
         let target = live.and_then(|live| plugin.slots.iter().find(|s| s.slot != live.slot));
         let mut lines = Vec::new();
         match target {
-            Some(t)
-                if t.process_state == ProcessState::Running
-                    && t.health == Health::Healthy
-                    && t.version.is_some() =>
-            {
+            Some(t) if t.serves() && t.version.is_some() => {
                 lines.push(format!(
                     "all traffic to {} v{}, warm: an instant weight flip",
                     t.slot,

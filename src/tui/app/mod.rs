@@ -20,7 +20,7 @@ use crate::api::protocol::Call;
 use crate::core::engine::{EngineEvent, PluginStatus, StatusReport};
 use crate::core::logs::{LogLine, LogQuery};
 use crate::core::store::EventRecord;
-use crate::core::types::{Health, Level, ProcessState, SlotName};
+use crate::core::types::{Level, SlotName};
 use crate::tui::keymap::{Action, Code, Context, Key, Keymap, Named};
 use crate::tui::logview::{LOG_VIEW_CAPACITY, LogView};
 use crate::tui::theme::Theme;
@@ -399,9 +399,7 @@ impl App {
                 let idle: Vec<String> = plugin
                     .slots
                     .iter()
-                    .filter(|s| {
-                        !(s.process_state == ProcessState::Running && s.health == Health::Healthy)
-                    })
+                    .filter(|s| !s.serves())
                     .map(|s| s.slot.to_string())
                     .collect();
                 if idle.is_empty() {

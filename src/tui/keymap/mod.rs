@@ -101,7 +101,7 @@ actions! {
     Down @ Plugins = "down" ["down", "j"] "select the next plugin";
     Traffic @ Plugins = "traffic" ["t"] "adjust the traffic sliders";
     Deploy @ Plugins = "deploy" ["d"] "deploy a version (choose version and strategy)";
-    Promote @ Plugins = "promote" ["p"] "promote the running canary to 100 %";
+    Promote @ Plugins = "promote" ["p"] "promote the running canary: on to its next step";
     Abort @ Plugins = "abort" ["x"] "abort the running rollout; traffic back to stable";
     PauseResume @ Plugins = "pause_resume" ["space"] "pause or resume the running rollout";
     Rollback @ Plugins = "rollback" ["r"] "roll back (asks for confirmation)";
