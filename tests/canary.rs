@@ -162,6 +162,12 @@ async fn a_pause_step_holds_until_promote_and_pause_and_resume_hold_and_continue
         promoted["summary"].as_str().unwrap_or("").contains("50%"),
         "{promoted}"
     );
+    // The answer shows the step it moved to, not the one before.
+    assert_eq!(
+        promoted["weights"],
+        serde_json::json!([["blue", 50], ["green", 50]]),
+        "{promoted}"
+    );
     wait_rollout(&ws, "api", "at 50%", |r| {
         r["step_index"] == 1 && r["paused"] == false
     });

@@ -1,7 +1,7 @@
 //! `naap alerts list | silence | unsilence | ack`.
 
 use super::args::AlertsCommand;
-use super::output::{Exit, print_json, table};
+use super::output::{Usage, print_json, table};
 use super::{Cli, context};
 use crate::api::Call;
 use crate::core::engine::AlertsReport;
@@ -90,7 +90,7 @@ pub fn silence_call(
         rule,
         duration,
         comment,
-        author: author_or_unknown(author),
+        author: author_or_login_name(author),
     })
 }
 
@@ -107,22 +107,20 @@ pub fn ack_call(target: &str, author: Option<String>) -> Result<Call, String> {
     Ok(Call::Ack {
         plugin: plugin.to_string(),
         rule: rule.to_string(),
-        author: author_or_unknown(author),
+        author: author_or_login_name(author),
     })
 }
 
-/// `--author`, else $USER (via clap), else $LOGNAME, else `unknown`.
-fn author_or_unknown(author: Option<String>) -> String {
+/// `--author`, else $USER (via clap), else the login name (`operator_name`).
+fn author_or_login_name(author: Option<String>) -> String {
     author
-        .or_else(|| std::env::var("LOGNAME").ok())
         .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(|| "unknown".to_string())
+        .unwrap_or_else(crate::core::identity::operator_name)
 }
 
 /// Arguments clap cannot check: message on stderr, exit 2 like clap's own.
 fn bad_argument(message: &str) -> anyhow::Result<()> {
-    eprintln!("naap: {message}");
-    Err(Exit(2).into())
+    Err(Usage(message.to_string()).into())
 }
 
 async fn list(cli: &Cli, plugin: Option<String>, limit: usize) -> anyhow::Result<()> {

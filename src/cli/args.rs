@@ -140,6 +140,19 @@ pub enum Command {
     SampleService(crate::sample_service::SampleArgs),
 }
 
+/// `naap sample-service …` parsed on its own (see `cli::main`).
+#[derive(Parser, Debug, Clone)]
+#[command(
+    name = "naap sample-service",
+    bin_name = "naap sample-service",
+    about = "The built-in sample plugin: a small HTTP service with /health and /api/items",
+    disable_version_flag = true
+)]
+pub struct SampleCli {
+    #[command(flatten)]
+    pub args: crate::sample_service::SampleArgs,
+}
+
 #[derive(Subcommand, Debug, Clone)]
 pub enum AlertsCommand {
     /// Pending, firing and resolved alerts, active silences and recent transitions.
@@ -159,7 +172,7 @@ pub enum AlertsCommand {
         /// Why, for whoever is on call next.
         #[arg(long)]
         comment: String,
-        /// Who silences it (default: $USER).
+        /// Who silences it (default: $USER, else the login name).
         #[arg(long, env = "USER")]
         author: Option<String>,
     },
@@ -172,7 +185,7 @@ pub enum AlertsCommand {
     Ack {
         /// PLUGIN/RULE.
         target: String,
-        /// Who acknowledges it (default: $USER).
+        /// Who acknowledges it (default: $USER, else the login name).
         #[arg(long, env = "USER")]
         author: Option<String>,
     },

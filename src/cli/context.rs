@@ -1,6 +1,7 @@
 //! Finding the workspace and reaching its engine.
 
 use super::Cli;
+use super::output::Usage;
 use crate::api::Client;
 use crate::core::types::Face;
 use crate::core::workspace;
@@ -10,15 +11,25 @@ use std::path::PathBuf;
 /// The workspace root: `--workspace`, or the nearest directory with a naap.toml.
 pub fn workspace_root(cli: &Cli) -> anyhow::Result<PathBuf> {
     if let Some(dir) = &cli.workspace {
-        let dir = dir
-            .canonicalize()
-            .with_context(|| format!("--workspace {}: no such directory", dir.display()))?;
+        // A --workspace (or NAAP_WORKSPACE) that is no workspace is a bad argument: exit 2.
+        let dir = dir.canonicalize().map_err(|e| {
+            Usage(format!(
+                "--workspace {}: {}\n  hint: pass the directory that holds naap.toml, or create one with `naap init DIR`",
+                dir.display(),
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such directory".to_string()
+                } else {
+                    e.to_string()
+                }
+            ))
+        })?;
         if !dir.join("naap.toml").is_file() {
-            anyhow::bail!(
-                "{} has no naap.toml\n  hint: run `naap init {}` to create a workspace there",
+            return Err(Usage(format!(
+                "--workspace {} has no naap.toml\n  hint: run `naap init {}` to create a workspace there",
                 dir.display(),
                 dir.display()
-            );
+            ))
+            .into());
         }
         return Ok(dir);
     }

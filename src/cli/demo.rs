@@ -103,7 +103,7 @@ async fn run_demo(dir: &Path, no_traffic: bool) -> anyhow::Result<()> {
             }
         }
     }
-    print_welcome(dir, &engine, ready);
+    print_welcome(dir, &engine, ready, !no_traffic);
     let stop_plugins = wait_for_stop(&engine, true).await;
     println!("\nstopping the demo engine and its plugins …");
     engine.shutdown(stop_plugins).await;
@@ -201,7 +201,7 @@ async fn background_traffic(router: String) {
     }
 }
 
-fn print_welcome(dir: &Path, engine: &Engine, ready: bool) {
+fn print_welcome(dir: &Path, engine: &Engine, ready: bool, traffic: bool) {
     let info = engine.info();
     let router = &info.router;
     println!("naap demo · workspace {}", dir.display());
@@ -214,7 +214,11 @@ fn print_welcome(dir: &Path, engine: &Engine, ready: bool) {
     if !ready {
         println!("  (plugins are still starting; `naap status` shows them)");
     }
-    println!("\nIn another terminal (background traffic: ~20 requests/s per plugin):");
+    if traffic {
+        println!("\nIn another terminal (background traffic: ~20 requests/s per plugin):");
+    } else {
+        println!("\nIn another terminal (no background traffic: --no-traffic):");
+    }
     if let Some(alias) = alias_line() {
         println!("  {alias}");
     }

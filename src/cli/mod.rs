@@ -21,6 +21,15 @@ use std::process::ExitCode;
 
 /// Parses the command line and runs the chosen face.
 pub fn main() -> ExitCode {
+    // The sample service is a plugin, not a naap command: its own parser, so its --help
+    // lists its flags and none of naap's global ones.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == "sample-service")
+    {
+        let sample = args::SampleCli::parse_from(std::env::args_os().skip(1));
+        return run_async(crate::sample_service::run(sample.args));
+    }
     let cli = Cli::parse();
     if let Some(Command::SampleService(args)) = &cli.command {
         return run_async(crate::sample_service::run(args.clone()));
@@ -109,6 +118,9 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
                 return ExitCode::from(exit.0);
             }
             eprintln!("naap: {e:#}");
+            if e.downcast_ref::<output::Usage>().is_some() {
+                return ExitCode::from(2);
+            }
             ExitCode::FAILURE
         }
     }

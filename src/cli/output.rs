@@ -11,40 +11,82 @@ impl std::fmt::Display for Exit {
 }
 impl std::error::Error for Exit {}
 
-/// Left-aligned columns separated by two spaces; the header row first.
+/// A bad argument clap could not check (a `--workspace` that is no workspace, a target of
+/// the wrong shape): printed like any error, but the exit status is 2, as for clap's own.
+#[derive(Debug)]
+pub struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Usage {}
+
+/// Left-aligned columns separated by two spaces; the header row first. A cell with line
+/// breaks (an audit detail, a gate's stderr) continues on the next lines in its own column,
+/// so the columns to its right stay aligned; other control characters are escaped.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    let split = |cells: &[String]| -> Vec<Vec<String>> {
+        cells
+            .iter()
+            .map(|c| c.lines().map(escape_controls).collect::<Vec<_>>())
+            .collect()
+    };
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let rows: Vec<Vec<Vec<String>>> = std::iter::once(&header)
+        .chain(rows)
+        .map(|r| split(r))
+        .collect();
+    let mut widths: Vec<usize> = Vec::new();
+    for row in &rows {
         for (i, cell) in row.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(cell.chars().count());
+            let w = cell.iter().map(|l| l.chars().count()).max().unwrap_or(0);
+            match widths.get_mut(i) {
+                Some(width) => *width = (*width).max(w),
+                None => widths.push(w),
             }
         }
     }
     let mut out = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let last = cells.len().saturating_sub(1);
-        let mut text = String::new();
-        for (i, cell) in cells.iter().enumerate() {
-            text.push_str(cell);
-            if i < last {
-                let pad = widths
-                    .get(i)
-                    .copied()
-                    .unwrap_or(0)
-                    .saturating_sub(cell.chars().count())
-                    + 2;
-                text.extend(std::iter::repeat_n(' ', pad));
+    for row in &rows {
+        let height = row.iter().map(Vec::len).max().unwrap_or(0).max(1);
+        for n in 0..height {
+            let last = row.len().saturating_sub(1);
+            let mut text = String::new();
+            for (i, cell) in row.iter().enumerate() {
+                let part = cell.get(n).map(String::as_str).unwrap_or("");
+                text.push_str(part);
+                if i < last {
+                    let pad = widths
+                        .get(i)
+                        .copied()
+                        .unwrap_or(0)
+                        .saturating_sub(part.chars().count())
+                        + 2;
+                    text.extend(std::iter::repeat_n(' ', pad));
+                }
             }
+            out.push_str(text.trim_end());
+            out.push('\n');
         }
-        out.push_str(text.trim_end());
-        out.push('\n');
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
     }
     out
+}
+
+/// Control characters as visible escapes (a tab as a space, which keeps the columns), so
+/// a cell cannot move the cursor or clear the screen of whoever reads the table.
+fn escape_controls(line: &str) -> String {
+    if !line.chars().any(char::is_control) {
+        return line.to_string();
+    }
+    line.chars()
+        .map(|c| match c {
+            '\t' => " ".to_string(),
+            c if c.is_control() => format!("\\x{:02x}", c as u32),
+            c => c.to_string(),
+        })
+        .collect()
 }
 
 pub fn bytes(n: u64) -> String {
@@ -87,6 +129,22 @@ mod tests {
             ],
         );
         assert_eq!(t, "A    LONG\nxyz  1\nq    22\n");
+    }
+
+    #[test]
+    fn a_multi_line_cell_continues_in_its_own_column() {
+        let rows = vec![
+            vec![
+                "1".to_string(),
+                "first\nsecond".to_string(),
+                "ok".to_string(),
+            ],
+            vec!["2".to_string(), "one\x1b[2J".to_string(), "ok".to_string()],
+        ];
+        assert_eq!(
+            table(&["ID", "DETAIL", "RESULT"], &rows),
+            "ID  DETAIL      RESULT\n1   first       ok\n    second\n2   one\\x1b[2J  ok\n"
+        );
     }
 
     #[test]

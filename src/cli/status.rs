@@ -5,6 +5,7 @@ use super::{Cli, context};
 use crate::api::Call;
 use crate::core::engine::{EngineEvent, HistoryReport, PluginStatus, SlotStatus, StatusReport};
 use crate::core::types::{Health, ProcessState};
+use std::io::IsTerminal;
 
 pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
@@ -26,13 +27,15 @@ pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::R
             plugin: plugin.clone(),
         })
         .await?;
-    show(cli, &report, true)?;
+    // Clear-screen codes only for a person watching; a pipe gets one report after another.
+    let clear = std::io::stdout().is_terminal();
+    show(cli, &report, clear)?;
     loop {
         if let EngineEvent::Snapshot(mut report) = client.next_push().await? {
             if let Some(name) = &plugin {
                 report.plugins.retain(|p| &p.name == name);
             }
-            show(cli, &report, true)?;
+            show(cli, &report, clear)?;
         }
     }
 }
@@ -45,6 +48,8 @@ fn show(cli: &Cli, report: &StatusReport, clear: bool) -> anyhow::Result<()> {
     }
     if clear {
         print!("\x1b[2J\x1b[H");
+    } else {
+        println!();
     }
     print!("{}", render_status(report));
     Ok(())

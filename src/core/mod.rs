@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod analysis;
 pub mod engine;
 pub mod health;
+pub mod identity;
 pub mod logs;
 pub mod metrics;
 pub mod procstat;

@@ -5,7 +5,7 @@ use super::canary::no_rollout;
 use super::report::ActionOutcome;
 use super::{Engine, EngineError};
 use crate::core::rollout::{Directive, Next, RolloutEnd};
-use crate::core::types::Face;
+use crate::core::types::{Face, SlotName};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -43,7 +43,10 @@ impl Engine {
         face: Face,
     ) -> Result<ActionOutcome, EngineError> {
         let args = serde_json::json!({"plugin": plugin, "command": command});
-        let result = self.control_rollout_inner(plugin, command, face);
+        let mut result = self.control_rollout_inner(plugin, command, face);
+        if let Ok(outcome) = &mut result {
+            self.await_planned_weights(plugin, outcome).await;
+        }
         self.audit(face, command.action(), Some(plugin), args, &result, |o| {
             o.summary.clone()
         });
@@ -95,6 +98,13 @@ impl Engine {
         if let Some(wake) = wake {
             wake.notify_one();
         }
+        // The rollout's loop applies the new weights after this wake-up; the answer carries
+        // the weights the directive asks for, and `await_planned_weights` waits for them.
+        let planned = match (&d.next, command) {
+            (Next::RollBack { .. }, _) | (_, RolloutCommand::Abort) => self.weights(plugin),
+            (Next::FinishPromoted, _) => split(target, 100),
+            _ => split(target, d.canary_weight),
+        };
         let summary = match (&d.next, command) {
             (Next::RollBack { .. }, _) => format!(
                 "aborted the canary of {plugin} {version}: all traffic back to {}; {target} stops",
@@ -128,10 +138,24 @@ impl Engine {
             kind: command.action().to_string(),
             slot: Some(target),
             version: Some(version),
-            weights: self.weights(plugin),
+            weights: planned,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
             gates: Vec::new(),
         })
+    }
+
+    /// Waits (briefly) until the router serves the weights `outcome` announces, so the
+    /// answer never shows the step before; on a deadline it shows what is live instead.
+    async fn await_planned_weights(&self, plugin: &str, outcome: &mut ActionOutcome) {
+        let deadline = Instant::now() + PLANNED_WEIGHTS_WAIT;
+        loop {
+            let live = self.weights(plugin);
+            if live == outcome.weights || Instant::now() >= deadline {
+                outcome.weights = live;
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
     }
 
     /// How the running canary of `plugin` ended, if it did.
@@ -141,6 +165,27 @@ impl Engine {
             .and_then(|s| s.canary.as_ref())
             .and_then(|c| c.end().cloned())
     }
+}
+
+/// How long a steering command waits for the rollout's loop to apply its weights.
+const PLANNED_WEIGHTS_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Weights in `SlotName::ALL` order (as `Engine::weights` gives them): `canary` gets
+/// `weight`, its stable partner the rest.
+fn split(canary: SlotName, weight: u32) -> Vec<(SlotName, u32)> {
+    SlotName::ALL
+        .iter()
+        .map(|s| {
+            let w = if *s == canary {
+                weight
+            } else if *s == canary.other() {
+                100 - weight.min(100)
+            } else {
+                0
+            };
+            (*s, w)
+        })
+        .collect()
 }
 
 fn past_tense(command: RolloutCommand) -> &'static str {

@@ -519,7 +519,10 @@ impl App {
                     return Vec::new();
                 }
                 let target = alert.target();
-                return match crate::cli::alerts::ack_call(&target, std::env::var("USER").ok()) {
+                return match crate::cli::alerts::ack_call(
+                    &target,
+                    Some(crate::core::identity::operator_name()),
+                ) {
                     Ok(call) => self.send(format!("ack {target}"), call),
                     Err(e) => {
                         self.notify(e, true);
@@ -623,14 +626,16 @@ impl App {
     fn on_silence_key(&mut self, key: Key, mut form: SilenceForm) -> Vec<Effect> {
         match key.code {
             Code::Named(Named::Esc) => Vec::new(),
-            Code::Named(Named::Enter) => match form.call(std::env::var("USER").ok()) {
-                Ok(call) => self.send(format!("silence {}", form.target), call),
-                Err(message) => {
-                    form.error = Some(message);
-                    self.overlay = Overlay::Silence(form);
-                    Vec::new()
+            Code::Named(Named::Enter) => {
+                match form.call(Some(crate::core::identity::operator_name())) {
+                    Ok(call) => self.send(format!("silence {}", form.target), call),
+                    Err(message) => {
+                        form.error = Some(message);
+                        self.overlay = Overlay::Silence(form);
+                        Vec::new()
+                    }
                 }
-            },
+            }
             _ => {
                 form.key(key);
                 self.overlay = Overlay::Silence(form);
