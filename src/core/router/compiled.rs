@@ -233,6 +233,12 @@ impl CompiledPlugin {
         Ok((&self.eligible[index].1, false))
     }
 
+    /// Whether a retry could find a slot other than the one a request went to; checked
+    /// before the request head is copied for a retry, so a plugin with one slot pays nothing.
+    pub(super) fn has_other_slots(&self) -> bool {
+        self.eligible.len() + self.standby.len() > 1
+    }
+
     /// A healthy slot other than `failed` for a retry: one with weight first, else a warm one.
     fn fallback(&self, failed: SlotName) -> Option<Arc<Target>> {
         self.eligible

@@ -19,8 +19,9 @@ use std::sync::Arc;
 struct Routed {
     target: Arc<Target>,
     uri: Uri,
-    /// `x-naap-slot` chose the slot: the request never goes anywhere else.
-    pinned: bool,
+    /// Another slot could take the request if this one fails before answering: not pinned
+    /// by `x-naap-slot`, and the plugin has another healthy slot.
+    retryable: bool,
     /// For reports (a standard method is copied without allocating).
     method: Method,
 }
@@ -50,7 +51,7 @@ impl Router {
             tunnel::ask_slot(&mut parts.headers, upgrade);
         }
 
-        let replay = Replay::of(&parts, &body, routed.pinned);
+        let replay = Replay::of(&parts, &body, routed.retryable);
         // A replayable request has no body: send an empty one, which can be made again.
         let body = match replay {
             Some(_) => Either::Right(Empty::new()),
@@ -79,7 +80,7 @@ impl Router {
                 let retried = Routed {
                     target: Arc::clone(&other),
                     uri: routed.uri.clone(),
-                    pinned: false,
+                    retryable: false,
                     method: routed.method.clone(),
                 };
                 self.report(&retried, None, &err, &request_id);
@@ -109,7 +110,7 @@ impl Router {
         Ok(Routed {
             target: Arc::clone(target),
             uri: upstream,
-            pinned,
+            retryable: !pinned && plugin.has_other_slots(),
             method: req.method().clone(),
         })
     }

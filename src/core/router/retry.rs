@@ -20,8 +20,8 @@ pub(super) struct Replay {
 
 impl Replay {
     /// A copy of the request head when the request may be retried; `None` otherwise (then
-    /// nothing is copied).
-    pub(super) fn of(parts: &Parts, body: &Incoming, pinned: bool) -> Option<Replay> {
+    /// nothing is copied). `retryable`: routing found another slot that could take it.
+    pub(super) fn of(parts: &Parts, body: &Incoming, retryable: bool) -> Option<Replay> {
         let idempotent = matches!(
             parts.method,
             Method::GET
@@ -31,7 +31,7 @@ impl Replay {
                 | Method::DELETE
                 | Method::TRACE
         );
-        (!pinned && idempotent && body.is_end_stream()).then(|| Replay {
+        (retryable && idempotent && body.is_end_stream()).then(|| Replay {
             method: parts.method.clone(),
             uri: parts.uri.clone(),
             headers: parts.headers.clone(),
