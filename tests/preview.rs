@@ -94,10 +94,12 @@ async fn a_preview_is_reachable_only_by_header_stops_by_hand_or_ttl_and_survives
         ws.json_lines(&["logs", "shop", "--slot", &slot])
     );
 
-    // An unknown preview: a 404 naming the live ones.
+    // An unknown preview: a 404 that does not list the live ones to any client (the CLI
+    // and the dashboard list them from status).
     let (status, _, body) = get_slot(&url, "preview-000000").await;
     assert_eq!(status, 404, "{body}");
-    assert!(body.contains(&slot) && body.contains("2.0.0"), "{body}");
+    assert!(body.contains("has no slot preview-000000"), "{body}");
+    assert!(!body.contains(&slot) && !body.contains("2.0.0"), "{body}");
 
     // Listed in status, with its expiry, and never weighted.
     let listed = previews(&ws, "shop");
@@ -141,7 +143,7 @@ async fn a_preview_is_reachable_only_by_header_stops_by_hand_or_ttl_and_survives
     assert!(previews(&ws, "shop").is_empty());
     let (status, _, body) = get_slot(&url, &slot).await;
     assert_eq!(status, 404, "{body}");
-    assert!(body.contains("live previews: none"), "{body}");
+    assert!(body.contains(&format!("has no slot {slot}")), "{body}");
     let again = ws.naap(&["preview", "stop", "shop", &id]);
     assert_eq!(again.status.code(), Some(1));
     assert!(

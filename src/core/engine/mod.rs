@@ -149,7 +149,7 @@ impl Engine {
             router: router_addr.to_string(),
             admin: admin_addr.map(|a| a.to_string()),
         };
-        let router = Router::new();
+        let router = Router::with_failure_sink(routes::upstream_failure_sink(logs.clone()));
         let metrics = MetricsRegistry::default();
         let (notify_tx, notify_rx) = alerting::delivery::queue();
         let ws_root = ws.root.clone();

@@ -2,10 +2,36 @@
 
 use super::report::{PluginStatus, SlotStatus, StatusReport};
 use super::{Engine, EngineError};
-use crate::core::router::{PluginRoute, RouteMatch, RouteTable, SlotTarget, StickyBy};
+use crate::core::logs::{LogHub, LogLine};
+use crate::core::router::{
+    FailureSink, PluginRoute, RouteMatch, RouteTable, SlotTarget, StickyBy, UpstreamFailure,
+};
+use crate::core::types::{Level, LogSource};
 use crate::core::workspace::{Route, Sticky};
 use chrono::Utc;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+/// Puts every failed exchange between the router and a slot in that plugin's logs, as an
+/// engine line of the slot: an error when the client got a 502, a warning when the request
+/// was retried on another slot.
+pub(super) fn upstream_failure_sink(logs: LogHub) -> FailureSink {
+    std::sync::Arc::new(move |failure: &UpstreamFailure| {
+        logs.push_line(LogLine {
+            seq: 0,
+            ts: Utc::now(),
+            plugin: failure.plugin.clone(),
+            slot: Some(failure.slot),
+            source: LogSource::Engine,
+            level: if failure.retried_on.is_some() {
+                Level::Warn
+            } else {
+                Level::Error
+            },
+            message: failure.message(),
+            fields: None,
+        });
+    })
+}
 
 impl Engine {
     /// Rebuilds the route table from the current state and swaps it in atomically: new

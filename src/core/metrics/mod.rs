@@ -2,6 +2,7 @@
 //! window of one-second buckets, plus a 300-second per-second series for charts.
 
 mod clock;
+mod proxy_counters;
 mod registry;
 mod window;
 
@@ -13,6 +14,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 pub use clock::now_second;
+pub use proxy_counters::TunnelGuard;
 pub use registry::MetricsRegistry;
 use window::Window;
 
@@ -74,6 +76,16 @@ pub struct MetricsSnapshot {
     pub window_requests: u64,
     /// One point per second for the last 300 s (since the first request), most recent last.
     pub series: Vec<SecondPoint>,
+    /// Requests that failed on this slot before any response byte and were retried on
+    /// another slot (so the client still got an answer).
+    #[serde(default)]
+    pub retries_total: u64,
+    /// Upgraded connections (WebSocket and the like) tunnelled to this slot.
+    #[serde(default)]
+    pub upgrades_total: u64,
+    /// Upgraded connections open right now.
+    #[serde(default)]
+    pub tunnels_open: u64,
 }
 
 /// The requests of one second, for charts.
@@ -96,6 +108,7 @@ pub struct SlotMetrics {
     // One short critical section per request: the window's buckets and histograms are
     // updated together, which atomics alone cannot do for a histogram.
     window: Mutex<Window>,
+    counters: proxy_counters::ProxyCounters,
 }
 
 impl Default for SlotMetrics {
@@ -115,6 +128,7 @@ impl SlotMetrics {
     pub fn new() -> Self {
         SlotMetrics {
             window: Mutex::new(Window::new()),
+            counters: proxy_counters::ProxyCounters::default(),
         }
     }
 
@@ -139,7 +153,13 @@ impl SlotMetrics {
 
     /// The metrics as of a given unix second (tests inject time this way).
     pub fn snapshot_at(&self, second: u64) -> MetricsSnapshot {
-        let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
-        window.snapshot(second)
+        let mut snapshot = {
+            let mut window = self.window.lock().unwrap_or_else(PoisonError::into_inner);
+            window.snapshot(second)
+        };
+        snapshot.retries_total = self.counters.retries();
+        snapshot.upgrades_total = self.counters.upgrades();
+        snapshot.tunnels_open = self.counters.tunnels_open();
+        snapshot
     }
 }

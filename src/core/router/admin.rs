@@ -121,7 +121,7 @@ pub(crate) fn render_prometheus(metrics: &MetricsRegistry, table: &RouteTable) -
     rows.sort_by(|a, b| (&a.plugin, a.slot).cmp(&(&b.plugin, b.slot)));
 
     let mut out = String::with_capacity(512 + rows.len() * 700);
-    let families: [Family; 7] = [
+    let families: [Family; 10] = [
         (
             "naap_requests_total",
             "counter",
@@ -163,6 +163,24 @@ pub(crate) fn render_prometheus(metrics: &MetricsRegistry, table: &RouteTable) -
             "gauge",
             "99th percentile latency to response headers over the last 10 s.",
             |s| s.p99_ms / 1000.0,
+        ),
+        (
+            "naap_request_retries_total",
+            "counter",
+            "Requests that failed on the slot before any response byte and were retried on another slot.",
+            |s| s.retries_total as f64,
+        ),
+        (
+            "naap_upgrades_total",
+            "counter",
+            "Upgraded connections (WebSocket) tunnelled to the slot.",
+            |s| s.upgrades_total as f64,
+        ),
+        (
+            "naap_tunnels_open",
+            "gauge",
+            "Upgraded connections to the slot open now.",
+            |s| s.tunnels_open as f64,
         ),
     ];
     for (name, kind, help, value) in families {

@@ -46,6 +46,8 @@ pub(super) struct CompiledPlugin {
     slots: Vec<Arc<Target>>,
     /// Healthy slots with weight, each with the end of its range in `0..total_weight`.
     eligible: Vec<(u32, Arc<Target>)>,
+    /// Healthy slots without weight (a warm previous version): the last resort of a retry.
+    standby: Vec<Arc<Target>>,
     total_weight: u32,
     /// The 503 body when no slot is eligible, e.g. "(blue: unhealthy, weight 100; ...)".
     no_slot_body: Bytes,
@@ -120,6 +122,14 @@ impl Compiled {
         }
     }
 
+    /// A slot to retry a request on after `failed` of `plugin` failed before answering.
+    pub(super) fn fallback(&self, plugin: &str, failed: SlotName) -> Option<Arc<Target>> {
+        self.plugins
+            .iter()
+            .find(|p| p.name == plugin)
+            .and_then(|p| p.fallback(failed))
+    }
+
     /// The plugin for a request: a host route first, else the longest matching prefix.
     pub(super) fn find(&self, host: Option<&str>, path: &str) -> Option<Found> {
         if let Some(host) = host {
@@ -154,12 +164,18 @@ impl CompiledPlugin {
             .map(|s| Arc::new(Target::new(&route.name, s)))
             .collect();
         let mut eligible = Vec::new();
+        let mut standby = Vec::new();
         let mut total_weight: u32 = 0;
         for (spec, target) in route.slots.iter().zip(&slots) {
-            // A preview is reached by its header only, never by weight.
-            if spec.healthy && spec.weight > 0 && !spec.slot.is_preview() {
+            // A preview is reached by its header only, never by weight or by a retry.
+            if !spec.healthy || spec.slot.is_preview() {
+                continue;
+            }
+            if spec.weight > 0 {
                 total_weight = total_weight.saturating_add(spec.weight);
                 eligible.push((total_weight, Arc::clone(target)));
+            } else {
+                standby.push(Arc::clone(target));
             }
         }
         let sticky = route.sticky.as_ref().and_then(|s| match s {
@@ -178,13 +194,14 @@ impl CompiledPlugin {
             no_slot_body: Bytes::from(no_slot_message(&route.name, &route.slots)),
             slots,
             eligible,
+            standby,
             total_weight,
         }
     }
 
-    /// The slot for a request: the `x-naap-slot` override, else the sticky key's range,
-    /// else a weighted random pick among healthy slots.
-    pub(super) fn select(&self, headers: &HeaderMap) -> Result<&Arc<Target>, Reject> {
+    /// The slot for a request, and whether the `x-naap-slot` override chose it; else the
+    /// sticky key's range, else a weighted random pick among healthy slots.
+    pub(super) fn select(&self, headers: &HeaderMap) -> Result<(&Arc<Target>, bool), Reject> {
         if let Some(value) = headers.get(X_NAAP_SLOT) {
             let Some(slot) = parse_slot(value.as_bytes()) else {
                 return Err(respond::bad_request(
@@ -193,19 +210,16 @@ impl CompiledPlugin {
                 ));
             };
             if slot.is_preview() && !self.slots.iter().any(|t| t.slot == slot) {
-                return Err(respond::no_such_preview(format!(
-                    "naap: plugin {} has no {slot}; its live previews: {}\n",
-                    self.name,
-                    self.preview_list()
-                )));
+                return Err(respond::no_such_preview(&self.name, slot));
             }
             // An operator override: honoured whatever the slot's health or weight.
-            return self.slots.iter().find(|t| t.slot == slot).ok_or_else(|| {
+            let pinned = self.slots.iter().find(|t| t.slot == slot).ok_or_else(|| {
                 respond::service_unavailable(Bytes::from(format!(
                     "naap: x-naap-slot asks for slot {slot} of plugin {}, but it has no running process\n",
                     self.name
                 )))
-            });
+            })?;
+            return Ok((pinned, true));
         }
         if self.total_weight == 0 {
             return Err(respond::service_unavailable(self.no_slot_body.clone()));
@@ -216,22 +230,23 @@ impl CompiledPlugin {
         };
         let index = self.eligible.partition_point(|(end, _)| *end <= point);
         // `point < total_weight`, the last range's end, so some range contains it.
-        Ok(&self.eligible[index].1)
+        Ok((&self.eligible[index].1, false))
     }
 
-    /// "preview-3fa91c (2.0.0), …" or "none", for the unknown-preview 404.
-    fn preview_list(&self) -> String {
-        let previews: Vec<String> = self
-            .slots
+    /// Whether a retry could find a slot other than the one a request went to; checked
+    /// before the request head is copied for a retry, so a plugin with one slot pays nothing.
+    pub(super) fn has_other_slots(&self) -> bool {
+        self.eligible.len() + self.standby.len() > 1
+    }
+
+    /// A healthy slot other than `failed` for a retry: one with weight first, else a warm one.
+    fn fallback(&self, failed: SlotName) -> Option<Arc<Target>> {
+        self.eligible
             .iter()
-            .filter(|t| t.slot.is_preview())
-            .map(|t| format!("{} ({})", t.slot, t.version_header.to_str().unwrap_or("?")))
-            .collect();
-        if previews.is_empty() {
-            "none".to_owned()
-        } else {
-            previews.join(", ")
-        }
+            .map(|(_, t)| t)
+            .chain(&self.standby)
+            .find(|t| t.slot != failed)
+            .cloned()
     }
 
     fn sticky_key<'h>(&self, headers: &'h HeaderMap) -> Option<&'h [u8]> {

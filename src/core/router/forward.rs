@@ -1,11 +1,15 @@
-//! Rewriting a request for the slot and a response for the client: URI, hop-by-hop headers,
-//! x-forwarded-* headers.
+//! Sending one attempt to a slot, and rewriting a request for the slot and a response for
+//! the client: URI, hop-by-hop headers, x-forwarded-* headers.
 
-use hyper::body::Bytes;
+use super::compiled::Target;
+use super::{Upstream, UpstreamBody};
+use crate::core::metrics::Outcome;
+use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
-use hyper::{Request, Uri};
+use hyper::{Request, Response, Uri};
 use std::net::SocketAddr;
+use std::time::Instant;
 
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -46,6 +50,25 @@ impl ConnInfo {
     }
 }
 
+/// Sends one attempt to a slot and records it in the slot's metrics. Latency is time to
+/// the response head: what a caller waits before anything arrives, and independent of how
+/// fast the caller reads a large body.
+pub(super) async fn send_to_slot(
+    client: &Upstream,
+    target: &Target,
+    req: Request<UpstreamBody>,
+) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
+    let started = Instant::now();
+    let result = client.request(req).await;
+    let latency = started.elapsed();
+    let outcome = match &result {
+        Ok(response) => Outcome::from_status(response.status().as_u16()),
+        Err(_) => Outcome::UpstreamFailure,
+    };
+    target.metrics.record(latency, outcome);
+    result
+}
+
 /// The host a request is addressed to: from an absolute-form URI, else the Host header.
 pub(super) fn request_host<B>(req: &Request<B>) -> Option<&str> {
     req.uri().host().or_else(|| {
@@ -55,19 +78,22 @@ pub(super) fn request_host<B>(req: &Request<B>) -> Option<&str> {
     })
 }
 
-/// The URI to send to the slot: its address, the request's path minus `strip_len` bytes of
-/// routed prefix, and the query unchanged.
+/// The URI to send to the slot: its address, the request's path (or `rewritten`, the
+/// path normalised by `hygiene::normalize_path` when that changed it) minus `strip_len`
+/// bytes of routed prefix, and the query unchanged.
 pub(super) fn upstream_uri(
     authority: &Authority,
     uri: &Uri,
+    rewritten: Option<&str>,
     strip_len: usize,
 ) -> Result<Uri, hyper::http::Error> {
-    let path_and_query = if strip_len == 0 {
+    let path_and_query = if strip_len == 0 && rewritten.is_none() {
         uri.path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"))
     } else {
-        let rest = uri.path().get(strip_len..).unwrap_or("");
+        let path = rewritten.unwrap_or(uri.path());
+        let rest = path.get(strip_len..).unwrap_or("");
         let rest = if rest.is_empty() { "/" } else { rest };
         let mut pq = String::with_capacity(rest.len() + uri.query().map_or(0, |q| q.len() + 1));
         pq.push_str(rest);
@@ -134,28 +160,39 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::borrow::Cow;
 
-    fn authority() -> Authority {
-        Authority::from_static("127.0.0.1:9000")
+    fn upstream(target: &str, strip_len: usize) -> Uri {
+        let uri: Uri = target.parse().expect("literal URI");
+        let path = super::super::hygiene::normalize_path(uri.path())
+            .ok()
+            .expect("a path below the root");
+        let authority = Authority::from_static("127.0.0.1:9000");
+        let rewritten = match &path {
+            Cow::Owned(p) => Some(p.as_str()),
+            Cow::Borrowed(_) => None,
+        };
+        upstream_uri(&authority, &uri, rewritten, strip_len).expect("valid parts")
     }
 
     #[test]
     fn strip_keeps_the_query_and_roots_empty_paths() {
-        let uri: Uri = "/expenses/x?q=1".parse().expect("literal URI");
-        let up = upstream_uri(&authority(), &uri, "/expenses".len()).expect("valid parts");
+        let strip = "/expenses".len();
+        let up = upstream("/expenses/x?q=1", strip);
         assert_eq!(up.to_string(), "http://127.0.0.1:9000/x?q=1");
-        let uri: Uri = "/expenses".parse().expect("literal URI");
-        let up = upstream_uri(&authority(), &uri, "/expenses".len()).expect("valid parts");
+        let up = upstream("/expenses", strip);
         assert_eq!(up.to_string(), "http://127.0.0.1:9000/");
-        let uri: Uri = "/expenses?a=b".parse().expect("literal URI");
-        let up = upstream_uri(&authority(), &uri, "/expenses".len()).expect("valid parts");
+        let up = upstream("/expenses?a=b", strip);
         assert_eq!(up.to_string(), "http://127.0.0.1:9000/?a=b");
+        let up = upstream("/expenses/a/../b?c", strip);
+        assert_eq!(up.to_string(), "http://127.0.0.1:9000/b?c");
+        let up = upstream("/a/./b?c", 0);
+        assert_eq!(up.to_string(), "http://127.0.0.1:9000/a/b?c");
     }
 
     #[test]
     fn without_strip_the_path_is_unchanged() {
-        let uri: Uri = "http://example.com/a/b?c".parse().expect("literal URI");
-        let up = upstream_uri(&authority(), &uri, 0).expect("valid parts");
+        let up = upstream("http://example.com/a/b?c", 0);
         assert_eq!(up.to_string(), "http://127.0.0.1:9000/a/b?c");
     }
 

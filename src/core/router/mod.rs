@@ -1,32 +1,40 @@
 //! The reverse proxy in front of every plugin: picks a plugin by host or path prefix, then a
-//! slot by header override, sticky key or weight, and streams the exchange both ways.
+//! slot by header override, sticky key or weight, and streams the exchange both ways
+//! (tunnelling upgraded connections, retrying a slot that failed before answering).
 
 mod admin;
 mod compiled;
+mod exchange;
 mod forward;
+mod hygiene;
+mod report;
+mod request_id;
 mod respond;
+mod retry;
 mod server;
+mod tunnel;
 
 #[cfg(test)]
 mod tests;
 
-use crate::core::metrics::{Outcome, SlotMetrics};
+use crate::core::metrics::SlotMetrics;
 use crate::core::types::SlotName;
 use arc_swap::ArcSwap;
-use compiled::{Compiled, Target};
-use http_body_util::{Either, Full};
+use compiled::Compiled;
+use http_body_util::{Either, Empty, Full};
 use hyper::body::{Bytes, Incoming};
-use hyper::{Request, Response, Uri, Version};
+use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use admin::serve_admin;
+pub use report::{FailureSink, UpstreamFailure};
 
 /// Slots are local processes: a connect that takes longer than this means the slot is wedged.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -95,11 +103,17 @@ pub(crate) type ProxyBody = Either<Incoming, Full<Bytes>>;
 /// The reverse proxy; share it as `Arc<Router>`.
 pub struct Router {
     table: ArcSwap<Compiled>,
+    /// Where failed exchanges are reported besides the engine log (the plugin's logs).
+    failures: Option<FailureSink>,
 }
+
+/// The body sent to a slot: the client's, streamed, or an empty one for a request that may
+/// be retried (its body is known to be empty, and an empty body can be made again).
+pub(crate) type UpstreamBody = Either<Incoming, Empty<Bytes>>;
 
 /// The pooled upstream client. Each serving thread has its own, so a request never waits
 /// on a pool lock or a connection task living on another thread.
-type Upstream = Client<HttpConnector, Incoming>;
+type Upstream = Client<HttpConnector, UpstreamBody>;
 
 fn upstream_client() -> Upstream {
     let mut connector = HttpConnector::new();
@@ -130,10 +144,20 @@ impl std::fmt::Debug for Router {
 }
 
 impl Router {
-    /// A router with an empty route table.
+    /// A router with an empty route table; failed exchanges go to the engine log only.
     pub fn new() -> Arc<Router> {
         Arc::new(Router {
             table: ArcSwap::from_pointee(Compiled::new(RouteTable::default())),
+            failures: None,
+        })
+    }
+
+    /// A router that also hands every failed exchange with a slot to `failures` (the
+    /// engine puts them in the plugin's logs).
+    pub fn with_failure_sink(failures: FailureSink) -> Arc<Router> {
+        Arc::new(Router {
+            table: ArcSwap::from_pointee(Compiled::new(RouteTable::default())),
+            failures: Some(failures),
         })
     }
 
@@ -259,62 +283,5 @@ impl Router {
             let conn = conn.clone();
             async move { Ok::<_, std::convert::Infallible>(router.proxy(&client, req, &conn).await) }
         })
-    }
-
-    async fn proxy(
-        &self,
-        client: &Upstream,
-        req: Request<Incoming>,
-        conn: &forward::ConnInfo,
-    ) -> Response<ProxyBody> {
-        let (target, uri) = match self.route(&req) {
-            Ok(picked) => picked,
-            Err(reject) => return reject.into_response(),
-        };
-        let (mut parts, body) = req.into_parts();
-        parts.uri = uri;
-        // Slots speak HTTP/1.1 with keep-alive whatever the client spoke, so the pool works.
-        parts.version = Version::HTTP_11;
-        forward::prepare_request_headers(&mut parts.headers, conn);
-
-        let started = Instant::now();
-        let result = client.request(Request::from_parts(parts, body)).await;
-        // Latency is time to the response head: what a caller waits before anything
-        // arrives, and independent of how fast the caller reads a large body.
-        let latency = started.elapsed();
-        match result {
-            Ok(response) => {
-                target
-                    .metrics
-                    .record(latency, Outcome::from_status(response.status().as_u16()));
-                let (mut parts, body) = response.into_parts();
-                forward::prepare_response_headers(&mut parts.headers);
-                target.stamp(&mut parts.headers);
-                Response::from_parts(parts, Either::Left(body))
-            }
-            Err(err) => {
-                target.metrics.record(latency, Outcome::UpstreamFailure);
-                let mut response = respond::bad_gateway(&target, &err);
-                target.stamp(response.headers_mut());
-                response
-            }
-        }
-    }
-
-    /// Picks the slot and the upstream URI without awaiting, so the table guard is never
-    /// held across an await.
-    fn route(&self, req: &Request<Incoming>) -> Result<(Arc<Target>, Uri), respond::Reject> {
-        let table = self.table.load();
-        let uri = req.uri();
-        let path = uri.path();
-        let host = forward::request_host(req);
-        let Some(found) = table.find(host, path) else {
-            return Err(respond::not_found(&table, path));
-        };
-        let plugin = &table.plugins[found.plugin];
-        let target = plugin.select(req.headers())?;
-        let upstream = forward::upstream_uri(&target.authority, uri, found.strip_len)
-            .map_err(|e| respond::bad_request(format!("naap: cannot forward {uri}: {e}\n")))?;
-        Ok((Arc::clone(target), upstream))
     }
 }

@@ -3,7 +3,7 @@
 mod upstream;
 
 use super::*;
-use crate::core::metrics::MetricsRegistry;
+use crate::core::metrics::{MetricsRegistry, Outcome};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -471,9 +471,12 @@ async fn no_eligible_slot_gets_503_explaining_each_slot() {
     let proxy = start_proxy(table).await;
     let a = send(client().get(proxy.url("/x"))).await;
     assert_eq!(a.status, 503);
-    assert_eq!(
-        a.body,
+    assert!(
+        a.body.starts_with(
         "naap: no healthy slot for plugin expenses (blue: unhealthy, weight 100; green: stopped)\n"
+        ),
+        "{}",
+        a.body
     );
 }
 
@@ -492,9 +495,14 @@ async fn an_unreachable_slot_gets_502_and_counts_as_an_upstream_failure() {
     let a = send(client().get(proxy.url("/x"))).await;
     assert_eq!(a.status, 502);
     assert_eq!(a.slot, "green");
-    assert!(a.body.contains("slot green of plugin app"), "{}", a.body);
-    assert!(a.body.contains(&closed.to_string()), "{}", a.body);
-    assert!(a.body.to_lowercase().contains("refused"), "{}", a.body);
+    // A short reason and the request id; the address and error chain stay in the logs.
+    assert!(
+        a.body
+            .starts_with("naap: bad gateway: the service could not be reached\nrequest id: "),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.contains(&closed.to_string()), "{}", a.body);
     let snap = metrics.snapshot();
     assert_eq!((snap.requests_total, snap.errors_total), (1, 1));
 }
