@@ -137,6 +137,8 @@ pub enum Call {
         #[serde(default)]
         plugin: Option<String>,
     },
+    /// Re-read naap.toml and every plugin.toml; apply added, removed and changed plugins.
+    Reload {},
     /// Stop the engine; with `stop_plugins` the slot processes stop too.
     Shutdown {
         #[serde(default)]

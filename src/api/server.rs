@@ -144,7 +144,7 @@ fn handle_line(engine: &Engine, line: &str, out: &mpsc::UnboundedSender<String>)
                     id,
                     "bad_request",
                     format!(
-                        "malformed request: {e}; methods: ping, status, deploy, promote, abort, pause, resume, traffic, rollback, logs, history, alerts, silence, unsilence, ack, preview_stop, subscribe, shutdown"
+                        "malformed request: {e}; methods: ping, status, deploy, promote, abort, pause, resume, traffic, rollback, logs, history, alerts, silence, unsilence, ack, preview_stop, reload, subscribe, shutdown"
                     ),
                 ),
             );
@@ -323,6 +323,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             spawn_pushes(engine, logs, plugin, out.clone());
             Reply::ok(id, serde_json::json!({"subscribed": true}))
         }
+        Call::Reload {} => to_reply(id, engine.reload(face).await),
         Call::Shutdown { stop_plugins } => {
             engine.request_stop(stop_plugins);
             Reply::ok(

@@ -58,10 +58,20 @@ pub async fn deploy(
         })
         .await;
     if let Some(mut progress) = progress {
-        // Events travel on the other connection: let the last ones arrive, briefly.
-        if tokio::time::timeout(std::time::Duration::from_secs(2), &mut progress)
-            .await
-            .is_err()
+        // Events travel on the other connection: let the last ones arrive, briefly — but
+        // only when the deploy got as far as starting; a refusal (bad manifest, unknown
+        // plugin, bad version) has no events to wait for and answers at once.
+        let started = match &outcome {
+            Ok(_) => true,
+            Err(crate::api::ClientError::Api { code, .. }) => {
+                DEPLOY_RAN_CODES.contains(&code.as_str())
+            }
+            Err(_) => false,
+        };
+        if !started
+            || tokio::time::timeout(std::time::Duration::from_secs(2), &mut progress)
+                .await
+                .is_err()
         {
             progress.abort();
         }
@@ -101,6 +111,10 @@ async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHan
     }))
 }
 
+/// Error codes of a deploy that started (its rollout has events); any other error is a
+/// refusal before anything ran.
+const DEPLOY_RAN_CODES: &[&str] = &["gate_failed", "deploy_failed", "cancelled", "rolled_back"];
+
 /// The events a waiting `naap deploy` prints.
 const PROGRESS_KINDS: &[&str] = &[
     "canary_step",
@@ -113,6 +127,7 @@ const PROGRESS_KINDS: &[&str] = &[
     "auto_rollback",
     "gate_passed",
     "gate_failed",
+    "deploy_waiting",
 ];
 
 /// `naap promote | abort | pause | resume`.

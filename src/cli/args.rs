@@ -129,6 +129,9 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<AlertsCommand>,
     },
+    /// Re-read naap.toml and the plugin manifests: load added plugins, stop removed ones,
+    /// apply changed ones; running slots of unchanged plugins are not touched.
+    Reload,
     /// Stop the workspace's engine.
     Stop {
         /// Stop the plugins' slot processes too (they start again with the next engine).

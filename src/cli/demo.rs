@@ -122,7 +122,7 @@ fn stage_next_version(dir: &Path, engine: &Engine) {
         tracing::warn!("could not stage expense-tracker 1.1.0: {e}");
         return;
     }
-    if let Err(e) = engine.reload_workspace() {
+    if let Err(e) = engine.refresh_plugin("expense-tracker") {
         tracing::warn!("could not reload the demo workspace: {e}");
     }
 }

@@ -68,6 +68,19 @@ pub fn render_status(report: &StatusReport) -> String {
         out.push_str(&format!(" · admin {admin}"));
     }
     out.push_str(&format!("\nworkspace {}\n", e.workspace));
+    for b in &report.broken {
+        out.push_str(&format!(
+            "\n{}  NOT LOADED: its manifest has problems (fix them, then `naap reload`)\n",
+            b.name
+        ));
+        for problem in &b.problems {
+            for line in problem.lines() {
+                out.push_str("  ");
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
     for p in &report.plugins {
         out.push('\n');
         out.push_str(&plugin_header(p));
@@ -307,14 +320,22 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
                 a.ts.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
                 a.face.to_string(),
                 a.action.clone(),
-                format!("{:?}", a.result).to_lowercase(),
+                a.result.to_string(),
+                // Requests audited at acceptance: when their result came (blank while
+                // pending, and for entries written complete).
+                a.completed_at
+                    .map(|t| t.format("%H:%M:%S%.3f").to_string())
+                    .unwrap_or_default(),
                 a.detail.clone(),
             ]
         })
         .collect();
     print!(
         "{}",
-        table(&["TIME", "FACE", "ACTION", "RESULT", "DETAIL"], &rows)
+        table(
+            &["TIME", "FACE", "ACTION", "RESULT", "COMPLETED", "DETAIL"],
+            &rows
+        )
     );
     Ok(())
 }

@@ -7,7 +7,7 @@ use crate::cli::{AlertsCommand, Cli, Command};
 use clap::Parser;
 
 /// Commands the command line runs.
-const RUNS: &str = "deploy, traffic, rollback, alerts silence|unsilence|ack";
+const RUNS: &str = "deploy, traffic, rollback, reload, alerts silence|unsilence|ack";
 
 /// The engine call for a command line, with a label for notices; `None` for an empty line.
 pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
@@ -55,6 +55,7 @@ pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
         },
         // Typing the command out is the confirmation.
         Some(Command::Rollback { plugin, to, .. }) => Call::Rollback { plugin, to },
+        Some(Command::Reload) => Call::Reload {},
         Some(Command::Alerts {
             command:
                 Some(AlertsCommand::Silence {

@@ -109,10 +109,9 @@ impl Engine {
         started: Option<oneshot::Sender<(i64, String)>>,
     ) -> Result<ActionOutcome, EngineError> {
         let args = serde_json::to_value(&req).unwrap_or_default();
+        let ticket = self.audit_accept(face, "deploy", Some(&req.plugin), args);
         let result = self.deploy_inner(&req, face, started).await;
-        self.audit(face, "deploy", Some(&req.plugin), args, &result, |o| {
-            o.summary.clone()
-        });
+        self.audit_finish(ticket, &result, |o| o.summary.clone());
         result
     }
 
@@ -123,8 +122,7 @@ impl Engine {
         on_started: Option<oneshot::Sender<(i64, String)>>,
     ) -> Result<ActionOutcome, EngineError> {
         let started = Instant::now();
-        self.require_plugin(&req.plugin)?;
-        self.reload_workspace()?;
+        self.refresh_plugin(&req.plugin)?;
         let manifest = self
             .workspace()
             .plugin(&req.plugin)
@@ -185,15 +183,7 @@ impl Engine {
             ));
         }
 
-        let op = self.op_lock(plugin);
-        let Ok(_guard) = op.try_lock() else {
-            return Err(EngineError::rejected(
-                plugin,
-                format!(
-                    "another deploy, rollback or traffic change is in progress; wait for it, or run `naap rollback {plugin}` to cancel a deploy"
-                ),
-            ));
-        };
+        let _guard = self.lock_for_deploy(plugin, face, &version).await?;
         let (target, live) = {
             let plugins = self.lock_plugins();
             let state = plugins.get(plugin);

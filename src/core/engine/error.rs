@@ -11,6 +11,12 @@ pub enum EngineError {
     #[error("the workspace has problems:\n{0}")]
     Workspace(Problems),
 
+    /// A plugin whose own plugin.toml has problems; the other plugins are not affected.
+    #[error(
+        "{plugin}: its manifest has problems; nothing changed:\n{problems}\n  fix them, then run `naap reload` (or deploy it again)"
+    )]
+    BrokenPlugin { plugin: String, problems: Problems },
+
     #[error("{0}")]
     Store(StoreError),
 
@@ -54,6 +60,7 @@ impl EngineError {
         match self {
             EngineError::UnknownPlugin { .. } => "unknown_plugin",
             EngineError::Workspace(_) => "invalid_workspace",
+            EngineError::BrokenPlugin { .. } => "invalid_manifest",
             EngineError::Store(_) => "store",
             EngineError::Rejected { .. } => "rejected",
             EngineError::GateFailed { .. } => "gate_failed",

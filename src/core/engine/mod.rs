@@ -9,6 +9,7 @@
 
 mod alerting;
 mod analysis;
+mod audit;
 mod canary;
 mod deploy;
 mod error;
@@ -17,9 +18,11 @@ mod gates;
 mod guard;
 mod judge;
 mod monitor;
+mod oplock;
 mod preview;
 mod reconcile;
 mod recover;
+mod reload;
 pub mod report;
 mod rollout_control;
 mod routes;
@@ -36,6 +39,7 @@ pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use gates::{GateOutcome, GateReport};
 pub use preview::{StopPreviewRequest, parse_ttl};
+pub use reload::{AddedPlugin, ChangedPlugin, ReloadReport, RemovedPlugin};
 pub use report::*;
 pub use rollout_control::RolloutCommand;
 pub use state::DeploySpec;
@@ -46,8 +50,8 @@ use crate::core::logs::{LogHub, LogQuery};
 use crate::core::metrics::MetricsRegistry;
 use crate::core::router::Router;
 use crate::core::runtime::{LocalRuntime, RestartPolicy, RuntimeEvent};
-use crate::core::store::{AuditResult, NewAudit, NewEvent, SlotRecord, Store};
-use crate::core::types::{Face, SlotName};
+use crate::core::store::{NewEvent, SlotRecord, Store};
+use crate::core::types::SlotName;
 use crate::core::workspace::{self, Workspace};
 use chrono::Utc;
 use state::PluginState;
@@ -90,6 +94,8 @@ pub(crate) struct Inner {
     /// A face asked the engine to stop: `Some(stop_plugins)`. The process that runs the
     /// engine (`naap serve`, `naap demo`) waits for it and performs the shutdown.
     stop_request: watch::Sender<Option<bool>>,
+    /// Serialises `naap reload`s.
+    reload_lock: tokio::sync::Mutex<()>,
     /// Held for the engine's lifetime: one engine per workspace.
     _lock: File,
 }
@@ -109,7 +115,16 @@ impl Engine {
     /// Loads the workspace, takes the engine lock, opens the store, binds the router, and
     /// reconciles with the slot processes that may still run from a previous engine.
     pub async fn start(root: &Path) -> Result<Engine, EngineError> {
-        let ws = workspace::load(root)?;
+        // One plugin's broken manifest does not keep the others from being served: it is
+        // set aside and reported (status, and every request that names it).
+        let ws = workspace::load_lenient(root)?;
+        for broken in &ws.broken {
+            tracing::warn!(
+                "plugin {} is not loaded: its manifest has problems:\n{}",
+                broken.label(),
+                broken.problems
+            );
+        }
         create_private_dir(&ws.state_dir)?;
         create_private_dir(&slot_log_dir(&ws.state_dir))?;
         let lock = take_engine_lock(&ws.state_dir)?;
@@ -171,6 +186,7 @@ impl Engine {
                 naap_exe,
                 shutdown,
                 stop_request,
+                reload_lock: tokio::sync::Mutex::new(()),
                 _lock: lock,
             }),
         };
@@ -182,11 +198,14 @@ impl Engine {
             format!("engine started (pid {})", std::process::id()),
             serde_json::json!({"router": router_addr.to_string()}),
         );
+        // Read before this engine audits anything: what is pending now, a crash cut.
+        let interrupted = engine.interrupted_audit();
         engine.reload_alert_rules();
         engine.restore_alert_state(Utc::now());
         tokio::spawn(alerting::delivery::run(engine.clone(), notify_rx, ws_root));
         tokio::spawn(monitor::run(engine.clone(), runtime_rx, health_rx));
-        engine.reconcile().await;
+        let recovered = engine.reconcile().await;
+        engine.complete_interrupted(interrupted, &recovered);
         tokio::spawn(router.clone().serve(listener, shutdown_rx.clone()));
         if let Some(admin) = admin {
             tokio::spawn(crate::core::router::serve_admin(
@@ -331,6 +350,12 @@ impl Engine {
         if ws.plugin(name).is_some() {
             return Ok(());
         }
+        if let Some(broken) = ws.broken_plugin(name) {
+            return Err(EngineError::BrokenPlugin {
+                plugin: name.to_string(),
+                problems: broken.problems.clone(),
+            });
+        }
         let known: Vec<&str> = ws.plugins.iter().map(|p| p.name.as_str()).collect();
         Err(EngineError::UnknownPlugin {
             name: name.to_string(),
@@ -340,20 +365,6 @@ impl Engine {
                 known.join(", ")
             },
         })
-    }
-
-    /// Re-reads the workspace from disk, so manifest edits take effect on the next deploy.
-    /// A broken workspace is rejected whole and the running one stays.
-    pub(crate) fn reload_workspace(&self) -> Result<(), EngineError> {
-        let root = self.workspace().root.clone();
-        let fresh = workspace::load(&root)?;
-        *self
-            .inner
-            .workspace
-            .write()
-            .unwrap_or_else(|e| e.into_inner()) = fresh;
-        self.reload_alert_rules();
-        Ok(())
     }
 
     /// Records an event durably, then tells subscribers. A store failure is logged, not
@@ -390,33 +401,6 @@ impl Engine {
                 crate::core::types::LogSource::Engine,
                 &message,
             );
-        }
-    }
-
-    /// Appends to the audit log: which face did what, and how it ended.
-    pub(crate) fn audit<T>(
-        &self,
-        face: Face,
-        action: &str,
-        plugin: Option<&str>,
-        args: serde_json::Value,
-        result: &Result<T, EngineError>,
-        ok_detail: impl FnOnce(&T) -> String,
-    ) {
-        let (result, detail) = match result {
-            Ok(value) => (AuditResult::Ok, ok_detail(value)),
-            Err(e) => (AuditResult::Error, e.to_string()),
-        };
-        let entry = NewAudit {
-            face,
-            action: action.to_string(),
-            plugin: plugin.map(str::to_string),
-            args,
-            result,
-            detail,
-        };
-        if let Err(e) = self.store().append_audit(&entry) {
-            tracing::error!("could not append to the audit log: {e}");
         }
     }
 

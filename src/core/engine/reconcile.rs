@@ -10,12 +10,15 @@ use crate::core::types::{Health, ProcessState};
 use chrono::Utc;
 
 impl Engine {
-    pub(crate) async fn reconcile(&self) {
+    /// Returns, by plugin, what was done about a rollout the previous engine left running
+    /// (for the audit entries that engine left pending).
+    pub(crate) async fn reconcile(&self) -> std::collections::BTreeMap<String, String> {
+        let mut recovered = std::collections::BTreeMap::new();
         let records = match self.store().slots() {
             Ok(records) => records,
             Err(e) => {
                 tracing::error!("cannot read slots from the store: {e}");
-                return;
+                return recovered;
             }
         };
         let unfinished = self.store().unfinished_rollouts().unwrap_or_default();
@@ -134,8 +137,11 @@ impl Engine {
         self.publish_routes();
         // After the slots: whether a rollout can resume depends on which of them survived.
         for rollout in unfinished {
-            self.recover_rollout(rollout, &adopted).await;
+            let plugin = rollout.plugin.clone();
+            let what = self.recover_rollout(rollout, &adopted).await;
+            recovered.insert(plugin, what);
         }
+        recovered
     }
 
     /// Previews survive an engine restart with their expiry: a live process is adopted (same

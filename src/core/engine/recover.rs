@@ -6,16 +6,16 @@ use super::report::RolloutStatus;
 use super::{Engine, EngineError};
 use crate::core::rollout::{RolloutController, RolloutEnd};
 use crate::core::store::RolloutRecord;
-use crate::core::types::{ProcessState, SlotName, StrategyKind};
+use crate::core::types::{Face, ProcessState, SlotName, StrategyKind};
 use std::collections::BTreeSet;
 
 impl Engine {
-    /// Resolves one unfinished rollout after the slots were reconciled.
+    /// Resolves one unfinished rollout after the slots were reconciled; says what it did.
     pub(crate) async fn recover_rollout(
         &self,
         rollout: RolloutRecord,
         adopted: &BTreeSet<(String, SlotName)>,
-    ) {
+    ) -> String {
         let controller = match (rollout.strategy, rollout.to_slot) {
             (StrategyKind::Canary, Some(_)) => self
                 .store()
@@ -26,28 +26,40 @@ impl Engine {
             _ => None,
         };
         let (Some(controller), Some(target)) = (controller, rollout.to_slot) else {
-            self.abandon_rollout(&rollout);
-            return;
+            return self.abandon_rollout(&rollout);
         };
         match self.resume_verdict(&rollout.plugin, target, &controller, adopted) {
             Ok(why) => {
+                let message = format!(
+                    "resuming canary rollout {} of {} {} at step {}/{} ({}%): {why}",
+                    rollout.id,
+                    rollout.plugin,
+                    rollout.to_version,
+                    controller.step_index() + 1,
+                    controller.plan().steps.len(),
+                    controller.canary_weight()
+                );
                 self.record(
                     Some(&rollout.plugin),
                     Some(target),
                     "rollout_resumed_after_restart",
-                    format!(
-                        "resuming canary rollout {} of {} {} at step {}/{} ({}%): {why}",
-                        rollout.id,
-                        rollout.plugin,
-                        rollout.to_version,
-                        controller.step_index() + 1,
-                        controller.plan().steps.len(),
-                        controller.canary_weight()
-                    ),
+                    message.clone(),
                     serde_json::json!({"rollout": rollout.id, "decision": "resume", "step_index": controller.step_index(), "why": why}),
                 );
+                // The resumed canary is this engine's own request: audited when it resumes,
+                // completed when the rollout ends.
+                let ticket = self.audit_accept(
+                    Face::Engine,
+                    "deploy",
+                    Some(&rollout.plugin),
+                    serde_json::json!({"plugin": rollout.plugin, "version": rollout.to_version, "rollout": rollout.id, "resumed_after_restart": true}),
+                );
                 let engine = self.clone();
-                tokio::spawn(async move { engine.resume_canary(rollout, controller).await });
+                tokio::spawn(async move {
+                    let result = engine.resume_canary(rollout, controller).await;
+                    engine.audit_finish(ticket, &result, String::clone);
+                });
+                message
             }
             Err(why) => self.roll_back_after_restart(&rollout, target, &why).await,
         }
@@ -107,10 +119,17 @@ impl Engine {
         ))
     }
 
-    async fn resume_canary(&self, rollout: RolloutRecord, controller: RolloutController) {
+    async fn resume_canary(
+        &self,
+        rollout: RolloutRecord,
+        controller: RolloutController,
+    ) -> Result<String, EngineError> {
         let plugin = rollout.plugin.clone();
         let Some(target) = rollout.to_slot else {
-            return;
+            return Err(EngineError::rejected(
+                &plugin,
+                "the rollout has no target slot",
+            ));
         };
         let op = self.op_lock(&plugin);
         let _guard = op.lock().await;
@@ -177,9 +196,15 @@ impl Engine {
             },
             serde_json::json!({"rollout": rollout.id, "version": rollout.to_version, "resumed": true}),
         );
+        result
     }
 
-    async fn roll_back_after_restart(&self, rollout: &RolloutRecord, target: SlotName, why: &str) {
+    async fn roll_back_after_restart(
+        &self,
+        rollout: &RolloutRecord,
+        target: SlotName,
+        why: &str,
+    ) -> String {
         let plugin = rollout.plugin.as_str();
         let stable = target.other();
         let stable_runs = self.slot_is(plugin, stable, |s| {
@@ -214,10 +239,26 @@ impl Engine {
             ),
             serde_json::json!({"rollout": rollout.id, "decision": "roll_back", "why": why}),
         );
+        // The engine acted on its own: that is audited like any face's rollback.
+        let result: Result<(), EngineError> = Ok(());
+        self.audit(
+            Face::Engine,
+            "rollback",
+            Some(plugin),
+            serde_json::json!({"plugin": plugin, "rollout": rollout.id, "after_restart": true}),
+            &result,
+            |_| {
+                format!(
+                    "rolled back rollout {} after an engine restart: {detail}",
+                    rollout.id
+                )
+            },
+        );
+        format!("rolled back rollout {}: {detail}", rollout.id)
     }
 
     /// Non-canary rollouts cannot be resumed: they are recorded aborted, weights kept.
-    fn abandon_rollout(&self, rollout: &RolloutRecord) {
+    fn abandon_rollout(&self, rollout: &RolloutRecord) -> String {
         let detail = "the engine stopped mid-rollout; weights were kept as last stored";
         let _ = self.store().finish_rollout(rollout.id, "aborted", detail);
         self.record(
@@ -230,5 +271,6 @@ impl Engine {
             ),
             serde_json::json!({"rollout": rollout.id}),
         );
+        format!("aborted rollout {}: {detail}", rollout.id)
     }
 }

@@ -10,6 +10,18 @@ use serde::{Deserialize, Serialize};
 pub struct StatusReport {
     pub engine: EngineInfo,
     pub plugins: Vec<PluginStatus>,
+    /// Plugins listed in naap.toml that the engine did not load: their manifest has
+    /// problems. The others are served.
+    #[serde(default)]
+    pub broken: Vec<BrokenPluginStatus>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BrokenPluginStatus {
+    pub name: String,
+    pub manifest: String,
+    /// Each problem as `file:line:col: field: message` with its hint.
+    pub problems: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

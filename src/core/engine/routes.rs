@@ -155,9 +155,20 @@ impl Engine {
                 previews,
             });
         }
+        let broken = ws
+            .broken
+            .iter()
+            .filter(|b| only.is_none_or(|name| name == b.label()))
+            .map(|b| super::report::BrokenPluginStatus {
+                name: b.label(),
+                manifest: b.manifest_path.display().to_string(),
+                problems: b.problems.0.iter().map(|p| p.to_string()).collect(),
+            })
+            .collect();
         Ok(StatusReport {
             engine: self.inner.info.clone(),
             plugins: out,
+            broken,
         })
     }
 }

@@ -28,6 +28,8 @@ pub(crate) struct PluginState {
     pub rollout: Option<RolloutStatus>,
     /// Serialises deploys, rollbacks and traffic changes of one plugin.
     pub op: Arc<tokio::sync::Mutex<()>>,
+    /// Which deploy holds `op`, when a deploy does (see `oplock`).
+    pub op_holder: Option<super::oplock::OpHolder>,
     /// Set while a deploy runs; a rollback sends `true` to cancel it.
     pub cancel: Option<watch::Sender<bool>>,
     /// An automatic rollback is under way; the guard does not start another.

@@ -32,10 +32,9 @@ impl Engine {
         face: Face,
     ) -> Result<ActionOutcome, EngineError> {
         let args = serde_json::to_value(&req).unwrap_or_default();
+        let ticket = self.audit_accept(face, "traffic", Some(&req.plugin), args);
         let result = self.set_traffic_inner(&req).await;
-        self.audit(face, "traffic", Some(&req.plugin), args, &result, |o| {
-            o.summary.clone()
-        });
+        self.audit_finish(ticket, &result, |o| o.summary.clone());
         result
     }
 
@@ -104,10 +103,9 @@ impl Engine {
         face: Face,
     ) -> Result<ActionOutcome, EngineError> {
         let args = serde_json::to_value(&req).unwrap_or_default();
+        let ticket = self.audit_accept(face, "rollback", Some(&req.plugin), args);
         let result = self.rollback_inner(&req, face).await;
-        self.audit(face, "rollback", Some(&req.plugin), args, &result, |o| {
-            o.summary.clone()
-        });
+        self.audit_finish(ticket, &result, |o| o.summary.clone());
         if let Ok(outcome) = &result {
             self.record(Some(&req.plugin), outcome.slot, "rolled_back", outcome.summary.clone(), serde_json::json!({"kind": outcome.kind, "elapsed_ms": outcome.elapsed_ms, "by": face.to_string()}));
         }

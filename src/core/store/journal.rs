@@ -1,7 +1,7 @@
 //! The two append-only journals: engine events and the audit log of actions.
 
 use super::codec::{get_enum, get_json, get_opt_enum, get_ts, limit_param, now, ts_to_text};
-use super::{AuditRecord, EventRecord, NewAudit, NewEvent, Store, StoreError};
+use super::{AuditRecord, AuditResult, EventRecord, NewAudit, NewEvent, Store, StoreError};
 use rusqlite::types::ToSql;
 use rusqlite::{Row, params};
 
@@ -27,8 +27,19 @@ fn audit_from_row(row: &Row<'_>) -> rusqlite::Result<AuditRecord> {
         args: get_json(row, "args_json")?,
         result: get_enum(row, "result")?,
         detail: row.get("detail")?,
+        completed_at: match row.get::<_, Option<String>>("completed_at")? {
+            Some(_) => Some(get_ts(row, "completed_at")?),
+            None => None,
+        },
     })
 }
+
+/// Audit entries with their outcome, if any: the outcome's result and detail win.
+const AUDIT_VIEW: &str = "SELECT a.id, a.ts, a.face, a.action, a.plugin, a.args_json,
+        COALESCE(o.result, a.result) AS result,
+        COALESCE(o.detail, a.detail) AS detail,
+        o.ts AS completed_at
+     FROM audit a LEFT JOIN audit_outcomes o ON o.audit_id = a.id";
 
 impl Store {
     pub(super) fn json_text(
@@ -141,7 +152,41 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
-    /// The last `limit` audit entries (optionally of one plugin), in ascending id order.
+    /// Completes an entry appended as `pending` with how the request ended. Once only:
+    /// a second completion, or one of an entry that was not pending, is refused.
+    pub fn complete_audit(
+        &self,
+        id: i64,
+        result: AuditResult,
+        detail: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO audit_outcomes (audit_id, ts, result, detail) VALUES (?1, ?2, ?3, ?4)",
+                params![id, ts_to_text(&now()), result.to_string(), detail],
+            )
+            .map_err(|e| self.err("completing an audit entry", e))?;
+        Ok(())
+    }
+
+    /// Entries still pending, oldest first: at engine start, the requests a crash cut.
+    pub fn pending_audit(&self) -> Result<Vec<AuditRecord>, StoreError> {
+        let op = "reading pending audit entries";
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT * FROM ({AUDIT_VIEW}) WHERE result = 'pending' ORDER BY id"
+            ))
+            .map_err(|e| self.err(op, e))?;
+        let rows = stmt
+            .query_map([], audit_from_row)
+            .map_err(|e| self.err(op, e))?;
+        rows.collect::<rusqlite::Result<_>>()
+            .map_err(|e| self.err(op, e))
+    }
+
+    /// The last `limit` audit entries (optionally of one plugin), in ascending id order,
+    /// each with its outcome when it was completed after acceptance.
     pub fn audit(
         &self,
         plugin: Option<&str>,
@@ -150,8 +195,10 @@ impl Store {
         let op = "reading the audit log";
         let limit = limit_param(limit);
         let inner = match plugin {
-            Some(_) => "SELECT * FROM audit WHERE plugin = ?1 ORDER BY id DESC LIMIT ?2",
-            None => "SELECT * FROM audit ORDER BY id DESC LIMIT ?2",
+            Some(_) => {
+                format!("SELECT * FROM ({AUDIT_VIEW}) WHERE plugin = ?1 ORDER BY id DESC LIMIT ?2")
+            }
+            None => format!("SELECT * FROM ({AUDIT_VIEW}) ORDER BY id DESC LIMIT ?2"),
         };
         let mut stmt = self
             .conn
@@ -274,6 +321,54 @@ mod tests {
         assert_eq!(shop, [first, third]);
         let last: Vec<i64> = store.audit(None, 2).unwrap().iter().map(|a| a.id).collect();
         assert_eq!(last, [second, third]);
+    }
+
+    #[test]
+    fn a_pending_entry_is_completed_once_and_only_if_pending() {
+        let (_dir, store) = temp_store();
+        let mut accepted = audit(Some("shop"), "deploy");
+        accepted.result = AuditResult::Pending;
+        accepted.detail = "accepted".into();
+        let pending = store.append_audit(&accepted).unwrap();
+        let done = store
+            .append_audit(&audit(Some("shop"), "rollback"))
+            .unwrap();
+        let ids = |v: Vec<AuditRecord>| v.into_iter().map(|a| a.id).collect::<Vec<_>>();
+        assert_eq!(ids(store.pending_audit().unwrap()), [pending]);
+        assert_eq!(store.audit(None, 10).unwrap()[0].completed_at, None);
+
+        store
+            .complete_audit(
+                pending,
+                AuditResult::Interrupted,
+                "interrupted by an engine restart",
+            )
+            .unwrap();
+        let entry = store.audit(Some("shop"), 10).unwrap().remove(0);
+        assert_eq!(entry.result, AuditResult::Interrupted);
+        assert_eq!(entry.detail, "interrupted by an engine restart");
+        assert!(entry.completed_at.is_some_and(|t| t >= entry.ts));
+        assert!(store.pending_audit().unwrap().is_empty());
+
+        // Once only, and never an entry written complete.
+        let again = store.complete_audit(pending, AuditResult::Ok, "done");
+        assert!(again.is_err());
+        let err = store
+            .complete_audit(done, AuditResult::Ok, "done")
+            .unwrap_err();
+        assert!(err.to_string().contains("only a pending"), "{err}");
+        assert!(
+            store
+                .raw()
+                .execute("DELETE FROM audit_outcomes", [])
+                .is_err()
+        );
+        assert!(
+            store
+                .raw()
+                .execute("UPDATE audit_outcomes SET result = 'ok'", [])
+                .is_err()
+        );
     }
 
     #[test]

@@ -154,6 +154,10 @@ pub struct EventRecord {
 pub enum AuditResult {
     Ok,
     Error,
+    /// Accepted and not finished yet (or cut by a crash the next engine has not seen).
+    Pending,
+    /// Cut by an engine crash or kill; completed by the next engine with what it then did.
+    Interrupted,
 }
 
 impl fmt::Display for AuditResult {
@@ -161,6 +165,8 @@ impl fmt::Display for AuditResult {
         f.write_str(match self {
             AuditResult::Ok => "ok",
             AuditResult::Error => "error",
+            AuditResult::Pending => "pending",
+            AuditResult::Interrupted => "interrupted",
         })
     }
 }
@@ -187,4 +193,8 @@ pub struct AuditRecord {
     pub args: serde_json::Value,
     pub result: AuditResult,
     pub detail: String,
+    /// When a request audited at acceptance got its result; `None` while pending and for
+    /// entries written once, complete.
+    #[serde(default)]
+    pub completed_at: Option<DateTime<Utc>>,
 }

@@ -12,7 +12,14 @@ use std::time::Duration;
 pub(crate) const APPLICATION_ID: i64 = 0x6E61_6170;
 
 /// The migrations, oldest first; index 0 takes an empty file to version 1.
-const MIGRATIONS: &[&str] = &[V1, V_ALERTS, V_GATE_CACHE, V_PREVIEWS, V_ROLLOUT_STEPS];
+const MIGRATIONS: &[&str] = &[
+    V1,
+    V_ALERTS,
+    V_GATE_CACHE,
+    V_PREVIEWS,
+    V_ROLLOUT_STEPS,
+    V_AUDIT_OUTCOMES,
+];
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -68,6 +75,59 @@ CREATE TABLE rollout_steps (
     judged_at   TEXT NOT NULL
 ) STRICT;
 CREATE INDEX rollout_steps_by_rollout ON rollout_steps (rollout_id, step_index);
+"#;
+
+/// Long requests are audited when accepted (result `pending`) and completed with their
+/// result in `audit_outcomes`, so an operation an engine crash cuts still has its entry.
+/// The audit rows themselves stay unchangeable; an outcome is one more append-only fact,
+/// at most one per entry, and only for a pending one. `audit` is rebuilt because a CHECK
+/// constraint cannot be altered in place (ids are kept).
+const V_AUDIT_OUTCOMES: &str = r#"
+DROP TRIGGER audit_no_update;
+DROP TRIGGER audit_no_delete;
+CREATE TABLE audit_new (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts        TEXT NOT NULL,
+    face      TEXT NOT NULL,
+    action    TEXT NOT NULL,
+    plugin    TEXT,
+    args_json TEXT NOT NULL DEFAULT 'null',
+    result    TEXT NOT NULL CHECK (result IN ('ok', 'error', 'pending')),
+    detail    TEXT NOT NULL DEFAULT ''
+) STRICT;
+INSERT INTO audit_new (id, ts, face, action, plugin, args_json, result, detail)
+    SELECT id, ts, face, action, plugin, args_json, result, detail FROM audit;
+DROP TABLE audit;
+ALTER TABLE audit_new RENAME TO audit;
+CREATE INDEX audit_by_plugin ON audit (plugin, id);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only: entries cannot be changed');
+END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only: entries cannot be deleted');
+END;
+
+CREATE TABLE audit_outcomes (
+    audit_id INTEGER PRIMARY KEY REFERENCES audit(id),
+    ts       TEXT NOT NULL,
+    result   TEXT NOT NULL CHECK (result IN ('ok', 'error', 'interrupted')),
+    detail   TEXT NOT NULL
+) STRICT;
+CREATE TRIGGER audit_outcome_of_pending BEFORE INSERT ON audit_outcomes
+WHEN (SELECT result FROM audit WHERE id = NEW.audit_id) IS NOT 'pending'
+BEGIN
+    SELECT RAISE(ABORT, 'only a pending audit entry can be completed');
+END;
+CREATE TRIGGER audit_outcomes_no_update BEFORE UPDATE ON audit_outcomes
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only: outcomes cannot be changed');
+END;
+CREATE TRIGGER audit_outcomes_no_delete BEFORE DELETE ON audit_outcomes
+BEGIN
+    SELECT RAISE(ABORT, 'the audit log is append-only: outcomes cannot be deleted');
+END;
 "#;
 
 const V1: &str = r#"

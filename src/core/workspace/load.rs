@@ -7,7 +7,7 @@ use serde_spanned::Spanned;
 use toml::de::DeTable;
 
 use super::cross::{self, Claims};
-use super::model::{RouterConfig, Workspace};
+use super::model::{BrokenPlugin, RouterConfig, Workspace};
 use super::problem::{Problem, Problems, Report, Source, syntax_problems};
 use super::raw::{self, RawWorkspace};
 use super::reader::{Field, TableRef};
@@ -25,6 +25,56 @@ const DEFAULT_STATE_DIR: &str = ".naap";
 ///
 /// Fails with every problem in naap.toml and all plugin.toml files, not just the first.
 pub fn load(root: &Path) -> Result<Workspace, Problems> {
+    let parts = read_parts(root)?;
+    if parts.workspace_problems.is_empty() && parts.broken.is_empty() {
+        return Ok(parts.workspace);
+    }
+    let mut problems = parts.workspace_problems;
+    for broken in parts.broken {
+        problems.extend(broken.problems.0);
+    }
+    let order: Vec<&Path> = std::iter::once(parts.workspace.file.as_path())
+        .chain(parts.order.iter().map(PathBuf::as_path))
+        .collect();
+    let rank = |p: &Problem| {
+        order
+            .iter()
+            .position(|f| *f == p.file)
+            .unwrap_or(order.len())
+    };
+    problems.sort_by_key(|p| (rank(p), p.line, p.column));
+    Err(Problems(problems))
+}
+
+/// Loads the workspace like `load`, but a plugin whose plugin.toml has problems is set
+/// aside in `Workspace::broken` instead of failing the whole workspace: the engine serves
+/// the good plugins and says which one is broken and why. Problems of naap.toml itself
+/// (router, state directory, plugin paths) still fail the load.
+pub fn load_lenient(root: &Path) -> Result<Workspace, Problems> {
+    let parts = read_parts(root)?;
+    if !parts.workspace_problems.is_empty() {
+        let mut problems = parts.workspace_problems;
+        problems.sort_by_key(|p| (p.line, p.column));
+        return Err(Problems(problems));
+    }
+    let mut workspace = parts.workspace;
+    workspace.broken = parts.broken;
+    Ok(workspace)
+}
+
+/// What one read of the workspace found, problems attributed to the file they are in.
+struct Parts {
+    /// The good plugins, with `broken` left empty.
+    workspace: Workspace,
+    /// Problems of naap.toml.
+    workspace_problems: Vec<Problem>,
+    /// Plugins whose plugin.toml has problems, in naap.toml order.
+    broken: Vec<BrokenPlugin>,
+    /// The plugin.toml files in naap.toml order, for sorting problems.
+    order: Vec<PathBuf>,
+}
+
+fn read_parts(root: &Path) -> Result<Parts, Problems> {
     let root = std::fs::canonicalize(root).map_err(|e| {
         Problem::unplaced(
             root.join(WORKSPACE_FILE),
@@ -47,8 +97,9 @@ pub fn load(root: &Path) -> Result<Workspace, Problems> {
     let router = router(&raw, &mut report);
     let state_dir = state_dir(&raw, &mut report, &root);
     let dirs = plugin_dirs(&raw, &mut report, &root);
-    let mut problems = report.problems;
+    let workspace_problems = report.problems;
 
+    let mut problems: Vec<Problem> = Vec::new();
     let mut sources = Vec::with_capacity(dirs.len());
     for dir in &dirs {
         let path = dir.join(PLUGIN_FILE);
@@ -57,7 +108,8 @@ pub fn load(root: &Path) -> Result<Workspace, Problems> {
             Err(problem) => problems.push(problem),
         }
     }
-    let mut plugins = Vec::with_capacity(sources.len());
+    let mut manifests = Vec::with_capacity(sources.len());
+    let mut names = Vec::with_capacity(sources.len());
     let mut claims = Vec::with_capacity(sources.len());
     for (dir, src) in &sources {
         let (doc, errors) = DeTable::parse_recoverable(&src.text);
@@ -69,7 +121,11 @@ pub fn load(root: &Path) -> Result<Workspace, Problems> {
         let raw = raw::read_plugin(&TableRef::root(&doc), &mut report);
         let outcome = validate::plugin(&raw, &mut report, dir, &src.path);
         problems.extend(report.problems);
-        plugins.extend(outcome.manifest);
+        manifests.extend(outcome.manifest);
+        names.push((
+            src.path.clone(),
+            outcome.name.as_ref().map(|n| n.get_ref().clone()),
+        ));
         claims.push(Claims {
             src,
             name: outcome.name,
@@ -78,25 +134,47 @@ pub fn load(root: &Path) -> Result<Workspace, Problems> {
     }
     problems.extend(cross::duplicates(&claims));
 
-    if !problems.is_empty() {
-        let order: Vec<&Path> = std::iter::once(file.as_path())
-            .chain(sources.iter().map(|(_, s)| s.path.as_path()))
+    // A plugin is broken when any problem is in its plugin.toml (a duplicate name or route
+    // is reported at the second plugin, so the first one keeps working).
+    let mut broken = Vec::new();
+    for dir in &dirs {
+        let manifest_path = dir.join(PLUGIN_FILE);
+        let mut mine: Vec<Problem> = problems
+            .iter()
+            .filter(|p| p.file == manifest_path)
+            .cloned()
             .collect();
-        let rank = |p: &Problem| {
-            order
-                .iter()
-                .position(|f| *f == p.file)
-                .unwrap_or(order.len())
-        };
-        problems.sort_by_key(|p| (rank(p), p.line, p.column));
-        return Err(Problems(problems));
+        if mine.is_empty() {
+            continue;
+        }
+        mine.sort_by_key(|p| (p.line, p.column));
+        let name = names
+            .iter()
+            .find(|(path, _)| *path == manifest_path)
+            .and_then(|(_, name)| name.clone());
+        broken.push(BrokenPlugin {
+            name,
+            dir: dir.clone(),
+            manifest_path,
+            problems: Problems(mine),
+        });
     }
-    Ok(Workspace {
-        root,
-        file,
-        state_dir,
-        router,
-        plugins,
+    let plugins = manifests
+        .into_iter()
+        .filter(|m| !broken.iter().any(|b| b.manifest_path == m.manifest_path))
+        .collect();
+    Ok(Parts {
+        workspace: Workspace {
+            root,
+            file,
+            state_dir,
+            router,
+            plugins,
+            broken: Vec::new(),
+        },
+        workspace_problems,
+        broken,
+        order: dirs.iter().map(|d| d.join(PLUGIN_FILE)).collect(),
     })
 }
 

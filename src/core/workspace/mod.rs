@@ -23,10 +23,10 @@ mod validate;
 mod tests;
 
 pub use init::init;
-pub use load::{PLUGIN_FILE, WORKSPACE_FILE, find_root, load};
+pub use load::{PLUGIN_FILE, WORKSPACE_FILE, find_root, load, load_lenient};
 pub use model::{
-    AlertSpec, AnalysisSpec, HealthCheck, HealthSpec, PluginManifest, RollbackSpec, Route,
-    RouterConfig, RunSpec, Sticky, StrategySpec, Workspace,
+    AlertSpec, AnalysisSpec, BrokenPlugin, HealthCheck, HealthSpec, PluginManifest, RollbackSpec,
+    Route, RouterConfig, RunSpec, Sticky, StrategySpec, Workspace,
 };
 pub use placeholders::{PLACEHOLDER_NAMES, Placeholders, expand_placeholders};
 pub use problem::{Problem, Problems};

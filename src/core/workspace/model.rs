@@ -22,9 +22,42 @@ pub struct Workspace {
     pub router: RouterConfig,
     /// The plugins, in the order naap.toml lists them.
     pub plugins: Vec<PluginManifest>,
+    /// Plugins whose plugin.toml has problems (only from `load_lenient`; `load` fails
+    /// instead). The engine serves the others and reports these.
+    pub broken: Vec<BrokenPlugin>,
+}
+
+/// A plugin listed in naap.toml whose plugin.toml cannot be used, and why.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BrokenPlugin {
+    /// The name its manifest gives, when it could be read.
+    pub name: Option<String>,
+    /// The plugin directory (absolute, canonical).
+    pub dir: PathBuf,
+    /// Its plugin.toml.
+    pub manifest_path: PathBuf,
+    /// Every problem of that file, with line, column, field and hint.
+    pub problems: super::problem::Problems,
+}
+
+impl BrokenPlugin {
+    /// The name it goes by in messages: its manifest's, or its directory's.
+    pub fn label(&self) -> String {
+        self.name.clone().unwrap_or_else(|| {
+            self.dir
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| self.dir.display().to_string())
+        })
+    }
 }
 
 impl Workspace {
+    /// The broken plugin with this name (or, when its name cannot be read, directory name).
+    pub fn broken_plugin(&self, name: &str) -> Option<&BrokenPlugin> {
+        self.broken.iter().find(|b| b.label() == name)
+    }
+
     /// The plugin with this name.
     pub fn plugin(&self, name: &str) -> Option<&PluginManifest> {
         self.plugins.iter().find(|p| p.name == name)

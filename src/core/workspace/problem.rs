@@ -59,7 +59,7 @@ impl fmt::Display for Problem {
 }
 
 /// Every problem found in a workspace; loading fails with all of them, not just the first.
-#[derive(Debug)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Problems(pub Vec<Problem>);
 
 impl Problems {
