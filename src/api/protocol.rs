@@ -84,8 +84,9 @@ pub enum Call {
     },
     Logs {
         plugin: String,
+        /// `blue`, `green`, `preview-<id>` or `gate`.
         #[serde(default)]
-        slot: Option<SlotName>,
+        slot: Option<crate::core::logs::LogOrigin>,
         #[serde(default)]
         level: Option<Level>,
         /// RFC 3339 time; only lines at or after it.

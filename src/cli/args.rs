@@ -224,9 +224,9 @@ pub struct LogsArgs {
     /// Only lines newer than this: `10m`, `1h`, or an RFC 3339 time.
     #[arg(long, value_parser = parse_since)]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
-    /// Only this slot's lines.
-    #[arg(long, value_parser = parse_slot)]
-    pub slot: Option<SlotName>,
+    /// Only this slot's lines: blue, green, preview-<id>, or gate (the build and test gates).
+    #[arg(long, value_parser = parse_log_origin)]
+    pub slot: Option<crate::core::logs::LogOrigin>,
     /// Only lines matching this regular expression.
     #[arg(long)]
     pub grep: Option<String>,
@@ -240,7 +240,7 @@ fn parse_level(s: &str) -> Result<crate::core::types::Level, String> {
     s.parse()
 }
 
-fn parse_slot(s: &str) -> Result<SlotName, String> {
+fn parse_log_origin(s: &str) -> Result<crate::core::logs::LogOrigin, String> {
     s.parse()
 }
 

@@ -8,7 +8,8 @@
 use super::gate_inputs::{GateInvocation, TreeHash, gate_input_hash, hash_tree, short_hash};
 use super::state::DeploySpec;
 use super::{Engine, EngineError};
-use crate::core::types::{LogSource, SlotName};
+use crate::core::logs::{LogLine, StreamParser};
+use crate::core::types::{Level, LogSource, SlotName};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
@@ -141,7 +142,7 @@ impl Engine {
             pass.passed_at.format("%Y-%m-%d %H:%M:%S UTC"),
             short_hash(input_hash)
         );
-        self.inner.logs.push(plugin, None, LogSource::Gate, &line);
+        // `record` writes the line into the logs, with the gate's output.
         self.record(
             Some(plugin),
             None,
@@ -197,15 +198,19 @@ impl Engine {
                 ),
             })?;
         let pgid = child.id();
+        // A gate is a batch job, not a service: its stderr is where compilers, test runners
+        // and `sh` itself report what went wrong, so a stderr line that names no level is a
+        // warning (a service's stderr, often its request log, stays `info`). Lines that name
+        // a level keep it; stdout lines without one are `info`.
         let readers = [
             child
                 .stdout
                 .take()
-                .map(|s| self.forward_gate_output(plugin, s, tail.clone())),
+                .map(|s| self.forward_gate_output(plugin, s, Level::Info, tail.clone())),
             child
                 .stderr
                 .take()
-                .map(|s| self.forward_gate_output(plugin, s, tail.clone())),
+                .map(|s| self.forward_gate_output(plugin, s, Level::Warn, tail.clone())),
         ];
         let status = tokio::select! {
             status = child.wait() => status,
@@ -259,14 +264,37 @@ impl Engine {
         &self,
         plugin: &str,
         stream: impl AsyncRead + Unpin + Send + 'static,
+        unmarked: Level,
         tail: OutputTail,
     ) -> tokio::task::JoinHandle<()> {
         let logs = self.inner.logs.clone();
         let plugin = plugin.to_string();
         tokio::spawn(async move {
-            let mut lines = BufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                logs.push(&plugin, None, LogSource::Gate, &line);
+            let mut reader = BufReader::new(stream);
+            let mut parser = StreamParser::with_unmarked_level(unmarked);
+            let mut bytes = Vec::new();
+            // Bytes, not `lines()`: one line that is not UTF-8 must not stop the reading
+            // (the gate would then block on a full pipe).
+            while reader
+                .read_until(b'\n', &mut bytes)
+                .await
+                .is_ok_and(|n| n > 0)
+            {
+                let line = String::from_utf8_lossy(&bytes)
+                    .trim_end_matches(['\r', '\n'])
+                    .to_string();
+                bytes.clear();
+                let (level, message, fields) = parser.parse(&line);
+                logs.push_line(LogLine {
+                    seq: 0,
+                    ts: Utc::now(),
+                    plugin: plugin.clone(),
+                    slot: None,
+                    source: LogSource::Gate,
+                    level,
+                    message,
+                    fields,
+                });
                 if let Ok(mut tail) = tail.lock() {
                     if tail.len() == OUTPUT_TAIL_LINES {
                         tail.pop_front();

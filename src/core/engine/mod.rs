@@ -13,6 +13,7 @@ mod audit;
 mod canary;
 mod deploy;
 mod error;
+mod event_log;
 mod gate_inputs;
 mod gates;
 mod guard;
@@ -51,7 +52,7 @@ use crate::core::metrics::MetricsRegistry;
 use crate::core::router::Router;
 use crate::core::runtime::{LocalRuntime, RestartPolicy, RuntimeEvent};
 use crate::core::store::{NewEvent, SlotRecord, Store};
-use crate::core::types::SlotName;
+use crate::core::types::{Level, SlotName};
 use crate::core::workspace::{self, Workspace};
 use chrono::Utc;
 use state::PluginState;
@@ -379,7 +380,14 @@ impl Engine {
         data: serde_json::Value,
     ) {
         let message = message.into();
-        tracing::info!(plugin = plugin.unwrap_or("-"), slot = ?slot, kind, "{message}");
+        // The kind decides the level: the message's words are not a level.
+        let (level, source) = event_log::event_line_style(kind, &data);
+        let tag = plugin.unwrap_or("-");
+        match level {
+            Level::Error => tracing::error!(plugin = tag, slot = ?slot, kind, "{message}"),
+            Level::Warn => tracing::warn!(plugin = tag, slot = ?slot, kind, "{message}"),
+            _ => tracing::info!(plugin = tag, slot = ?slot, kind, "{message}"),
+        }
         let new = NewEvent {
             plugin: plugin.map(str::to_string),
             slot,
@@ -395,12 +403,16 @@ impl Engine {
             Err(e) => tracing::error!("could not record event `{kind}`: {e}"),
         }
         if let Some(plugin) = plugin {
-            self.inner.logs.push(
-                plugin,
+            self.inner.logs.push_line(crate::core::logs::LogLine {
+                seq: 0,
+                ts: Utc::now(),
+                plugin: plugin.to_string(),
                 slot,
-                crate::core::types::LogSource::Engine,
-                &message,
-            );
+                source,
+                level,
+                message,
+                fields: None,
+            });
         }
     }
 

@@ -1,7 +1,7 @@
 //! A bounded ring of log lines for one plugin, and the query that filters it.
 
-use super::LogLine;
-use crate::core::types::{Level, SlotName};
+use super::{LogLine, LogOrigin};
+use crate::core::types::Level;
 use chrono::{DateTime, Utc};
 use regex::Regex;
 use std::collections::VecDeque;
@@ -14,8 +14,8 @@ const INITIAL_RESERVE: usize = 1024;
 pub struct LogQuery {
     /// The plugin whose lines to return; empty means every plugin.
     pub plugin: String,
-    /// Only lines of this slot.
-    pub slot: Option<SlotName>,
+    /// Only lines of this slot (or of the gates).
+    pub slot: Option<LogOrigin>,
     /// Only lines at this level or above.
     pub min_level: Option<Level>,
     /// Only lines received at or after this time.
@@ -46,7 +46,7 @@ impl LogQuery {
 
     /// Every filter but the plugin and the sequence number, which the buffer scan handles.
     fn matches_content(&self, line: &LogLine) -> bool {
-        if self.slot.is_some_and(|slot| line.slot != Some(slot)) {
+        if self.slot.is_some_and(|origin| !origin.matches(line)) {
             return false;
         }
         if self.min_level.is_some_and(|min| line.level < min) {
@@ -138,7 +138,7 @@ impl LogBuffer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::types::LogSource;
+    use crate::core::types::{LogSource, SlotName};
     use chrono::TimeDelta;
     use serde_json::{Map, Value};
 
@@ -194,7 +194,7 @@ mod tests {
         assert_eq!(seqs(&buf.query(&all)), vec![1, 2, 3, 4, 5]);
 
         let q = LogQuery {
-            slot: Some(SlotName::Green),
+            slot: Some(SlotName::Green.into()),
             ..all.clone()
         };
         assert_eq!(seqs(&buf.query(&q)), vec![2, 4]);
@@ -247,7 +247,7 @@ mod tests {
         let q = LogQuery {
             limit: 1,
             min_level: Some(Level::Warn),
-            slot: Some(SlotName::Blue),
+            slot: Some(SlotName::Blue.into()),
             ..all
         };
         assert_eq!(seqs(&buf.query(&q)), vec![3]);

@@ -3,10 +3,12 @@
 
 mod buffer;
 mod hub;
+mod origin;
 mod parse;
 
 pub use buffer::{LogBuffer, LogQuery};
 pub use hub::LogHub;
+pub use origin::LogOrigin;
 pub use parse::{Fields, StreamParser, parse_line, strip_ansi};
 
 use crate::core::types::{Level, LogSource, SlotName};

@@ -44,15 +44,35 @@ pub fn parse_line(raw: &str) -> (Level, String, Option<Fields>) {
 
 /// Parses the lines of one stream in order, so that continuation lines (indented stack
 /// frames, `Caused by:`) of a warning or error keep that level instead of dropping to info.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct StreamParser {
     last: Option<Level>,
+    /// The level of a line that names none and continues nothing.
+    unmarked: Level,
+}
+
+impl Default for StreamParser {
+    fn default() -> Self {
+        StreamParser {
+            last: None,
+            unmarked: Level::Info,
+        }
+    }
 }
 
 impl StreamParser {
-    /// Creates a parser with no previous line.
+    /// Creates a parser with no previous line; unmarked lines are `info`.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A parser whose lines without a recognisable level get `unmarked` instead of `info`
+    /// (a build or test gate's stderr, which is its diagnostics channel).
+    pub fn with_unmarked_level(unmarked: Level) -> Self {
+        StreamParser {
+            last: None,
+            unmarked,
+        }
     }
 
     /// Parses the next line of the stream.
@@ -62,7 +82,7 @@ impl StreamParser {
             Some(level) => level,
             None => match self.last {
                 Some(last) if last >= Level::Warn && is_continuation(&parsed.message) => last,
-                _ => Level::Info,
+                _ => self.unmarked,
             },
         };
         self.last = Some(level);
@@ -484,6 +504,19 @@ mod tests {
 
         assert_eq!(strip_ansi("no escapes"), Cow::Borrowed("no escapes"));
         assert_eq!(strip_ansi("trailing\x1b"), "trailing");
+    }
+
+    #[test]
+    fn unmarked_lines_can_default_to_another_level() {
+        let mut parser = StreamParser::with_unmarked_level(Level::Warn);
+        assert_eq!(parser.parse("FAIL: 1 of 12 tests failed").0, Level::Warn);
+        assert_eq!(parser.parse("ERROR cannot compile").0, Level::Error);
+        assert_eq!(
+            parser.parse("  at line 3").0,
+            Level::Error,
+            "continues the error"
+        );
+        assert_eq!(parser.parse("DEBUG cache hit").0, Level::Debug);
     }
 
     #[test]

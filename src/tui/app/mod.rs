@@ -18,7 +18,7 @@ use crate::ai::offline::{World, respond};
 use crate::ai::transcript::{CardState, Transcript};
 use crate::api::protocol::Call;
 use crate::core::engine::{EngineEvent, PluginStatus, StatusReport};
-use crate::core::logs::{LogLine, LogQuery};
+use crate::core::logs::{LogLine, LogOrigin, LogQuery};
 use crate::core::store::EventRecord;
 use crate::core::types::{Level, SlotName};
 use crate::tui::keymap::{Action, Code, Context, Key, Keymap, Named};
@@ -494,9 +494,10 @@ impl App {
             Action::Slot => {
                 let mut query = self.logs.filter().clone();
                 query.slot = match query.slot {
-                    None => Some(SlotName::Blue),
-                    Some(SlotName::Blue) => Some(SlotName::Green),
-                    Some(SlotName::Green | SlotName::Preview(_)) => None,
+                    None => Some(LogOrigin::Slot(SlotName::Blue)),
+                    Some(LogOrigin::Slot(SlotName::Blue)) => Some(LogOrigin::Slot(SlotName::Green)),
+                    Some(LogOrigin::Slot(_)) => Some(LogOrigin::Gate),
+                    Some(LogOrigin::Gate) => None,
                 };
                 self.logs.set_filter(query);
             }
@@ -589,7 +590,7 @@ impl App {
             self.log_filter_text.clear();
             self.logs.set_filter(LogQuery {
                 plugin: plugin.clone(),
-                slot: *slot,
+                slot: slot.map(LogOrigin::Slot),
                 min_level: Some(Level::Error),
                 ..LogQuery::default()
             });

@@ -455,7 +455,7 @@ fn the_operator_answers_questions_with_numbers_and_never_guesses() {
     assert_eq!(app.logs.filter().plugin, "checkout");
     assert_eq!(
         app.logs.filter().slot,
-        Some(SlotName::Green),
+        Some(SlotName::Green.into()),
         "the canary of checkout is green"
     );
     assert_eq!(app.logs.filter().min_level, Some(Level::Error));
