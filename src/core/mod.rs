@@ -13,4 +13,5 @@ pub mod router;
 pub mod runtime;
 pub mod store;
 pub mod types;
+pub mod version;
 pub mod workspace;
