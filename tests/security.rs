@@ -201,3 +201,98 @@ fn placeholder_values_with_shell_syntax_reach_commands_quoted() {
         "{slots:#}"
     );
 }
+
+/// Stops an engine the CLI started in the background, even when the test fails.
+struct StopOnDrop<'a>(&'a TestWorkspace);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.naap(&["--no-start", "stop", "--plugins"]);
+    }
+}
+
+fn umask_of_this_process() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Umask:"))
+        .and_then(|m| u32::from_str_radix(m.trim(), 8).ok())
+        .expect("Umask line")
+}
+
+fn walk(dir: &Path, out: &mut Vec<(std::path::PathBuf, std::fs::Metadata)>) {
+    for entry in std::fs::read_dir(dir).expect("read dir").flatten() {
+        let meta = entry.metadata().expect("metadata");
+        if meta.is_dir() {
+            walk(&entry.path(), out);
+        }
+        out.push((entry.path(), meta));
+    }
+}
+
+#[test]
+fn every_file_naap_writes_is_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let ws = TestWorkspace::new(&[("shop", gated_plugin("shop"))]);
+    // The CLI starts the engine (and creates engine.out) itself.
+    let out = ws.naap(&["status"]);
+    let _stop = StopOnDrop(&ws);
+    assert!(out.status.success(), "{}", stderr(&out));
+    ws.wait_serving("shop");
+    let out = ws.naap(&["deploy", "shop", "--version", "1.1.0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = ws.naap(&["deploy", "shop", "--version", "1.2.0", "--preview"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let mut entries = Vec::new();
+    walk(&ws.state_dir(), &mut entries);
+    let names: Vec<String> = entries
+        .iter()
+        .map(|(p, _)| {
+            p.strip_prefix(ws.state_dir())
+                .unwrap_or(p)
+                .display()
+                .to_string()
+        })
+        .collect();
+    for expected in ["naap.db", "engine.out", "engine.sock", "engine.lock"] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} in {names:?}"
+        );
+    }
+    assert!(
+        names.iter().any(|n| n.starts_with("slots/shop.blue.")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("slots/shop.preview-")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("logs/engine.")),
+        "{names:?}"
+    );
+    let open: Vec<String> = entries
+        .iter()
+        .filter(|(_, meta)| meta.permissions().mode() & 0o077 != 0)
+        .map(|(path, meta)| format!("{} {:o}", path.display(), meta.permissions().mode()))
+        .collect();
+    assert!(open.is_empty(), "readable by others: {open:#?}");
+    let db = std::fs::read(ws.state_dir().join("naap.db")).expect("db");
+    assert!(!db.is_empty());
+
+    // What the plugin's gate creates keeps the umask naap was started with.
+    let gate_file = ws.path().join("plugins/shop/gate-runs.txt");
+    let mode = std::fs::metadata(&gate_file)
+        .expect("gate file")
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(
+        mode,
+        0o666 & !umask_of_this_process(),
+        "{}",
+        gate_file.display()
+    );
+}

@@ -7,6 +7,7 @@ pub mod engine;
 pub mod health;
 pub mod logs;
 pub mod metrics;
+pub mod private_files;
 pub mod procstat;
 pub mod rollout;
 pub mod router;

@@ -177,7 +177,8 @@ impl Engine {
             format!("gate `{gate}` started: {command}"),
             serde_json::json!({"gate": gate, "command": command}),
         );
-        let mut child = Command::new("sh")
+        let mut shell = Command::new("sh");
+        shell
             .arg("-c")
             .arg(command)
             .current_dir(cwd)
@@ -186,16 +187,16 @@ impl Engine {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| EngineError::GateFailed {
-                plugin: plugin.to_string(),
-                gate: gate.to_string(),
-                status: format!(
-                    "could not start `sh -c {command}` in {}: {e}",
-                    cwd.display()
-                ),
-            })?;
+            .kill_on_drop(true);
+        crate::core::private_files::child_gets_inherited_umask(&mut shell);
+        let mut child = shell.spawn().map_err(|e| EngineError::GateFailed {
+            plugin: plugin.to_string(),
+            gate: gate.to_string(),
+            status: format!(
+                "could not start `sh -c {command}` in {}: {e}",
+                cwd.display()
+            ),
+        })?;
         let pgid = child.id();
         let readers = [
             child
