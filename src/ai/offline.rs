@@ -8,7 +8,7 @@ use crate::api::protocol::Call;
 use crate::core::engine::{PluginStatus, StatusReport};
 use crate::core::logs::LogLine;
 use crate::core::store::EventRecord;
-use crate::core::types::SlotName;
+use crate::core::types::{SlotName, Version};
 use crate::tui::app::Confirmation;
 use std::collections::BTreeMap;
 
@@ -112,8 +112,10 @@ pub fn respond(text: &str, world: &World) -> Reply {
             Some(p) => traffic(p, slot, percent),
             None => unknown_plugin(&plugin),
         },
-        Intent::Deploy { plugin, version } => match find(&plugin) {
-            Some(p) => Reply::card(
+        Intent::Deploy { plugin, version } => match (find(&plugin), Version::parse(&version)) {
+            // The same rule as every other face: a bad version never becomes a card.
+            (Some(_), Err(e)) => Reply::text(format!("I cannot deploy that: {e}.")),
+            (Some(p), Ok(version)) => Reply::card(
                 "Deploying asks first:",
                 Confirmation {
                     title: format!("deploy {plugin} --version {version}"),
@@ -127,7 +129,7 @@ pub fn respond(text: &str, world: &World) -> Reply {
                     label: format!("deploy {plugin} {version}"),
                     call: Call::Deploy {
                         plugin: plugin.clone(),
-                        version: Some(version.clone()),
+                        version: Some(version),
                         strategy: None,
                         dry_run: false,
                         no_cache: false,
@@ -137,7 +139,7 @@ pub fn respond(text: &str, world: &World) -> Reply {
                     },
                 },
             ),
-            None => unknown_plugin(&plugin),
+            (None, _) => unknown_plugin(&plugin),
         },
     }
 }

@@ -184,15 +184,27 @@ fn start_engine(
     workspace_root: &Path,
     state_dir: &Path,
 ) -> Result<(PathBuf, std::process::Child), ClientError> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     use std::os::unix::process::CommandExt;
-    std::fs::create_dir_all(state_dir).map_err(|e| {
-        ClientError::StartFailed(format!("cannot create {}: {e}", state_dir.display()))
-    })?;
+    // Owner-only like everything the engine writes; the engine is not running yet to
+    // set its umask.
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(state_dir)
+        .map_err(|e| {
+            ClientError::StartFailed(format!("cannot create {}: {e}", state_dir.display()))
+        })?;
     let log = state_dir.join("engine.out");
     let out = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&log)
+        .and_then(|file| {
+            crate::core::private_files::make_owner_only(&log)?;
+            Ok(file)
+        })
         .map_err(|e| ClientError::StartFailed(format!("cannot open {}: {e}", log.display())))?;
     let err = out
         .try_clone()

@@ -1,7 +1,7 @@
 //! The wire types of the socket protocol.
 
 use crate::core::engine::{EngineError, EngineEvent};
-use crate::core::types::{Face, Level, SlotName, StrategyKind};
+use crate::core::types::{Face, Level, SlotName, StrategyKind, Version};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -32,8 +32,9 @@ pub enum Call {
     },
     Deploy {
         plugin: String,
+        /// Checked while decoding: a bad version is a `bad_request`, nothing runs.
         #[serde(default)]
-        version: Option<String>,
+        version: Option<Version>,
         #[serde(default)]
         strategy: Option<StrategyKind>,
         #[serde(default)]
@@ -80,7 +81,7 @@ pub enum Call {
     Rollback {
         plugin: String,
         #[serde(default)]
-        to: Option<String>,
+        to: Option<Version>,
     },
     Logs {
         plugin: String,

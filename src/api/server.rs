@@ -188,7 +188,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
                 .deploy(
                     DeployRequest {
                         plugin,
-                        version,
+                        version: version.map(String::from),
                         strategy,
                         dry_run,
                         no_cache,
@@ -247,7 +247,15 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
         ),
         Call::Rollback { plugin, to } => to_reply(
             id,
-            engine.rollback(RollbackRequest { plugin, to }, face).await,
+            engine
+                .rollback(
+                    RollbackRequest {
+                        plugin,
+                        to: to.map(String::from),
+                    },
+                    face,
+                )
+                .await,
         ),
         Call::Logs {
             plugin,

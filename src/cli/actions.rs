@@ -4,7 +4,7 @@ use super::output::print_json;
 use super::{Cli, context};
 use crate::api::Call;
 use crate::core::engine::{ActionOutcome, EngineEvent, GateOutcome, GateReport};
-use crate::core::types::{SlotName, StrategyKind};
+use crate::core::types::{SlotName, StrategyKind, Version};
 use std::io::{BufRead, IsTerminal, Write};
 
 /// The flags of `naap deploy` that change how, not what, it deploys.
@@ -21,7 +21,7 @@ pub struct DeployOptions {
 pub async fn deploy(
     cli: &Cli,
     plugin: String,
-    version: Option<String>,
+    version: Option<Version>,
     strategy: Option<StrategyKind>,
     options: DeployOptions,
 ) -> anyhow::Result<()> {
@@ -167,7 +167,7 @@ pub async fn traffic(
 pub async fn rollback(
     cli: &Cli,
     plugin: String,
-    to: Option<String>,
+    to: Option<Version>,
     yes: bool,
 ) -> anyhow::Result<()> {
     // Ask only a person at a terminal; a script must not hang on a prompt.

@@ -1,6 +1,6 @@
 //! The command line, as users script against it. Names may grow, not break.
 
-use crate::core::types::{SlotName, StrategyKind};
+use crate::core::types::{SlotName, StrategyKind, Version};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -63,8 +63,8 @@ pub enum Command {
     Deploy {
         plugin: String,
         /// The version label (default: the manifest's `plugin.version`).
-        #[arg(long = "version", id = "deploy_version")]
-        version: Option<String>,
+        #[arg(long = "version", id = "deploy_version", value_parser = parse_version)]
+        version: Option<Version>,
         #[arg(long, value_parser = parse_strategy)]
         strategy: Option<StrategyKind>,
         /// Say what would happen; change nothing.
@@ -110,8 +110,8 @@ pub enum Command {
     Rollback {
         plugin: String,
         /// Roll back to this version instead of the previous one.
-        #[arg(long)]
-        to: Option<String>,
+        #[arg(long, value_parser = parse_version)]
+        to: Option<Version>,
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
@@ -230,6 +230,11 @@ pub struct LogsArgs {
     /// Only lines matching this regular expression.
     #[arg(long)]
     pub grep: Option<String>,
+}
+
+/// The shared version rule, so a bad `--version` is a usage error (exit 2) and nothing runs.
+fn parse_version(s: &str) -> Result<Version, String> {
+    Version::parse(s).map_err(|e| e.to_string())
 }
 
 fn parse_strategy(s: &str) -> Result<StrategyKind, String> {

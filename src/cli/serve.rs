@@ -7,6 +7,9 @@ use std::path::Path;
 pub async fn serve(cli: Cli, keep_plugins: bool) -> anyhow::Result<()> {
     let root = context::workspace_root(&cli)?;
     let state = context::state_dir(&root);
+    // Before the log appender creates its first file: everything the engine writes is
+    // owner-only (see core::private_files).
+    crate::core::private_files::restrict_umask();
     let _log_guard = init_tracing(&state);
     let engine = Engine::start(&root).await?;
     let socket = socket_path(&engine.state_dir());

@@ -4,6 +4,8 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+pub use super::version::{Version, VersionError};
+
 /// A slot of a plugin: one of the two long-lived slots, blue and green (a deploy goes to
 /// the idle one; the other stays warm), or a preview.
 ///

@@ -10,7 +10,7 @@ use crate::core::rollout::{RolloutController, RolloutEnd, RolloutPlan};
 use crate::core::runtime::{ProcessId, SlotSpec, free_port};
 use crate::core::store::NewRollout;
 use crate::core::types::{Face, Health, ProcessState, SlotName, StrategyKind};
-use crate::core::workspace::{HealthCheck, Placeholders, expand_placeholders};
+use crate::core::workspace::{HealthCheck, Placeholders, expand_for_shell, expand_placeholders};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
@@ -135,13 +135,9 @@ impl Engine {
             .version
             .clone()
             .unwrap_or_else(|| manifest.version.clone());
-        if version.trim().is_empty() || version.chars().any(char::is_whitespace) {
-            return Err(EngineError::rejected(
-                plugin,
-                format!(
-                    "version `{version}` is not valid: use a non-empty word without spaces, e.g. 1.4.0"
-                ),
-            ));
+        // Every face checks versions where they enter; this catches any caller that did not.
+        if let Err(e) = crate::core::types::Version::parse(&version) {
+            return Err(EngineError::rejected(plugin, e.to_string()));
         }
         let strategy = req.strategy.unwrap_or(manifest.strategy.kind);
         let spec = DeploySpec {
@@ -674,6 +670,8 @@ impl Engine {
             .clone()
     }
 
+    /// A command template (`run.command`, `build`, `test`) with its placeholders quoted for
+    /// `sh -c`.
     pub(crate) fn expand(
         &self,
         template: &str,
@@ -682,18 +680,30 @@ impl Engine {
         version: &str,
         port: u16,
     ) -> String {
-        expand_placeholders(
+        expand_for_shell(
             template,
-            &Placeholders {
-                port,
-                version,
-                slot: &slot.as_str(),
-                plugin,
-                naap: &self.inner.naap_exe,
-            },
+            &self.placeholders(plugin, &slot.as_str(), version, port),
         )
     }
 
+    fn placeholders<'a>(
+        &'a self,
+        plugin: &'a str,
+        slot: &'a str,
+        version: &'a str,
+        port: u16,
+    ) -> Placeholders<'a> {
+        Placeholders {
+            port,
+            version,
+            slot,
+            plugin,
+            naap: &self.inner.naap_exe,
+        }
+    }
+
+    /// The `[run] env` values with placeholders filled in as they are: the environment is
+    /// handed to the process directly, no shell reads it.
     pub(crate) fn expand_env(
         &self,
         spec: &DeploySpec,
@@ -702,10 +712,12 @@ impl Engine {
         version: &str,
         port: u16,
     ) -> std::collections::BTreeMap<String, String> {
+        let slot = slot.as_str();
+        let vars = self.placeholders(plugin, &slot, version, port);
         spec.run
             .env
             .iter()
-            .map(|(k, v)| (k.clone(), self.expand(v, plugin, slot, version, port)))
+            .map(|(k, v)| (k.clone(), expand_placeholders(v, &vars)))
             .collect()
     }
 

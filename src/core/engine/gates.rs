@@ -178,7 +178,8 @@ impl Engine {
             format!("gate `{gate}` started: {command}"),
             serde_json::json!({"gate": gate, "command": command}),
         );
-        let mut child = Command::new("sh")
+        let mut shell = Command::new("sh");
+        shell
             .arg("-c")
             .arg(command)
             .current_dir(cwd)
@@ -187,16 +188,16 @@ impl Engine {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| EngineError::GateFailed {
-                plugin: plugin.to_string(),
-                gate: gate.to_string(),
-                status: format!(
-                    "could not start `sh -c {command}` in {}: {e}",
-                    cwd.display()
-                ),
-            })?;
+            .kill_on_drop(true);
+        crate::core::private_files::child_gets_inherited_umask(&mut shell);
+        let mut child = shell.spawn().map_err(|e| EngineError::GateFailed {
+            plugin: plugin.to_string(),
+            gate: gate.to_string(),
+            status: format!(
+                "could not start `sh -c {command}` in {}: {e}",
+                cwd.display()
+            ),
+        })?;
         let pgid = child.id();
         // A gate is a batch job, not a service: its stderr is where compilers, test runners
         // and `sh` itself report what went wrong, so a stderr line that names no level is a

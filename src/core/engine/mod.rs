@@ -116,6 +116,7 @@ impl Engine {
     /// Loads the workspace, takes the engine lock, opens the store, binds the router, and
     /// reconciles with the slot processes that may still run from a previous engine.
     pub async fn start(root: &Path) -> Result<Engine, EngineError> {
+        crate::core::private_files::restrict_umask();
         // One plugin's broken manifest does not keep the others from being served: it is
         // set aside and reported (status, and every request that names it).
         let ws = workspace::load_lenient(root)?;
@@ -128,6 +129,7 @@ impl Engine {
         }
         create_private_dir(&ws.state_dir)?;
         create_private_dir(&slot_log_dir(&ws.state_dir))?;
+        crate::core::private_files::narrow_state_files(&ws.state_dir);
         let lock = take_engine_lock(&ws.state_dir)?;
         let store = Store::open(&database_path(&ws.state_dir))?;
 

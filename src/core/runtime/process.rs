@@ -144,9 +144,12 @@ pub(super) fn open_log_files(
         source,
     })?;
     let open = |path: std::path::PathBuf| -> Result<File, RuntimeError> {
+        use std::os::unix::fs::OpenOptionsExt;
         let file = OpenOptions::new()
             .create(true)
             .append(true)
+            // Owner-only even without the engine's umask: plugin output may hold secrets.
+            .mode(0o600)
             .open(&path)
             .and_then(|file| {
                 // O_APPEND and O_TRUNC cannot be combined at open; truncate the open file.
@@ -182,6 +185,7 @@ pub(super) fn spawn(spec: &SlotSpec, truncate_logs: bool) -> Result<Running, Run
         // terminal does not reach it, so it outlives the engine.
         .process_group(0)
         .kill_on_drop(false);
+    crate::core::private_files::child_gets_inherited_umask(&mut command);
     let child = command.spawn().map_err(|source| RuntimeError::Spawn {
         plugin: spec.plugin.clone(),
         slot: spec.slot,

@@ -38,6 +38,31 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// Creates the database file 0600 (or narrows an older one to it) before SQLite opens it:
+/// SQLite gives its `-wal` and `-shm` files the database file's mode, so they follow.
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)?;
+    for file in [
+        path.to_path_buf(),
+        wal_file(path, "-wal"),
+        wal_file(path, "-shm"),
+    ] {
+        crate::core::private_files::make_owner_only(&file)?;
+    }
+    Ok(())
+}
+
+fn wal_file(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()
@@ -47,6 +72,8 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database at `path` and upgrades its schema.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        // Best effort: if this fails, opening fails below with SQLite's own message.
+        let _ = create_owner_only(path);
         let conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
             source,

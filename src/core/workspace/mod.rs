@@ -16,6 +16,7 @@ mod placeholders;
 mod problem;
 mod raw;
 mod reader;
+mod shell;
 mod suggest;
 mod validate;
 
@@ -28,7 +29,7 @@ pub use model::{
     AlertSpec, AnalysisSpec, BrokenPlugin, HealthCheck, HealthSpec, PluginManifest, RollbackSpec,
     Route, RouterConfig, RunSpec, Sticky, StrategySpec, Workspace,
 };
-pub use placeholders::{PLACEHOLDER_NAMES, Placeholders, expand_placeholders};
+pub use placeholders::{PLACEHOLDER_NAMES, Placeholders, expand_for_shell, expand_placeholders};
 pub use problem::{Problem, Problems};
 
 // The positioned TOML reading, shared with the dashboard's theme and keymap files so they

@@ -2,6 +2,7 @@
 
 use std::ops::Range;
 
+use super::shell::ShellContext;
 use super::suggest;
 
 /// The placeholder names a template may use.
@@ -35,39 +36,69 @@ impl Placeholders<'_> {
     }
 }
 
-/// Replaces {port} {version} {slot} {plugin} {naap}, and `{{` / `}}` with `{` / `}`.
+/// Replaces {port} {version} {slot} {plugin} {naap}, and `{{` / `}}` with `{` / `}`, with
+/// the values as they are: for environment values, which no shell reads.
 ///
 /// Anything else in braces is kept verbatim; `load` rejects such templates, so this only
 /// matters for templates that did not come from a validated manifest.
 pub fn expand_placeholders(template: &str, vars: &Placeholders) -> String {
     let mut out = String::with_capacity(template.len() + 32);
+    walk(template, vars, |piece| match piece {
+        Piece::Literal(text) => out.push_str(text),
+        Piece::Value(value) => out.push_str(&value),
+    });
+    out
+}
+
+/// Like [`expand_placeholders`], for a command line run as `sh -c`: each value is quoted
+/// for the place it lands in (bare, '…', "…", `…`), so no value can end a quote or start a
+/// command, whoever wrote it.
+pub fn expand_for_shell(template: &str, vars: &Placeholders) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut context = ShellContext::new();
+    walk(template, vars, |piece| match piece {
+        Piece::Literal(text) => {
+            context.feed(text);
+            out.push_str(text);
+        }
+        Piece::Value(value) => out.push_str(&context.quote(&value)),
+    });
+    out
+}
+
+/// A run of a template: text as the author wrote it (braces unescaped), or a value.
+enum Piece<'t> {
+    Literal(&'t str),
+    Value(String),
+}
+
+fn walk<'t>(template: &'t str, vars: &Placeholders, mut emit: impl FnMut(Piece<'t>)) {
     let mut rest = template;
     while let Some(i) = rest.find(['{', '}']) {
-        out.push_str(&rest[..i]);
+        emit(Piece::Literal(&rest[..i]));
         let tail = &rest[i..];
         if let Some(after) = tail.strip_prefix("{{") {
-            out.push('{');
+            emit(Piece::Literal("{"));
             rest = after;
             continue;
         }
         if let Some(after) = tail.strip_prefix("}}") {
-            out.push('}');
+            emit(Piece::Literal("}"));
             rest = after;
             continue;
         }
         if let Some((name, after)) = tail.strip_prefix('{').and_then(|t| t.split_once('}'))
             && let Some(value) = vars.value(name)
         {
-            out.push_str(&value);
+            emit(Piece::Value(value));
             rest = after;
             continue;
         }
         // `{` and `}` are one byte each, so slicing after it stays on a char boundary.
-        out.push_str(&tail[..1]);
+        emit(Piece::Literal(&tail[..1]));
         rest = &tail[1..];
     }
-    out.push_str(rest);
-    out
+    emit(Piece::Literal(rest));
 }
 
 /// Something wrong with a template, at a byte range of the template text.
@@ -181,6 +212,82 @@ mod tests {
         );
         assert_eq!(expand_placeholders("", &vars()), "");
         assert_eq!(expand_placeholders("é{port}ü", &vars()), "é40123ü");
+    }
+
+    /// Runs `sh -c` on the template expanded with `naap` = `value`; returns what printf printed.
+    fn shell_prints(template: &str, value: &str) -> String {
+        let vars = Placeholders {
+            naap: value,
+            ..vars()
+        };
+        let command = expand_for_shell(template, &vars);
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(&command)
+            .output()
+            .expect("run sh");
+        assert!(out.status.success(), "{command}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    #[test]
+    fn shell_values_are_quoted_for_the_place_they_land_in() {
+        let dir = tempfile::tempdir().expect("dir");
+        let marker = dir.path().join("INJECTED");
+        let m = marker.display();
+        let hostile = [
+            format!("x$(touch {m})"),
+            format!("x`touch {m}`"),
+            format!("a'b; touch {m}; '"),
+            format!("a\"; touch {m}; \""),
+            format!("a\\\"$(touch {m})"),
+            format!("sp ace;touch {m}|&>< *"),
+            "it's \\ ok\nnewline".to_string(),
+            String::new(),
+        ];
+        let templates = [
+            ("bare", "printf %s {naap}"),
+            ("single", "printf %s '{naap}'"),
+            ("double", "printf %s \"{naap}\""),
+            ("double, glued", "printf %s \"<{naap}>\""),
+            ("backtick", "printf %s \"`printf %s {naap}`\""),
+            ("subshell in double", "printf %s \"$(printf %s {naap})\""),
+            ("subshell", "printf %s $(printf %s {naap} | wc -c)"),
+        ];
+        for value in &hostile {
+            for (place, template) in templates {
+                let printed = shell_prints(template, value);
+                let expected = match place {
+                    "double, glued" => format!("<{value}>"),
+                    // Bare command substitution output is split into words by the shell.
+                    "subshell" => value.len().to_string(),
+                    // Command substitution drops trailing newlines; none of these ends in one.
+                    _ => value.clone(),
+                };
+                assert_eq!(printed, expected, "{place}: {template} with {value:?}");
+                assert!(!marker.exists(), "{place}: {value:?} ran a command");
+            }
+        }
+    }
+
+    #[test]
+    fn plain_values_stay_unquoted() {
+        assert_eq!(
+            expand_for_shell("{naap} x --port {port} --version {version} {slot}", &vars()),
+            "/usr/bin/naap x --port 40123 --version 1.3.0 green"
+        );
+        let spaced = Placeholders {
+            naap: "/opt/my apps/naap",
+            ..vars()
+        };
+        assert_eq!(
+            expand_for_shell("{naap} x", &spaced),
+            "'/opt/my apps/naap' x"
+        );
+        assert_eq!(
+            expand_for_shell("\"{naap}\" x", &spaced),
+            "\"/opt/my apps/naap\" x"
+        );
     }
 
     #[test]

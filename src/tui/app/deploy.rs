@@ -2,7 +2,7 @@
 
 use crate::api::protocol::Call;
 use crate::core::engine::PluginStatus;
-use crate::core::types::StrategyKind;
+use crate::core::types::{StrategyKind, Version};
 use crate::tui::keymap::{Code, Key, Named};
 
 /// What the strategy field cycles through; `None` is the manifest's own.
@@ -69,9 +69,11 @@ impl DeployForm {
         if version.is_empty() {
             return Err("type the version to deploy, e.g. 1.4.0".to_string());
         }
+        // The rule every face shares; the form shows the reason and sends nothing.
+        let version = Version::parse(version).map_err(|e| e.to_string())?;
         Ok(Call::Deploy {
             plugin: self.plugin.clone(),
-            version: Some(version.to_string()),
+            version: Some(version),
             strategy: CHOICES[self.strategy % CHOICES.len()],
             dry_run: false,
             no_cache: false,

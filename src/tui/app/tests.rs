@@ -311,7 +311,7 @@ fn the_deploy_form_sends_version_and_strategy() {
             label: "deploy shop 2.1.0".into(),
             call: Call::Deploy {
                 plugin: "shop".into(),
-                version: Some("2.1.0".into()),
+                version: Some("2.1.0".parse().expect("version")),
                 strategy: Some(crate::core::types::StrategyKind::Canary),
                 dry_run: false,
                 no_cache: false,
@@ -535,4 +535,41 @@ fn a_streamed_answer_grows_one_entry() {
     t.stream("the canary fails.");
     assert_eq!(t.entries.len(), 2);
     assert_eq!(t.entries[1].text, "Because the canary fails.");
+}
+
+#[test]
+fn every_dashboard_entry_refuses_a_bad_version_and_sends_nothing() {
+    // The deploy form.
+    let mut app = super::tests::app();
+    app.update(key("d"));
+    for c in "$(reboot)".chars() {
+        app.update(Msg::Key(Key::plain(Code::Char(c))));
+    }
+    assert!(app.update(key("enter")).is_empty());
+    let Overlay::Deploy(form) = &app.overlay else {
+        panic!("the form stays open with the reason")
+    };
+    let error = form.error.clone().unwrap_or_default();
+    assert!(
+        error.contains("contains `$`") && error.contains("1 to 64"),
+        "{error}"
+    );
+
+    // The `:` command line (clap, with the CLI's value parser).
+    let mut app = super::tests::app();
+    app.update(key(":"));
+    for c in "deploy shop --version 1;reboot".chars() {
+        app.update(Msg::Key(Key::plain(Code::Char(c))));
+    }
+    assert!(app.update(key("enter")).is_empty());
+    let notice = app.notice.clone().expect("a notice");
+    assert!(notice.error, "{notice:?}");
+
+    // The operator: no card for a bad version, the reason instead.
+    let mut app = super::tests::app();
+    app.update(key("o"));
+    assert!(ask(&mut app, "deploy shop 2.0$(reboot)").is_empty());
+    let last = app.operator.entries.last().expect("an answer");
+    assert!(last.card.is_none(), "{last:?}");
+    assert!(last.text.contains("`$`"), "{}", last.text);
 }

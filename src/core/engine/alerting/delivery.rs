@@ -212,7 +212,8 @@ async fn run_command(
     body: &serde_json::Value,
     cwd: &PathBuf,
 ) -> Result<(), String> {
-    let mut child = tokio::process::Command::new("sh")
+    let mut command = tokio::process::Command::new("sh");
+    command
         .arg("-c")
         .arg(cmd)
         .current_dir(cwd)
@@ -220,7 +221,9 @@ async fn run_command(
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    crate::core::private_files::child_gets_inherited_umask(&mut command);
+    let mut child = command
         .spawn()
         .map_err(|e| format!("cannot start `sh -c {cmd}`: {e}"))?;
     if let Some(mut stdin) = child.stdin.take() {

@@ -5,6 +5,7 @@ use std::path::Path;
 use serde_spanned::Spanned;
 
 use super::missing;
+use crate::core::types::Version;
 use crate::core::workspace::model::{Route, Sticky};
 use crate::core::workspace::problem::Report;
 use crate::core::workspace::raw::{RawPlugin, RawPluginTable};
@@ -67,25 +68,19 @@ pub(super) fn identity(
     };
 
     let version = match &t.version {
-        Field::Present(v) if v.get_ref().is_empty() => {
-            r.at(
-                &v.span(),
-                "plugin.version",
-                "version must not be empty",
-                "e.g. version = \"0.1.0\"",
-            );
-            None
-        }
-        Field::Present(v) if v.get_ref().chars().any(char::is_whitespace) => {
-            r.at(
-                &v.span(),
-                "plugin.version",
-                format!("version `{}` contains whitespace", v.get_ref()),
-                "versions are one word, e.g. \"1.3.0\" or \"2024-05-01.1\"",
-            );
-            None
-        }
-        Field::Present(v) => Some(v.get_ref().clone()),
+        // The same rule as `naap deploy --version`: the version reaches command lines.
+        Field::Present(v) => match Version::parse(v.get_ref()) {
+            Ok(version) => Some(version.into()),
+            Err(e) => {
+                r.at(
+                    &v.span(),
+                    "plugin.version",
+                    e.message,
+                    format!("{}; write e.g. version = \"0.1.0\"", e.hint),
+                );
+                None
+            }
+        },
         Field::Absent => {
             missing(r, &t.span, "plugin", "version", "version = \"0.1.0\"");
             None
