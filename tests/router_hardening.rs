@@ -382,7 +382,7 @@ async fn a_killed_slot_costs_no_request_its_requests_are_retried_on_the_other() 
     let (sent, failed) = load.finish().await;
     assert!(retried, "no retry counted: {:#}", ws.slot("echo", "green"));
     assert!(out_of_routing && more, "{:#}", ws.status());
-    assert!(sent > 100, "too little load: {sent}");
+    assert!(sent > 50, "too little load: {sent}");
     assert_eq!(failed, 0, "{failed} of {sent} requests failed");
 
     let lines = ws.json_lines(&["logs", "echo", "--grep", "retried on slot blue"]);
@@ -390,4 +390,45 @@ async fn a_killed_slot_costs_no_request_its_requests_are_retried_on_the_other() 
     let status = ws.status();
     let green = &plugin_of(&status, "echo")["slots"];
     assert!(green.to_string().contains("retries_total"), "{status:#}");
+}
+
+/// The case: the live slot (green, 100 %) killed with SIGKILL under load while the
+/// previous version stays warm at 0 %. Requests that hit the dead slot before the engine
+/// notices are retried on the warm slot; once the engine has taken green out, the warm slot
+/// serves until the weights move (no 503 in between). No request fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_live_slot_fails_no_request_while_the_previous_one_is_warm() {
+    let mut ws = TestWorkspace::new(&[(
+        "echo",
+        echo_plugin("echo", "1.0.0", "route = \"/echo\"", false),
+    )]);
+    write_echo(&ws, "echo");
+    ws.start_engine();
+    ws.wait_serving("echo");
+    ws.json(&["deploy", "echo", "--version", "2.0.0"]);
+    let switched = wait_for(Duration::from_secs(30), || {
+        ws.slot("echo", "green")["weight"] == 100 && ws.slot("echo", "blue")["health"] == "healthy"
+    });
+    assert!(switched, "{:#}", ws.status());
+    let router = ws.router();
+
+    let load = Load::start(format!("http://{router}/echo/items"), 4);
+    let warm = wait_for(Duration::from_secs(10), || {
+        slot_metric(&ws, "echo", "green", "requests_total") > 20
+    });
+    assert!(warm, "no load reached green: {:#}", ws.status());
+    let pid = ws.slot("echo", "green")["pid"]
+        .as_i64()
+        .expect("green's pid");
+    // SAFETY: sending a signal to the test's own slot process group.
+    assert_eq!(unsafe { libc::kill(-(pid as i32), libc::SIGKILL) }, 0);
+
+    let before = slot_metric(&ws, "echo", "blue", "requests_total");
+    let blue_serves = wait_for(Duration::from_secs(20), || {
+        slot_metric(&ws, "echo", "blue", "requests_total") > before + 50
+    });
+    let (sent, failed) = load.finish().await;
+    assert!(blue_serves, "{:#}", ws.status());
+    assert!(sent > 50, "too little load: {sent}");
+    assert_eq!(failed, 0, "{failed} of {sent} requests failed");
 }

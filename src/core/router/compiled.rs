@@ -222,7 +222,13 @@ impl CompiledPlugin {
             return Ok((pinned, true));
         }
         if self.total_weight == 0 {
-            return Err(respond::service_unavailable(self.no_slot_body.clone()));
+            // No healthy slot has weight (the live one just died, say): a healthy warm one
+            // serves rather than nobody, as an nginx `backup` server does, until the engine
+            // moves the weights.
+            return match self.standby.first() {
+                Some(warm) => Ok((warm, false)),
+                None => Err(respond::service_unavailable(self.no_slot_body.clone())),
+            };
         }
         let point = match self.sticky_key(headers) {
             Some(key) => (fnv1a(key) % u64::from(self.total_weight)) as u32,
