@@ -37,6 +37,18 @@ pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::R
     }
 }
 
+/// The engine serves on while its store fails, but nothing it changes is recorded.
+fn store_failing_line(store: &crate::core::store::StoreHealth) -> String {
+    let since = store
+        .since
+        .map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+        .unwrap_or_default();
+    format!(
+        "! store failing{since}: {}\n  the engine and the router keep serving; changes are not recorded until the store writes again\n",
+        store.error.as_deref().unwrap_or("unknown error")
+    )
+}
+
 fn show(cli: &Cli, report: &StatusReport, clear: bool) -> anyhow::Result<()> {
     if cli.json {
         // One JSON document per line, so `--watch --json` can be piped to jq.
@@ -63,6 +75,9 @@ pub fn render_status(report: &StatusReport) -> String {
         out.push_str(&format!(" · admin {admin}"));
     }
     out.push_str(&format!("\nworkspace {}\n", e.workspace));
+    if !report.store.ok {
+        out.push_str(&store_failing_line(&report.store));
+    }
     for p in &report.plugins {
         out.push('\n');
         out.push_str(&plugin_header(p));

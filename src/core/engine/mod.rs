@@ -24,6 +24,7 @@ pub mod report;
 mod rollout_control;
 mod routes;
 mod state;
+mod store_watch;
 mod traffic;
 mod warmup;
 
@@ -46,7 +47,7 @@ use crate::core::logs::{LogHub, LogQuery};
 use crate::core::metrics::MetricsRegistry;
 use crate::core::router::Router;
 use crate::core::runtime::{LocalRuntime, RestartPolicy, RuntimeEvent};
-use crate::core::store::{AuditResult, NewAudit, NewEvent, SlotRecord, Store};
+use crate::core::store::{AuditResult, HealthCell, NewAudit, NewEvent, SlotRecord, Store};
 use crate::core::types::{Face, SlotName};
 use crate::core::workspace::{self, Workspace};
 use chrono::Utc;
@@ -71,6 +72,8 @@ pub struct Engine {
 pub(crate) struct Inner {
     workspace: RwLock<Workspace>,
     store: Mutex<Store>,
+    /// The store's health, readable without taking the store's lock.
+    store_health: HealthCell,
     router: Arc<Router>,
     metrics: MetricsRegistry,
     logs: LogHub,
@@ -153,10 +156,12 @@ impl Engine {
         let metrics = MetricsRegistry::default();
         let (notify_tx, notify_rx) = alerting::delivery::queue();
         let ws_root = ws.root.clone();
+        let store_health = store.health();
         let engine = Engine {
             inner: Arc::new(Inner {
                 workspace: RwLock::new(ws),
                 store: Mutex::new(store),
+                store_health,
                 router: router.clone(),
                 metrics: metrics.clone(),
                 logs,
@@ -186,6 +191,7 @@ impl Engine {
         engine.restore_alert_state(Utc::now());
         tokio::spawn(alerting::delivery::run(engine.clone(), notify_rx, ws_root));
         tokio::spawn(monitor::run(engine.clone(), runtime_rx, health_rx));
+        tokio::spawn(store_watch::run(engine.clone(), shutdown_rx.clone()));
         engine.reconcile().await;
         tokio::spawn(router.clone().serve(listener, shutdown_rx.clone()));
         if let Some(admin) = admin {

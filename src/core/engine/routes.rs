@@ -131,6 +131,7 @@ impl Engine {
         }
         Ok(StatusReport {
             engine: self.inner.info.clone(),
+            store: self.inner.store_health.get(),
             plugins: out,
         })
     }
