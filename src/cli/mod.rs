@@ -11,6 +11,7 @@ mod logs;
 mod output;
 mod serve;
 mod status;
+mod stop;
 mod workspace_cmds;
 
 pub use args::{AlertsCommand, Cli, Command};
@@ -74,7 +75,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Logs(args)) => logs::logs(&cli, args).await,
         Some(Command::History { plugin, limit }) => status::history(&cli, plugin, limit).await,
-        Some(Command::Stop { plugins }) => actions::stop(&cli, plugins).await,
+        Some(Command::Stop { plugins }) => stop::stop(&cli, plugins).await,
         Some(Command::Alerts { command }) => alerts::alerts(&cli, command).await,
         Some(Command::Preview(args::PreviewCommand::Stop { plugin, id })) => {
             actions::stop_preview(&cli, plugin, id).await

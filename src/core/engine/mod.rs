@@ -16,6 +16,7 @@ mod gate_inputs;
 mod gates;
 mod guard;
 mod judge;
+pub mod lock;
 mod monitor;
 mod preview;
 mod reconcile;
@@ -115,7 +116,7 @@ impl Engine {
         let ws = workspace::load(root)?;
         create_private_dir(&ws.state_dir)?;
         create_private_dir(&slot_log_dir(&ws.state_dir))?;
-        let lock = take_engine_lock(&ws.state_dir)?;
+        let lock = lock::take(&ws.state_dir).await?;
         let store = Store::open(&database_path(&ws.state_dir))?;
 
         let listener = bind(ws.router.listen, "router.listen", &ws.file).await?;
@@ -501,33 +502,4 @@ fn create_private_dir(dir: &Path) -> Result<(), EngineError> {
                 dir.display()
             ))
         })
-}
-
-/// One engine per workspace: an exclusive `flock` on `engine.lock`, released by the kernel
-/// when the engine dies, however it dies.
-fn take_engine_lock(state_dir: &Path) -> Result<File, EngineError> {
-    use std::io::{Read, Seek, Write};
-    use std::os::fd::AsRawFd;
-    let path = state_dir.join("engine.lock");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(|e| EngineError::Start(format!("cannot open {}: {e}", path.display())))?;
-    // SAFETY: flock on a file descriptor we own; no memory is involved.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let mut holder = String::new();
-        let _ = file.read_to_string(&mut holder);
-        return Err(EngineError::Start(format!(
-            "another naap engine already runs for this workspace (pid {})\n  hint: use `naap status`, or stop it first",
-            holder.trim()
-        )));
-    }
-    let _ = file.set_len(0);
-    let _ = file.rewind();
-    let _ = write!(file, "{}", std::process::id());
-    Ok(file)
 }
