@@ -32,8 +32,11 @@ impl Unwritable {
     /// Chooses the mechanism before the engine starts: `chattr` when it works here,
     /// otherwise a 4 MiB tmpfs over `state_dir` (root only). Panics when neither works, so
     /// the test never passes without having broken the store.
+    /// `NAAP_TEST_UNWRITABLE=full-disk` forces the tmpfs, to exercise the fallback.
     pub fn prepare(workspace: &Path, state_dir: &Path) -> Unwritable {
-        if chattr_works(workspace) {
+        let forced_full_disk =
+            std::env::var("NAAP_TEST_UNWRITABLE").is_ok_and(|v| v == "full-disk");
+        if !forced_full_disk && chattr_works(workspace) {
             return Unwritable::Immutable(Vec::new());
         }
         std::fs::create_dir_all(state_dir).expect("state dir");
