@@ -2,7 +2,7 @@
 //! runs (the tmux model): the engine outlives the terminal that started it.
 
 use super::protocol::{Call, Request, ServerLine};
-use crate::core::engine::{EngineEvent, socket_path};
+use crate::core::engine::{EngineEvent, lock, socket_path};
 use crate::core::types::Face;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
@@ -14,12 +14,24 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 /// How long a started engine has to open its socket.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// How long a client waits for a running engine to bind its socket again (it checks once
+/// a second) before saying the socket is gone.
+const SOCKET_RETURN_WAIT: Duration = Duration::from_secs(3);
+
+/// Lines of a failed start's output shown with the error.
+const START_OUTPUT_LINES: usize = 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
     #[error(
         "no naap engine runs for this workspace (no socket at {0})\n  hint: start one with `naap serve`, or run the command without --no-start"
     )]
     NoEngine(PathBuf),
+    #[error(
+        "engine pid {pid} runs but its socket {} is gone\n  hint: it binds a new one within a second or two; if it does not, `naap stop` stops it through its pid",
+        socket.display()
+    )]
+    SocketGone { pid: u32, socket: PathBuf },
     #[error("could not start the engine: {0}")]
     StartFailed(String),
     #[error("lost the connection to the engine: {0}")]
@@ -66,6 +78,16 @@ impl Client {
         })
     }
 
+    /// Connects to a running engine, without starting one. When the socket is missing but
+    /// an engine holds the workspace lock, says so instead of "no engine runs".
+    pub async fn connect_running(state_dir: &Path, face: Face) -> Result<Client, ClientError> {
+        let socket = socket_path(state_dir);
+        match Client::connect(&socket, face).await {
+            Err(ClientError::NoEngine(_)) => Err(no_engine_or_socket_gone(state_dir, socket)),
+            other => other,
+        }
+    }
+
     /// Connects to the workspace's engine, starting one in the background when none runs.
     /// Returns the client and, when it started one, the engine's log file.
     pub async fn connect_or_start(
@@ -79,28 +101,24 @@ impl Client {
             Err(ClientError::NoEngine(_)) => {}
             Err(e) => return Err(e),
         }
-        let log = start_engine(workspace_root, state_dir)?;
+        if lock::holder(state_dir).is_some() {
+            // An engine runs (or is starting): starting another would only fail on the lock.
+            return Ok((wait_for_socket(state_dir, face).await?, None));
+        }
+        let started = start_engine(workspace_root, state_dir)?;
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-        let mut child = log.1;
+        let mut child = started.child;
         loop {
             match Client::connect(&socket, face).await {
-                Ok(client) => return Ok((client, Some(log.0))),
+                Ok(client) => return Ok((client, Some(started.log))),
                 Err(ClientError::NoEngine(_)) => {}
                 Err(e) => return Err(e),
             }
             if let Ok(Some(status)) = child.try_wait() {
-                let tail = std::fs::read_to_string(&log.0).unwrap_or_default();
-                let tail: Vec<&str> = tail
-                    .lines()
-                    .rev()
-                    .take(12)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                return Err(ClientError::StartFailed(format!(
-                    "`naap serve` exited ({status}):\n{}",
-                    tail.join("\n")
+                return Err(ClientError::StartFailed(explain_exit(
+                    &started.log,
+                    started.offset,
+                    status,
                 )));
             }
             if tokio::time::Instant::now() >= deadline {
@@ -108,7 +126,7 @@ impl Client {
                     "the engine did not open {} within {}s; see {}",
                     socket.display(),
                     START_TIMEOUT.as_secs(),
-                    log.0.display()
+                    started.log.display()
                 )));
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -179,11 +197,89 @@ impl Client {
     }
 }
 
+/// Waits a little for an engine that holds the lock to (re)bind its socket.
+async fn wait_for_socket(state_dir: &Path, face: Face) -> Result<Client, ClientError> {
+    let socket = socket_path(state_dir);
+    let deadline = tokio::time::Instant::now() + SOCKET_RETURN_WAIT;
+    loop {
+        match Client::connect(&socket, face).await {
+            Err(ClientError::NoEngine(_)) => {}
+            other => return other,
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(no_engine_or_socket_gone(state_dir, socket));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// "No engine runs", unless one holds the lock: then its socket is what is missing.
+fn no_engine_or_socket_gone(state_dir: &Path, socket: PathBuf) -> ClientError {
+    match lock::holder(state_dir) {
+        Some(holder) => ClientError::SocketGone {
+            pid: holder.pid,
+            socket,
+        },
+        None => ClientError::NoEngine(socket),
+    }
+}
+
+/// A `naap serve` started in the background: its output file, where this attempt's output
+/// begins in it (the file keeps earlier engines' output), and the process.
+struct Started {
+    log: PathBuf,
+    offset: u64,
+    child: std::process::Child,
+}
+
+/// Why a started engine exited: the error it printed first, then the rest of this
+/// attempt's output (never an earlier engine's).
+fn explain_exit(log: &Path, offset: u64, status: std::process::ExitStatus) -> String {
+    let output = read_from(log, offset);
+    let lines: Vec<&str> = output.lines().filter(|l| !l.trim().is_empty()).collect();
+    // `naap serve` prints its failure as `naap: <cause>` (first line of a multi-line error).
+    let cause = lines
+        .iter()
+        .rposition(|l| l.starts_with("naap: "))
+        .map(|i| lines[i].trim_start_matches("naap: ").to_string());
+    // The rest, without repeating the cause.
+    let rest: Vec<&str> = lines
+        .iter()
+        .filter(|l| cause.as_deref() != Some(l.trim_start_matches("naap: ")))
+        .copied()
+        .collect();
+    let shown = &rest[rest.len().saturating_sub(START_OUTPUT_LINES)..];
+    let mut message = match &cause {
+        Some(cause) => format!("{cause}\n  `naap serve` exited ({status})"),
+        None => format!("`naap serve` exited ({status})"),
+    };
+    if !shown.is_empty() {
+        message.push_str(&format!(
+            "; its output (from {}):\n{}",
+            log.display(),
+            shown
+                .iter()
+                .map(|l| format!("    {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ));
+    }
+    message
+}
+
+fn read_from(path: &Path, offset: u64) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut text = Vec::new();
+    if let Ok(mut file) = std::fs::File::open(path)
+        && file.seek(SeekFrom::Start(offset)).is_ok()
+    {
+        let _ = file.read_to_end(&mut text);
+    }
+    String::from_utf8_lossy(&text).into_owned()
+}
+
 /// Starts `naap serve` detached from this terminal: its own session, output to a file.
-fn start_engine(
-    workspace_root: &Path,
-    state_dir: &Path,
-) -> Result<(PathBuf, std::process::Child), ClientError> {
+fn start_engine(workspace_root: &Path, state_dir: &Path) -> Result<Started, ClientError> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     use std::os::unix::process::CommandExt;
     // Owner-only like everything the engine writes; the engine is not running yet to
@@ -206,6 +302,8 @@ fn start_engine(
             Ok(file)
         })
         .map_err(|e| ClientError::StartFailed(format!("cannot open {}: {e}", log.display())))?;
+    // Appending: this attempt's output starts at the current end.
+    let offset = out.metadata().map(|m| m.len()).unwrap_or(0);
     let err = out
         .try_clone()
         .map_err(|e| ClientError::StartFailed(e.to_string()))?;
@@ -230,5 +328,5 @@ fn start_engine(
     let child = command
         .spawn()
         .map_err(|e| ClientError::StartFailed(e.to_string()))?;
-    Ok((log, child))
+    Ok(Started { log, offset, child })
 }

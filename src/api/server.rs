@@ -12,25 +12,95 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufRead
 use tokio::net::{UnixListener, UnixStream};
 use tokio::sync::mpsc;
 
-/// Binds the socket (owner-only) and serves until the engine shuts down.
+/// How often the server checks that its socket is still the file at its path.
+const SOCKET_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Binds the socket (owner-only) and serves until the engine shuts down. Someone deleting
+/// or replacing the socket file would leave an engine no client can reach, so once a second
+/// the server checks the path still holds its socket (one `lstat`) and binds a new one when
+/// it does not.
 pub async fn serve(engine: Engine, socket: std::path::PathBuf) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt;
     // The engine lock is held, so a socket file left here is a dead engine's.
     let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket)?;
-    std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600))?;
+    let mut bound = BoundSocket::bind(&socket)?;
     let mut shutdown = engine.shutdown_requested();
+    let mut check = tokio::time::interval(SOCKET_CHECK_EVERY);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_failure: Option<String> = None;
     loop {
         tokio::select! {
-            accepted = listener.accept() => match accepted {
+            accepted = bound.listener.accept() => match accepted {
                 Ok((stream, _)) => { tokio::spawn(connection(engine.clone(), stream)); }
                 Err(e) => tracing::warn!("socket accept failed: {e}"),
             },
+            _ = check.tick() => {
+                if let Some(problem) = bound.missing_from(&socket) {
+                    match rebind(&socket) {
+                        Ok(fresh) => {
+                            tracing::warn!("the engine socket {} {problem}; bound a new one", socket.display());
+                            bound = fresh;
+                            last_failure = None;
+                        }
+                        Err(e) => {
+                            let why = format!("the engine socket {} {problem} and a new one cannot be bound: {e}", socket.display());
+                            // Once per distinct failure, not every second.
+                            if last_failure.as_deref() != Some(why.as_str()) {
+                                tracing::error!("{why}; clients cannot reach this engine, `naap stop` stops it through its pid");
+                                last_failure = Some(why);
+                            }
+                        }
+                    }
+                }
+            }
             _ = shutdown.changed() => break,
         }
     }
-    let _ = std::fs::remove_file(&socket);
+    // Only our own socket: a file someone put in its place is not ours to remove.
+    if bound.missing_from(&socket).is_none() {
+        let _ = std::fs::remove_file(&socket);
+    }
     Ok(())
+}
+
+/// The listening socket and the inode of the file it created.
+struct BoundSocket {
+    listener: UnixListener,
+    inode: u64,
+}
+
+impl BoundSocket {
+    fn bind(path: &std::path::Path) -> std::io::Result<BoundSocket> {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let listener = UnixListener::bind(path)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let inode = std::fs::symlink_metadata(path)?.ino();
+        Ok(BoundSocket { listener, inode })
+    }
+
+    /// What happened to the socket file, when the path no longer holds it.
+    fn missing_from(&self, path: &std::path::Path) -> Option<&'static str> {
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        match std::fs::symlink_metadata(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("was deleted"),
+            Err(_) => Some("cannot be read"),
+            Ok(meta) if meta.ino() != self.inode || !meta.file_type().is_socket() => {
+                Some("was replaced by another file")
+            }
+            Ok(_) => None,
+        }
+    }
+}
+
+/// Binds the socket again at `path`, removing a file that took its place (never a directory).
+fn rebind(path: &std::path::Path) -> std::io::Result<BoundSocket> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.is_dir() => {
+            return Err(std::io::Error::other("a directory is in its place"));
+        }
+        Ok(_) => std::fs::remove_file(path)?,
+        Err(_) => {}
+    }
+    BoundSocket::bind(path)
 }
 
 async fn connection(engine: Engine, stream: UnixStream) {

@@ -1,4 +1,4 @@
-//! `naap deploy`, `traffic`, `rollback`, `stop`: actions that change something.
+//! `naap deploy`, `traffic`, `rollback`: actions that change something.
 
 use super::output::print_json;
 use super::{Cli, context};
@@ -188,38 +188,6 @@ pub async fn rollback(
     let mut client = context::connect(cli).await?;
     let outcome: ActionOutcome = client.call_as(Call::Rollback { plugin, to }).await?;
     report(cli, &outcome)
-}
-
-pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
-    let root = context::workspace_root(cli)?;
-    let state = context::state_dir(&root);
-    let socket = crate::core::engine::socket_path(&state);
-    let mut client = match crate::api::Client::connect(&socket, crate::core::types::Face::Cli).await
-    {
-        Ok(c) => c,
-        Err(crate::api::ClientError::NoEngine(_)) => {
-            eprintln!("no engine runs for {}", root.display());
-            return Ok(());
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let result = client
-        .call(Call::Shutdown {
-            stop_plugins: plugins,
-        })
-        .await?;
-    if cli.json {
-        return print_json(&result);
-    }
-    println!(
-        "engine stopping{}",
-        if plugins {
-            " with its plugins"
-        } else {
-            "; plugins keep running until the next engine adopts them"
-        }
-    );
-    Ok(())
 }
 
 fn gate_line(gate: &GateReport) -> String {

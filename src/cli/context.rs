@@ -53,7 +53,7 @@ pub async fn connect(cli: &Cli) -> anyhow::Result<Client> {
     let root = workspace_root(cli)?;
     let state = state_dir(&root);
     if cli.no_start {
-        return Ok(Client::connect(&crate::core::engine::socket_path(&state), Face::Cli).await?);
+        return Ok(Client::connect_running(&state, Face::Cli).await?);
     }
     let (client, started) = Client::connect_or_start(&root, &state, Face::Cli).await?;
     if let Some(log) = started {

@@ -12,6 +12,7 @@ mod output;
 mod reload;
 mod serve;
 mod status;
+mod stop;
 mod workspace_cmds;
 
 pub use args::{AlertsCommand, Cli, Command};
@@ -84,7 +85,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Logs(args)) => logs::logs(&cli, args).await,
         Some(Command::History { plugin, limit }) => status::history(&cli, plugin, limit).await,
-        Some(Command::Stop { plugins }) => actions::stop(&cli, plugins).await,
+        Some(Command::Stop { plugins }) => stop::stop(&cli, plugins).await,
         Some(Command::Reload) => reload::reload(&cli).await,
         Some(Command::Alerts { command }) => alerts::alerts(&cli, command).await,
         Some(Command::Preview(args::PreviewCommand::Stop { plugin, id })) => {

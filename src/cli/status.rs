@@ -40,6 +40,18 @@ pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::R
     }
 }
 
+/// The engine serves on while its store fails, but nothing it changes is recorded.
+fn store_failing_line(store: &crate::core::store::StoreHealth) -> String {
+    let since = store
+        .since
+        .map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M:%S UTC")))
+        .unwrap_or_default();
+    format!(
+        "! store failing{since}: {}\n  the engine and the router keep serving; changes are not recorded until the store writes again\n",
+        store.error.as_deref().unwrap_or("unknown error")
+    )
+}
+
 fn show(cli: &Cli, report: &StatusReport, clear: bool) -> anyhow::Result<()> {
     if cli.json {
         // One JSON document per line, so `--watch --json` can be piped to jq.
@@ -68,6 +80,9 @@ pub fn render_status(report: &StatusReport) -> String {
         out.push_str(&format!(" · admin {admin}"));
     }
     out.push_str(&format!("\nworkspace {}\n", e.workspace));
+    if !report.store.ok {
+        out.push_str(&store_failing_line(&report.store));
+    }
     for b in &report.broken {
         out.push_str(&format!(
             "\n{}  NOT LOADED: its manifest has problems (fix them, then `naap reload`)\n",

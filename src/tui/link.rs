@@ -40,7 +40,12 @@ pub async fn subscribe(socket: PathBuf, tx: UnboundedSender<Msg>) {
 
 /// One connection's life: subscribe, backfill, then forward pushes.
 async fn follow(socket: &Path, tx: &UnboundedSender<Msg>) -> Result<(), ClientError> {
-    let mut client = Client::connect(socket, Face::Dashboard).await?;
+    // Through the state directory, so a deleted socket of a running engine is told apart
+    // from no engine at all.
+    let mut client = match socket.parent() {
+        Some(state_dir) => Client::connect_running(state_dir, Face::Dashboard).await?,
+        None => Client::connect(socket, Face::Dashboard).await?,
+    };
     // Subscribe before reading the backlog so nothing falls between the two; lines seen
     // twice are dropped by their sequence number.
     client

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod router;
+pub mod lifecycle;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

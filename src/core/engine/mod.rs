@@ -18,6 +18,7 @@ mod gate_inputs;
 mod gates;
 mod guard;
 mod judge;
+pub mod lock;
 mod monitor;
 mod oplock;
 mod preview;
@@ -28,6 +29,7 @@ pub mod report;
 mod rollout_control;
 mod routes;
 mod state;
+mod store_watch;
 mod traffic;
 mod warmup;
 
@@ -51,7 +53,7 @@ use crate::core::logs::{LogHub, LogQuery};
 use crate::core::metrics::MetricsRegistry;
 use crate::core::router::Router;
 use crate::core::runtime::{LocalRuntime, RestartPolicy, RuntimeEvent};
-use crate::core::store::{NewEvent, SlotRecord, Store};
+use crate::core::store::{HealthCell, NewEvent, SlotRecord, Store};
 use crate::core::types::{Level, SlotName};
 use crate::core::workspace::{self, Workspace};
 use chrono::Utc;
@@ -76,6 +78,8 @@ pub struct Engine {
 pub(crate) struct Inner {
     workspace: RwLock<Workspace>,
     store: Mutex<Store>,
+    /// The store's health, readable without taking the store's lock.
+    store_health: HealthCell,
     router: Arc<Router>,
     metrics: MetricsRegistry,
     logs: LogHub,
@@ -130,7 +134,7 @@ impl Engine {
         create_private_dir(&ws.state_dir)?;
         create_private_dir(&slot_log_dir(&ws.state_dir))?;
         crate::core::private_files::narrow_state_files(&ws.state_dir);
-        let lock = take_engine_lock(&ws.state_dir)?;
+        let lock = lock::take(&ws.state_dir).await?;
         let store = Store::open(&database_path(&ws.state_dir))?;
 
         let listener = bind(ws.router.listen, "router.listen", &ws.file).await?;
@@ -171,10 +175,12 @@ impl Engine {
         let metrics = MetricsRegistry::default();
         let (notify_tx, notify_rx) = alerting::delivery::queue();
         let ws_root = ws.root.clone();
+        let store_health = store.health();
         let engine = Engine {
             inner: Arc::new(Inner {
                 workspace: RwLock::new(ws),
                 store: Mutex::new(store),
+                store_health,
                 router: router.clone(),
                 metrics: metrics.clone(),
                 logs,
@@ -207,6 +213,7 @@ impl Engine {
         engine.restore_alert_state(Utc::now());
         tokio::spawn(alerting::delivery::run(engine.clone(), notify_rx, ws_root));
         tokio::spawn(monitor::run(engine.clone(), runtime_rx, health_rx));
+        tokio::spawn(store_watch::run(engine.clone(), shutdown_rx.clone()));
         let recovered = engine.reconcile().await;
         engine.complete_interrupted(interrupted, &recovered);
         tokio::spawn(router.clone().serve(listener, shutdown_rx.clone()));
@@ -493,33 +500,4 @@ fn create_private_dir(dir: &Path) -> Result<(), EngineError> {
                 dir.display()
             ))
         })
-}
-
-/// One engine per workspace: an exclusive `flock` on `engine.lock`, released by the kernel
-/// when the engine dies, however it dies.
-fn take_engine_lock(state_dir: &Path) -> Result<File, EngineError> {
-    use std::io::{Read, Seek, Write};
-    use std::os::fd::AsRawFd;
-    let path = state_dir.join("engine.lock");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&path)
-        .map_err(|e| EngineError::Start(format!("cannot open {}: {e}", path.display())))?;
-    // SAFETY: flock on a file descriptor we own; no memory is involved.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc != 0 {
-        let mut holder = String::new();
-        let _ = file.read_to_string(&mut holder);
-        return Err(EngineError::Start(format!(
-            "another naap engine already runs for this workspace (pid {})\n  hint: use `naap status`, or stop it first",
-            holder.trim()
-        )));
-    }
-    let _ = file.set_len(0);
-    let _ = file.rewind();
-    let _ = write!(file, "{}", std::process::id());
-    Ok(file)
 }

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StatusReport {
     pub engine: EngineInfo,
+    /// Whether the store writes; while it fails the engine serves on but records nothing.
+    #[serde(default)]
+    pub store: crate::core::store::StoreHealth,
     pub plugins: Vec<PluginStatus>,
     /// Plugins listed in naap.toml that the engine did not load: their manifest has
     /// problems. The others are served.

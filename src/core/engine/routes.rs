@@ -167,6 +167,7 @@ impl Engine {
             .collect();
         Ok(StatusReport {
             engine: self.inner.info.clone(),
+            store: self.inner.store_health.get(),
             plugins: out,
             broken,
         })

@@ -7,14 +7,21 @@ use std::path::{Path, PathBuf};
 #[derive(thiserror::Error, Debug)]
 pub enum StoreError {
     /// SQLite could not open or create the file at all.
-    #[error(
-        "cannot open database {}: {source}; check that the state directory exists and is writable",
-        path.display()
-    )]
+    #[error("cannot open database {}: {source}{hint}", path.display())]
     Open {
         path: PathBuf,
         source: rusqlite::Error,
+        /// What is wrong with the path, when it can be told (starts with "; ").
+        hint: String,
     },
+
+    /// Something other than a file sits where the database belongs.
+    #[error(
+        "database {} is {what}, not a database file; move it aside (naap creates a fresh \
+         database there) or set [state] dir in naap.toml to another directory",
+        path.display()
+    )]
+    NotAFile { path: PathBuf, what: &'static str },
 
     /// Another connection held the write lock for longer than the busy timeout.
     #[error(
@@ -201,6 +208,52 @@ pub(crate) fn classify(path: &Path, op: &'static str, e: rusqlite::Error) -> Sto
                 source: e,
             },
         },
+    }
+}
+
+/// Names the real cause when opening failed because of the path itself: a directory where
+/// the file belongs, a missing or unwritable state directory. SQLite only says "unable to
+/// open database file" for all of these.
+pub(crate) fn explain_open_failure(path: &Path, error: StoreError) -> StoreError {
+    let cannot_open = match &error {
+        StoreError::Open { .. } | StoreError::ReadOnly { .. } => true,
+        StoreError::Sqlite { source, .. } => matches!(
+            source.sqlite_error_code(),
+            Some(ErrorCode::CannotOpen | ErrorCode::PermissionDenied | ErrorCode::SystemIoFailure)
+        ),
+        _ => false,
+    };
+    if !cannot_open {
+        return error;
+    }
+    if let Ok(meta) = std::fs::metadata(path) {
+        if meta.is_dir() {
+            return StoreError::NotAFile {
+                path: path.to_path_buf(),
+                what: "a directory",
+            };
+        }
+        if !meta.is_file() {
+            return StoreError::NotAFile {
+                path: path.to_path_buf(),
+                what: "a special file (socket, fifo or device)",
+            };
+        }
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let hint = if !dir.is_dir() {
+        format!("; the state directory {} does not exist", dir.display())
+    } else {
+        format!(
+            "; check that {} and the state directory {} are writable by the user running naap",
+            path.display(),
+            dir.display()
+        )
+    };
+    match error {
+        StoreError::Open { path, source, .. } => StoreError::Open { path, source, hint },
+        StoreError::Sqlite { path, source, .. } => StoreError::Open { path, source, hint },
+        other => other,
     }
 }
 

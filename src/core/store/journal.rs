@@ -389,8 +389,14 @@ mod tests {
         assert_eq!(entries[0].result, AuditResult::Error);
 
         // The triggers are part of the file, so any other connection is bound by them too.
-        let other = rusqlite::Connection::open(store.path()).unwrap();
-        assert!(other.execute("DELETE FROM audit", []).is_err());
-        assert_eq!(store.audit(None, 10).unwrap().len(), 1);
+        let path = store.path().to_path_buf();
+        drop(store);
+        let other = rusqlite::Connection::open(&path).unwrap();
+        let err = other.execute("DELETE FROM audit", []).unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let left: i64 = other
+            .query_row("SELECT count(*) FROM audit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 1);
     }
 }

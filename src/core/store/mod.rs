@@ -1,13 +1,15 @@
 //! The SQLite store: the engine's source of truth across restarts.
 //!
-//! One file per workspace, in WAL mode so clients can read while the engine writes. Every
-//! write method returns only after its transaction committed, which lets the engine persist a
+//! One file per workspace, owned by one engine: WAL mode with exclusive locking (see
+//! `schema::configure`), so no other process opens it while the engine runs. Every write
+//! method returns only after its transaction committed, which lets the engine persist a
 //! change before acknowledging it. Timestamps are kept to the millisecond (see `codec`).
 
 mod alerts;
 mod codec;
 mod error;
 mod gate_cache;
+mod health;
 mod journal;
 mod plugins;
 mod previews;
@@ -21,6 +23,7 @@ pub use alerts::{AckRecord, AlertTransitionRecord, NewAlertTransition, NewSilenc
 pub use codec::now;
 pub use error::StoreError;
 pub use gate_cache::GatePass;
+pub use health::{HealthCell, StoreHealth};
 pub use records::{
     AuditRecord, AuditResult, EventRecord, NewAudit, NewEvent, NewRollout, PluginRecord,
     RolloutRecord, RolloutState, SlotRecord, VersionRecord,
@@ -36,6 +39,8 @@ pub struct Store {
     conn: Connection,
     /// Kept for error messages.
     path: PathBuf,
+    /// Whether writes currently fail; shared with whoever reports it.
+    health: HealthCell,
 }
 
 /// Creates the database file 0600 (or narrows an older one to it) before SQLite opens it:
@@ -72,18 +77,49 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if needed) the database at `path` and upgrades its schema.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_unexplained(path).map_err(|e| error::explain_open_failure(path, e))
+    }
+
+    fn open_unexplained(path: &Path) -> Result<Store, StoreError> {
         // Best effort: if this fails, opening fails below with SQLite's own message.
         let _ = create_owner_only(path);
-        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+        let mut conn = Connection::open(path).map_err(|source| StoreError::Open {
             path: path.to_path_buf(),
             source,
+            hint: String::new(),
         })?;
         schema::configure(&conn, path)?;
         schema::migrate(&conn, path)?;
+        let health = HealthCell::default();
+        let on_commit = health.clone();
+        conn.commit_hook(Some(move || {
+            on_commit.note_commit();
+            false // let the commit proceed
+        }))
+        .map_err(|e| error::classify(path, "watching commits", e))?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            health,
         })
+    }
+
+    /// Whether the store currently writes; cheap to clone and read from any thread.
+    pub fn health(&self) -> HealthCell {
+        self.health.clone()
+    }
+
+    /// Tries one small write (the schema version, rewritten unchanged), so a store that
+    /// failed notices when it writes again even if nothing else is written meanwhile.
+    pub fn probe_write(&self) -> Result<(), StoreError> {
+        let op = "checking that the database is writable again";
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(op, e))?;
+        self.conn
+            .pragma_update(None, "user_version", version)
+            .map_err(|e| self.err(op, e))
     }
 
     /// The database file this store writes.
@@ -92,7 +128,9 @@ impl Store {
     }
 
     fn err(&self, op: &'static str, e: rusqlite::Error) -> StoreError {
-        error::classify(&self.path, op, e)
+        let error = error::classify(&self.path, op, e);
+        self.health.note_error(&error);
+        error
     }
 
     /// Maps a foreign-key failure to "plugin not registered", anything else as usual.
@@ -178,7 +216,13 @@ mod tests {
             .unwrap();
         assert_eq!(v, SCHEMA_VERSION);
         // WAL is a property of the file, so an independent connection sees it too.
-        let mode: String = reader(store.path())
+        let locking: String = c
+            .query_row("PRAGMA locking_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(locking, "exclusive");
+        let path = store.path().to_path_buf();
+        drop(store);
+        let mode: String = reader(&path)
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .unwrap();
         assert_eq!(mode, "wal");
@@ -313,54 +357,75 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = Store::open(&dir.path().join("nope/naap.db")).unwrap_err();
         assert!(matches!(err, StoreError::Open { .. }), "{err:?}");
-        assert!(err.to_string().contains("state directory exists"), "{err}");
+        assert!(err.to_string().contains("does not exist"), "{err}");
     }
 
     #[test]
-    fn concurrent_reader_sees_committed_data_only() {
+    fn the_open_store_keeps_other_connections_out_and_has_no_shared_memory_file() {
         let (_dir, store) = temp_store();
         store
             .upsert_plugin("a", Path::new("a/plugin.toml"))
             .unwrap();
-        let r = reader(store.path());
-        let count = |c: &Connection| -> i64 {
-            c.query_row("SELECT count(*) FROM plugins", [], |row| row.get(0))
-                .unwrap()
-        };
-        assert_eq!(count(&r), 1);
-
-        // An open write transaction neither blocks the reader nor shows it uncommitted rows.
-        store.raw().execute_batch("BEGIN IMMEDIATE").unwrap();
-        store
-            .raw()
-            .execute(
-                "INSERT INTO plugins (name, manifest_path, created_at) VALUES ('b', 'b', 'x')",
-                [],
-            )
+        // The WAL index lives in the engine's heap: nothing is mmap'd from the disk.
+        let shm = store.path().with_extension("db-shm");
+        assert!(!shm.exists(), "{} exists", shm.display());
+        let other = Connection::open(store.path()).unwrap();
+        other.busy_timeout(Duration::from_millis(20)).unwrap();
+        let err = other
+            .query_row("SELECT count(*) FROM plugins", [], |r| r.get::<_, i64>(0))
+            .unwrap_err();
+        assert_eq!(
+            err.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy),
+            "{err}"
+        );
+        drop(store);
+        let count: i64 = other
+            .query_row("SELECT count(*) FROM plugins", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(count(&r), 1);
-        store.raw().execute_batch("ROLLBACK").unwrap();
-
-        store
-            .upsert_plugin("c", Path::new("c/plugin.toml"))
-            .unwrap();
-        assert_eq!(count(&r), 2);
+        assert_eq!(count, 1);
     }
 
     #[test]
-    fn write_lock_held_elsewhere_reports_locked() {
+    fn a_second_store_on_the_same_file_reports_locked() {
         let (_dir, store) = temp_store();
-        store.raw().busy_timeout(Duration::from_millis(20)).unwrap();
         let other = Connection::open(store.path()).unwrap();
-        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        other.busy_timeout(Duration::from_millis(20)).unwrap();
+        let err = schema::migrate(&other, store.path()).unwrap_err();
+        assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
+        assert!(err.to_string().contains("another naap engine"), "{err}");
+    }
+
+    #[test]
+    fn a_failed_write_marks_the_store_failing_until_a_commit_goes_through() {
+        let (_dir, store) = temp_store();
+        assert!(store.health().is_ok());
+        // A value the store refuses is not a storage failure.
+        let refused = store.put_version("nobody", "1.0.0", "{}").unwrap_err();
+        assert!(
+            matches!(refused, StoreError::UnknownPlugin { .. }),
+            "{refused:?}"
+        );
+        assert!(store.health().is_ok());
+        // The file system refuses writes: as if the disk were remounted read-only.
+        store.raw().execute_batch("PRAGMA query_only = ON").unwrap();
         let err = store
             .upsert_plugin("a", Path::new("a/plugin.toml"))
             .unwrap_err();
-        assert!(matches!(err, StoreError::Locked { .. }), "{err:?}");
-        assert!(err.to_string().contains("another naap engine"), "{err}");
-        other.execute_batch("ROLLBACK").unwrap();
+        let health = store.health().get();
+        assert!(!health.ok, "{err}");
+        assert!(health.since.is_some());
+        assert!(
+            health
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("naap.db"))
+        );
         store
-            .upsert_plugin("a", Path::new("a/plugin.toml"))
+            .raw()
+            .execute_batch("PRAGMA query_only = OFF")
             .unwrap();
+        store.probe_write().unwrap();
+        assert_eq!(store.health().get(), StoreHealth::default());
     }
 }

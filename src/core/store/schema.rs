@@ -261,7 +261,17 @@ CREATE INDEX alert_transitions_by_alert ON alert_transitions (plugin, rule, id);
 pub(crate) fn configure(conn: &Connection, path: &Path) -> Result<(), StoreError> {
     conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
         .map_err(|e| classify(path, "setting the busy timeout", e))?;
-    // WAL lets readers (CLI clients, a second connection) read while the engine writes.
+    // One engine owns the database (it holds the workspace's engine lock), so it takes the
+    // file exclusively. Set before the first WAL access, this also keeps the WAL index in
+    // the engine's heap instead of an mmap'd `-shm` file: a shared-memory page that cannot be
+    // backed (disk full, file truncated by someone) is a SIGBUS that kills the engine with
+    // no word, where a failed write is an error the engine reports and survives.
+    conn.query_row("PRAGMA locking_mode = EXCLUSIVE", [], |r| {
+        r.get::<_, String>(0)
+    })
+    .map_err(|e| classify(path, "taking the database exclusively", e))?;
+    // WAL: a commit appends to the log instead of rewriting pages, and a crash mid-write
+    // leaves the file consistent.
     let mode: String = conn
         .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
         .map_err(|e| classify(path, "enabling write-ahead logging", e))?;

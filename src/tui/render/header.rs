@@ -1,4 +1,4 @@
-//! The top line: where this is, and whether the engine is reachable.
+//! The top line: where this is, whether the engine is reachable and its store writes.
 
 use super::style::fg;
 use crate::tui::app::App;
@@ -24,6 +24,22 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
             Span::styled(
                 format!(
                     " {why} — retrying; nothing is lost, the engine keeps running if it is up "
+                ),
+                fg(theme, Paint::Unhealthy),
+            ),
+        ]),
+        (None, Some(report)) if !report.store.ok => Line::from(vec![
+            Span::styled(
+                " STORE FAILING ",
+                Style::new()
+                    .fg(theme.color(Paint::Background))
+                    .bg(theme.color(Paint::Unhealthy))
+                    .add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                format!(
+                    " {} — serving on, changes are not recorded ",
+                    report.store.error.as_deref().unwrap_or("writes fail")
                 ),
                 fg(theme, Paint::Unhealthy),
             ),

@@ -139,6 +139,23 @@ fn engine_unreachable_banner() {
 }
 
 #[test]
+fn store_failing_banner() {
+    let mut app = busy_app();
+    let mut report = app.report.clone().unwrap();
+    report.store.ok = false;
+    report.store.error = Some("database /w/.naap/naap.db: the disk is full".into());
+    app.update(Msg::Engine(crate::core::engine::EngineEvent::Snapshot(
+        report,
+    )));
+    let text = screen(&app, 80, 24);
+    let top = text.lines().next().unwrap();
+    assert!(
+        top.contains("STORE FAILING") && top.contains("disk is full"),
+        "{text}"
+    );
+}
+
+#[test]
 fn every_theme_renders_with_its_own_colours() {
     for (name, _) in theme::BUILT_IN {
         let mut app = busy_app();
