@@ -143,6 +143,9 @@ impl Engine {
             stopped.push(format!("{slot} {version}").trim_end().to_string());
         }
         self.lock_plugins().remove(plugin);
+        if let Err(e) = self.store().delete_slots(plugin) {
+            tracing::error!("could not forget the slots of {plugin}: {e}");
+        }
         self.publish_routes();
         stopped
     }
