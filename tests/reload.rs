@@ -124,6 +124,13 @@ async fn reload_stops_a_removed_plugin_and_applies_a_changed_one() {
         .await
         .expect("get");
     assert_eq!(status, 404, "the removed plugin's route is gone");
+    let history = ws.json(&["--no-start", "history", "web"]);
+    assert!(
+        history["events"]
+            .to_string()
+            .contains("manifest reloaded: applied now: route"),
+        "{history:#}"
+    );
     // The changed manifest applies on web's next deploy.
     ws.json(&["--no-start", "deploy", "web"]);
     let seen = versions_answering(&http, &format!("http://{router}/site/"), 5).await;

@@ -139,6 +139,8 @@ mod tests {
         };
         assert_eq!(weights.get(&SlotName::Blue), Some(&90));
         assert!(parse("   ").unwrap().is_none());
+        let (_, call) = parse("reload").unwrap().unwrap();
+        assert_eq!(call, Call::Reload {});
     }
 
     #[test]

@@ -13,7 +13,7 @@ pub enum EngineError {
 
     /// A plugin whose own plugin.toml has problems; the other plugins are not affected.
     #[error(
-        "{plugin}: its manifest has problems; nothing changed:\n{problems}\n  fix them, then run `naap reload` (or deploy it again)"
+        "{plugin}: its plugin.toml has problems, so naap cannot use it (nothing changed):\n{problems}\n  fix them, then run `naap reload`"
     )]
     BrokenPlugin { plugin: String, problems: Problems },
 

@@ -112,7 +112,56 @@ impl Engine {
             added.first_deploy = self.first_deploy(&added.name);
         }
         report.summary = summary(&report);
+        self.record_per_plugin(&report);
         Ok(report)
+    }
+
+    /// Each plugin's history says what the reload did to it.
+    fn record_per_plugin(&self, report: &ReloadReport) {
+        for added in &report.added {
+            let message = match &added.first_deploy {
+                Some(version) => format!("{} added by a reload; starting {version}", added.name),
+                None => format!("{} added by a reload", added.name),
+            };
+            self.record(
+                Some(&added.name),
+                None,
+                "plugin_added",
+                message,
+                serde_json::Value::Null,
+            );
+        }
+        for removed in &report.removed {
+            let stopped = if removed.stopped.is_empty() {
+                "no slot was running".to_string()
+            } else {
+                format!("stopped {}", removed.stopped.join(", "))
+            };
+            self.record(
+                Some(&removed.name),
+                None,
+                "plugin_removed",
+                format!(
+                    "{} removed by a reload; its route is gone; {stopped}",
+                    removed.name
+                ),
+                serde_json::Value::Null,
+            );
+        }
+        for changed in &report.changed {
+            self.record(
+                Some(&changed.name),
+                None,
+                "manifest_reloaded",
+                format!(
+                    "{} manifest reloaded: applied now: {}; on its next deploy: {}",
+                    changed.name,
+                    none_if_empty(&changed.applied_now),
+                    none_if_empty(&changed.next_deploy)
+                ),
+                serde_json::to_value(changed).unwrap_or_default(),
+            );
+        }
     }
 
     /// Stops every slot of a plugin that left the workspace and forgets its state.
@@ -143,6 +192,9 @@ impl Engine {
             stopped.push(format!("{slot} {version}").trim_end().to_string());
         }
         self.lock_plugins().remove(plugin);
+        if let Err(e) = self.store().delete_slots(plugin) {
+            tracing::error!("could not forget the slots of {plugin}: {e}");
+        }
         self.publish_routes();
         stopped
     }
@@ -335,4 +387,12 @@ fn summary(report: &ReloadReport) -> String {
     }
     parts.extend(report.notes.iter().cloned());
     parts.join("; ")
+}
+
+fn none_if_empty(fields: &[String]) -> String {
+    if fields.is_empty() {
+        "nothing".to_string()
+    } else {
+        fields.join(", ")
+    }
 }

@@ -79,6 +79,15 @@ impl Store {
         tx.commit().map_err(|e| self.err(op, e))
     }
 
+    /// Forgets the slots of a plugin that left the workspace (their processes stopped), so
+    /// the next engine does not report them orphaned; versions and history stay.
+    pub fn delete_slots(&self, plugin: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM slots WHERE plugin = ?1", [plugin])
+            .map_err(|e| self.err("forgetting the slots of a removed plugin", e))?;
+        Ok(())
+    }
+
     /// Every slot of every plugin, by plugin then slot (blue before green).
     pub fn slots(&self) -> Result<Vec<SlotRecord>, StoreError> {
         let op = "listing slots";

@@ -1154,3 +1154,40 @@ fn escaped_strings_point_at_the_value() {
     assert_eq!((problems.0[0].line, problems.0[0].column), (7, 11));
     assert!(Path::new(&problems.0[0].file).ends_with("plugins/a/plugin.toml"));
 }
+
+#[test]
+fn lenient_load_sets_broken_plugins_aside_and_keeps_the_good_ones() {
+    // b repeats a's name: the problem is at b, so a keeps working.
+    let dir = workspace(
+        TWO_PLUGINS,
+        &[("plugins/a", MINIMAL), ("plugins/b", MINIMAL)],
+    );
+    let ws = load_lenient(dir.path()).expect("naap.toml is fine");
+    assert_eq!(
+        ws.plugins
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
+        ["a"]
+    );
+    assert_eq!(ws.broken.len(), 1);
+    let b = &ws.broken[0];
+    assert!(b.manifest_path.ends_with("plugins/b/plugin.toml"));
+    assert!(
+        b.problems.to_string().contains("already used"),
+        "{}",
+        b.problems
+    );
+    // A plugin.toml that is not even TOML is broken too, named by its directory.
+    let dir = workspace(
+        TWO_PLUGINS,
+        &[("plugins/a", MINIMAL), ("plugins/b", "[plugin\n")],
+    );
+    let ws = load_lenient(dir.path()).expect("naap.toml is fine");
+    assert_eq!(ws.broken[0].label(), "b");
+    assert!(ws.broken_plugin("b").is_some() && ws.plugin("a").is_some());
+    // The strict load still fails with the same problems; naap.toml problems fail both.
+    assert!(load(dir.path()).is_err());
+    let dir = workspace("[router]\nlisten = \"nope\"\n", &[]);
+    assert!(load_lenient(dir.path()).is_err());
+}
