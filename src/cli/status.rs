@@ -63,6 +63,9 @@ pub fn render_status(report: &StatusReport) -> String {
         out.push_str(&format!(" · admin {admin}"));
     }
     out.push_str(&format!("\nworkspace {}\n", e.workspace));
+    if !e.containment.is_empty() {
+        out.push_str(&format!("slot processes kept by {}\n", e.containment));
+    }
     for p in &report.plugins {
         out.push('\n');
         out.push_str(&plugin_header(p));

@@ -2,6 +2,8 @@
 //! CLI, and HTTP through the real router. Waits poll with deadlines; nothing sleeps-and-hopes.
 #![allow(dead_code)]
 
+pub mod containment;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
