@@ -80,6 +80,9 @@ pub fn render_status(report: &StatusReport) -> String {
         out.push_str(&format!(" · admin {admin}"));
     }
     out.push_str(&format!("\nworkspace {}\n", e.workspace));
+    if !e.containment.is_empty() {
+        out.push_str(&format!("slot processes kept by {}\n", e.containment));
+    }
     if !report.store.ok {
         out.push_str(&store_failing_line(&report.store));
     }

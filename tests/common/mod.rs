@@ -2,8 +2,9 @@
 //! CLI, and HTTP through the real router. Waits poll with deadlines; nothing sleeps-and-hopes.
 #![allow(dead_code)]
 
-pub mod router;
+pub mod containment;
 pub mod lifecycle;
+pub mod router;
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};

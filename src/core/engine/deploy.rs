@@ -468,6 +468,28 @@ impl Engine {
             stop_grace: spec.run.stop_grace,
             log_dir: slot_log_dir(&self.state_dir()),
         };
+        if adopt.is_none() {
+            // What an earlier run left behind (its leader gone, so no handle stopped it)
+            // would hold the port or the files; like systemd before starting a unit.
+            let leftovers = self.inner.runtime.sweep_leftovers(&slot_spec).await;
+            if !leftovers.is_empty() {
+                self.record(
+                    Some(plugin),
+                    Some(slot),
+                    "slot_leftovers_killed",
+                    format!(
+                        "killed {} process(es) left running by an earlier run of {slot} (pid {})",
+                        leftovers.len(),
+                        leftovers
+                            .iter()
+                            .map(u32::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                    serde_json::json!({"pids": leftovers}),
+                );
+            }
+        }
         let checker = self.health_checker(plugin, slot, port, spec);
         {
             // Start under the state lock so the runtime's `Started` event, applied by the

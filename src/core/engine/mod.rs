@@ -170,6 +170,7 @@ impl Engine {
             started_at: Utc::now(),
             router: router_addr.to_string(),
             admin: admin_addr.map(|a| a.to_string()),
+            containment: crate::core::runtime::containment_mechanism(),
         };
         let router = Router::with_failure_sink(routes::upstream_failure_sink(logs.clone()));
         let metrics = MetricsRegistry::default();

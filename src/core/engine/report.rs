@@ -36,6 +36,9 @@ pub struct EngineInfo {
     /// The address the router actually listens on (the configured one may say port 0).
     pub router: String,
     pub admin: Option<String>,
+    /// How the processes of each slot are kept together, so that a stop leaves none.
+    #[serde(default)]
+    pub containment: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

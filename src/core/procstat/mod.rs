@@ -5,9 +5,13 @@
 
 mod cpu;
 mod group;
+mod sockets;
+mod table;
 
 pub use cpu::CpuMeter;
 pub use group::{GroupUsage, group_usage, usage_by_group};
+pub use sockets::listening_ports;
+pub use table::{ProcessEntry, environ_contains, process_table};
 
 use std::time::Duration;
 
@@ -16,7 +20,10 @@ use std::time::Duration;
 pub(crate) struct Stat {
     /// One letter: R running, S sleeping, D disk wait, Z zombie, T stopped, X dead, ...
     pub state: char,
+    pub ppid: u32,
     pub pgrp: u32,
+    /// The session id (the pid of the session's leader).
+    pub session: u32,
     pub utime: u64,
     pub stime: u64,
     pub start_time: u64,
@@ -47,7 +54,9 @@ pub(crate) fn parse_stat(content: &str) -> Option<Stat> {
     }
     Some(Stat {
         state: fields[0].chars().next()?,
+        ppid: fields[1].parse().ok()?,
         pgrp: fields[2].parse().ok()?,
+        session: fields[3].parse().ok()?,
         utime: fields[11].parse().ok()?,
         stime: fields[12].parse().ok()?,
         start_time: fields[19].parse().ok()?,
@@ -113,7 +122,7 @@ mod tests {
                     17 5 0 0 20 0 1 0 987654 12345678 321 18446744073709551615 0 0 0 0";
         let stat = parse_stat(line).expect("a well-formed stat line");
         assert_eq!(stat.state, 'S');
-        assert_eq!(stat.pgrp, 4240);
+        assert_eq!((stat.ppid, stat.pgrp, stat.session), (1, 4240, 4240));
         assert_eq!((stat.utime, stat.stime), (17, 5));
         assert_eq!(stat.start_time, 987654);
         assert_eq!(stat.rss_pages, 321);

@@ -3,8 +3,10 @@
 //! Children must outlive the engine (it may be killed and re-adopt them later), so each runs
 //! in its own process group with stdout and stderr appended to files under the log
 //! directory, which the runtime tails into the [`LogHub`]. A crashed process is restarted
-//! with exponential backoff until it crash-loops; a stop signals the whole group.
+//! with exponential backoff until it crash-loops; a stop signals every process of the slot,
+//! in its group or not (see `containment`).
 
+mod containment;
 mod error;
 mod policy;
 mod process;
@@ -15,6 +17,7 @@ mod tail;
 #[cfg(test)]
 mod tests;
 
+pub use containment::{SLOT_ID_VAR, mechanism as containment_mechanism};
 pub use error::RuntimeError;
 pub use policy::RestartPolicy;
 
@@ -157,6 +160,13 @@ impl LocalRuntime {
         Ok(self.supervise(spec, running, false))
     }
 
+    /// Kills the processes of a slot that nothing supervises: left by an earlier run whose
+    /// first process is gone (a `setsid` daemon reparented to init after an engine restart).
+    /// Call it before starting the slot afresh; returns the pids it killed.
+    pub async fn sweep_leftovers(&self, spec: &SlotSpec) -> Vec<u32> {
+        signal::sweep(&containment::Scope::new(spec, None)).await
+    }
+
     /// Supervises a process that an earlier engine started for this slot (and detached
     /// from), tailing its log files from their current end. If it dies later it is
     /// restarted like any other. Must be called within a Tokio runtime.
@@ -220,6 +230,7 @@ impl LocalRuntime {
 
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let stop_grace = spec.stop_grace;
+        let scope = containment::Scope::new(&spec, None);
         let supervisor = Supervisor {
             spec,
             policy: self.policy.clone(),
@@ -236,6 +247,7 @@ impl LocalRuntime {
             task: Some(tokio::spawn(supervisor.run(running))),
             stop_grace,
             report,
+            scope,
         }
     }
 }
@@ -248,6 +260,8 @@ pub struct SlotHandle {
     task: Option<JoinHandle<()>>,
     stop_grace: Duration,
     report: Reporter,
+    /// The slot's processes, for a stop without the supervisor.
+    scope: containment::Scope,
 }
 
 impl SlotHandle {
@@ -272,8 +286,8 @@ impl SlotHandle {
         self.status.get().1
     }
 
-    /// Stops the slot: SIGTERM to its process group, up to `stop_grace` to exit, then
-    /// SIGKILL to the group. Returns once the group is gone and its output is read, after
+    /// Stops the slot: SIGTERM to its process group and every other process of the slot,
+    /// up to `stop_grace` to exit, then SIGKILL. Returns once they are gone and its output is read, after
     /// `Stopped` was sent.
     pub async fn stop(mut self) {
         let (done_tx, done_rx) = oneshot::channel();
@@ -290,7 +304,7 @@ impl SlotHandle {
             && procstat::is_alive(id.pid, id.start_time)
         {
             let mut running = Running::adopted(id);
-            signal::terminate(&mut running, self.stop_grace).await;
+            signal::terminate(&mut running, &self.scope.led_by(id), self.stop_grace).await;
         }
         self.status.set(None, ProcessState::Stopped);
         self.report.stopped();

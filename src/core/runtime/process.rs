@@ -1,7 +1,7 @@
 //! Spawning a slot's process with its output in log files, and waiting for it to exit,
 //! whether it is our child or a process adopted from an earlier engine.
 
-use super::{ProcessId, RuntimeError, SlotSpec};
+use super::{ProcessId, RuntimeError, SlotSpec, containment};
 use crate::core::procstat;
 use std::fs::{File, OpenOptions};
 use std::os::unix::process::ExitStatusExt;
@@ -164,8 +164,8 @@ pub(super) fn open_log_files(
     Ok((open(spec.stdout_log_path())?, open(spec.stderr_log_path())?))
 }
 
-/// Spawns `sh -c COMMAND` in a new process group with its output appended to the slot's log
-/// files. Must be called within a Tokio runtime.
+/// Spawns `sh -c COMMAND` in a new session and process group, marked as the slot's, with
+/// its output appended to the slot's log files. Must be called within a Tokio runtime.
 pub(super) fn spawn(spec: &SlotSpec, truncate_logs: bool) -> Result<Running, RuntimeError> {
     let (stdout, stderr) = open_log_files(spec, truncate_logs)?;
     let mut command = Command::new("sh");
@@ -178,14 +178,25 @@ pub(super) fn spawn(spec: &SlotSpec, truncate_logs: bool) -> Result<Running, Run
         .env("NAAP_PLUGIN", &spec.plugin)
         .env("NAAP_SLOT", spec.slot.to_string())
         .env("NAAP_VERSION", &spec.version)
+        .env(containment::SLOT_ID_VAR, containment::slot_id(spec))
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
         .stderr(Stdio::from(stderr))
-        // Its own group: signals reach its children too, and a Ctrl-C aimed at the engine's
-        // terminal does not reach it, so it outlives the engine.
-        .process_group(0)
         .kill_on_drop(false);
     crate::core::private_files::child_gets_inherited_umask(&mut command);
+    // Its own session (so its own group too): signals reach its children, a Ctrl-C or a
+    // hang-up of the engine's terminal does not reach it, so it outlives the engine, and
+    // the session id finds the children that leave the group.
+    // SAFETY: the closure runs in the forked child before exec and only calls setsid,
+    // which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
     let child = command.spawn().map_err(|source| RuntimeError::Spawn {
         plugin: spec.plugin.clone(),
         slot: spec.slot,

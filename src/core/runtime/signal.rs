@@ -1,13 +1,16 @@
-//! Signalling a slot's whole process group, and stopping it: SIGTERM, grace, SIGKILL.
+//! Stopping every process of a slot: SIGTERM, grace, SIGKILL, to its process group and to
+//! each process [`Scope`] finds outside it.
 
+use super::ProcessId;
+use super::containment::{self, Scope};
 use super::process::{ExitInfo, Running};
 use crate::core::procstat;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// How often a stopping group is checked for remaining processes.
+/// How often a stopping slot is checked for remaining processes.
 const STOP_POLL: Duration = Duration::from_millis(20);
-/// How long to wait for the leader to die after SIGKILL (only a process stuck in
+/// How long to wait for the processes to die after SIGKILL (only a process stuck in
 /// uninterruptible I/O survives that long).
 const KILL_WAIT: Duration = Duration::from_secs(5);
 
@@ -26,64 +29,130 @@ pub(super) fn signal_group(pgid: u32, signal: libc::c_int) -> bool {
     unsafe { libc::kill(-group, signal) == 0 }
 }
 
-/// SIGKILLs whatever is left of a group whose leader exited (children that would otherwise
-/// keep the port or the files). Returns how many live processes there were.
-pub(super) fn kill_leftovers(pgid: u32) -> u32 {
-    // The scan guards against reusing a group id: while any member lives, the id is ours.
-    let left = procstat::group_usage(pgid).processes;
-    if left > 0 {
-        signal_group(pgid, libc::SIGKILL);
+/// SIGKILLs whatever is left of a slot whose leader exited (children that would otherwise
+/// keep the port or the files, in its group or not) and waits for them to go. Returns how
+/// many there were.
+pub(super) async fn kill_leftovers(scope: &Scope) -> usize {
+    sweep(scope).await.len()
+}
+
+/// SIGKILLs every process of the slot and waits a little for them to go, so that the next
+/// run finds its port free. Returns their pids.
+pub(super) async fn sweep(scope: &Scope) -> Vec<u32> {
+    let left = scope.members();
+    containment::signal_each(&left, libc::SIGKILL);
+    let deadline = Instant::now() + KILL_WAIT;
+    while !containment::still_alive(&left).is_empty() && Instant::now() < deadline {
+        tokio::time::sleep(STOP_POLL).await;
     }
-    left
+    left.iter().map(|p| p.pid).collect()
 }
 
 /// How a requested stop went.
 pub(super) struct StopOutcome {
     /// The leader's exit, when it was seen.
     pub exit: Option<ExitInfo>,
-    /// Whether the group outlived the grace period and got SIGKILL.
+    /// Whether the slot outlived the grace period and got SIGKILL.
     pub killed: bool,
+    /// Processes of the slot other than the leader that were signalled outside its group
+    /// (a `setsid` child, an orphan), by pid.
+    pub outside_group: Vec<u32>,
 }
 
-/// SIGTERM to the group, wait until the leader and every member have exited or `grace` has
-/// passed, then SIGKILL what is left.
-pub(super) async fn terminate(running: &mut Running, grace: Duration) -> StopOutcome {
+/// SIGTERM to the group and to every other process of the slot, wait until all have
+/// exited or `grace` has passed, then SIGKILL what is left.
+pub(super) async fn terminate(
+    running: &mut Running,
+    scope: &Scope,
+    grace: Duration,
+) -> StopOutcome {
     let pgid = running.id().pid;
-    let mut exit = running.try_exited();
+    let mut stop = Stopping {
+        pgid,
+        exit: running.try_exited(),
+        // Found before any signal, while the process tree still leads to them.
+        members: scope.members(),
+        outside_group: Vec::new(),
+    };
     // Also when the leader already exited: its children may still be there. Members keep
     // the group id ours, so signalling it cannot hit a stranger.
-    if exit.is_none() || procstat::group_usage(pgid).processes > 0 {
+    if stop.exit.is_none() || procstat::group_usage(pgid).processes > 0 {
         signal_group(pgid, libc::SIGTERM);
     }
-    if wait_for_group_exit(running, &mut exit, Instant::now() + grace).await {
-        return StopOutcome {
-            exit,
-            killed: false,
-        };
+    stop.signal_members(libc::SIGTERM);
+    if stop
+        .wait(running, scope, libc::SIGTERM, Instant::now() + grace)
+        .await
+    {
+        return stop.outcome(false);
     }
     signal_group(pgid, libc::SIGKILL);
-    wait_for_group_exit(running, &mut exit, Instant::now() + KILL_WAIT).await;
-    StopOutcome { exit, killed: true }
+    stop.signal_members(libc::SIGKILL);
+    stop.wait(running, scope, libc::SIGKILL, Instant::now() + KILL_WAIT)
+        .await;
+    stop.outcome(true)
 }
 
-/// Polls until the leader has exited and no member of its group is left, or the deadline.
-/// Returns whether the group is gone.
-async fn wait_for_group_exit(
-    running: &mut Running,
-    exit: &mut Option<ExitInfo>,
-    deadline: Instant,
-) -> bool {
-    let pgid = running.id().pid;
-    loop {
-        if exit.is_none() {
-            *exit = running.try_exited();
+/// A stop in progress.
+struct Stopping {
+    pgid: u32,
+    exit: Option<ExitInfo>,
+    /// The slot's processes not yet seen gone.
+    members: Vec<ProcessId>,
+    outside_group: Vec<u32>,
+}
+
+impl Stopping {
+    fn signal_members(&mut self, signal: libc::c_int) {
+        for member in &self.members {
+            if member.pid != self.pgid
+                && procstat::process_group(member.pid) != Some(self.pgid)
+                && !self.outside_group.contains(&member.pid)
+            {
+                self.outside_group.push(member.pid);
+            }
         }
-        if exit.is_some() && procstat::group_usage(pgid).processes == 0 {
-            return true;
+        containment::signal_each(&self.members, signal);
+    }
+
+    /// Polls until the leader has exited and no process of the slot is left, or the
+    /// deadline. A process that appeared meanwhile (forked while stopping) gets `signal`
+    /// too. Returns whether the slot is gone.
+    async fn wait(
+        &mut self,
+        running: &mut Running,
+        scope: &Scope,
+        signal: libc::c_int,
+        deadline: Instant,
+    ) -> bool {
+        loop {
+            if self.exit.is_none() {
+                self.exit = running.try_exited();
+            }
+            self.members = containment::still_alive(&self.members);
+            if self.exit.is_some()
+                && self.members.is_empty()
+                && procstat::group_usage(self.pgid).processes == 0
+            {
+                // The cheap checks say done; one more full scan catches late forks.
+                self.members = scope.members();
+                if self.members.is_empty() {
+                    return true;
+                }
+                self.signal_members(signal);
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(STOP_POLL).await;
         }
-        if Instant::now() >= deadline {
-            return false;
+    }
+
+    fn outcome(self, killed: bool) -> StopOutcome {
+        StopOutcome {
+            exit: self.exit,
+            killed,
+            outside_group: self.outside_group,
         }
-        tokio::time::sleep(STOP_POLL).await;
     }
 }

@@ -1,6 +1,7 @@
 //! The task that watches one slot's process: restarts it after a crash with backoff, gives
 //! up on a crash loop, and carries out stop and detach requests from the slot's handle.
 
+use super::containment::Scope;
 use super::policy::{CrashTracker, Decision, RestartPolicy};
 use super::process::{self, ExitInfo, Running};
 use super::report::{Reporter, SlotStatus, short_duration};
@@ -79,7 +80,7 @@ impl Supervisor {
         let id = ended.id();
         let uptime = ended.uptime();
         drop(ended);
-        let leftovers = signal::kill_leftovers(id.pid);
+        let leftovers = signal::kill_leftovers(&Scope::new(&self.spec, Some(id))).await;
         self.report.event(RuntimeEvent::Exited {
             plugin: self.spec.plugin.clone(),
             slot: self.spec.slot,
@@ -96,7 +97,7 @@ impl Supervisor {
         );
         if leftovers > 0 {
             what.push_str(&format!(
-                "; killed {leftovers} leftover process(es) of its group"
+                "; killed {leftovers} leftover process(es) of the slot"
             ));
         }
         let level = if exit.code == Some(0) {
@@ -158,20 +159,30 @@ impl Supervisor {
             Some(mut running) => {
                 self.status.set_state(ProcessState::Stopping);
                 let pid = running.id().pid;
-                let outcome = signal::terminate(&mut running, self.spec.stop_grace).await;
-                Some(if outcome.killed {
+                let scope = Scope::new(&self.spec, Some(running.id()));
+                let outcome = signal::terminate(&mut running, &scope, self.spec.stop_grace).await;
+                let mut note = if outcome.killed {
                     (
                         Level::Warn,
                         format!(
-                            "process {pid} did not exit within {} of SIGTERM; sent SIGKILL to its \
-                             process group",
+                            "process {pid} did not exit within {} of SIGTERM; sent SIGKILL to \
+                             every process of the slot",
                             short_duration(self.spec.stop_grace)
                         ),
                     )
                 } else {
                     let how = outcome.exit.map(|e| e.describe()).unwrap_or_default();
                     (Level::Info, format!("stopped process {pid} ({how})"))
-                })
+                };
+                if !outcome.outside_group.is_empty() {
+                    note.1.push_str(&format!(
+                        "; also stopped {} process(es) that had left its process group \
+                         (pid {})",
+                        outcome.outside_group.len(),
+                        join_pids(&outcome.outside_group)
+                    ));
+                }
+                Some(note)
             }
             None => None,
         };
@@ -228,4 +239,12 @@ pub(super) fn announce_start(
         ),
     );
     report.started(id, adopted);
+}
+
+/// `12, 34, 56` for prose.
+pub(super) fn join_pids(pids: &[u32]) -> String {
+    pids.iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

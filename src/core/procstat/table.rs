@@ -1,0 +1,87 @@
+//! One pass over `/proc`: every process with its parent, group, session and start time, for
+//! finding all the processes that belong to a slot.
+
+use super::parse_stat;
+
+/// One process as `/proc/PID/stat` describes it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcessEntry {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgrp: u32,
+    pub session: u32,
+    /// Clock ticks since boot; with `pid`, names the process across pid reuse.
+    pub start_time: u64,
+    /// False for zombies and dead entries.
+    pub live: bool,
+}
+
+/// Every process visible in `/proc` (empty when `/proc` is not mounted).
+pub fn process_table() -> Vec<ProcessEntry> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut table = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        // A process may exit between listing and reading; it simply is not listed.
+        let Ok(content) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some(stat) = parse_stat(&content) else {
+            continue;
+        };
+        table.push(ProcessEntry {
+            pid,
+            ppid: stat.ppid,
+            pgrp: stat.pgrp,
+            session: stat.session,
+            start_time: stat.start_time,
+            live: stat.is_live(),
+        });
+    }
+    table
+}
+
+/// Whether the initial environment of a process (`/proc/PID/environ`, the one it was
+/// exec'd with) holds exactly `entry` (`NAME=value`). False when it cannot be read: another
+/// user's process, or one that exited.
+pub fn environ_contains(pid: u32, entry: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    environ
+        .split(|&b| b == 0)
+        .any(|variable| variable == entry.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::{Command, Stdio};
+
+    #[test]
+    fn lists_a_child_with_its_parent_and_reads_its_environment() {
+        let mut child = Command::new("sleep")
+            .arg("30")
+            .env("NAAP_TABLE_TEST", "marker-1")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id();
+        let entry = process_table()
+            .into_iter()
+            .find(|e| e.pid == pid)
+            .expect("the child is listed");
+        assert_eq!(entry.ppid, std::process::id());
+        assert!(entry.live);
+        assert!(environ_contains(pid, "NAAP_TABLE_TEST=marker-1"));
+        assert!(!environ_contains(pid, "NAAP_TABLE_TEST=marker"));
+        assert!(!environ_contains(u32::MAX, "NAAP_TABLE_TEST=marker-1"));
+        child.kill().expect("kill sleep");
+        child.wait().expect("reap sleep");
+    }
+}
