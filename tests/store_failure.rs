@@ -27,6 +27,7 @@ async fn unwritable_store_keeps_the_engine_serving_and_status_says_so() {
     assert_eq!(ws.status()["store"]["ok"], true);
 
     broken.apply(&ws.state_dir());
+    eprintln!("store made unwritable with {}", broken.describe());
     let out = ws.naap(&["--no-start", "deploy", "web", "--version", "1.1.0"]);
     assert!(
         !out.status.success(),
