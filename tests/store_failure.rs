@@ -9,8 +9,11 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unwritable_store_keeps_the_engine_serving_and_status_says_so() {
+    // Declared first so it is dropped last, even on a panic: the workspace's drop stops the
+    // engine through its socket, which lives on the tmpfs of the full-disk fallback.
+    let mut broken: Unwritable;
     let mut ws = TestWorkspace::new(&[("web", sample_plugin("web", "1.0.0", ""))]);
-    let mut broken = Unwritable::prepare(ws.path(), &ws.state_dir());
+    broken = Unwritable::prepare(ws.path(), &ws.state_dir());
     ws.start_engine();
     ws.wait_serving("web");
     let url = format!("http://{}/web/", ws.router());
@@ -24,6 +27,7 @@ async fn unwritable_store_keeps_the_engine_serving_and_status_says_so() {
     assert_eq!(ws.status()["store"]["ok"], true);
 
     broken.apply(&ws.state_dir());
+    eprintln!("store made unwritable with {}", broken.describe());
     let out = ws.naap(&["--no-start", "deploy", "web", "--version", "1.1.0"]);
     assert!(
         !out.status.success(),

@@ -20,15 +20,25 @@ const SAY_WAITING_AFTER: Duration = Duration::from_secs(1);
 pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
     let root = context::workspace_root(cli)?;
     let state = context::state_dir(&root);
-    let holder = lock::holder(&state);
+    let mut holder = lock::holder(&state);
     let (slots, signalled) = match Client::connect(&socket_path(&state), Face::Cli).await {
         Ok(mut client) => {
             // The slot processes, to name any that outlive the deadline.
-            let slots = client
+            let report = client
                 .call_as::<StatusReport>(Call::Status { plugin: None })
                 .await
-                .map(|report| slot_pids(&report))
-                .unwrap_or_default();
+                .ok();
+            let slots = report.as_ref().map(slot_pids).unwrap_or_default();
+            // The lock file may be unreadable or gone (deleted under the engine, which
+            // still holds the lock on the old inode): wait on the pid the engine reports.
+            if holder.is_none_or(|h| h.pid == 0)
+                && let Some(pid) = report.map(|r| r.engine.pid)
+            {
+                holder = Some(LockHolder {
+                    pid,
+                    start_time: crate::core::procstat::start_time(pid),
+                });
+            }
             client
                 .call(Call::Shutdown {
                     stop_plugins: plugins,

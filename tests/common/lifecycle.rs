@@ -8,7 +8,12 @@ use std::process::Command;
 /// How the store was made unwritable; undone on drop so the temp dir can be removed.
 pub enum Unwritable {
     /// `chattr +i` on these files: even the engine's open descriptors get EPERM on write.
-    Immutable(Vec<PathBuf>),
+    Immutable {
+        files: Vec<PathBuf>,
+        /// Removed on drop if still there: the temp dir's own removal fails on immutable
+        /// files when a test panics before `undo`.
+        workspace: PathBuf,
+    },
     /// A small tmpfs mounted over the state directory before the engine started, filled up
     /// later by `fill_disk`.
     FullDisk { mount: PathBuf, filler: PathBuf },
@@ -37,7 +42,10 @@ impl Unwritable {
         let forced_full_disk =
             std::env::var("NAAP_TEST_UNWRITABLE").is_ok_and(|v| v == "full-disk");
         if !forced_full_disk && chattr_works(workspace) {
-            return Unwritable::Immutable(Vec::new());
+            return Unwritable::Immutable {
+                files: Vec::new(),
+                workspace: workspace.to_path_buf(),
+            };
         }
         std::fs::create_dir_all(state_dir).expect("state dir");
         let mounted = Command::new("mount")
@@ -60,7 +68,7 @@ impl Unwritable {
     /// Makes the database unwritable now, under the running engine.
     pub fn apply(&mut self, state_dir: &Path) {
         match self {
-            Unwritable::Immutable(files) => {
+            Unwritable::Immutable { files, .. } => {
                 for name in ["naap.db", "naap.db-wal", "naap.db-journal"] {
                     let file = state_dir.join(name);
                     if !file.exists() {
@@ -94,7 +102,7 @@ impl Unwritable {
     /// Makes the database writable again (the engine keeps running).
     pub fn undo(&mut self) {
         match self {
-            Unwritable::Immutable(files) => {
+            Unwritable::Immutable { files, .. } => {
                 for file in files.drain(..) {
                     let _ = Command::new("chattr").arg("-i").arg(&file).status();
                 }
@@ -107,7 +115,7 @@ impl Unwritable {
 
     pub fn describe(&self) -> &'static str {
         match self {
-            Unwritable::Immutable(_) => "chattr +i on the database files",
+            Unwritable::Immutable { .. } => "chattr +i on the database files",
             Unwritable::FullDisk { .. } => "a full tmpfs under the state directory",
         }
     }
@@ -116,9 +124,18 @@ impl Unwritable {
 impl Drop for Unwritable {
     fn drop(&mut self) {
         self.undo();
-        if let Unwritable::FullDisk { mount, .. } = self {
-            // Lazy: the engine may still hold files open while the test winds down.
-            let _ = Command::new("umount").arg("-l").arg(&*mount).status();
+        match self {
+            Unwritable::FullDisk { mount, .. } => {
+                // Lazy: the engine may still hold files open while the test winds down.
+                let _ = Command::new("umount").arg("-l").arg(&*mount).status();
+                // The temp dir could not remove its mount point; the workspace holds it.
+                if let Some(workspace) = mount.parent() {
+                    let _ = std::fs::remove_dir_all(workspace);
+                }
+            }
+            Unwritable::Immutable { workspace, .. } => {
+                let _ = std::fs::remove_dir_all(&*workspace);
+            }
         }
     }
 }
