@@ -65,6 +65,15 @@ async fn reload_adds_a_plugin_that_can_then_be_deployed() {
     let seen = versions_answering(&http, &format!("http://{}/cond/", ws.router()), 10).await;
     assert_eq!(seen, [("2.0.0".to_string(), 10)].into());
     assert_eq!(pid(&ws, "api", "blue"), api_pid, "api was not touched");
+    // Reloading an unchanged workspace changes nothing, and says so.
+    let out = ws.naap(&["--no-start", "reload"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        text.contains("unchanged api, cond") && text.contains("nothing changed"),
+        "{text}"
+    );
+    assert_eq!(pid(&ws, "api", "blue"), api_pid);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
