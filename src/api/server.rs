@@ -182,6 +182,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             preview,
             ttl,
             detach,
+            force,
         } => to_reply(
             id,
             engine
@@ -195,6 +196,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
                         preview,
                         ttl,
                         detach,
+                        force,
                     },
                     face,
                 )
@@ -247,7 +249,16 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
         ),
         Call::Rollback { plugin, to } => to_reply(
             id,
-            engine.rollback(RollbackRequest { plugin, to }, face).await,
+            engine
+                .rollback(
+                    RollbackRequest {
+                        plugin,
+                        to,
+                        reason: None,
+                    },
+                    face,
+                )
+                .await,
         ),
         Call::Logs {
             plugin,

@@ -52,6 +52,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
             preview,
             ttl,
             detach,
+            force,
         }) => {
             let options = actions::DeployOptions {
                 dry_run,
@@ -59,6 +60,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
                 preview,
                 ttl,
                 detach,
+                force,
             };
             actions::deploy(&cli, plugin, version, strategy, options).await
         }

@@ -40,6 +40,10 @@ pub struct DeployRequest {
     /// Answer once the rollout has started instead of when it ends.
     #[serde(default)]
     pub detach: bool,
+    /// Deploy even when this version is already live: it starts anew in the idle slot.
+    /// Without it, deploying the live version changes nothing (the warm slot is kept).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// What a deploy puts where.
@@ -203,10 +207,27 @@ impl Engine {
                 .and_then(|l| s_version(state, l).map(|v| (l, v)));
             (target, live)
         };
+        // Deploying what already serves would replace the idle slot — the warm previous
+        // version, the rollback target — with a copy of the live one. Like `kubectl apply`
+        // of an unchanged spec, it changes nothing unless forced.
+        if let Some((live_slot, live_version)) = &live
+            && *live_version == version
+            && !req.force
+            && self.slot_is(plugin, *live_slot, |s| s.is_serving())
+        {
+            return Ok(self.already_live(plugin, *live_slot, &version, req.dry_run));
+        }
         let from = match &live {
             Some((slot, v)) => format!("from {slot} {v}"),
             None => "(nothing serves yet)".to_string(),
         };
+        // Only a forced deploy gets here with a warm previous version in the idle slot: it
+        // is replaced, and the answers say so.
+        let replaces_warm = self.warm_version(plugin, target).map(|warm| {
+            format!(
+                "; this replaces the warm {target} {warm}, which is no longer a rollback target"
+            )
+        });
         let gates: Vec<(&str, &String)> = [("build", &spec.run.build), ("test", &spec.run.test)]
             .into_iter()
             .filter_map(|(n, c)| c.as_ref().map(|c| (n, c)))
@@ -216,12 +237,13 @@ impl Engine {
             return Ok(ActionOutcome {
                 plugin: plugin.to_string(),
                 summary: format!(
-                    "would deploy {plugin} {version} into {target} ({strategy}){}, wait for health, then move traffic {from}",
+                    "would deploy {plugin} {version} into {target} ({strategy}){}, wait for health, then move traffic {from}{}",
                     if gate_names.is_empty() {
                         String::new()
                     } else {
                         format!(" after gates {}", gate_names.join(", "))
-                    }
+                    },
+                    replaces_warm.as_deref().unwrap_or("")
                 ),
                 kind: "dry-run".to_string(),
                 slot: Some(target),
@@ -307,6 +329,7 @@ impl Engine {
         }
         match result {
             Ok(summary) => {
+                let summary = summary + replaces_warm.as_deref().unwrap_or("");
                 let _ = self.store().mark_deployed(plugin, &version);
                 self.record(
                     Some(plugin),
@@ -432,6 +455,44 @@ impl Engine {
             self.stop_slot(plugin, target.other(), "keep_previous_warm is 0")
                 .await;
         }
+    }
+
+    /// The answer to a deploy of the version that already serves: nothing changes.
+    fn already_live(
+        &self,
+        plugin: &str,
+        live: SlotName,
+        version: &str,
+        dry_run: bool,
+    ) -> ActionOutcome {
+        let warm = match self.warm_version(plugin, live.other()) {
+            Some(warm) => format!(" ({} {warm} stays warm for a rollback)", live.other()),
+            None => String::new(),
+        };
+        let summary = format!(
+            "{}{plugin} {version} is already live on {live}; nothing changed{warm}. Deploy with force (`--force`) to restart it into the idle slot",
+            if dry_run { "would do nothing: " } else { "" }
+        );
+        ActionOutcome {
+            plugin: plugin.to_string(),
+            summary,
+            kind: if dry_run { "dry-run" } else { "unchanged" }.to_string(),
+            slot: Some(live),
+            version: Some(version.to_string()),
+            weights: self.weights(plugin),
+            elapsed_ms: 0.0,
+            gates: Vec::new(),
+        }
+    }
+
+    /// The version a slot keeps warm (serving at 0 %), if it does.
+    pub(crate) fn warm_version(&self, plugin: &str, slot: SlotName) -> Option<String> {
+        let plugins = self.lock_plugins();
+        plugins
+            .get(plugin)
+            .and_then(|p| p.slot(slot))
+            .filter(|s| s.is_serving() && s.weight == 0)
+            .and_then(|s| s.version.clone())
     }
 
     pub(crate) fn warm_note_for(&self, plugin: &str, slot: SlotName) -> String {
@@ -747,6 +808,7 @@ impl Engine {
                     preview: false,
                     ttl: None,
                     detach: false,
+                    force: false,
                 };
                 if let Err(e) = engine.deploy(req, Face::Engine).await {
                     tracing::warn!("first deploy of {name} failed: {e}");

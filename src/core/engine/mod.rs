@@ -17,6 +17,7 @@ mod gates;
 mod guard;
 mod judge;
 mod monitor;
+mod outcome;
 mod preview;
 mod reconcile;
 mod recover;
