@@ -210,10 +210,13 @@ impl Engine {
         // Deploying what already serves would replace the idle slot — the warm previous
         // version, the rollback target — with a copy of the live one. Like `kubectl apply`
         // of an unchanged spec, it changes nothing unless forced.
+        // A changed run spec (command, env, health) is a change even under the same label.
         if let Some((live_slot, live_version)) = &live
             && *live_version == version
             && !req.force
-            && self.slot_is(plugin, *live_slot, |s| s.is_serving())
+            && self.slot_is(plugin, *live_slot, |s| {
+                s.is_serving() && s.spec.as_ref() == Some(&spec)
+            })
         {
             return Ok(self.already_live(plugin, *live_slot, &version, req.dry_run));
         }
@@ -395,10 +398,16 @@ impl Engine {
         match strategy {
             StrategyKind::Immediate => {
                 self.apply_weights(plugin, &[(target, 100), (target.other(), 0)], None)?;
-                self.stop_slot(plugin, target.other(), "replaced by an immediate deploy")
-                    .await;
+                // Traffic has moved: the deploy has done its job. The old slot drains in
+                // the background; its `slot_stopped` event says how that went.
+                self.stop_slot_in_background(
+                    plugin,
+                    target.other(),
+                    "replaced by an immediate deploy",
+                );
                 Ok(format!(
-                    "{plugin} {version} is live on {target} (immediate); the previous slot was stopped"
+                    "{plugin} {version} is live on {target} (immediate); {} stops once its requests in flight finish",
+                    target.other()
                 ))
             }
             StrategyKind::BlueGreen => {
@@ -452,8 +461,7 @@ impl Engine {
     /// The previous slot stays warm for `keep_previous_warm`, or stops now when that is 0.
     async fn after_switch(&self, plugin: &str, target: SlotName, keep_warm: Duration) {
         if keep_warm.is_zero() {
-            self.stop_slot(plugin, target.other(), "keep_previous_warm is 0")
-                .await;
+            self.stop_slot_in_background(plugin, target.other(), "keep_previous_warm is 0");
         }
     }
 
@@ -659,48 +667,6 @@ impl Engine {
                 _ = cancelled(cancel) => return Err(EngineError::Cancelled { plugin: plugin.to_string(), by: "a rollback".to_string() }),
             }
         }
-    }
-
-    /// Stops the process of a slot (SIGTERM, grace, SIGKILL) and its health checks.
-    pub(crate) async fn stop_slot(&self, plugin: &str, slot: SlotName, why: &str) {
-        let (handle, version) = {
-            let mut plugins = self.lock_plugins();
-            let Some(state) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(&slot)) else {
-                return;
-            };
-            state.checker = None;
-            let handle = state.handle.take();
-            if handle.is_some() {
-                state.process_state = SlotProcess(ProcessState::Stopping);
-                state.weight = 0;
-            }
-            (handle, state.version.clone())
-        };
-        let Some(handle) = handle else { return };
-        self.publish_routes();
-        handle.stop().await;
-        {
-            let mut plugins = self.lock_plugins();
-            if let Some(state) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(&slot)) {
-                state.process_state = SlotProcess(ProcessState::Stopped);
-                state.health = SlotHealth(Health::Unknown);
-                state.health_detail = format!("stopped: {why}");
-                state.process = None;
-                state.warm_until = None;
-                state.cpu_percent = 0.0;
-                state.rss_bytes = 0;
-            }
-        }
-        if let Err(e) = self.persist_slots(plugin, &[slot]) {
-            tracing::error!("could not persist the stop of {plugin}/{slot}: {e}");
-        }
-        self.record(
-            Some(plugin),
-            Some(slot),
-            "slot_stopped",
-            format!("stopped {slot} {} ({why})", version.unwrap_or_default()),
-            serde_json::json!({"reason": why}),
-        );
     }
 
     pub(crate) fn mark_failed(&self, plugin: &str, slot: SlotName, why: &str) {

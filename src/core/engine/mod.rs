@@ -25,6 +25,7 @@ pub mod report;
 mod rollout_control;
 mod routes;
 mod state;
+mod stop;
 mod traffic;
 mod warmup;
 

@@ -2,6 +2,7 @@
 //! window of one-second buckets, plus a 300-second per-second series for charts.
 
 mod clock;
+mod in_flight;
 mod registry;
 mod window;
 
@@ -13,6 +14,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 pub use clock::now_second;
+pub use in_flight::InFlight;
 pub use registry::MetricsRegistry;
 use window::Window;
 
@@ -96,6 +98,8 @@ pub struct SlotMetrics {
     // One short critical section per request: the window's buckets and histograms are
     // updated together, which atomics alone cannot do for a histogram.
     window: Mutex<Window>,
+    /// Requests forwarded and not finished (see `InFlight`).
+    in_flight: std::sync::atomic::AtomicU64,
 }
 
 impl Default for SlotMetrics {
@@ -115,6 +119,7 @@ impl SlotMetrics {
     pub fn new() -> Self {
         SlotMetrics {
             window: Mutex::new(Window::new()),
+            in_flight: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

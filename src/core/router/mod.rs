@@ -4,6 +4,7 @@
 mod admin;
 mod compiled;
 mod forward;
+mod in_flight;
 mod respond;
 mod server;
 
@@ -90,7 +91,7 @@ pub struct SlotTarget {
 
 /// The body of every response the proxy sends: the slot's own streamed body, or a short
 /// text body of the proxy's own.
-pub(crate) type ProxyBody = Either<Incoming, Full<Bytes>>;
+pub(crate) type ProxyBody = Either<in_flight::TrackedBody, Full<Bytes>>;
 
 /// The reverse proxy; share it as `Arc<Router>`.
 pub struct Router {
@@ -277,6 +278,9 @@ impl Router {
         parts.version = Version::HTTP_11;
         forward::prepare_request_headers(&mut parts.headers, conn);
 
+        // Counted from here until the response body ends or the client goes away: a slot
+        // is stopped only when nothing is in flight (see `Engine::stop_slot`).
+        let in_flight = target.metrics.track_in_flight();
         let started = Instant::now();
         let result = client.request(Request::from_parts(parts, body)).await;
         // Latency is time to the response head: what a caller waits before anything
@@ -290,7 +294,10 @@ impl Router {
                 let (mut parts, body) = response.into_parts();
                 forward::prepare_response_headers(&mut parts.headers);
                 target.stamp(&mut parts.headers);
-                Response::from_parts(parts, Either::Left(body))
+                Response::from_parts(
+                    parts,
+                    Either::Left(in_flight::TrackedBody::new(body, in_flight)),
+                )
             }
             Err(err) => {
                 target.metrics.record(latency, Outcome::UpstreamFailure);
