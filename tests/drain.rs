@@ -62,6 +62,18 @@ async fn stream_across_an_immediate_deploy(
     let (first_tx, first_rx) = tokio::sync::oneshot::channel();
     let reader = tokio::spawn(read_events(resp, first_tx));
     first_rx.await.expect("the first event");
+    // The stream counts as in flight while its body streams, after the head was answered.
+    let metrics = http
+        .get(format!("http://{}/metrics", ws.admin()))
+        .send()
+        .await
+        .expect("admin metrics")
+        .text()
+        .await
+        .expect("metrics body");
+    let gauge =
+        format!("naap_slot_in_flight{{plugin=\"{plugin}\",slot=\"blue\",version=\"1.0.0\"}} 1");
+    assert!(metrics.contains(&gauge), "no {gauge} in:\n{metrics}");
     let dir = ws.path().to_path_buf();
     let plugin_name = plugin.to_string();
     let deploy = tokio::task::spawn_blocking(move || {
