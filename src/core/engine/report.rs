@@ -162,7 +162,8 @@ pub struct ActionOutcome {
     pub plugin: String,
     /// What happened, in one sentence a person reads at 3 a.m.
     pub summary: String,
-    /// `flip` (weights only), `redeploy`, `deploy`, `traffic`, `dry-run`.
+    /// `flip` (weights only), `redeploy`, `deploy`, `traffic`, `dry-run`, or `unchanged`
+    /// (the version is already live; the rollback already happened).
     pub kind: String,
     pub slot: Option<SlotName>,
     pub version: Option<String>,
