@@ -127,10 +127,14 @@ async fn rollback_when_the_previous_slot_is_not_warm_redeploys_it() {
     ws.start_engine();
     ws.wait_serving("cold");
     ws.json(&["deploy", "cold", "--version", "2.0.0"]);
-    assert_eq!(
-        ws.slot("cold", "blue")["process_state"],
-        "stopped",
-        "keep_previous_warm = 0s stops the old slot"
+    // The old slot drains in the background once traffic has moved, then stops.
+    let stopped = wait_for(std::time::Duration::from_secs(20), || {
+        ws.slot("cold", "blue")["process_state"] == "stopped"
+    });
+    assert!(
+        stopped,
+        "keep_previous_warm = 0s stops the old slot: {:#}",
+        ws.slot("cold", "blue")
     );
 
     let out = ws.json(&["rollback", "cold", "--yes"]);

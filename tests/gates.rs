@@ -120,7 +120,7 @@ async fn a_passed_gate_is_cached_by_its_inputs_until_a_file_changes_or_no_cache(
     // Unchanged inputs (and changes only to ignored files): both gates are cached.
     ws.write("plugins/cached/target/debug/artifact", "build output");
     ws.write("plugins/cached/server.log", "ignored by .naapignore");
-    let out = ws.json(&["deploy", "cached"]);
+    let out = ws.json(&["deploy", "cached", "--force"]);
     assert_eq!(
         gate_outcomes(&out),
         [
@@ -146,7 +146,7 @@ async fn a_passed_gate_is_cached_by_its_inputs_until_a_file_changes_or_no_cache(
     );
 
     // The table output says so too.
-    let text = stdout(&ws.naap(&["deploy", "cached"]));
+    let text = stdout(&ws.naap(&["deploy", "cached", "--force"]));
     assert!(
         text.contains("gate build: cached (inputs unchanged since "),
         "{text}"
@@ -155,7 +155,7 @@ async fn a_passed_gate_is_cached_by_its_inputs_until_a_file_changes_or_no_cache(
 
     // An edit to a plugin file changes the inputs: the gates run again.
     ws.write("plugins/cached/app.txt", "v2");
-    let out = ws.json(&["deploy", "cached"]);
+    let out = ws.json(&["deploy", "cached", "--force"]);
     assert_eq!(
         gate_outcomes(&out),
         [
@@ -167,10 +167,10 @@ async fn a_passed_gate_is_cached_by_its_inputs_until_a_file_changes_or_no_cache(
     assert_eq!(builds(), 2);
 
     // Unchanged again: cached; `--no-cache` forces both to run.
-    let out = ws.json(&["deploy", "cached"]);
+    let out = ws.json(&["deploy", "cached", "--force"]);
     assert_eq!(out["gates"][0]["outcome"], "cached", "{out:#}");
     assert_eq!(builds(), 2);
-    let out = ws.json(&["deploy", "cached", "--no-cache"]);
+    let out = ws.json(&["deploy", "cached", "--no-cache", "--force"]);
     assert_eq!(
         gate_outcomes(&out),
         [
@@ -222,7 +222,8 @@ async fn a_failed_gate_is_never_cached() {
     ws.write("tests-pass", "");
     let out = ws.json(&["deploy", "flaky", "--version", "2.0.0"]);
     assert_eq!(out["gates"][0]["outcome"], "ran", "{out:#}");
-    let out = ws.json(&["deploy", "flaky", "--version", "2.0.0"]);
+    // The same version again is a no-op unless forced; forced, its gates are cached.
+    let out = ws.json(&["deploy", "flaky", "--version", "2.0.0", "--force"]);
     assert_eq!(out["gates"][0]["outcome"], "cached", "{out:#}");
     assert_eq!(runs(&ws), before + 3);
 }

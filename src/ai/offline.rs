@@ -136,6 +136,7 @@ pub fn respond(text: &str, world: &World) -> Reply {
                         preview: false,
                         ttl: None,
                         detach: true,
+                        force: false,
                     },
                 },
             ),

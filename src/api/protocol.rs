@@ -50,6 +50,9 @@ pub enum Call {
         /// Answer once the rollout started instead of when it ends.
         #[serde(default)]
         detach: bool,
+        /// Deploy even when the version is already live (a restart into the idle slot).
+        #[serde(default)]
+        force: bool,
     },
     /// Stops a preview slot before its TTL; `id` is `3fa91c` or `preview-3fa91c`.
     PreviewStop {

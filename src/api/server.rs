@@ -252,6 +252,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             preview,
             ttl,
             detach,
+            force,
         } => to_reply(
             id,
             engine
@@ -265,6 +266,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
                         preview,
                         ttl,
                         detach,
+                        force,
                     },
                     face,
                 )
@@ -322,6 +324,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
                     RollbackRequest {
                         plugin,
                         to: to.map(String::from),
+                        reason: None,
                     },
                     face,
                 )

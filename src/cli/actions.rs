@@ -16,6 +16,8 @@ pub struct DeployOptions {
     pub ttl: Option<String>,
     /// Answer once the rollout started, not when it ends.
     pub detach: bool,
+    /// Deploy even when the version is already live.
+    pub force: bool,
 }
 
 pub async fn deploy(
@@ -31,6 +33,7 @@ pub async fn deploy(
         preview,
         ttl,
         detach,
+        force,
     } = options;
     let mut client = context::connect(cli).await?;
     let progress = if !cli.json && !dry_run && !detach {
@@ -55,6 +58,7 @@ pub async fn deploy(
             preview,
             ttl,
             detach,
+            force,
         })
         .await;
     if let Some(mut progress) = progress {

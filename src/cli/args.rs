@@ -83,6 +83,10 @@ pub enum Command {
         /// Return once the rollout has started; follow it with `naap status PLUGIN --watch`.
         #[arg(long)]
         detach: bool,
+        /// Deploy even when this version is already live (it starts anew in the idle
+        /// slot, replacing a warm previous version there); without it that is a no-op.
+        #[arg(long, conflicts_with = "preview")]
+        force: bool,
     },
     /// Manage preview slots (`naap deploy PLUGIN --preview` starts one).
     #[command(subcommand)]

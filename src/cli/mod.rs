@@ -63,6 +63,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
             preview,
             ttl,
             detach,
+            force,
         }) => {
             let options = actions::DeployOptions {
                 dry_run,
@@ -70,6 +71,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
                 preview,
                 ttl,
                 detach,
+                force,
             };
             actions::deploy(&cli, plugin, version, strategy, options).await
         }

@@ -103,6 +103,15 @@ pub fn render_status(report: &StatusReport) -> String {
         out.push('\n');
         out.push_str(&plugin_header(p));
         out.push('\n');
+        // A running rollout is on the header line; a finished one says how it ended.
+        if let Some(last) = p.last_rollout.as_ref().filter(|_| p.rollout.is_none()) {
+            let mark = if last.outcome == "succeeded" {
+                ' '
+            } else {
+                '!'
+            };
+            out.push_str(&format!("  {mark} last rollout: {}\n", last.summary));
+        }
         if p.slots.iter().all(|s| s.version.is_none()) {
             out.push_str("  not deployed yet: `naap deploy ");
             out.push_str(&p.name);

@@ -30,10 +30,15 @@ pub struct State {
     pub requests: AtomicU64,
     /// Requests being handled right now.
     pub in_flight: AtomicU64,
+    /// Turns true when the service shuts down; open event streams end then.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
 }
 
-/// The body type of every response.
-pub type Reply = Response<Full<Bytes>>;
+/// The body of every response: a whole one, or an event stream (`/sse`).
+pub type SampleBody = http_body_util::Either<Full<Bytes>, super::sse::EventStream>;
+
+/// The type of every response.
+pub type Reply = Response<SampleBody>;
 
 const ITEMS: [(u64, &str, u64); 5] = [
     (1, "keyboard", 4999),
@@ -48,7 +53,7 @@ fn item_json((id, name, price_cents): (u64, &str, u64)) -> Value {
 }
 
 fn reply(status: StatusCode, content_type: HeaderValue, body: Bytes) -> Reply {
-    let mut r = Response::new(Full::new(body));
+    let mut r = Response::new(SampleBody::Left(Full::new(body)));
     *r.status_mut() = status;
     r.headers_mut().insert(CONTENT_TYPE, content_type);
     r
@@ -71,7 +76,7 @@ impl State {
         json_reply(status, v)
     }
 
-    fn error(&self, status: StatusCode, msg: impl Into<String>) -> Reply {
+    pub(crate) fn error(&self, status: StatusCode, msg: impl Into<String>) -> Reply {
         self.object(status, json!({ "error": msg.into() }))
     }
 
@@ -97,6 +102,13 @@ pub async fn handle(req: Request<Incoming>, st: &State) -> Reply {
             )
         } else {
             st.object(StatusCode::OK, json!({ "status": "ok" }))
+        };
+    }
+    if path == "/sse" {
+        return if get {
+            super::sse::sse(req.uri().query(), st)
+        } else {
+            not_allowed(st, "GET")
         };
     }
     if path == "/" {
@@ -164,6 +176,7 @@ fn index(st: &State) -> Reply {
                 "GET /api/items/{id}",
                 "POST /api/echo",
                 "GET /api/slow?ms=N",
+                "GET /sse?n=N&interval_ms=MS",
             ],
         }),
     )

@@ -3,6 +3,7 @@
 
 mod handlers;
 mod log;
+mod sse;
 
 pub use log::{LogLines, RequestLog};
 
@@ -114,6 +115,8 @@ impl SampleArgs {
 /// Everything a request needs, shared by all connections.
 struct Ctx {
     state: State,
+    /// Tells the handlers (open event streams) that the service shuts down.
+    stopping: watch::Sender<bool>,
     log: RequestLog,
     version_header: HeaderValue,
 }
@@ -180,6 +183,7 @@ impl SampleServer {
             addr: wanted,
             source,
         })?;
+        let (stopping, stopping_rx) = watch::channel(false);
         let state = State {
             name: args.name.clone(),
             version: args.version.clone(),
@@ -189,6 +193,7 @@ impl SampleServer {
             started: Instant::now(),
             requests: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
+            stopping: stopping_rx,
         };
         log.msg(
             "info",
@@ -199,6 +204,7 @@ impl SampleServer {
             addr,
             ctx: Arc::new(Ctx {
                 state,
+                stopping,
                 log,
                 version_header,
             }),
@@ -242,6 +248,7 @@ impl SampleServer {
         drop(listener);
         // Receivers only stop existing when every connection ended, so a send error is moot.
         let _ = stop_tx.send(true);
+        let _ = ctx.stopping.send(true);
         let open = conns.len();
         let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
             while conns.join_next().await.is_some() {}

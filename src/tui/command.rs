@@ -37,6 +37,7 @@ pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
             no_cache,
             preview,
             ttl,
+            force,
             ..
         }) => Call::Deploy {
             plugin,
@@ -48,6 +49,7 @@ pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
             ttl,
             // The command line answers once the rollout started; the panes follow it.
             detach: true,
+            force,
         },
         Some(Command::Traffic { plugin, weights }) => Call::Traffic {
             plugin,

@@ -93,8 +93,11 @@ impl Engine {
                         .and_then(|s| s.canary.as_ref())
                         .map_or(0, |c| c.plan().steps.len());
                     if keep_warm.is_zero() {
-                        self.stop_slot(plugin, target.other(), "keep_previous_warm is 0")
-                            .await;
+                        self.stop_slot_in_background(
+                            plugin,
+                            target.other(),
+                            "keep_previous_warm is 0",
+                        );
                     }
                     return Ok(format!(
                         "{plugin} {version} is live on {target} (canary, {steps} steps); {}",
@@ -103,8 +106,11 @@ impl Engine {
                 }
                 Next::RollBack { reason } => {
                     self.send_back_to_stable(plugin, target)?;
-                    self.stop_slot(plugin, target, &format!("canary ended: {reason}"))
-                        .await;
+                    self.stop_slot_in_background(
+                        plugin,
+                        target,
+                        &format!("canary ended: {reason}"),
+                    );
                     let state = match self
                         .lock_plugins()
                         .get(plugin)

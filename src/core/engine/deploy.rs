@@ -40,6 +40,10 @@ pub struct DeployRequest {
     /// Answer once the rollout has started instead of when it ends.
     #[serde(default)]
     pub detach: bool,
+    /// Deploy even when this version is already live: it starts anew in the idle slot.
+    /// Without it, deploying the live version changes nothing (the warm slot is kept).
+    #[serde(default)]
+    pub force: bool,
 }
 
 /// What a deploy puts where.
@@ -189,10 +193,30 @@ impl Engine {
                 .and_then(|l| s_version(state, l).map(|v| (l, v)));
             (target, live)
         };
+        // Deploying what already serves would replace the idle slot — the warm previous
+        // version, the rollback target — with a copy of the live one. Like `kubectl apply`
+        // of an unchanged spec, it changes nothing unless forced.
+        // A changed run spec (command, env, health) is a change even under the same label.
+        if let Some((live_slot, live_version)) = &live
+            && *live_version == version
+            && !req.force
+            && self.slot_is(plugin, *live_slot, |s| {
+                s.is_serving() && s.spec.as_ref() == Some(&spec)
+            })
+        {
+            return Ok(self.already_live(plugin, *live_slot, &version, req.dry_run));
+        }
         let from = match &live {
             Some((slot, v)) => format!("from {slot} {v}"),
             None => "(nothing serves yet)".to_string(),
         };
+        // Only a forced deploy gets here with a warm previous version in the idle slot: it
+        // is replaced, and the answers say so.
+        let replaces_warm = self.warm_version(plugin, target).map(|warm| {
+            format!(
+                "; this replaces the warm {target} {warm}, which is no longer a rollback target"
+            )
+        });
         let gates: Vec<(&str, &String)> = [("build", &spec.run.build), ("test", &spec.run.test)]
             .into_iter()
             .filter_map(|(n, c)| c.as_ref().map(|c| (n, c)))
@@ -202,12 +226,13 @@ impl Engine {
             return Ok(ActionOutcome {
                 plugin: plugin.to_string(),
                 summary: format!(
-                    "would deploy {plugin} {version} into {target} ({strategy}){}, wait for health, then move traffic {from}",
+                    "would deploy {plugin} {version} into {target} ({strategy}){}, wait for health, then move traffic {from}{}",
                     if gate_names.is_empty() {
                         String::new()
                     } else {
                         format!(" after gates {}", gate_names.join(", "))
-                    }
+                    },
+                    replaces_warm.as_deref().unwrap_or("")
                 ),
                 kind: "dry-run".to_string(),
                 slot: Some(target),
@@ -293,6 +318,7 @@ impl Engine {
         }
         match result {
             Ok(summary) => {
+                let summary = summary + replaces_warm.as_deref().unwrap_or("");
                 let _ = self.store().mark_deployed(plugin, &version);
                 self.record(
                     Some(plugin),
@@ -358,10 +384,16 @@ impl Engine {
         match strategy {
             StrategyKind::Immediate => {
                 self.apply_weights(plugin, &[(target, 100), (target.other(), 0)], None)?;
-                self.stop_slot(plugin, target.other(), "replaced by an immediate deploy")
-                    .await;
+                // Traffic has moved: the deploy has done its job. The old slot drains in
+                // the background; its `slot_stopped` event says how that went.
+                self.stop_slot_in_background(
+                    plugin,
+                    target.other(),
+                    "replaced by an immediate deploy",
+                );
                 Ok(format!(
-                    "{plugin} {version} is live on {target} (immediate); the previous slot was stopped"
+                    "{plugin} {version} is live on {target} (immediate); {} stops once its requests in flight finish",
+                    target.other()
                 ))
             }
             StrategyKind::BlueGreen => {
@@ -415,9 +447,46 @@ impl Engine {
     /// The previous slot stays warm for `keep_previous_warm`, or stops now when that is 0.
     async fn after_switch(&self, plugin: &str, target: SlotName, keep_warm: Duration) {
         if keep_warm.is_zero() {
-            self.stop_slot(plugin, target.other(), "keep_previous_warm is 0")
-                .await;
+            self.stop_slot_in_background(plugin, target.other(), "keep_previous_warm is 0");
         }
+    }
+
+    /// The answer to a deploy of the version that already serves: nothing changes.
+    fn already_live(
+        &self,
+        plugin: &str,
+        live: SlotName,
+        version: &str,
+        dry_run: bool,
+    ) -> ActionOutcome {
+        let warm = match self.warm_version(plugin, live.other()) {
+            Some(warm) => format!(" ({} {warm} stays warm for a rollback)", live.other()),
+            None => String::new(),
+        };
+        let summary = format!(
+            "{}{plugin} {version} is already live on {live}; nothing changed{warm}. Deploy with force (`--force`) to restart it into the idle slot",
+            if dry_run { "would do nothing: " } else { "" }
+        );
+        ActionOutcome {
+            plugin: plugin.to_string(),
+            summary,
+            kind: if dry_run { "dry-run" } else { "unchanged" }.to_string(),
+            slot: Some(live),
+            version: Some(version.to_string()),
+            weights: self.weights(plugin),
+            elapsed_ms: 0.0,
+            gates: Vec::new(),
+        }
+    }
+
+    /// The version a slot keeps warm (serving at 0 %), if it does.
+    pub(crate) fn warm_version(&self, plugin: &str, slot: SlotName) -> Option<String> {
+        let plugins = self.lock_plugins();
+        plugins
+            .get(plugin)
+            .and_then(|p| p.slot(slot))
+            .filter(|s| s.is_serving() && s.weight == 0)
+            .and_then(|s| s.version.clone())
     }
 
     pub(crate) fn warm_note_for(&self, plugin: &str, slot: SlotName) -> String {
@@ -608,48 +677,6 @@ impl Engine {
         }
     }
 
-    /// Stops the process of a slot (SIGTERM, grace, SIGKILL) and its health checks.
-    pub(crate) async fn stop_slot(&self, plugin: &str, slot: SlotName, why: &str) {
-        let (handle, version) = {
-            let mut plugins = self.lock_plugins();
-            let Some(state) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(&slot)) else {
-                return;
-            };
-            state.checker = None;
-            let handle = state.handle.take();
-            if handle.is_some() {
-                state.process_state = SlotProcess(ProcessState::Stopping);
-                state.weight = 0;
-            }
-            (handle, state.version.clone())
-        };
-        let Some(handle) = handle else { return };
-        self.publish_routes();
-        handle.stop().await;
-        {
-            let mut plugins = self.lock_plugins();
-            if let Some(state) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(&slot)) {
-                state.process_state = SlotProcess(ProcessState::Stopped);
-                state.health = SlotHealth(Health::Unknown);
-                state.health_detail = format!("stopped: {why}");
-                state.process = None;
-                state.warm_until = None;
-                state.cpu_percent = 0.0;
-                state.rss_bytes = 0;
-            }
-        }
-        if let Err(e) = self.persist_slots(plugin, &[slot]) {
-            tracing::error!("could not persist the stop of {plugin}/{slot}: {e}");
-        }
-        self.record(
-            Some(plugin),
-            Some(slot),
-            "slot_stopped",
-            format!("stopped {slot} {} ({why})", version.unwrap_or_default()),
-            serde_json::json!({"reason": why}),
-        );
-    }
-
     pub(crate) fn mark_failed(&self, plugin: &str, slot: SlotName, why: &str) {
         {
             let mut plugins = self.lock_plugins();
@@ -771,6 +798,7 @@ impl Engine {
                     preview: false,
                     ttl: None,
                     detach: false,
+                    force: false,
                 };
                 if let Err(e) = engine.deploy(req, Face::Engine).await {
                     tracing::warn!("first deploy of {name} failed: {e}");

@@ -75,6 +75,12 @@ impl Engine {
             let req = RollbackRequest {
                 plugin: plugin.clone(),
                 to: None,
+                reason: Some(
+                    reason
+                        .strip_prefix("automatic rollback: ")
+                        .unwrap_or(&reason)
+                        .to_string(),
+                ),
             };
             if let Err(e) = engine.rollback(req, Face::Engine).await {
                 tracing::error!("automatic rollback of {plugin} failed: {e}");

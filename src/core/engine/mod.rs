@@ -21,6 +21,7 @@ mod judge;
 pub mod lock;
 mod monitor;
 mod oplock;
+mod outcome;
 mod preview;
 mod reconcile;
 mod recover;
@@ -30,6 +31,7 @@ mod rollout_control;
 mod routes;
 mod state;
 mod store_watch;
+mod stop;
 mod traffic;
 mod warmup;
 

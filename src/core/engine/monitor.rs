@@ -283,8 +283,8 @@ impl Engine {
             }
         }
         for (plugin, slot) in expired {
-            self.stop_slot(&plugin, slot, "keep_previous_warm elapsed")
-                .await;
+            // In the background: a long drain must not hold up the monitor.
+            self.stop_slot_in_background(&plugin, slot, "keep_previous_warm elapsed");
         }
         self.expire_previews(Utc::now()).await;
         if self.inner.events.receiver_count() > 0

@@ -275,7 +275,22 @@ impl Engine {
                 .collect()
         };
         for (plugin, slot) in due {
-            self.remove_preview(&plugin, slot, "its TTL expired").await;
+            if let Some(s) = self
+                .lock_plugins()
+                .get_mut(&plugin)
+                .and_then(|p| p.slots.get_mut(&slot))
+            {
+                s.expires_at = None;
+            }
+            // In the background: a preview drains before it stops, and the monitor that
+            // calls this must not wait for it. Its expiry is cleared at once, so the next
+            // tick does not remove it twice.
+            let engine = self.clone();
+            tokio::spawn(async move {
+                engine
+                    .remove_preview(&plugin, slot, "its TTL expired")
+                    .await;
+            });
         }
     }
 

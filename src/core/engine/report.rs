@@ -53,6 +53,10 @@ pub struct PluginStatus {
     pub live_version: Option<String>,
     pub slots: Vec<SlotStatus>,
     pub rollout: Option<RolloutStatus>,
+    /// How the last rollout ended (or that it runs), also when it ended in a rollback
+    /// after traffic had moved.
+    #[serde(default)]
+    pub last_rollout: Option<LastRollout>,
     /// Pending and firing alerts, most severe first.
     #[serde(default)]
     pub alerts: Vec<super::AlertRow>,
@@ -148,13 +152,36 @@ impl RolloutStatus {
     }
 }
 
+/// The last rollout of a plugin and how it ended, as `naap status` shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct LastRollout {
+    pub id: i64,
+    /// The version it shipped.
+    pub version: String,
+    pub from_version: Option<String>,
+    /// `running`, `succeeded`, `failed`, `aborted` or `rolled_back` (also when a rollback
+    /// came after the rollout had succeeded).
+    pub outcome: String,
+    /// Rolled back by the engine itself (the `[rollback]` guard or a `rollback = true` rule).
+    pub automatic: bool,
+    /// Why it ended the way it did, when it did not succeed.
+    pub reason: Option<String>,
+    /// The version a rollback sent traffic to.
+    pub rolled_back_to: Option<String>,
+    /// When it ended, was rolled back, or (running) started.
+    pub at: DateTime<Utc>,
+    /// One line: "2.0.0 rolled back to 1.0.0 automatically 40 s ago: error rate …".
+    pub summary: String,
+}
+
 /// The outcome of a deploy, rollback or traffic change, as every face prints it.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ActionOutcome {
     pub plugin: String,
     /// What happened, in one sentence a person reads at 3 a.m.
     pub summary: String,
-    /// `flip` (weights only), `redeploy`, `deploy`, `traffic`, `dry-run`.
+    /// `flip` (weights only), `redeploy`, `deploy`, `traffic`, `dry-run`, or `unchanged`
+    /// (the version is already live; the rollback already happened).
     pub kind: String,
     pub slot: Option<SlotName>,
     pub version: Option<String>,

@@ -85,12 +85,38 @@ impl Engine {
             self.require_plugin(name)?;
         }
         // Taken before the plugin lock: the alerts lock is never held while taking it.
-        let active_alerts: Vec<super::AlertRow> = self
-            .alert_rows(only, Utc::now())
+        let now = Utc::now();
+        let mut active_alerts: Vec<super::AlertRow> = self
+            .alert_rows(only, now)
             .into_iter()
             .filter(|a| a.state == "pending" || a.state == "firing")
             .collect();
         let ws = self.workspace();
+        // From the store, before the plugin lock is taken.
+        let mut last_rollouts = std::collections::BTreeMap::new();
+        for manifest in &ws.plugins {
+            if only.is_some_and(|name| name != manifest.name) {
+                continue;
+            }
+            let last = match self.last_rollout(&manifest.name, now) {
+                Ok(last) => last,
+                Err(e) => {
+                    tracing::warn!("cannot read the last rollout of {}: {e}", manifest.name);
+                    None
+                }
+            };
+            if let Some(alert) = last
+                .as_ref()
+                .and_then(|l| self.rollback_alert(&manifest.name, l))
+                && !active_alerts
+                    .iter()
+                    .any(|a| a.plugin == alert.plugin && a.rule == alert.rule)
+            {
+                // Critical, so first: the list is most severe first.
+                active_alerts.insert(0, alert);
+            }
+            last_rollouts.insert(manifest.name.clone(), last);
+        }
         let plugins = self.lock_plugins();
         let mut out = Vec::new();
         for manifest in &ws.plugins {
@@ -147,6 +173,7 @@ impl Engine {
                     }
                     r
                 }),
+                last_rollout: last_rollouts.remove(&manifest.name).flatten(),
                 alerts: active_alerts
                     .iter()
                     .filter(|a| a.plugin == manifest.name)

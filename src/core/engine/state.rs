@@ -90,6 +90,8 @@ pub(crate) struct SlotState {
     pub rss_bytes: u64,
     pub handle: Option<SlotHandle>,
     pub checker: Option<HealthChecker>,
+    /// Set while the slot drains and stops; turns true when it has stopped.
+    pub stopping: Option<watch::Receiver<bool>>,
 }
 
 impl SlotState {

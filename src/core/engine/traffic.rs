@@ -22,6 +22,9 @@ pub struct RollbackRequest {
     /// Roll back to this version rather than the previous one.
     #[serde(default)]
     pub to: Option<String>,
+    /// Why the engine rolls back by itself (a breached threshold); recorded with it.
+    #[serde(skip)]
+    pub reason: Option<String>,
 }
 
 impl Engine {
@@ -106,10 +109,39 @@ impl Engine {
         let ticket = self.audit_accept(face, "rollback", Some(&req.plugin), args);
         let result = self.rollback_inner(&req, face).await;
         self.audit_finish(ticket, &result, |o| o.summary.clone());
-        if let Ok(outcome) = &result {
-            self.record(Some(&req.plugin), outcome.slot, "rolled_back", outcome.summary.clone(), serde_json::json!({"kind": outcome.kind, "elapsed_ms": outcome.elapsed_ms, "by": face.to_string()}));
-        }
         result
+    }
+
+    /// A rollback that finds the previous version already live through an earlier
+    /// rollback does nothing and says so: an incident command is idempotent, however many
+    /// terminals (or the guard and a person) send it.
+    fn already_rolled_back(&self, plugin: &str) -> Result<Option<ActionOutcome>, EngineError> {
+        let Some(past) = self.standing_rollback(plugin)? else {
+            return Ok(None);
+        };
+        let live = {
+            let plugins = self.lock_plugins();
+            plugins.get(plugin).and_then(|p| {
+                let slot = p.live_slot()?;
+                Some((slot, p.slot(slot)?.version.clone()?))
+            })
+        };
+        let Some((slot, version)) = live.filter(|(_, v)| *v == past.version) else {
+            return Ok(None);
+        };
+        Ok(Some(ActionOutcome {
+            plugin: plugin.to_string(),
+            summary: format!(
+                "{plugin} is already rolled back to {version} (at {}); nothing changed. Roll back to another version with `naap rollback {plugin} --to V`",
+                past.at.format("%H:%M:%S UTC")
+            ),
+            kind: "unchanged".to_string(),
+            slot: Some(slot),
+            version: Some(version),
+            weights: self.weights(plugin),
+            elapsed_ms: 0.0,
+            gates: Vec::new(),
+        }))
     }
 
     async fn rollback_inner(
@@ -137,27 +169,68 @@ impl Engine {
         if let Some(cancel) = cancel {
             let _ = cancel.send(true);
         }
-        // The previous slot is the one a running rollout is moving away from; otherwise
-        // whatever is not live now.
-        let (back_to, live) = {
-            let plugins = self.lock_plugins();
-            let state = plugins.get(plugin);
-            let live = state.and_then(|s| s.live_slot());
-            let back_to = match (in_flight_target, live) {
-                (Some(target), _) => target.other(),
-                (None, Some(live)) => live.other(),
-                (None, None) => SlotName::Blue,
-            };
-            (back_to, live)
-        };
         if let Some(target) = in_flight_target {
             // Fast path under cancel: flip now, then wait for the deploy to let go.
+            let back_to = target.other();
             if self.slot_is(plugin, back_to, |s| s.is_serving()) {
                 self.apply_weights(plugin, &[(back_to, 100), (target, 0)], None)?;
             }
         }
+        // Rollbacks serialise here; each reads what the one before it did (from the store)
+        // only once it holds the lock, and records its own result before letting go.
         let op = self.op_lock(plugin);
         let _guard = op.lock().await;
+        if req.to.is_none()
+            && let Some(unchanged) = self.already_rolled_back(plugin)?
+        {
+            return Ok(unchanged);
+        }
+        // The previous slot is the one a running rollout was moving away from; otherwise
+        // whatever is not live now.
+        let live = self.lock_plugins().get(plugin).and_then(|s| s.live_slot());
+        let back_to = match (in_flight_target, live) {
+            (Some(target), _) => target.other(),
+            (None, Some(live)) => live.other(),
+            (None, None) => SlotName::Blue,
+        };
+        let from_version = live.and_then(|l| {
+            self.lock_plugins()
+                .get(plugin)
+                .and_then(|p| p.slot(l))
+                .and_then(|s| s.version.clone())
+        });
+        let outcome = self
+            .rollback_locked(req, face, started, in_flight_target, back_to, live)
+            .await?;
+        self.record(
+            Some(plugin),
+            outcome.slot,
+            super::outcome::ROLLED_BACK,
+            outcome.summary.clone(),
+            serde_json::json!({
+                "kind": outcome.kind,
+                "elapsed_ms": outcome.elapsed_ms,
+                "by": face.to_string(),
+                "version": outcome.version,
+                "from_version": from_version,
+                "reason": req.reason,
+            }),
+        );
+        Ok(outcome)
+    }
+
+    /// The rollback itself, under the plugin's lock: a flip to the warm slot, or a
+    /// redeploy of the previous (or the named) version.
+    async fn rollback_locked(
+        &self,
+        req: &RollbackRequest,
+        face: Face,
+        started: Instant,
+        in_flight_target: Option<SlotName>,
+        back_to: SlotName,
+        live: Option<SlotName>,
+    ) -> Result<ActionOutcome, EngineError> {
+        let plugin = req.plugin.as_str();
 
         let (back_version, back_serving) = {
             let plugins = self.lock_plugins();

@@ -3,6 +3,7 @@
 
 mod clock;
 mod proxy_counters;
+mod in_flight;
 mod registry;
 mod window;
 
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 pub use clock::now_second;
 pub use proxy_counters::TunnelGuard;
+pub use in_flight::InFlight;
 pub use registry::MetricsRegistry;
 use window::Window;
 
@@ -109,6 +111,8 @@ pub struct SlotMetrics {
     // updated together, which atomics alone cannot do for a histogram.
     window: Mutex<Window>,
     counters: proxy_counters::ProxyCounters,
+    /// Requests forwarded and not finished (see `InFlight`).
+    in_flight: std::sync::atomic::AtomicU64,
 }
 
 impl Default for SlotMetrics {
@@ -129,6 +133,7 @@ impl SlotMetrics {
         SlotMetrics {
             window: Mutex::new(Window::new()),
             counters: proxy_counters::ProxyCounters::default(),
+            in_flight: std::sync::atomic::AtomicU64::new(0),
         }
     }
 

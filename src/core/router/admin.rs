@@ -211,6 +211,13 @@ pub(crate) fn render_prometheus(metrics: &MetricsRegistry, table: &RouteTable) -
         "Whether the slot passes its health checks (1) or not (0).",
         |t| u64::from(t.healthy),
     );
+    slot_gauge(
+        &mut out,
+        table,
+        "naap_slot_in_flight",
+        "Requests forwarded to the slot whose response has not finished; a stopping slot drains to 0 first.",
+        |t| t.metrics.in_flight(),
+    );
     out
 }
 

@@ -6,7 +6,9 @@ use super::compiled::Target;
 use super::forward::{self, ConnInfo};
 use super::report::{UpstreamFailure, error_chain};
 use super::retry::{self, Replay};
+use super::in_flight::TrackedBody;
 use super::{ProxyBody, Router, Upstream, hygiene, request_id, respond, tunnel};
+use crate::core::metrics::InFlight;
 use http_body_util::{Either, Empty};
 use hyper::body::Incoming;
 use hyper::header::HeaderValue;
@@ -57,11 +59,15 @@ impl Router {
             Some(_) => Either::Right(Empty::new()),
             None => Either::Left(body),
         };
+        // Counted from here until the response body ends, the tunnel closes or the client
+        // goes away: a slot is stopped only when nothing is in flight (`Engine::stop_slot`).
+        let in_flight = routed.target.metrics.track_in_flight();
         let first = forward::send_to_slot(client, &routed.target, Request::from_parts(parts, body));
         let err = match first.await {
-            Ok(response) => return finish(&routed.target, response, client_side),
+            Ok(response) => return finish(&routed.target, response, client_side, in_flight),
             Err(err) => err,
         };
+        drop(in_flight);
         let retry_on = replay
             .filter(|_| retry::failed_before_answer(&err))
             .and_then(|replay| {
@@ -74,8 +80,9 @@ impl Router {
         };
         routed.target.metrics.record_retry();
         self.report(&routed, Some(&other), &err, &request_id);
+        let in_flight = other.metrics.track_in_flight();
         match forward::send_to_slot(client, &other, again).await {
-            Ok(response) => finish(&other, response, client_side),
+            Ok(response) => finish(&other, response, client_side, in_flight),
             Err(err) => {
                 let retried = Routed {
                     target: Arc::clone(&other),
@@ -154,16 +161,17 @@ fn finish(
     target: &Arc<Target>,
     response: Response<Incoming>,
     client_side: Option<OnUpgrade>,
+    in_flight: InFlight,
 ) -> Response<ProxyBody> {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS
         && let Some(client_side) = client_side
     {
-        return tunnel::splice(target, response, client_side);
+        return tunnel::splice(target, response, client_side, in_flight);
     }
     let (mut parts, body) = response.into_parts();
     forward::prepare_response_headers(&mut parts.headers);
     target.stamp(&mut parts.headers);
-    Response::from_parts(parts, Either::Left(body))
+    Response::from_parts(parts, Either::Left(TrackedBody::new(body, in_flight)))
 }
 
 fn failed(

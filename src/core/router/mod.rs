@@ -7,6 +7,7 @@ mod compiled;
 mod exchange;
 mod forward;
 mod hygiene;
+mod in_flight;
 mod report;
 mod request_id;
 mod respond;
@@ -98,7 +99,7 @@ pub struct SlotTarget {
 
 /// The body of every response the proxy sends: the slot's own streamed body, or a short
 /// text body of the proxy's own.
-pub(crate) type ProxyBody = Either<Incoming, Full<Bytes>>;
+pub(crate) type ProxyBody = Either<in_flight::TrackedBody, Full<Bytes>>;
 
 /// The reverse proxy; share it as `Arc<Router>`.
 pub struct Router {

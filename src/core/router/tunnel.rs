@@ -44,12 +44,13 @@ pub(super) fn ask_slot(headers: &mut HeaderMap, upgrade: HeaderValue) {
 }
 
 /// Answers the client's handshake with the slot's 101 and, in the background, splices the
-/// two upgraded connections together. The tunnel counts as open in the slot's metrics
-/// until either side closes it.
+/// two upgraded connections together. The tunnel counts as open (and in flight) in the
+/// slot's metrics until either side closes it.
 pub(super) fn splice(
     target: &Arc<Target>,
     mut response: Response<Incoming>,
     client_side: OnUpgrade,
+    in_flight: crate::core::metrics::InFlight,
 ) -> Response<ProxyBody> {
     let slot_side = hyper::upgrade::on(&mut response);
     let (mut parts, _) = response.into_parts();
@@ -67,7 +68,8 @@ pub(super) fn splice(
     let slot = target.slot;
     let plugin = target.plugin.clone();
     tokio::spawn(async move {
-        let _open = open;
+        // An open tunnel is a request in flight: a stop drains it (or its grace runs out).
+        let _open = (open, in_flight);
         match tokio::try_join!(client_side, slot_side) {
             Ok((client, slot_conn)) => {
                 let (mut client, mut slot_conn) = (TokioIo::new(client), TokioIo::new(slot_conn));

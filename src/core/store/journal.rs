@@ -131,6 +131,36 @@ impl Store {
             .map_err(|e| self.err(op, e))
     }
 
+    /// The newest event of `plugin` whose kind is one of `kinds`, if any. Pass a kind that
+    /// recurs (e.g. `deploy_started`) beside the one wanted to bound the scan: it stops at
+    /// the newest of either.
+    pub fn latest_event(
+        &self,
+        plugin: &str,
+        kinds: &[&str],
+    ) -> Result<Option<EventRecord>, StoreError> {
+        let op = "reading the latest event";
+        if kinds.is_empty() {
+            return Ok(None);
+        }
+        // Placeholders only; the kinds themselves are bound, never spliced in.
+        let marks = vec!["?"; kinds.len()].join(", ");
+        let sql = format!(
+            "SELECT id, ts, plugin, slot, kind, message, data_json FROM events
+             WHERE plugin = ? AND kind IN ({marks}) ORDER BY id DESC LIMIT 1"
+        );
+        let mut args: Vec<&dyn ToSql> = vec![&plugin];
+        args.extend(kinds.iter().map(|k| k as &dyn ToSql));
+        let mut stmt = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| self.err(op, e))?;
+        let mut rows = stmt
+            .query_map(args.as_slice(), event_from_row)
+            .map_err(|e| self.err(op, e))?;
+        rows.next().transpose().map_err(|e| self.err(op, e))
+    }
+
     /// Appends an audit entry stamped now; returns its id. Entries can never change.
     pub fn append_audit(&self, a: &NewAudit) -> Result<i64, StoreError> {
         let args = self.json_text("an audit entry's arguments", &a.args)?;

@@ -20,7 +20,23 @@ impl Confirmation {
         let live = plugin.slots.iter().max_by_key(|s| s.weight);
         let target = live.and_then(|live| plugin.slots.iter().find(|s| s.slot != live.slot));
         let mut lines = Vec::new();
+        // A rollback that already happened is not undone by a second one (the engine
+        // answers "already rolled back"); say so rather than promise a flip forward.
+        let standing = plugin
+            .last_rollout
+            .as_ref()
+            .filter(|l| plugin.rollout.is_none() && l.outcome == "rolled_back")
+            .filter(|l| l.rolled_back_to.is_some() && l.rolled_back_to == plugin.live_version);
         match target {
+            _ if standing.is_some() => {
+                let version = standing
+                    .and_then(|l| l.rolled_back_to.as_deref())
+                    .unwrap_or("?");
+                lines.push(format!(
+                    "already rolled back to v{version}: nothing will change (`:rollback {} --to V` for another version)",
+                    plugin.name
+                ));
+            }
             Some(t) if t.serves() && t.version.is_some() => {
                 lines.push(format!(
                     "all traffic to {} v{}, warm: an instant weight flip",
@@ -33,7 +49,7 @@ impl Confirmation {
                     .to_string(),
             ),
         }
-        if let Some(live) = live.filter(|l| l.weight > 0) {
+        if let Some(live) = live.filter(|l| l.weight > 0 && standing.is_none()) {
             lines.push(format!(
                 "{} v{} stops taking traffic",
                 live.slot,
@@ -117,5 +133,40 @@ impl Confirmation {
             label,
             call,
         })
+    }
+}
+
+#[cfg(test)]
+mod rollback_tests {
+    use super::*;
+    use crate::core::engine::LastRollout;
+
+    #[test]
+    fn a_rollback_after_a_rollback_promises_no_flip_forward() {
+        let mut report = super::super::tests::report();
+        let shop = &mut report.plugins[0];
+        // shop serves 1.0.0 on blue because 2.0.0 (warm on green) was rolled back.
+        shop.last_rollout = Some(LastRollout {
+            id: 3,
+            version: "2.0.0".into(),
+            from_version: Some("1.0.0".into()),
+            outcome: "rolled_back".into(),
+            automatic: true,
+            reason: Some("error rate 30.0 % > 5.0 %".into()),
+            rolled_back_to: Some("1.0.0".into()),
+            at: super::super::tests::now(),
+            summary: String::new(),
+        });
+        let confirm = Confirmation::rollback(shop, false);
+        assert_eq!(confirm.lines.len(), 1, "{:?}", confirm.lines);
+        assert!(
+            confirm.lines[0].starts_with("already rolled back to v1.0.0: nothing will change"),
+            "{:?}",
+            confirm.lines
+        );
+        // Without that history the same slots mean an instant flip to green.
+        shop.last_rollout = None;
+        let confirm = Confirmation::rollback(shop, false);
+        assert!(confirm.lines[0].contains("all traffic to green v2.0.0"));
     }
 }

@@ -81,6 +81,7 @@ impl DeployForm {
             ttl: None,
             // The call answers once the rollout started; the panes show its progress.
             detach: true,
+            force: false,
         })
     }
 

@@ -318,6 +318,7 @@ fn the_deploy_form_sends_version_and_strategy() {
                 preview: false,
                 ttl: None,
                 detach: true,
+                force: false,
             }
         }]
     );

@@ -121,7 +121,26 @@ impl Engine {
             self.require_plugin(p)?;
         }
         let now = Utc::now();
-        let alerts = self.alert_rows(plugin, now);
+        let mut alerts = self.alert_rows(plugin, now);
+        // The built-in rollback alert is held by the last rollout's outcome, not by a rule.
+        let names: Vec<String> = self
+            .workspace()
+            .plugins
+            .iter()
+            .map(|p| p.name.clone())
+            .filter(|name| plugin.is_none_or(|p| p == name))
+            .collect();
+        for name in names {
+            if let Some(row) = self
+                .last_rollout(&name, now)?
+                .and_then(|last| self.rollback_alert(&name, &last))
+                && !alerts
+                    .iter()
+                    .any(|a| a.plugin == row.plugin && a.rule == row.rule)
+            {
+                alerts.insert(0, row);
+            }
+        }
         let store = self.store();
         let silences = store
             .active_silences(now)?
