@@ -12,7 +12,14 @@ use std::time::Duration;
 pub(crate) const APPLICATION_ID: i64 = 0x6E61_6170;
 
 /// The migrations, oldest first; index 0 takes an empty file to version 1.
-const MIGRATIONS: &[&str] = &[V1, V_ALERTS, V_GATE_CACHE, V_PREVIEWS, V_ROLLOUT_STEPS];
+const MIGRATIONS: &[&str] = &[
+    V1,
+    V_ALERTS,
+    V_GATE_CACHE,
+    V_PREVIEWS,
+    V_ROLLOUT_STEPS,
+    V_SLOT_DETAIL,
+];
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -68,6 +75,13 @@ CREATE TABLE rollout_steps (
     judged_at   TEXT NOT NULL
 ) STRICT;
 CREATE INDEX rollout_steps_by_rollout ON rollout_steps (rollout_id, step_index);
+"#;
+
+/// A slot's health detail (the last check, or why it failed) outlives the engine, so that a
+/// failed slot still says why after a restart.
+const V_SLOT_DETAIL: &str = r#"
+ALTER TABLE slots ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE previews ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
 "#;
 
 const V1: &str = r#"
