@@ -536,6 +536,7 @@ impl Engine {
             });
             state.health = SlotHealth(Health::Unknown);
             state.health_detail = "waiting for the first health check".to_string();
+            state.port_note = None;
             if adopt.is_none() {
                 state.started_at = Some(Utc::now());
                 state.restarts = 0;
@@ -574,7 +575,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let (serving, failed, detail) = {
+            let (serving, failed, mut detail) = {
                 let plugins = self.lock_plugins();
                 match plugins.get(plugin).and_then(|p| p.slot(slot)) {
                     Some(s) => (
@@ -597,6 +598,10 @@ impl Engine {
                 });
             }
             if tokio::time::Instant::now() >= deadline {
+                // Looked up now, while the process still runs.
+                if let Some(note) = self.port_note_now(plugin, slot).await {
+                    detail = format!("{detail}; {note}");
+                }
                 self.stop_slot(plugin, slot, "not healthy before startup_timeout")
                     .await;
                 self.mark_failed(
@@ -646,6 +651,7 @@ impl Engine {
                 state.process_state = SlotProcess(ProcessState::Stopped);
                 state.health = SlotHealth(Health::Unknown);
                 state.health_detail = format!("stopped: {why}");
+                state.port_note = None;
                 state.process = None;
                 state.warm_until = None;
                 state.cpu_percent = 0.0;

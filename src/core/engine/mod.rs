@@ -16,6 +16,7 @@ mod gate_inputs;
 mod gates;
 mod guard;
 mod judge;
+mod listening;
 mod monitor;
 mod preview;
 mod reconcile;
@@ -467,7 +468,7 @@ fn slot_record(plugin: &str, name: SlotName, slot: &state::SlotState) -> SlotRec
         version: slot.version.clone(),
         process_state: slot.process_state.0,
         health: slot.health.0,
-        health_detail: slot.health_detail.clone(),
+        health_detail: slot.detail(),
         pid: slot.process.map(|p| p.pid),
         pid_start_time: slot.process.map(|p| p.start_time),
         port: slot.port,

@@ -193,6 +193,17 @@ impl LocalRuntime {
         }
     }
 
+    /// Every live process of a slot (its first process, group, session, descendants and
+    /// marked processes), read from `/proc` now. Blocking: a pass over `/proc`.
+    pub fn slot_processes(
+        log_dir: &Path,
+        plugin: &str,
+        slot: SlotName,
+        leader: Option<ProcessId>,
+    ) -> Vec<ProcessId> {
+        containment::Scope::of(log_dir, plugin, slot, leader).members()
+    }
+
     /// Supervises a process that an earlier engine started for this slot (and detached
     /// from): the end of its log files is read back (see [`LocalRuntime::read_back_logs`]),
     /// then they are followed from there. If it dies later it is
