@@ -591,6 +591,7 @@ impl Engine {
             });
             state.health = SlotHealth(Health::Unknown);
             state.health_detail = "waiting for the first health check".to_string();
+            state.port_note = None;
             if adopt.is_none() {
                 state.started_at = Some(Utc::now());
                 state.restarts = 0;
@@ -629,7 +630,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
-            let (serving, failed, detail) = {
+            let (serving, failed, mut detail) = {
                 let plugins = self.lock_plugins();
                 match plugins.get(plugin).and_then(|p| p.slot(slot)) {
                     Some(s) => (
@@ -652,6 +653,10 @@ impl Engine {
                 });
             }
             if tokio::time::Instant::now() >= deadline {
+                // Looked up now, while the process still runs.
+                if let Some(note) = self.port_note_now(plugin, slot).await {
+                    detail = format!("{detail}; {note}");
+                }
                 self.stop_slot(plugin, slot, "not healthy before startup_timeout")
                     .await;
                 self.mark_failed(

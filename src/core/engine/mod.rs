@@ -19,6 +19,7 @@ mod gates;
 mod guard;
 mod judge;
 pub mod lock;
+mod listening;
 mod monitor;
 mod oplock;
 mod outcome;
@@ -474,6 +475,7 @@ fn slot_record(plugin: &str, name: SlotName, slot: &state::SlotState) -> SlotRec
         version: slot.version.clone(),
         process_state: slot.process_state.0,
         health: slot.health.0,
+        health_detail: slot.detail(),
         pid: slot.process.map(|p| p.pid),
         pid_start_time: slot.process.map(|p| p.start_time),
         port: slot.port,

@@ -165,6 +165,9 @@ impl Engine {
             live = s.weight > 0;
             s.health = SlotHealth(health);
             s.health_detail = detail.clone();
+            if health == Health::Healthy {
+                s.port_note = None;
+            }
         });
         if previous != health {
             let weight_note = if live && health == Health::Unhealthy {
@@ -287,6 +290,7 @@ impl Engine {
             self.stop_slot_in_background(&plugin, slot, "keep_previous_warm elapsed");
         }
         self.expire_previews(Utc::now()).await;
+        self.refresh_port_notes().await;
         if self.inner.events.receiver_count() > 0
             && let Ok(report) = self.status(None)
         {

@@ -59,6 +59,10 @@ impl Engine {
                 ProcessState::Running | ProcessState::Starting | ProcessState::Restarting
             );
             let weight = record.weight;
+            if !alive {
+                // Adoption reads the files back itself; a restart empties them, so first.
+                self.read_back_slot_logs(&plugin, slot);
+            }
             match spec {
                 Some(spec) if alive => {
                     match self
@@ -128,6 +132,8 @@ impl Engine {
                             ProcessState::Stopped
                         });
                     state.health = SlotHealth(Health::Unknown);
+                    // Why it failed or stopped, as the previous engine recorded it.
+                    state.health_detail = record.health_detail.clone();
                     state.weight = weight;
                     state.restarts = record.restarts;
                 }
@@ -193,6 +199,9 @@ impl Engine {
                 );
                 continue;
             };
+            if alive.is_none() {
+                self.read_back_slot_logs(&plugin, slot);
+            }
             let port = match alive {
                 Some(_) => record.port,
                 None => record
@@ -227,6 +236,12 @@ impl Engine {
                 }
             }
         }
+    }
+
+    /// The output a slot wrote before this engine started, into the log hub.
+    fn read_back_slot_logs(&self, plugin: &str, slot: crate::core::types::SlotName) {
+        let log_dir = super::slot_log_dir(&self.state_dir());
+        self.inner.runtime.read_back_logs(plugin, slot, &log_dir);
     }
 
     /// `launch_slot` resets a slot to weight 0; after a restart the stored facts win.

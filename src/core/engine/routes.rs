@@ -141,7 +141,7 @@ impl Engine {
                     version: slot.version.clone(),
                     process_state: slot.process_state.0,
                     health: slot.health.0,
-                    health_detail: slot.health_detail.clone(),
+                    health_detail: slot.detail(),
                     pid: slot.process.map(|p| p.pid),
                     port: slot.port,
                     weight: slot.weight,

@@ -78,6 +78,9 @@ pub(crate) struct SlotState {
     pub process_state: SlotProcess,
     pub health: SlotHealth,
     pub health_detail: String,
+    /// Set while the slot is not healthy and its processes listen on other ports than
+    /// the one naap gave it: says which.
+    pub port_note: Option<String>,
     pub process: Option<ProcessId>,
     pub port: Option<u16>,
     pub weight: u32,
@@ -95,6 +98,17 @@ pub(crate) struct SlotState {
 }
 
 impl SlotState {
+    /// The health detail as every face shows it: the last check (or why the slot failed),
+    /// and which port the process listens on when that is not its own.
+    pub fn detail(&self) -> String {
+        match &self.port_note {
+            Some(note) if !self.health_detail.contains(note.as_str()) => {
+                format!("{}; {note}", self.health_detail)
+            }
+            _ => self.health_detail.clone(),
+        }
+    }
+
     /// Ready for traffic: the process runs and its health checks pass.
     pub fn is_serving(&self) -> bool {
         self.process_state.0 == ProcessState::Running && self.health.0 == Health::Healthy

@@ -139,6 +139,7 @@ impl Engine {
                 state.process_state = SlotProcess(ProcessState::Stopped);
                 state.health = SlotHealth(Health::Unknown);
                 state.health_detail = format!("stopped: {why}");
+                state.port_note = None;
                 state.process = None;
                 state.warm_until = None;
                 state.cpu_percent = 0.0;

@@ -50,7 +50,8 @@ pub struct HealthConfig {
 /// Probe rate while a slot starts up.
 const STARTUP_PROBE_INTERVAL: Duration = Duration::from_millis(25);
 
-/// A slot's health changed.
+/// A slot's health changed, or (health still `Unknown`) a starting slot's check failed in a
+/// new way.
 #[derive(Clone, Debug)]
 pub struct HealthChange {
     /// The plugin the slot belongs to.
@@ -100,6 +101,9 @@ pub fn spawn_checker(
         // Startup ends at the first passing check or at the deadline, whichever comes first.
         let mut starting = !cfg.startup_grace.is_zero();
         let mut next = tokio::time::Instant::now();
+        // While starting, each new kind of failure is reported (health stays Unknown), so
+        // that a slot that never comes up shows its last check, not "waiting".
+        let mut reported_while_starting: Option<String> = None;
         loop {
             tokio::time::sleep_until(next).await;
             if changes.is_closed() {
@@ -108,7 +112,22 @@ pub fn spawn_checker(
             let began = tokio::time::Instant::now();
             starting = starting && began < startup_deadline;
             let result = probe::check(port, &cfg.probe, cfg.timeout, &client).await;
-            // While starting, a failure is a process still binding its port, not news.
+            // While starting, a failure is a process still binding its port, not a verdict.
+            if starting
+                && let Err(detail) = &result
+                && reported_while_starting.as_ref() != Some(detail)
+            {
+                reported_while_starting = Some(detail.clone());
+                let change = HealthChange {
+                    plugin: plugin.clone(),
+                    slot,
+                    health: Health::Unknown,
+                    detail: detail.clone(),
+                };
+                if changes.send(change).is_err() {
+                    return;
+                }
+            }
             let change = if starting && result.is_err() {
                 None
             } else {

@@ -24,8 +24,10 @@
 
 use super::{ProcessId, SlotSpec};
 use crate::core::procstat::{self, ProcessEntry};
+use crate::core::types::SlotName;
 use std::collections::HashSet;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::Path;
 
 /// The environment variable that marks every process of a slot.
 pub const SLOT_ID_VAR: &str = "NAAP_SLOT_ID";
@@ -42,16 +44,25 @@ pub(super) struct Scope {
 
 /// The value of [`SLOT_ID_VAR`] for a slot: the common prefix of its log files.
 pub(super) fn slot_id(spec: &SlotSpec) -> String {
-    spec.log_dir
-        .join(format!("{}.{}", spec.plugin, spec.slot))
+    slot_id_of(&spec.log_dir, &spec.plugin, spec.slot)
+}
+
+fn slot_id_of(log_dir: &Path, plugin: &str, slot: SlotName) -> String {
+    log_dir
+        .join(format!("{plugin}.{slot}"))
         .display()
         .to_string()
 }
 
 impl Scope {
     pub fn new(spec: &SlotSpec, leader: Option<ProcessId>) -> Scope {
+        Scope::of(&spec.log_dir, &spec.plugin, spec.slot, leader)
+    }
+
+    /// The slot `plugin`/`slot` whose log files are in `log_dir`.
+    pub fn of(log_dir: &Path, plugin: &str, slot: SlotName, leader: Option<ProcessId>) -> Scope {
         Scope {
-            marker: format!("{SLOT_ID_VAR}={}", slot_id(spec)),
+            marker: format!("{SLOT_ID_VAR}={}", slot_id_of(log_dir, plugin, slot)),
             leader,
         }
     }

@@ -10,6 +10,7 @@ mod containment;
 mod error;
 mod policy;
 mod process;
+mod readback;
 mod report;
 mod signal;
 mod supervisor;
@@ -29,11 +30,11 @@ use process::Running;
 use report::{Reporter, SlotStatus};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use supervisor::{Control, Supervisor, announce_start};
-use tail::{TailTarget, Tailer};
+use tail::{StartAt, TailTarget, Tailer};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -63,15 +64,23 @@ pub struct SlotSpec {
 impl SlotSpec {
     /// `{log_dir}/{plugin}.{slot}.stdout.log`
     pub fn stdout_log_path(&self) -> PathBuf {
-        self.log_dir
-            .join(format!("{}.{}.stdout.log", self.plugin, self.slot))
+        log_path(&self.log_dir, &self.plugin, self.slot, LogSource::Stdout)
     }
 
     /// `{log_dir}/{plugin}.{slot}.stderr.log`
     pub fn stderr_log_path(&self) -> PathBuf {
-        self.log_dir
-            .join(format!("{}.{}.stderr.log", self.plugin, self.slot))
+        log_path(&self.log_dir, &self.plugin, self.slot, LogSource::Stderr)
     }
+}
+
+/// `{log_dir}/{plugin}.{slot}.{stdout|stderr}.log`
+fn log_path(log_dir: &Path, plugin: &str, slot: SlotName, source: LogSource) -> PathBuf {
+    let stream = if source == LogSource::Stderr {
+        "stderr"
+    } else {
+        "stdout"
+    };
+    log_dir.join(format!("{plugin}.{slot}.{stream}.log"))
 }
 
 /// A process named so that a reused pid is never mistaken for it.
@@ -167,8 +176,37 @@ impl LocalRuntime {
         signal::sweep(&containment::Scope::new(spec, None)).await
     }
 
+    /// Pushes the end of a slot's log files into the hub, after a notice naming each file:
+    /// the output an earlier engine showed, for a slot this engine will not adopt. Call it
+    /// before the slot starts again, which empties the files.
+    pub fn read_back_logs(&self, plugin: &str, slot: SlotName, log_dir: &Path) {
+        for source in [LogSource::Stdout, LogSource::Stderr] {
+            let target = TailTarget {
+                hub: self.logs.clone(),
+                plugin: plugin.to_string(),
+                slot,
+                source,
+                path: log_path(log_dir, plugin, slot, source),
+                max_bytes: tail::MAX_LOG_FILE,
+            };
+            readback::read_back(&target, true);
+        }
+    }
+
+    /// Every live process of a slot (its first process, group, session, descendants and
+    /// marked processes), read from `/proc` now. Blocking: a pass over `/proc`.
+    pub fn slot_processes(
+        log_dir: &Path,
+        plugin: &str,
+        slot: SlotName,
+        leader: Option<ProcessId>,
+    ) -> Vec<ProcessId> {
+        containment::Scope::of(log_dir, plugin, slot, leader).members()
+    }
+
     /// Supervises a process that an earlier engine started for this slot (and detached
-    /// from), tailing its log files from their current end. If it dies later it is
+    /// from): the end of its log files is read back (see [`LocalRuntime::read_back_logs`]),
+    /// then they are followed from there. If it dies later it is
     /// restarted like any other. Must be called within a Tokio runtime.
     pub fn adopt(&self, spec: SlotSpec, process: ProcessId) -> Result<SlotHandle, RuntimeError> {
         if !procstat::is_alive(process.pid, process.start_time) {
@@ -221,8 +259,14 @@ impl LocalRuntime {
                 max_bytes: tail::MAX_LOG_FILE,
             };
             // A fresh start reads its new files from the beginning; an adopted process
-            // already wrote output an earlier engine showed.
-            Tailer::spawn(target, adopted)
+            // already wrote output: the end of it is read back, and following goes on from
+            // exactly there, so no line is lost or shown twice.
+            if adopted {
+                let back = readback::read_back(&target, false);
+                Tailer::spawn_at(target, StartAt::Offset(back.end))
+            } else {
+                Tailer::spawn_at(target, StartAt::Beginning)
+            }
         };
         let stdout = tail(LogSource::Stdout, spec.stdout_log_path());
         let stderr = tail(LogSource::Stderr, spec.stderr_log_path());

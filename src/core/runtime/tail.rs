@@ -6,7 +6,7 @@
 
 use crate::core::logs::{LogHub, LogLine, StreamParser};
 use crate::core::types::{Level, LogSource, SlotName};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::io::SeekFrom;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
@@ -54,11 +54,22 @@ pub(super) struct Tailer {
     task: JoinHandle<()>,
 }
 
+/// Where a tailer starts reading.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum StartAt {
+    Beginning,
+    /// The current end (only tests follow a file from now on).
+    #[cfg(test)]
+    End,
+    /// A byte offset: where an earlier read stopped.
+    Offset(u64),
+}
+
 impl Tailer {
-    /// Starts following `target.path`, from its beginning or from its current end.
-    pub fn spawn(target: TailTarget, from_end: bool) -> Tailer {
+    /// Starts following `target.path` from `start`.
+    pub fn spawn_at(target: TailTarget, start: StartAt) -> Tailer {
         let (mode, rx) = watch::channel(TailMode::Follow);
-        let task = tokio::spawn(run(target, from_end, rx));
+        let task = tokio::spawn(run(target, start, rx));
         Tailer { mode, task }
     }
 
@@ -76,10 +87,11 @@ struct Open {
     pos: u64,
 }
 
-async fn run(target: TailTarget, from_end: bool, mut mode: watch::Receiver<TailMode>) {
+async fn run(target: TailTarget, start: StartAt, mut mode: watch::Receiver<TailMode>) {
     let mut lines = LineSink::new(&target);
     let mut open: Option<Open> = None;
-    let mut seek_to_end = from_end;
+    // Only the first open starts elsewhere than at 0; a recreated file is read from 0.
+    let mut start = start;
     let mut buf = vec![0u8; CHUNK];
     let mut read_since_check = 0usize;
     loop {
@@ -88,10 +100,10 @@ async fn run(target: TailTarget, from_end: bool, mut mode: watch::Receiver<TailM
             return;
         }
         let Some(state) = open.as_mut() else {
-            match open_file(&target, seek_to_end).await {
+            match open_file(&target, start).await {
                 Some(opened) => {
                     open = Some(opened);
-                    seek_to_end = false;
+                    start = StartAt::Beginning;
                 }
                 None if current == TailMode::Drain => return,
                 None => {
@@ -145,12 +157,14 @@ async fn idle(mode: &mut watch::Receiver<TailMode>) -> bool {
     }
 }
 
-async fn open_file(target: &TailTarget, seek_to_end: bool) -> Option<Open> {
+async fn open_file(target: &TailTarget, start: StartAt) -> Option<Open> {
     let mut file = File::open(&target.path).await.ok()?;
-    let pos = if seek_to_end {
-        file.seek(SeekFrom::End(0)).await.ok()?
-    } else {
-        0
+    let pos = match start {
+        StartAt::Beginning => 0,
+        #[cfg(test)]
+        StartAt::End => file.seek(SeekFrom::End(0)).await.ok()?,
+        // Past the end (the file was truncated since): housekeeping rewinds to 0.
+        StartAt::Offset(offset) => file.seek(SeekFrom::Start(offset)).await.ok()?,
     };
     Some(Open { file, pos })
 }
@@ -233,7 +247,7 @@ async fn rewind(state: &mut Open) {
 }
 
 impl TailTarget {
-    fn source_name(&self) -> &'static str {
+    pub(super) fn source_name(&self) -> &'static str {
         match self.source {
             LogSource::Stdout => "stdout",
             LogSource::Stderr => "stderr",
@@ -245,22 +259,33 @@ impl TailTarget {
 }
 
 /// Splits the byte stream into lines, parses them and pushes them into the hub.
-struct LineSink {
+pub(super) struct LineSink {
     target: TailTarget,
     parser: StreamParser,
     pending: Vec<u8>,
+    /// The time given to every line; `None` for now (live output).
+    at: Option<DateTime<Utc>>,
 }
 
 impl LineSink {
-    fn new(target: &TailTarget) -> Self {
+    pub(super) fn new(target: &TailTarget) -> Self {
         LineSink {
             target: target.clone(),
             parser: StreamParser::new(),
             pending: Vec::new(),
+            at: None,
         }
     }
 
-    fn feed(&mut self, mut data: &[u8]) {
+    /// A sink for output written earlier, all stamped `at`.
+    pub(super) fn written_at(target: &TailTarget, at: DateTime<Utc>) -> Self {
+        LineSink {
+            at: Some(at),
+            ..LineSink::new(target)
+        }
+    }
+
+    pub(super) fn feed(&mut self, mut data: &[u8]) {
         while let Some(newline) = data.iter().position(|&b| b == b'\n') {
             let (line, rest) = (&data[..newline], &data[newline + 1..]);
             if self.pending.is_empty() {
@@ -279,7 +304,7 @@ impl LineSink {
     }
 
     /// Emits an unterminated last line.
-    fn flush(&mut self) {
+    pub(super) fn flush(&mut self) {
         if !self.pending.is_empty() {
             let whole = std::mem::take(&mut self.pending);
             self.emit(&whole);
@@ -293,7 +318,7 @@ impl LineSink {
     }
 
     /// An engine line about this stream (not part of the child's output).
-    fn note(&self, level: Level, message: &str) {
+    pub(super) fn note(&self, level: Level, message: &str) {
         self.push(LogSource::Engine, level, message.to_owned(), None);
     }
 
@@ -306,7 +331,7 @@ impl LineSink {
     ) {
         self.target.hub.push_line(LogLine {
             seq: 0,
-            ts: Utc::now(),
+            ts: self.at.unwrap_or_else(Utc::now),
             plugin: self.target.plugin.clone(),
             slot: Some(self.target.slot),
             source,
@@ -374,7 +399,7 @@ mod tests {
         let path = dir.path().join("out.log");
         append(&path, "old line\n");
         let hub = LogHub::new(100);
-        let tailer = Tailer::spawn(target(&hub, path.clone()), true);
+        let tailer = Tailer::spawn_at(target(&hub, path.clone()), StartAt::End);
         // Probe until the tailer has opened the file (at its end) and seen a probe.
         let deadline = Instant::now() + Duration::from_secs(10);
         while messages(&hub).is_empty() {
@@ -423,7 +448,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("later.log");
         let hub = LogHub::new(100);
-        let tailer = Tailer::spawn(target(&hub, path.clone()), false);
+        let tailer = Tailer::spawn_at(target(&hub, path.clone()), StartAt::Beginning);
         append(&path, "hello\n");
         wait_for_messages(&hub, 0, &["hello"]).await;
         tailer.finish(TailMode::Abandon).await;
@@ -436,12 +461,12 @@ mod tests {
         let line = format!("{}\n", "x".repeat(99));
         append(&path, &line.repeat(100));
         let hub = LogHub::new(1000);
-        let tailer = Tailer::spawn(
+        let tailer = Tailer::spawn_at(
             TailTarget {
                 max_bytes: 4096,
                 ..target(&hub, path.clone())
             },
-            false,
+            StartAt::Beginning,
         );
         wait_until_file_len(&path, 0).await;
         assert_eq!(

@@ -340,15 +340,27 @@ async fn a_detached_process_keeps_running_and_can_be_adopted() {
             adopted: true
         }
     );
-    wait_until("ticks reach the new hub", || !fx_b.output().is_empty()).await;
-    let first = fx_b.output()[0].message.clone();
-    let n: u32 = first
-        .strip_prefix("tick ")
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected first line {first:?}"));
+    // The earlier output is read back, then following goes on from where that stopped:
+    // every tick exactly once, in order, after a notice naming the file.
+    let ticks = || -> Vec<u32> {
+        fx_b.output()
+            .iter()
+            .filter_map(|l| l.message.strip_prefix("tick ")?.parse().ok())
+            .collect()
+    };
+    wait_until("live ticks reach the new hub", || {
+        ticks().iter().any(|&n| n > 6)
+    })
+    .await;
+    let got = ticks();
+    let want: Vec<u32> = (1..=got.len() as u32).collect();
+    assert_eq!(got, want, "no tick lost or shown twice");
     assert!(
-        n > 2,
-        "adoption tails from the end of the file, got {first:?}"
+        fx_b.engine_notes()
+            .iter()
+            .any(|m| m.contains("from before this engine started") && m.contains("stdout")),
+        "{:?}",
+        fx_b.engine_notes()
     );
 
     adopted.stop().await;

@@ -239,6 +239,7 @@ mod tests {
             version: Some("2.0.0".into()),
             process_state: ProcessState::Running,
             health: Health::Healthy,
+            health_detail: "GET /health → 200".into(),
             pid: Some(4242),
             pid_start_time: Some(987_654),
             port: Some(40123),

@@ -19,8 +19,8 @@ impl Store {
             .execute(
                 "INSERT OR REPLACE INTO previews (plugin, slot, version, process_state, health,
                      pid, pid_start_time, port, weight, started_at, restarts, updated_at,
-                     expires_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12)",
+                     expires_at, health_detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     slot.plugin,
                     slot.slot.as_str(),
@@ -34,6 +34,7 @@ impl Store {
                     slot.restarts,
                     ts_to_text(&slot.updated_at),
                     ts_to_text(&expires_at),
+                    slot.health_detail,
                 ],
             )
             .map_err(|e| self.err("saving a preview", e))?;
@@ -58,7 +59,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT plugin, slot, version, process_state, health, pid, pid_start_time, port,
-                        weight, started_at, restarts, updated_at, expires_at
+                        weight, started_at, restarts, updated_at, expires_at, health_detail
                  FROM previews ORDER BY plugin, slot",
             )
             .map_err(|e| self.err(op, e))?;

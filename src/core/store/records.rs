@@ -33,6 +33,10 @@ pub struct SlotRecord {
     pub version: Option<String>,
     pub process_state: ProcessState,
     pub health: Health,
+    /// The last health check's outcome or why the slot failed or stopped, so that a
+    /// restarted engine still says why.
+    #[serde(default)]
+    pub health_detail: String,
     pub pid: Option<u32>,
     /// Start time of `pid` (clock ticks since boot); tells a live process from a reused pid.
     pub pid_start_time: Option<u64>,

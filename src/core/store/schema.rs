@@ -19,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     V_PREVIEWS,
     V_ROLLOUT_STEPS,
     V_AUDIT_OUTCOMES,
+    V_SLOT_DETAIL,
 ];
 
 /// The newest schema version this build writes.
@@ -128,6 +129,13 @@ CREATE TRIGGER audit_outcomes_no_delete BEFORE DELETE ON audit_outcomes
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only: outcomes cannot be deleted');
 END;
+"#;
+
+/// A slot's health detail (the last check, or why it failed) outlives the engine, so that a
+/// failed slot still says why after a restart.
+const V_SLOT_DETAIL: &str = r#"
+ALTER TABLE slots ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
+ALTER TABLE previews ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
 "#;
 
 const V1: &str = r#"

@@ -11,6 +11,7 @@ pub(super) fn slot_from_row(row: &Row<'_>) -> rusqlite::Result<SlotRecord> {
         version: row.get("version")?,
         process_state: get_enum(row, "process_state")?,
         health: get_enum(row, "health")?,
+        health_detail: row.get("health_detail")?,
         pid: row.get("pid")?,
         pid_start_time: get_opt_u64(row, "pid_start_time")?,
         port: row.get("port")?,
@@ -24,8 +25,8 @@ pub(super) fn slot_from_row(row: &Row<'_>) -> rusqlite::Result<SlotRecord> {
 fn write_slot(conn: &Connection, s: &SlotRecord) -> rusqlite::Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO slots (plugin, slot, version, process_state, health, pid, pid_start_time,
-                            port, weight, started_at, restarts, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                            port, weight, started_at, restarts, updated_at, health_detail)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
          ON CONFLICT (plugin, slot) DO UPDATE SET
             version = excluded.version,
             process_state = excluded.process_state,
@@ -36,7 +37,8 @@ fn write_slot(conn: &Connection, s: &SlotRecord) -> rusqlite::Result<()> {
             weight = excluded.weight,
             started_at = excluded.started_at,
             restarts = excluded.restarts,
-            updated_at = excluded.updated_at",
+            updated_at = excluded.updated_at,
+            health_detail = excluded.health_detail",
     )?;
     // SQLite integers are signed; a start time beyond i64 is refused rather than wrapped.
     let pid_start_time = s
@@ -57,6 +59,7 @@ fn write_slot(conn: &Connection, s: &SlotRecord) -> rusqlite::Result<()> {
         s.started_at.as_ref().map(ts_to_text),
         s.restarts,
         ts_to_text(&s.updated_at),
+        s.health_detail,
     ])?;
     Ok(())
 }
@@ -95,7 +98,7 @@ impl Store {
             .conn
             .prepare_cached(
                 "SELECT plugin, slot, version, process_state, health, pid, pid_start_time, port,
-                        weight, started_at, restarts, updated_at
+                        weight, started_at, restarts, updated_at, health_detail
                  FROM slots ORDER BY plugin, slot",
             )
             .map_err(|e| self.err(op, e))?;
@@ -122,6 +125,7 @@ mod tests {
             version: None,
             process_state: ProcessState::Stopped,
             health: Health::Unknown,
+            health_detail: String::new(),
             pid: None,
             pid_start_time: None,
             port: None,
@@ -144,6 +148,7 @@ mod tests {
             version: Some("1.2.3".into()),
             process_state: ProcessState::Running,
             health: Health::Healthy,
+            health_detail: "crash loop: 3 exits within 1m".into(),
             pid: Some(u32::MAX),
             pid_start_time: Some(i64::MAX as u64),
             port: Some(u16::MAX),
