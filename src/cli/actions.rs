@@ -34,7 +34,7 @@ pub async fn deploy(
     } = options;
     let mut client = context::connect(cli).await?;
     let progress = if !cli.json && !dry_run && !detach {
-        eprintln!(
+        noteln!(
             "deploying {plugin}{} …",
             version
                 .as_ref()
@@ -91,7 +91,7 @@ async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHan
                 continue;
             }
             if PROGRESS_KINDS.contains(&e.kind.as_str()) {
-                eprintln!("  {} {}", e.ts.format("%H:%M:%S"), e.message);
+                noteln!("  {} {}", e.ts.format("%H:%M:%S"), e.message);
             }
             // The deploy's own last event: everything before it was printed.
             if matches!(e.kind.as_str(), "deploy_succeeded" | "deploy_failed") {
@@ -166,7 +166,7 @@ pub async fn rollback(
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("nothing changed");
+            noteln!("nothing changed");
             return Ok(());
         }
     }
@@ -183,7 +183,7 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
     {
         Ok(c) => c,
         Err(crate::api::ClientError::NoEngine(_)) => {
-            eprintln!("no engine runs for {}", root.display());
+            noteln!("no engine runs for {}", root.display());
             return Ok(());
         }
         Err(e) => return Err(e.into()),
@@ -196,14 +196,14 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
     if cli.json {
         return print_json(&result);
     }
-    println!(
+    outln!(
         "engine stopping{}",
         if plugins {
             " with its plugins"
         } else {
             "; plugins keep running until the next engine adopts them"
         }
-    );
+    )?;
     Ok(())
 }
 
@@ -228,9 +228,9 @@ fn report(cli: &Cli, outcome: &ActionOutcome) -> anyhow::Result<()> {
     if cli.json {
         return print_json(outcome);
     }
-    println!("{}", outcome.summary);
+    outln!("{}", outcome.summary)?;
     for gate in &outcome.gates {
-        println!("{}", gate_line(gate));
+        outln!("{}", gate_line(gate))?;
     }
     if !outcome.weights.is_empty() {
         let split: Vec<String> = outcome
@@ -238,7 +238,7 @@ fn report(cli: &Cli, outcome: &ActionOutcome) -> anyhow::Result<()> {
             .iter()
             .map(|(s, w)| format!("{s} {w}%"))
             .collect();
-        println!("traffic: {}", split.join(", "));
+        outln!("traffic: {}", split.join(", "))?;
     }
     Ok(())
 }

@@ -11,8 +11,18 @@ impl std::fmt::Display for Exit {
 }
 impl std::error::Error for Exit {}
 
-/// Left-aligned columns separated by two spaces; the header row first.
+/// Left-aligned columns separated by two spaces; the header row first. Control
+/// characters in cells (a plugin's text in an event message) are shown escaped.
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| {
+            row.iter()
+                .map(|cell| crate::core::logs::escape_controls(cell).into_owned())
+                .collect()
+        })
+        .collect();
+    let rows = rows.as_slice();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -69,7 +79,7 @@ pub fn millis(ms: f64) -> String {
 }
 
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?)?;
     Ok(())
 }
 
@@ -87,6 +97,8 @@ mod tests {
             ],
         );
         assert_eq!(t, "A    LONG\nxyz  1\nq    22\n");
+        let t = table(&["MESSAGE"], &[vec!["up\x08\x1adown".into()]]);
+        assert_eq!(t, "MESSAGE\nup\\x08\\x1adown\n");
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::R
         if cli.json {
             return print_json(&report);
         }
-        print!("{}", render_status(&report));
+        out!("{}", render_status(&report))?;
         return Ok(());
     }
     client
@@ -40,13 +40,13 @@ pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::R
 fn show(cli: &Cli, report: &StatusReport, clear: bool) -> anyhow::Result<()> {
     if cli.json {
         // One JSON document per line, so `--watch --json` can be piped to jq.
-        println!("{}", serde_json::to_string(report)?);
+        outln!("{}", serde_json::to_string(report)?)?;
         return Ok(());
     }
     if clear {
-        print!("\x1b[2J\x1b[H");
+        out!("\x1b[2J\x1b[H")?;
     }
-    print!("{}", render_status(report));
+    out!("{}", render_status(report))?;
     Ok(())
 }
 
@@ -230,7 +230,7 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
     if cli.json {
         return print_json(&report);
     }
-    println!("rollouts of {}:", report.plugin);
+    outln!("rollouts of {}:", report.plugin)?;
     let rows: Vec<Vec<String>> = report
         .rollouts
         .iter()
@@ -250,7 +250,7 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &[
@@ -258,9 +258,9 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             ],
             &rows
         )
-    );
+    )?;
     if !report.judgements.is_empty() {
-        println!("\ncanary step judgements:");
+        outln!("\ncanary step judgements:")?;
         let rows: Vec<Vec<String>> = report
             .judgements
             .iter()
@@ -274,12 +274,12 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
                 ]
             })
             .collect();
-        print!(
+        out!(
             "{}",
             table(&["ROLLOUT", "STEP", "JUDGED", "OUTCOME", "SUMMARY"], &rows)
-        );
+        )?;
     }
-    println!("\nevents:");
+    outln!("\nevents:")?;
     let rows: Vec<Vec<String>> = report
         .events
         .iter()
@@ -292,8 +292,8 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             ]
         })
         .collect();
-    print!("{}", table(&["TIME", "KIND", "SLOT", "MESSAGE"], &rows));
-    println!("\naudit:");
+    out!("{}", table(&["TIME", "KIND", "SLOT", "MESSAGE"], &rows))?;
+    outln!("\naudit:")?;
     let rows: Vec<Vec<String>> = report
         .audit
         .iter()
@@ -307,9 +307,9 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(&["TIME", "FACE", "ACTION", "RESULT", "DETAIL"], &rows)
-    );
+    )?;
     Ok(())
 }
