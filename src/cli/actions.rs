@@ -91,7 +91,11 @@ async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHan
                 continue;
             }
             if PROGRESS_KINDS.contains(&e.kind.as_str()) {
-                noteln!("  {} {}", e.ts.format("%H:%M:%S"), e.message);
+                noteln!(
+                    "  {} {}",
+                    e.ts.format("%H:%M:%S"),
+                    crate::core::logs::escape_controls(&e.message)
+                );
             }
             // The deploy's own last event: everything before it was printed.
             if matches!(e.kind.as_str(), "deploy_succeeded" | "deploy_failed") {
