@@ -2,7 +2,8 @@
 //! slots, alerts, recent events and log lines. Nothing here changes anything.
 
 use crate::core::engine::{PluginStatus, SlotStatus};
-use crate::core::logs::LogLine;
+// Log text is plugin output: quoted escaped, like the log pane shows it.
+use crate::core::logs::{LogLine, escape_controls};
 use crate::core::store::EventRecord;
 use crate::core::types::{Health, Level, ProcessState, SlotName};
 
@@ -110,7 +111,11 @@ pub fn why_failing(plugin: &PluginStatus, events: &[EventRecord], logs: &[&LogLi
         .take(3)
         .collect();
     for e in &notable {
-        findings.push(format!("{}: {}", e.ts.format("%H:%M:%S"), e.message));
+        findings.push(format!(
+            "{}: {}",
+            e.ts.format("%H:%M:%S"),
+            escape_controls(&e.message)
+        ));
     }
     let errors: Vec<&&LogLine> = logs
         .iter()
@@ -139,7 +144,7 @@ pub fn why_failing(plugin: &PluginStatus, events: &[EventRecord], logs: &[&LogLi
             out.push_str(&format!(
                 "\n  {} {slot} {}",
                 l.ts.format("%H:%M:%S"),
-                l.message
+                escape_controls(&l.message)
             ));
         }
     }
@@ -166,7 +171,11 @@ pub fn errors(plugin: &str, slot: Option<SlotName>, logs: &[&LogLine]) -> String
         matching.len()
     );
     for l in matching.iter().rev().take(3).rev() {
-        out.push_str(&format!("\n  {} {}", l.ts.format("%H:%M:%S"), l.message));
+        out.push_str(&format!(
+            "\n  {} {}",
+            l.ts.format("%H:%M:%S"),
+            escape_controls(&l.message)
+        ));
     }
     out
 }

@@ -37,7 +37,7 @@ pub async fn deploy(
     } = options;
     let mut client = context::connect(cli).await?;
     let progress = if !cli.json && !dry_run && !detach {
-        eprintln!(
+        noteln!(
             "deploying {plugin}{} …",
             version
                 .as_ref()
@@ -105,7 +105,11 @@ async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHan
                 continue;
             }
             if PROGRESS_KINDS.contains(&e.kind.as_str()) {
-                eprintln!("  {} {}", e.ts.format("%H:%M:%S"), e.message);
+                noteln!(
+                    "  {} {}",
+                    e.ts.format("%H:%M:%S"),
+                    crate::core::logs::escape_controls(&e.message)
+                );
             }
             // The deploy's own last event: everything before it was printed.
             if matches!(e.kind.as_str(), "deploy_succeeded" | "deploy_failed") {
@@ -185,7 +189,7 @@ pub async fn rollback(
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
         if !matches!(answer.trim(), "y" | "Y" | "yes") {
-            eprintln!("nothing changed");
+            noteln!("nothing changed");
             return Ok(());
         }
     }
@@ -215,9 +219,9 @@ fn report(cli: &Cli, outcome: &ActionOutcome) -> anyhow::Result<()> {
     if cli.json {
         return print_json(outcome);
     }
-    println!("{}", outcome.summary);
+    outln!("{}", outcome.summary)?;
     for gate in &outcome.gates {
-        println!("{}", gate_line(gate));
+        outln!("{}", gate_line(gate))?;
     }
     if !outcome.weights.is_empty() {
         let split: Vec<String> = outcome
@@ -225,7 +229,7 @@ fn report(cli: &Cli, outcome: &ActionOutcome) -> anyhow::Result<()> {
             .iter()
             .map(|(s, w)| format!("{s} {w}%"))
             .collect();
-        println!("traffic: {}", split.join(", "));
+        outln!("traffic: {}", split.join(", "))?;
     }
     Ok(())
 }

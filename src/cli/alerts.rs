@@ -29,13 +29,13 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>) -> anyhow::Result
             if cli.json {
                 return print_json(&silence);
             }
-            println!(
+            outln!(
                 "silence #{} on {}/{} until {}",
                 silence["id"],
                 target.split('/').next().unwrap_or(&target),
                 silence["rule"].as_str().unwrap_or("*"),
                 silence["until"].as_str().unwrap_or("?")
-            );
+            )?;
             Ok(())
         }
         AlertsCommand::Unsilence { id } => {
@@ -44,7 +44,7 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>) -> anyhow::Result
             if cli.json {
                 return print_json(&result);
             }
-            println!("silence #{id} expired");
+            outln!("silence #{id} expired")?;
             Ok(())
         }
         AlertsCommand::Ack { target, author } => {
@@ -57,10 +57,10 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>) -> anyhow::Result
             if cli.json {
                 return print_json(&ack);
             }
-            println!(
+            outln!(
                 "{target} acknowledged by {}: no repeats until it resolves",
                 ack["author"].as_str().unwrap_or("?")
-            );
+            )?;
             Ok(())
         }
     }
@@ -129,7 +129,7 @@ async fn list(cli: &Cli, plugin: Option<String>, limit: usize) -> anyhow::Result
     if cli.json {
         return print_json(&report);
     }
-    print!("{}", render(&report, Utc::now()));
+    out!("{}", render(&report, Utc::now()))?;
     Ok(())
 }
 

@@ -57,7 +57,7 @@ pub async fn connect(cli: &Cli) -> anyhow::Result<Client> {
     }
     let (client, started) = Client::connect_or_start(&root, &state, Face::Cli).await?;
     if let Some(log) = started {
-        eprintln!(
+        noteln!(
             "naap: no engine was running; started one in the background (output: {})",
             log.display()
         );

@@ -80,7 +80,7 @@ async fn run_demo(dir: &Path, no_traffic: bool) -> anyhow::Result<()> {
                     return Err(e);
                 }
                 if ask_stop().await {
-                    println!("stopping the demo engine and its plugins …");
+                    sayln!("stopping the demo engine and its plugins …");
                     engine.shutdown(true).await;
                     let _ = api.await;
                     return Ok(());
@@ -105,7 +105,7 @@ async fn run_demo(dir: &Path, no_traffic: bool) -> anyhow::Result<()> {
     }
     print_welcome(dir, &engine, ready, !no_traffic);
     let stop_plugins = wait_for_stop(&engine, true).await;
-    println!("\nstopping the demo engine and its plugins …");
+    sayln!("\nstopping the demo engine and its plugins …");
     engine.shutdown(stop_plugins).await;
     let _ = api.await;
     Ok(())
@@ -136,7 +136,7 @@ fn interactive() -> bool {
 /// "Stop the demo?", default yes; anything but n/no stops it.
 async fn ask_stop() -> bool {
     use std::io::Write;
-    print!("Stop the demo engine and its plugins and remove the workspace? [Y/n] ");
+    sayln!("Stop the demo engine and its plugins and remove the workspace? [Y/n] ");
     let _ = std::io::stdout().flush();
     let answer = tokio::task::spawn_blocking(|| {
         let mut line = String::new();
@@ -204,35 +204,35 @@ async fn background_traffic(router: String) {
 fn print_welcome(dir: &Path, engine: &Engine, ready: bool, traffic: bool) {
     let info = engine.info();
     let router = &info.router;
-    println!("naap demo · workspace {}", dir.display());
-    println!("  router   http://{router}");
-    println!("           /expenses → expense-tracker (blue-green)");
-    println!("           /checkout → checkout (canary 10% → 50% → 100%)");
+    sayln!("naap demo · workspace {}", dir.display());
+    sayln!("  router   http://{router}");
+    sayln!("           /expenses → expense-tracker (blue-green)");
+    sayln!("           /checkout → checkout (canary 10% → 50% → 100%)");
     if let Some(admin) = &info.admin {
-        println!("  metrics  http://{admin}/metrics");
+        sayln!("  metrics  http://{admin}/metrics");
     }
     if !ready {
-        println!("  (plugins are still starting; `naap status` shows them)");
+        sayln!("  (plugins are still starting; `naap status` shows them)");
     }
     if traffic {
-        println!("\nIn another terminal (background traffic: ~20 requests/s per plugin):");
+        sayln!("\nIn another terminal (background traffic: ~20 requests/s per plugin):");
     } else {
-        println!("\nIn another terminal (no background traffic: --no-traffic):");
+        sayln!("\nIn another terminal (no background traffic: --no-traffic):");
     }
     if let Some(alias) = alias_line() {
-        println!("  {alias}");
+        sayln!("  {alias}");
     }
-    println!("  export NAAP_WORKSPACE={}", shell_quote(dir));
-    println!("  naap status --watch");
-    println!("  curl -si http://{router}/expenses/api/items");
-    println!("  naap deploy expense-tracker                   # 1.1.0; blue stays warm");
-    println!("  naap rollback expense-tracker --yes           # instant flip back");
-    println!("  naap traffic expense-tracker blue=90 green=10");
-    println!("  naap deploy checkout --version 2.5.0          # canary steps, judged");
-    println!("  naap deploy checkout --version 2.5.0-flaky    # 20% errors: rolled back");
-    println!("  naap logs checkout -f --level warn");
-    println!("  naap history expense-tracker");
-    println!("\nCtrl-C stops the demo and its plugins and removes the workspace.");
+    sayln!("  export NAAP_WORKSPACE={}", shell_quote(dir));
+    sayln!("  naap status --watch");
+    sayln!("  curl -si http://{router}/expenses/api/items");
+    sayln!("  naap deploy expense-tracker                   # 1.1.0; blue stays warm");
+    sayln!("  naap rollback expense-tracker --yes           # instant flip back");
+    sayln!("  naap traffic expense-tracker blue=90 green=10");
+    sayln!("  naap deploy checkout --version 2.5.0          # canary steps, judged");
+    sayln!("  naap deploy checkout --version 2.5.0-flaky    # 20% errors: rolled back");
+    sayln!("  naap logs checkout -f --level warn");
+    sayln!("  naap history expense-tracker");
+    sayln!("\nCtrl-C stops the demo and its plugins and removes the workspace.");
 }
 
 /// When `naap` on PATH is not this binary (e.g. under `cargo run`), an alias makes the

@@ -1,6 +1,8 @@
 //! The headless face: every subcommand is a client of the engine's socket, except `init`,
 //! `validate`, `serve`, `demo` and `sample-service`, which work on files or run the engine.
 
+#[macro_use]
+mod stdout;
 mod actions;
 pub mod alerts;
 mod args;
@@ -108,7 +110,7 @@ fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> E
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("naap: cannot start the async runtime: {e}");
+            noteln!("naap: cannot start the async runtime: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -118,11 +120,13 @@ fn run_async(future: impl std::future::Future<Output = anyhow::Result<()>>) -> E
 fn finish(result: anyhow::Result<()>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our output went away (`| head -1`): a quiet, successful end.
+        Err(e) if stdout::is_closed(&e) => ExitCode::SUCCESS,
         Err(e) => {
             if let Some(exit) = e.downcast_ref::<output::Exit>() {
                 return ExitCode::from(exit.0);
             }
-            eprintln!("naap: {e:#}");
+            noteln!("naap: {e:#}");
             if e.downcast_ref::<output::Usage>().is_some() {
                 return ExitCode::from(2);
             }

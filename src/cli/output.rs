@@ -74,19 +74,10 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Control characters as visible escapes (a tab as a space, which keeps the columns), so
-/// a cell cannot move the cursor or clear the screen of whoever reads the table.
+/// Control characters as visible escapes (`core::logs::escape_controls`), and a tab as a
+/// space, which keeps the columns: a cell cannot move the cursor of whoever reads the table.
 fn escape_controls(line: &str) -> String {
-    if !line.chars().any(char::is_control) {
-        return line.to_string();
-    }
-    line.chars()
-        .map(|c| match c {
-            '\t' => " ".to_string(),
-            c if c.is_control() => format!("\\x{:02x}", c as u32),
-            c => c.to_string(),
-        })
-        .collect()
+    crate::core::logs::escape_controls(line).replace('\t', " ")
 }
 
 pub fn bytes(n: u64) -> String {
@@ -111,7 +102,7 @@ pub fn millis(ms: f64) -> String {
 }
 
 pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    outln!("{}", serde_json::to_string_pretty(value)?)?;
     Ok(())
 }
 
@@ -129,6 +120,8 @@ mod tests {
             ],
         );
         assert_eq!(t, "A    LONG\nxyz  1\nq    22\n");
+        let t = table(&["MESSAGE"], &[vec!["up\x08\x1adown".into()]]);
+        assert_eq!(t, "MESSAGE\nup\\x08\\x1adown\n");
     }
 
     #[test]

@@ -11,8 +11,7 @@ pub async fn reload(cli: &Cli) -> anyhow::Result<()> {
     if cli.json {
         return print_json(&report);
     }
-    print!("{}", render(&report));
-    Ok(())
+    out!("{}", render(&report))
 }
 
 fn render(report: &ReloadReport) -> String {

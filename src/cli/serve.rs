@@ -14,21 +14,22 @@ pub async fn serve(cli: Cli, keep_plugins: bool) -> anyhow::Result<()> {
     let engine = Engine::start(&root).await?;
     let socket = socket_path(&engine.state_dir());
     let info = engine.info().clone();
-    println!(
+    sayln!(
         "naap engine {} serving {}",
-        info.naap_version, info.workspace
+        info.naap_version,
+        info.workspace
     );
-    println!("  router  http://{}", info.router);
+    sayln!("  router  http://{}", info.router);
     if let Some(admin) = &info.admin {
-        println!("  admin   http://{admin}/metrics");
+        sayln!("  admin   http://{admin}/metrics");
     }
-    println!("  socket  {}", socket.display());
-    println!("  log     {}", state.join("logs").display());
+    sayln!("  socket  {}", socket.display());
+    sayln!("  log     {}", state.join("logs").display());
     let api = tokio::spawn(crate::api::server::serve(engine.clone(), socket));
     let stop_plugins = wait_for_stop(&engine, !keep_plugins).await;
     engine.shutdown(stop_plugins).await;
     let _ = api.await;
-    println!(
+    sayln!(
         "naap engine stopped{}",
         if stop_plugins {
             " with its plugins"

@@ -18,7 +18,7 @@ pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::R
         if cli.json {
             return print_json(&report);
         }
-        print!("{}", render_status(&report));
+        out!("{}", render_status(&report))?;
         return Ok(());
     }
     client
@@ -55,15 +55,15 @@ fn store_failing_line(store: &crate::core::store::StoreHealth) -> String {
 fn show(cli: &Cli, report: &StatusReport, clear: bool) -> anyhow::Result<()> {
     if cli.json {
         // One JSON document per line, so `--watch --json` can be piped to jq.
-        println!("{}", serde_json::to_string(report)?);
+        outln!("{}", serde_json::to_string(report)?)?;
         return Ok(());
     }
     if clear {
-        print!("\x1b[2J\x1b[H");
+        out!("\x1b[2J\x1b[H")?;
     } else {
-        println!();
+        outln!()?;
     }
-    print!("{}", render_status(report));
+    out!("{}", render_status(report))?;
     Ok(())
 }
 
@@ -275,7 +275,7 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
     if cli.json {
         return print_json(&report);
     }
-    println!("rollouts of {}:", report.plugin);
+    outln!("rollouts of {}:", report.plugin)?;
     let rows: Vec<Vec<String>> = report
         .rollouts
         .iter()
@@ -295,7 +295,7 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &[
@@ -303,9 +303,9 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             ],
             &rows
         )
-    );
+    )?;
     if !report.judgements.is_empty() {
-        println!("\ncanary step judgements:");
+        outln!("\ncanary step judgements:")?;
         let rows: Vec<Vec<String>> = report
             .judgements
             .iter()
@@ -319,12 +319,12 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
                 ]
             })
             .collect();
-        print!(
+        out!(
             "{}",
             table(&["ROLLOUT", "STEP", "JUDGED", "OUTCOME", "SUMMARY"], &rows)
-        );
+        )?;
     }
-    println!("\nevents:");
+    outln!("\nevents:")?;
     let rows: Vec<Vec<String>> = report
         .events
         .iter()
@@ -337,8 +337,8 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             ]
         })
         .collect();
-    print!("{}", table(&["TIME", "KIND", "SLOT", "MESSAGE"], &rows));
-    println!("\naudit:");
+    out!("{}", table(&["TIME", "KIND", "SLOT", "MESSAGE"], &rows))?;
+    outln!("\naudit:")?;
     let rows: Vec<Vec<String>> = report
         .audit
         .iter()
@@ -357,12 +357,12 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
             ]
         })
         .collect();
-    print!(
+    out!(
         "{}",
         table(
             &["TIME", "FACE", "ACTION", "RESULT", "COMPLETED", "DETAIL"],
             &rows
         )
-    );
+    )?;
     Ok(())
 }

@@ -51,7 +51,7 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
                 if cli.json {
                     return print_json(&serde_json::json!({"running": false}));
                 }
-                eprintln!("no engine runs for {}", root.display());
+                noteln!("no engine runs for {}", root.display());
                 return Ok(());
             }
             Some(holder) => {
@@ -105,7 +105,7 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
         }));
     }
     let who = pid.map(|p| format!(" (pid {p})")).unwrap_or_default();
-    println!(
+    outln!(
         "engine{who} stopped{}",
         if plugins {
             " with its plugins"
@@ -114,7 +114,7 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
         } else {
             "; plugins keep running until the next engine adopts them"
         }
-    );
+    )?;
     Ok(())
 }
 
@@ -148,7 +148,7 @@ fn signal_without_socket(state: &Path, holder: LockHolder, plugins: bool) -> any
             std::io::Error::last_os_error()
         );
     }
-    eprintln!(
+    noteln!(
         "engine pid {} runs but its socket {} is gone; sent it SIGTERM{}",
         holder.pid,
         socket.display(),
@@ -182,7 +182,7 @@ fn wait_until_stopped(
         }
         if !said && started.elapsed() >= SAY_WAITING_AFTER {
             said = true;
-            eprintln!(
+            noteln!(
                 "waiting for the engine{} to exit{} (up to {}s) …",
                 holder
                     .map(|h| format!(" (pid {})", h.pid))

@@ -17,15 +17,15 @@ pub fn init(cli: &Cli, dir: Option<std::path::PathBuf>, force: bool) -> anyhow::
                 return print_json(&files);
             }
             for file in &files {
-                println!("wrote {}", file.display());
+                outln!("wrote {}", file.display())?;
             }
-            println!(
+            outln!(
                 "\nnext: `naap validate`, then `naap serve` (or any command: it starts the engine)"
-            );
+            )?;
             Ok(())
         }
         Err(problems) => {
-            eprintln!("{problems}");
+            noteln!("{problems}");
             Err(Exit(1).into())
         }
     }
@@ -40,12 +40,12 @@ pub fn validate(cli: &Cli) -> anyhow::Result<()> {
                     &serde_json::json!({"ok": true, "plugins": ws.plugins.iter().map(|p| &p.name).collect::<Vec<_>>(), "problems": []}),
                 );
             }
-            println!(
+            outln!(
                 "{}: ok ({} plugin{})",
                 ws.file.display(),
                 ws.plugins.len(),
                 if ws.plugins.len() == 1 { "" } else { "s" }
-            );
+            )?;
             Ok(())
         }
         Err(problems) => {
@@ -57,8 +57,8 @@ pub fn validate(cli: &Cli) -> anyhow::Result<()> {
                     .collect();
                 print_json(&serde_json::json!({"ok": false, "problems": list}))?;
             } else {
-                eprintln!("{problems}");
-                eprintln!(
+                noteln!("{problems}");
+                noteln!(
                     "{} problem{} found",
                     problems.0.len(),
                     if problems.0.len() == 1 { "" } else { "s" }

@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+pub mod logs;
+
 pub const NAAP: &str = env!("CARGO_BIN_EXE_naap");
 
 /// A workspace in a temp dir, with an engine started on demand and killed on drop.

@@ -2,11 +2,13 @@
 //! that numbers, stores, searches and broadcasts lines.
 
 mod buffer;
+mod display;
 mod hub;
 mod origin;
 mod parse;
 
 pub use buffer::{LogBuffer, LogQuery};
+pub use display::escape_controls;
 pub use hub::LogHub;
 pub use origin::LogOrigin;
 pub use parse::{Fields, StreamParser, parse_line, strip_ansi};

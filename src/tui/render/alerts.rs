@@ -4,6 +4,7 @@
 
 use super::style::{self, fg};
 use crate::core::alerts::Severity;
+use crate::core::logs::escape_controls;
 use crate::tui::app::{App, ShownAlert};
 use crate::tui::theme::Paint;
 use ratatui::Frame;
@@ -69,7 +70,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                     format!("{} ", e.plugin.as_deref().unwrap_or("engine")),
                     fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
                 ),
-                Span::styled(e.message.clone(), style),
+                Span::styled(escape_controls(&e.message).into_owned(), style),
             ])
         })
         .collect();

@@ -2,7 +2,7 @@
 //! JSON fields shown as `key=value`, filters and follow state in the title.
 
 use super::style::{self, fg};
-use crate::core::logs::LogLine;
+use crate::core::logs::{LogLine, escape_controls};
 use crate::tui::app::App;
 use crate::tui::theme::Paint;
 use ratatui::Frame;
@@ -86,8 +86,9 @@ fn line<'a>(app: &App, l: &'a LogLine) -> Line<'a> {
         format!("{:<6}", l.level.as_str().to_uppercase()),
         style::level(theme, l.level),
     ));
+    // A plugin's backspaces or carriage returns would redraw the terminal under the pane.
     spans.push(Span::styled(
-        l.message.as_str(),
+        escape_controls(&l.message),
         style::level(theme, l.level),
     ));
     if let Some(fields) = &l.fields {
@@ -98,8 +99,9 @@ fn line<'a>(app: &App, l: &'a LogLine) -> Line<'a> {
                 "ts" | "time" | "timestamp" | "@timestamp" | "level"
             )
         }) {
+            let key = escape_controls(key);
             match value.as_str() {
-                Some(s) => extra.push_str(&format!("  {key}={s}")),
+                Some(s) => extra.push_str(&format!("  {key}={}", escape_controls(s))),
                 None => extra.push_str(&format!("  {key}={value}")),
             }
         }

@@ -192,3 +192,24 @@ fn operator_conversation_200x50() {
     }
     insta::assert_snapshot!(screen(&app, 200, 50));
 }
+
+#[test]
+fn control_characters_in_a_log_line_are_shown_escaped() {
+    let mut app = busy_app();
+    app.update(Msg::Engine(EngineEvent::Log(LogLine {
+        seq: 100,
+        ts: now(),
+        plugin: "shop".into(),
+        slot: Some(SlotName::Blue),
+        source: LogSource::Stdout,
+        level: Level::Warn,
+        message: "ctl \x08bs \x1asub\tend".into(),
+        fields: None,
+    })));
+    let text = screen(&app, 200, 50);
+    assert!(text.contains(r"ctl \x08bs \x1asub"), "{text}");
+    assert!(
+        !text.contains(['\x08', '\x1a']),
+        "no raw control byte reaches the terminal"
+    );
+}
