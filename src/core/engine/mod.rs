@@ -23,6 +23,7 @@ mod recover;
 pub mod report;
 mod rollout_control;
 mod routes;
+mod secrets;
 mod state;
 mod traffic;
 mod warmup;

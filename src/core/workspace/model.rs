@@ -108,8 +108,13 @@ pub struct RunSpec {
     pub build: Option<String>,
     /// Test gate, run after the build.
     pub test: Option<String>,
-    /// Extra environment (values are templates too).
+    /// Extra environment (values are templates too). Stored with each deployed version:
+    /// put secrets in `env_from`.
     pub env: BTreeMap<String, String>,
+    /// Environment read when a gate or slot starts, from a file or naap's environment;
+    /// only the reference is stored.
+    #[serde(default)]
+    pub env_from: BTreeMap<String, super::SecretRef>,
     /// Working directory (absolute).
     pub cwd: PathBuf,
     /// Time between SIGTERM and SIGKILL.
