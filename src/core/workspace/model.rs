@@ -130,7 +130,8 @@ pub struct HealthSpec {
     pub check: HealthCheck,
     /// Time between checks.
     pub interval: Duration,
-    /// Time one check may take; always shorter than `interval`.
+    /// Time one check may take; at most `interval` (by default 1s, or the interval when
+    /// shorter).
     pub timeout: Duration,
     /// Failed checks in a row that make a slot unhealthy (>= 1).
     pub unhealthy_threshold: u32,
