@@ -185,6 +185,90 @@ const BROKEN_MANIFESTS: &[(&str, &str, usize, &str, &str)] = &[
         "health.timeout",
         "",
     ),
+    // Issue 8, item 21: contradictions between fields, defaults and ranges.
+    (
+        "min_samples hint within reach of a short step",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[strategy]\nkind = \"canary\"\nsteps = [50, 100]\nstep_interval = \"3s\"\n\n[analysis]\nmin_samples = 10\n",
+        15,
+        "analysis.min_samples",
+        "raise strategy.step_interval to \"10s\" (min_samples cannot go below 5)",
+    ),
+    (
+        "min_samples out of range with a short step",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[strategy]\nkind = \"canary\"\nsteps = [50, 100]\nstep_interval = \"7s\"\n\n[analysis]\nmin_samples = 2\n",
+        15,
+        "analysis.min_samples",
+        "e.g. min_samples = 7",
+    ),
+    (
+        "analysis under blue-green",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[strategy]\nkind = \"blue-green\"\n\n[analysis]\nmin_samples = 10\n",
+        12,
+        "analysis",
+        "set kind = \"canary\"",
+    ),
+    (
+        "alert named like the built-in one",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n\n[[alerts]]\nname = \"auto-rollback\"\ncondition = \"rps < 1\"\n",
+        10,
+        "alerts[0].name",
+        "built-in alert",
+    ),
+    (
+        "env sets PORT",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\nenv = { PORT = \"1\" }\n",
+        8,
+        "run.env.PORT",
+        "naap sets PORT itself",
+    ),
+    (
+        "env_from sets NAAP_VERSION",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\nenv_from = { NAAP_VERSION = \"env:V\" }\n",
+        8,
+        "run.env_from.NAAP_VERSION",
+        "use {version}",
+    ),
+    (
+        "env_from reference of an unknown kind",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\nenv_from = { TOKEN = \"vault:x\" }\n",
+        8,
+        "run.env_from.TOKEN",
+        "file:/run/secrets/token",
+    ),
+    (
+        "variable in both env and env_from",
+        "[plugin]\nname = \"p\"\nversion = \"1\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\nenv = { TOKEN = \"a\" }\nenv_from = { TOKEN = \"env:TOKEN\" }\n",
+        9,
+        "run.env_from.TOKEN",
+        "keep one",
+    ),
+    (
+        "non-ASCII version",
+        "[plugin]\nname = \"p\"\nversion = \"1.0-\u{e9}t\u{e9}\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n",
+        3,
+        "plugin.version",
+        "1 to 64 of the characters",
+    ),
+    (
+        "300-character version",
+        concat!(
+            "[plugin]\nname = \"p\"\nversion = \"",
+            "1111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111",
+            "1111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111",
+            "1111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111111",
+            "\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n"
+        ),
+        3,
+        "plugin.version",
+        "300 characters long",
+    ),
+    (
+        "version with shell syntax",
+        "[plugin]\nname = \"p\"\nversion = \"1$(reboot)\"\nroute = \"/p\"\n\n[run]\ncommand = \"x\"\n",
+        3,
+        "plugin.version",
+        "contains `$`",
+    ),
 ];
 
 #[test]
@@ -253,6 +337,16 @@ fn broken_workspaces_name_file_line_and_field() {
             "[routr]\nlisten = \"127.0.0.1:0\"\n",
             "naap.toml:1:",
             "routr",
+        ),
+        (
+            "[state]\ndir = \"naap.toml\"\n",
+            "naap.toml:2:",
+            "state.dir",
+        ),
+        (
+            "[state]\ndir = \"naap.toml/state\"\n",
+            "naap.toml:2:",
+            "is a file",
         ),
     ];
     for (toml, location, field) in cases {
@@ -387,4 +481,20 @@ fn malformed_socket_requests_get_error_replies_and_the_engine_goes_on() {
     assert_eq!(reply["error"]["code"], "bad_request", "{reply}");
     let reply = ask("{\"id\": 13, \"method\": \"status\"}");
     assert_eq!(reply["ok"], true);
+}
+
+/// Defaults that used to contradict a valid value: `interval = "1s"` (or shorter) without a
+/// timeout, and a timeout equal to the interval (Kubernetes allows timeout = period).
+#[test]
+fn a_short_health_interval_validates_on_the_default_timeout() {
+    for health in [
+        "interval = \"1s\"",
+        "interval = \"200ms\"",
+        "interval = \"2s\"\ntimeout = \"2s\"",
+    ] {
+        let manifest = format!("{GOOD}\n[health]\n{health}\n");
+        let ws = TestWorkspace::new(&[("p", manifest)]);
+        let out = ws.naap(&["validate"]);
+        assert!(out.status.success(), "{health}: {}", stderr(&out));
+    }
 }

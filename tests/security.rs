@@ -296,3 +296,133 @@ fn every_file_naap_writes_is_owner_only() {
         gate_file.display()
     );
 }
+
+/// Starts `naap serve` with extra environment and waits until it answers.
+fn start_engine_with_env(ws: &mut TestWorkspace, env: &[(&str, &str)]) {
+    let log = std::fs::File::create(ws.path().join("serve.out")).expect("log");
+    let child = std::process::Command::new(NAAP)
+        .args(["serve", "--workspace"])
+        .arg(ws.path())
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone().expect("clone"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn naap serve");
+    ws.engine = Some(child);
+    let answers = wait_for(Duration::from_secs(30), || {
+        ws.naap(&["--no-start", "status"]).status.success()
+    });
+    assert!(answers, "the engine did not start: {}", ws.serve_output());
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn env_from_secrets_reach_the_plugin_and_never_the_store() {
+    const FILE_SECRET: &str = "file-secret-7f3a9c";
+    const ENV_SECRET: &str = "env-secret-5d21b8";
+    let secrets = tempfile::tempdir().expect("dir");
+    let token = secrets.path().join("token");
+    std::fs::write(&token, format!("{FILE_SECRET}\n")).expect("token");
+    let manifest = sample_plugin("shop", "1.0.0", "")
+        .replace(
+            "command = \"",
+            "command = \"printf '%s %s' \\\"$API_TOKEN\\\" \\\"$DB_PASSWORD\\\" > seen-{slot}.txt; exec ",
+        )
+        .replace(
+            "stop_grace = \"2s\"",
+            &format!(
+                "build = \"printf '%s' \\\"$API_TOKEN\\\" > seen-by-gate.txt\"\nenv_from = {{ API_TOKEN = \"file:{}\", DB_PASSWORD = \"env:NAAP_TEST_DB_PASSWORD\" }}\nstop_grace = \"2s\"",
+                token.display()
+            ),
+        );
+    let mut ws = TestWorkspace::new(&[("shop", manifest)]);
+    start_engine_with_env(&mut ws, &[("NAAP_TEST_DB_PASSWORD", ENV_SECRET)]);
+    ws.wait_serving("shop");
+    let plugin_dir = ws.path().join("plugins/shop");
+    let seen = std::fs::read_to_string(plugin_dir.join("seen-blue.txt")).expect("seen");
+    assert_eq!(seen, format!("{FILE_SECRET} {ENV_SECRET}"));
+    let gate = std::fs::read_to_string(plugin_dir.join("seen-by-gate.txt")).expect("gate");
+    assert_eq!(gate, FILE_SECRET);
+
+    // The stored run spec holds the references, and no file of the store the values.
+    let conn = rusqlite::Connection::open_with_flags(
+        ws.state_dir().join("naap.db"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .expect("open");
+    let spec: String = conn
+        .query_row("SELECT spec_json FROM versions", [], |r| r.get(0))
+        .expect("spec");
+    assert!(
+        spec.contains(&format!("file:{}", token.display())),
+        "{spec}"
+    );
+    assert!(spec.contains("env:NAAP_TEST_DB_PASSWORD"), "{spec}");
+    drop(conn);
+    for file in ["naap.db", "naap.db-wal", "naap.db-shm"] {
+        let bytes = std::fs::read(ws.state_dir().join(file)).unwrap_or_default();
+        for secret in [FILE_SECRET, ENV_SECRET] {
+            assert!(!contains(&bytes, secret), "{secret} is in {file}");
+        }
+    }
+    let status = ws.naap(&["status", "--json"]);
+    let history = ws.naap(&["history", "shop", "--json"]);
+    for out in [&status, &history] {
+        assert!(!contains(&out.stdout, FILE_SECRET) && !contains(&out.stdout, ENV_SECRET));
+    }
+
+    // A missing secret file fails the deploy before anything starts, and says where.
+    std::fs::remove_file(&token).expect("rm");
+    let out = ws.naap(&["deploy", "shop", "--version", "2.0.0"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for fragment in [
+        "shop",
+        "run.env_from.API_TOKEN",
+        &format!("file:{}", token.display()),
+    ] {
+        assert!(err.contains(fragment), "`{fragment}` in {err}");
+    }
+    assert!(
+        !plugin_dir.join("seen-green.txt").exists(),
+        "a slot started"
+    );
+    let status = ws.status();
+    let versions: Vec<&str> = plugin_of(&status, "shop")["slots"]
+        .as_array()
+        .map(|s| s.iter().filter_map(|s| s["version"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(!versions.contains(&"2.0.0"), "{versions:?}");
+}
+
+#[test]
+fn an_unset_env_from_variable_is_named_at_deploy() {
+    let manifest = sample_plugin("shop", "1.0.0", "").replace(
+        "stop_grace = \"2s\"",
+        "env_from = { DB_PASSWORD = \"env:NAAP_TEST_SURELY_UNSET\" }\nstop_grace = \"2s\"",
+    );
+    let mut ws = TestWorkspace::new(&[("shop", manifest)]);
+    ws.start_engine();
+    let out = ws.naap(&["deploy", "shop"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    for fragment in [
+        "shop",
+        "run.env_from.DB_PASSWORD",
+        "env:NAAP_TEST_SURELY_UNSET",
+        "not set",
+    ] {
+        assert!(err.contains(fragment), "`{fragment}` in {err}");
+    }
+    let status = ws.status();
+    let started = plugin_of(&status, "shop")["slots"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|s| s["pid"].is_number()));
+    assert!(!started, "{status:#}");
+}

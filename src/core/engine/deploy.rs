@@ -148,6 +148,9 @@ impl Engine {
             run: manifest.run.clone(),
             health: manifest.health.clone(),
         };
+        // Before any gate, slot or store row: a secret that cannot be read fails the
+        // deploy now, not halfway.
+        self.resolve_env_from(plugin, &spec)?;
         if req.preview {
             let ttl = super::parse_ttl(req.ttl.as_deref())
                 .map_err(|e| EngineError::rejected(plugin, e))?;
@@ -515,6 +518,16 @@ impl Engine {
         port: Option<u16>,
         adopt: Option<ProcessId>,
     ) -> Result<(), EngineError> {
+        // Read before the slot is touched: a missing secret leaves it as it was. An adopted
+        // process already has its environment; only a later restart would miss the value.
+        let secrets = match (self.resolve_env_from(plugin, spec), adopt) {
+            (Ok(secrets), _) => secrets,
+            (Err(e), Some(_)) => {
+                tracing::warn!("{e} (adopting {slot} anyway: it runs with its own copy)");
+                Default::default()
+            }
+            (Err(e), None) => return Err(e),
+        };
         if adopt.is_none() {
             self.stop_slot(plugin, slot, &format!("making room for {version}"))
                 .await;
@@ -532,7 +545,11 @@ impl Engine {
             version: version.to_string(),
             command: self.expand(&spec.run.command, plugin, slot, version, port),
             cwd: spec.run.cwd.clone(),
-            env: self.expand_env(spec, plugin, slot, version, port),
+            env: {
+                let mut env = self.expand_env(spec, plugin, slot, version, port);
+                env.extend(secrets);
+                env
+            },
             port,
             stop_grace: spec.run.stop_grace,
             log_dir: slot_log_dir(&self.state_dir()),

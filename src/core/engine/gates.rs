@@ -78,7 +78,7 @@ impl Engine {
                 &GateInvocation {
                     gate,
                     command: &command,
-                    env: &env,
+                    env: &super::secrets::gate_key_env(&env, spec),
                     version,
                 },
             );
@@ -86,6 +86,8 @@ impl Engine {
                 reports.push(report);
                 continue;
             }
+            let mut env = env;
+            env.extend(self.resolve_env_from(plugin, spec)?);
             let started = Instant::now();
             let tail = OutputTail::default();
             self.run_gate(plugin, gate, &command, &spec.run.cwd, &env, cancel, &tail)

@@ -30,6 +30,7 @@ mod reload;
 pub mod report;
 mod rollout_control;
 mod routes;
+mod secrets;
 mod state;
 mod store_watch;
 mod stop;

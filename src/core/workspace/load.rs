@@ -265,7 +265,26 @@ fn state_dir(raw: &RawWorkspace, r: &mut Report, root: &Path) -> PathBuf {
             );
             root.join(DEFAULT_STATE_DIR)
         }
-        Field::Present(s) => normalise(&root.join(s.get_ref())),
+        Field::Present(s) => {
+            let dir = normalise(&root.join(s.get_ref()));
+            // The engine creates the directory; anything in the way that is not one fails
+            // `naap serve` later, so say it now.
+            if let Some(blocker) = dir.ancestors().find(|a| a.exists())
+                && !blocker.is_dir()
+            {
+                r.at(
+                    &s.span(),
+                    "state.dir",
+                    format!(
+                        "state directory `{}` cannot be created: {} is a file",
+                        s.get_ref(),
+                        blocker.display()
+                    ),
+                    format!("point dir at a directory, e.g. dir = \"{DEFAULT_STATE_DIR}\""),
+                );
+            }
+            dir
+        }
         _ => root.join(DEFAULT_STATE_DIR),
     }
 }

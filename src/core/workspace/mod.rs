@@ -16,6 +16,7 @@ mod placeholders;
 mod problem;
 mod raw;
 mod reader;
+mod secrets;
 mod shell;
 mod suggest;
 mod validate;
@@ -31,6 +32,7 @@ pub use model::{
 };
 pub use placeholders::{PLACEHOLDER_NAMES, Placeholders, expand_for_shell, expand_placeholders};
 pub use problem::{Problem, Problems};
+pub use secrets::SecretRef;
 
 // The positioned TOML reading, shared with the dashboard's theme and keymap files so they
 // report problems the same way (file, line, column, field, hint).

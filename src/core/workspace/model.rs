@@ -141,8 +141,13 @@ pub struct RunSpec {
     pub build: Option<String>,
     /// Test gate, run after the build.
     pub test: Option<String>,
-    /// Extra environment (values are templates too).
+    /// Extra environment (values are templates too). Stored with each deployed version:
+    /// put secrets in `env_from`.
     pub env: BTreeMap<String, String>,
+    /// Environment read when a gate or slot starts, from a file or naap's environment;
+    /// only the reference is stored.
+    #[serde(default)]
+    pub env_from: BTreeMap<String, super::SecretRef>,
     /// Working directory (absolute).
     pub cwd: PathBuf,
     /// Time between SIGTERM and SIGKILL.
@@ -158,7 +163,8 @@ pub struct HealthSpec {
     pub check: HealthCheck,
     /// Time between checks.
     pub interval: Duration,
-    /// Time one check may take; always shorter than `interval`.
+    /// Time one check may take; at most `interval` (by default 1s, or the interval when
+    /// shorter).
     pub timeout: Duration,
     /// Failed checks in a row that make a slot unhealthy (>= 1).
     pub unhealthy_threshold: u32,

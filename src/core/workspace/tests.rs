@@ -36,6 +36,14 @@ fn minimal_with(extra: &str) -> String {
     format!("{MINIMAL}{extra}")
 }
 
+/// `extra` (an `[analysis]` table) with a canary strategy after it, so line numbers in
+/// `extra` are those of `minimal_with`.
+fn canary_with(extra: &str) -> String {
+    format!(
+        "{MINIMAL}{extra}\n[strategy]\nkind = \"canary\"\nsteps = [50, 100]\nstep_interval = \"60s\"\n"
+    )
+}
+
 struct Case {
     what: &'static str,
     naap: &'static str,
@@ -280,14 +288,11 @@ fn broken_cases() -> Vec<Case> {
             .plugin(minimal_with("[health]\ninterval = \"fast\"\n"))
             .at(P, 9, "health.interval")
             .says("invalid duration `fast`"),
-        case("timeout not below interval")
-            .plugin(minimal_with("[health]\ninterval = \"1s\"\ntimeout = \"1s\"\n"))
+        case("timeout longer than interval")
+            .plugin(minimal_with("[health]\ninterval = \"1s\"\ntimeout = \"2s\"\n"))
             .at(P, 10, "health.timeout")
-            .says("timeout 1s must be shorter than interval 1s"),
-        case("interval not above the default timeout")
-            .plugin(minimal_with("[health]\ninterval = \"500ms\"\n"))
-            .at(P, 9, "health.interval")
-            .says("must be longer than the timeout (1s by default)"),
+            .says("timeout 2s is longer than interval 1s")
+            .hint("timeout = \"1s\" or less"),
         case("tcp check with a path")
             .plugin(minimal_with("[health]\nkind = \"tcp\"\npath = \"/health\"\n"))
             .at(P, 10, "health.path")
@@ -422,38 +427,38 @@ fn broken_cases() -> Vec<Case> {
             .says("expected an array of tables, found a table"),
         // [analysis]
         case("unknown analysis metric")
-            .plugin(minimal_with("[analysis]\nmetrics = [\"error_rate\", \"p95_ms\"]\n"))
+            .plugin(canary_with("[analysis]\nmetrics = [\"error_rate\", \"p95_ms\"]\n"))
             .at(P, 9, "analysis.metrics[1]")
             .column(26)
             .says("unknown analysis metric `p95_ms`")
             .hint("did you mean `p99_ms`?"),
         case("analysis metric listed twice")
-            .plugin(minimal_with("[analysis]\nmetrics = [\"p99_ms\", \"p99_ms\"]\n"))
+            .plugin(canary_with("[analysis]\nmetrics = [\"p99_ms\", \"p99_ms\"]\n"))
             .at(P, 9, "analysis.metrics[1]")
             .says("metric `p99_ms` is listed twice"),
         case("empty analysis metrics")
-            .plugin(minimal_with("[analysis]\nmetrics = []\n"))
+            .plugin(canary_with("[analysis]\nmetrics = []\n"))
             .at(P, 9, "analysis.metrics")
             .says("metrics must not be empty"),
         case("unknown analysis key")
-            .plugin(minimal_with("[analysis]\ntolerence = 0.2\n"))
+            .plugin(canary_with("[analysis]\ntolerence = 0.2\n"))
             .at(P, 9, "analysis.tolerence")
             .hint("tolerance"),
         case("negative tolerance")
-            .plugin(minimal_with("[analysis]\ntolerance = -0.1\n"))
+            .plugin(canary_with("[analysis]\ntolerance = -0.1\n"))
             .at(P, 9, "analysis.tolerance")
             .says("tolerance must be a number >= 0, got -0.1")
             .hint("25 % worse"),
         case("pass score above 100")
-            .plugin(minimal_with("[analysis]\npass_score = 150\n"))
+            .plugin(canary_with("[analysis]\npass_score = 150\n"))
             .at(P, 9, "analysis.pass_score")
             .says("pass_score must be between 0 and 100, got 150"),
         case("marginal score above pass score")
-            .plugin(minimal_with("[analysis]\npass_score = 80\nmarginal_score = 90\n"))
+            .plugin(canary_with("[analysis]\npass_score = 80\nmarginal_score = 90\n"))
             .at(P, 10, "analysis.marginal_score")
             .says("marginal_score 90 is above pass_score 80"),
         case("too few samples to ever be significant")
-            .plugin(minimal_with("[analysis]\nmin_samples = 2\n"))
+            .plugin(canary_with("[analysis]\nmin_samples = 2\n"))
             .at(P, 9, "analysis.min_samples")
             .says("min_samples must be between 5 and 300, got 2")
             .hint("one second with traffic"),
@@ -465,30 +470,30 @@ fn broken_cases() -> Vec<Case> {
             .says("min_samples 10 cannot be reached in a step of 8s")
             .hint("raise strategy.step_interval to \"10s\""),
         case("success rate above 1")
-            .plugin(minimal_with("[analysis]\nsuccess_rate = 99\n"))
+            .plugin(canary_with("[analysis]\nsuccess_rate = 99\n"))
             .at(P, 9, "analysis.success_rate")
             .says("at most 1, got 99")
             .hint("success_rate = 0.99"),
         case("zero p99 threshold")
-            .plugin(minimal_with("[analysis]\np99_ms = 0\n"))
+            .plugin(canary_with("[analysis]\np99_ms = 0\n"))
             .at(P, 9, "analysis.p99_ms")
             .says("above 0 ms"),
         case("warmup load without a unit")
-            .plugin(minimal_with("[analysis]\nwarmup_load = \"fast\"\n"))
+            .plugin(canary_with("[analysis]\nwarmup_load = \"fast\"\n"))
             .at(P, 9, "analysis.warmup_load")
             .column(15)
             .says("`fast` is not a request rate")
             .hint("warmup_load = \"20rps\""),
         case("warmup load of zero")
-            .plugin(minimal_with("[analysis]\nwarmup_load = \"0rps\"\n"))
+            .plugin(canary_with("[analysis]\nwarmup_load = \"0rps\"\n"))
             .at(P, 9, "analysis.warmup_load")
             .says("between 1 and 1000 requests per second, got 0"),
         case("warmup path without a slash")
-            .plugin(minimal_with("[analysis]\nwarmup_path = \"api/items\"\n"))
+            .plugin(canary_with("[analysis]\nwarmup_path = \"api/items\"\n"))
             .at(P, 9, "analysis.warmup_path")
             .says("warmup_path `api/items` is not a URL path"),
         case("health threshold not a boolean")
-            .plugin(minimal_with("[analysis]\nhealth = \"yes\"\n"))
+            .plugin(canary_with("[analysis]\nhealth = \"yes\"\n"))
             .at(P, 9, "analysis.health")
             .says("expected a boolean"),
         // Across plugins
@@ -999,7 +1004,7 @@ fn load_any(naap: &str, plugin: &str) -> Result<Workspace, Problems> {
 
 #[test]
 fn analysis_is_off_without_the_table_and_filled_in_with_it() {
-    let dir = workspace(ONE_PLUGIN, &[("plugins/a", &minimal_with("[analysis]\n"))]);
+    let dir = workspace(ONE_PLUGIN, &[("plugins/a", &canary_with("[analysis]\n"))]);
     let ws = load(dir.path()).unwrap_or_else(|p| panic!("{p}"));
     assert_eq!(ws.plugins[0].analysis, Some(AnalysisSpec::default()));
     let dir = workspace(ONE_PLUGIN, &[("plugins/a", MINIMAL)]);

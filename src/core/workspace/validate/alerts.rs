@@ -7,6 +7,9 @@ use std::time::Duration;
 
 use crate::core::alerts::DEFAULT_REPEAT_INTERVAL;
 
+/// The built-in alert the rollback guard fires (`core::engine::alerting`).
+const AUTO_ROLLBACK_ALERT: &str = "auto-rollback";
+
 use crate::core::workspace::model::AlertSpec;
 use crate::core::workspace::problem::Report;
 use crate::core::workspace::raw::RawAlert;
@@ -25,7 +28,16 @@ pub(super) fn alerts(raw: &[RawAlert], r: &mut Report) -> Vec<AlertSpec> {
     for a in raw {
         let field = |key: &str| format!("{}.{key}", a.field);
         let name = required_text(r, &a.name, &a.span, &field("name"), "name = \"errors\"");
-        if let Some(n) = &name {
+        if let Some(n) = &name
+            && n.get_ref() == AUTO_ROLLBACK_ALERT
+        {
+            r.at(
+                &n.span(),
+                field("name"),
+                format!("`{AUTO_ROLLBACK_ALERT}` is the name of naap's built-in alert"),
+                "the automatic rollback guard fires it through this plugin's channels; give this alert another name, e.g. name = \"rollback-errors\"",
+            );
+        } else if let Some(n) = &name {
             if let Some((_, first)) = seen.iter().find(|(s, _)| s == n.get_ref()) {
                 r.at(
                     &n.span(),

@@ -24,6 +24,19 @@ pub(super) fn analysis(
     strategy: &StrategySpec,
 ) -> Option<AnalysisSpec> {
     let a = a.value()?;
+    if strategy.kind != StrategyKind::Canary {
+        // Argo Rollouts and Flagger judge canary steps only; a table that is never used
+        // is a mistake the author should hear about.
+        r.at(
+            &a.span,
+            "analysis",
+            format!(
+                "[analysis] judges canary steps, but strategy.kind is \"{}\"",
+                strategy.kind
+            ),
+            "set kind = \"canary\" in [strategy] (with steps), or remove [analysis]",
+        );
+    }
     let defaults = AnalysisSpec::default();
     let metrics = metrics(a, r, &defaults.metrics);
     let tolerance = match &a.tolerance {
@@ -171,26 +184,50 @@ fn min_samples(
         return default;
     };
     let v = *n.get_ref();
+    let step_secs = strategy.step_interval.as_secs();
+    let canary = strategy.kind == StrategyKind::Canary;
     if !(FEWEST_SAMPLES..=MOST_SAMPLES).contains(&v) {
+        // Suggest a value both this range and the step accept.
+        let fits = if canary {
+            (default as i64).min(step_secs as i64)
+        } else {
+            default as i64
+        };
+        let example = if fits >= FEWEST_SAMPLES {
+            format!("e.g. min_samples = {fits}")
+        } else {
+            format!(
+                "e.g. min_samples = {FEWEST_SAMPLES} with strategy.step_interval = \"{FEWEST_SAMPLES}s\" or longer"
+            )
+        };
         r.at(
             &n.span(),
             "analysis.min_samples",
             format!("min_samples must be between {FEWEST_SAMPLES} and {MOST_SAMPLES}, got {v}"),
             format!(
-                "a sample is one second with traffic on a slot; fewer than {FEWEST_SAMPLES} can never show a significant difference, e.g. min_samples = {default}"
+                "a sample is one second with traffic on a slot; fewer than {FEWEST_SAMPLES} can never show a significant difference; {example}"
             ),
         );
         return default;
     }
-    let step_secs = strategy.step_interval.as_secs();
-    if strategy.kind == StrategyKind::Canary && (v as u64) > step_secs {
+    if canary && (v as u64) > step_secs {
+        let hint = if step_secs as i64 >= FEWEST_SAMPLES {
+            format!(
+                "lower min_samples to {step_secs} or less, or raise strategy.step_interval to \"{v}s\""
+            )
+        } else {
+            // Lowering min_samples below the fewest a test can use would be refused too.
+            format!(
+                "raise strategy.step_interval to \"{v}s\" (min_samples cannot go below {FEWEST_SAMPLES})"
+            )
+        };
         r.at(
             &n.span(),
             "analysis.min_samples",
             format!(
                 "min_samples {v} cannot be reached in a step of {step_secs}s: a sample is one second with traffic"
             ),
-            format!("lower min_samples to {step_secs} or less, or raise strategy.step_interval to \"{v}s\""),
+            hint,
         );
     }
     u32::try_from(v).unwrap_or(default)

@@ -14,6 +14,8 @@ use crate::core::workspace::suggest;
 
 const DEFAULT_HEALTH_PATH: &str = "/health";
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(2);
+/// The default timeout, or the interval when that is shorter (Kubernetes' default
+/// is 1s too, and it lets a timeout equal the period).
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_UNHEALTHY_THRESHOLD: u32 = 3;
 const DEFAULT_HEALTHY_THRESHOLD: u32 = 1;
@@ -65,24 +67,23 @@ pub(super) fn health(h: &RawHealth, r: &mut Report) -> HealthSpec {
         HealthCheck::Http { path }
     };
     let interval = positive(r, &h.interval, "health.interval", DEFAULT_INTERVAL);
-    let timeout = positive(r, &h.timeout, "health.timeout", DEFAULT_TIMEOUT);
-    if !interval.is_zero() && !timeout.is_zero() && timeout >= interval {
+    // Derived from the interval, so that no valid interval fails on a default.
+    let timeout = positive(
+        r,
+        &h.timeout,
+        "health.timeout",
+        DEFAULT_TIMEOUT.min(interval),
+    );
+    if let Field::Present(span) = &h.timeout
+        && timeout > interval
+    {
         let (i, t) = (show(interval), show(timeout));
-        match (&h.timeout, &h.interval) {
-            (Field::Present(span), _) => r.at(
-                &span.span(),
-                "health.timeout",
-                format!("timeout {t} must be shorter than interval {i}"),
-                "lower the timeout or raise the interval",
-            ),
-            (_, Field::Present(span)) => r.at(
-                &span.span(),
-                "health.interval",
-                format!("interval {i} must be longer than the timeout ({t} by default)"),
-                "raise the interval, or set a shorter timeout",
-            ),
-            _ => {}
-        }
+        r.at(
+            &span.span(),
+            "health.timeout",
+            format!("timeout {t} is longer than interval {i}"),
+            format!("a check may take at most the interval: timeout = \"{i}\" or less, or raise the interval"),
+        );
     }
     HealthSpec {
         check,

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_spanned::Spanned;
 
 use super::{duration_or, missing, positive};
+use crate::core::workspace::SecretRef;
 use crate::core::workspace::model::RunSpec;
 use crate::core::workspace::placeholders::check_template;
 use crate::core::workspace::problem::{Report, Source};
@@ -43,23 +44,8 @@ pub(super) fn run(table: &Field<RawRun>, r: &mut Report, dir: &Path) -> Option<R
     let build = optional_command(r, &t.build, "run.build");
     let test = optional_command(r, &t.test, "run.test");
 
-    let mut env = BTreeMap::new();
-    if let Field::Present(vars) = &t.env {
-        for (name, value) in vars {
-            let field = format!("run.env.{}", name.get_ref());
-            let name_text = name.get_ref();
-            if name_text.is_empty() || name_text.contains(['=', '\0']) {
-                r.at(
-                    &name.span(),
-                    field.as_str(),
-                    format!("invalid environment variable name `{name_text}`"),
-                    "use letters, digits and underscores, e.g. RUST_LOG",
-                );
-            }
-            template(r, value, &field);
-            env.insert(name_text.clone(), value.get_ref().clone());
-        }
-    }
+    let env = env(r, &t.env);
+    let env_from = env_from(r, &t.env_from, &env, dir);
 
     let cwd = match &t.cwd {
         Field::Present(c) => working_dir(r, c, dir),
@@ -77,10 +63,106 @@ pub(super) fn run(table: &Field<RawRun>, r: &mut Report, dir: &Path) -> Option<R
         build,
         test,
         env,
+        env_from,
         cwd: cwd?,
         stop_grace,
         startup_timeout,
     })
+}
+
+/// Variables naap sets for every slot itself; a manifest value would be overwritten.
+const SET_BY_NAAP: [(&str, &str); 4] = [
+    (
+        "PORT",
+        "the slot's port: use {port} in the command, or read PORT",
+    ),
+    ("NAAP_PLUGIN", "the plugin's name: use {plugin}"),
+    ("NAAP_SLOT", "the slot: use {slot}"),
+    ("NAAP_VERSION", "the version being deployed: use {version}"),
+];
+
+type Pairs = Field<Vec<(Spanned<String>, Spanned<String>)>>;
+
+/// Checks a variable name; true when it may be set.
+fn variable_name(r: &mut Report, name: &Spanned<String>, field: &str) -> bool {
+    let text = name.get_ref();
+    if text.is_empty() || text.contains(['=', '\0']) {
+        r.at(
+            &name.span(),
+            field,
+            format!("invalid environment variable name `{text}`"),
+            "use letters, digits and underscores, e.g. RUST_LOG",
+        );
+        return false;
+    }
+    if let Some((_, what)) = SET_BY_NAAP.iter().find(|(n, _)| n == text) {
+        r.at(
+            &name.span(),
+            field,
+            format!("naap sets {text} itself, to {what}"),
+            format!(
+                "remove {text}; naap always sets PORT, NAAP_PLUGIN, NAAP_SLOT and NAAP_VERSION"
+            ),
+        );
+        return false;
+    }
+    true
+}
+
+/// `[run] env`: names checked, values are templates.
+fn env(r: &mut Report, vars: &Pairs) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    if let Field::Present(vars) = vars {
+        for (name, value) in vars {
+            let field = format!("run.env.{}", name.get_ref());
+            variable_name(r, name, &field);
+            template(r, value, &field);
+            env.insert(name.get_ref().clone(), value.get_ref().clone());
+        }
+    }
+    env
+}
+
+/// `[run] env_from`: `file:PATH` (relative to the plugin directory) or `env:NAME`. Not
+/// resolved here: secrets may only exist where the engine runs, and change between deploys.
+fn env_from(
+    r: &mut Report,
+    vars: &Pairs,
+    env: &BTreeMap<String, String>,
+    dir: &Path,
+) -> BTreeMap<String, SecretRef> {
+    let mut out = BTreeMap::new();
+    let Field::Present(vars) = vars else {
+        return out;
+    };
+    for (name, value) in vars {
+        let text = name.get_ref();
+        let field = format!("run.env_from.{text}");
+        if !variable_name(r, name, &field) {
+            continue;
+        }
+        if env.contains_key(text) {
+            r.at(
+                &name.span(),
+                field.as_str(),
+                format!("{text} is set in both `env` and `env_from`"),
+                "keep one: `env` for plain values, `env_from` for secrets",
+            );
+            continue;
+        }
+        match SecretRef::parse(value.get_ref(), dir) {
+            Ok(secret) => {
+                out.insert(text.clone(), secret);
+            }
+            Err(why) => r.at(
+                &value.span(),
+                field.as_str(),
+                why,
+                format!("write {text} = \"file:/run/secrets/token\" or {text} = \"env:{text}\""),
+            ),
+        }
+    }
+    out
 }
 
 /// Checks a command template; true when it is usable.
