@@ -93,10 +93,17 @@ async fn status_watch_into_a_pipe_prints_reports_without_screen_codes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slot_shows_its_memory_right_after_a_deploy() {
+async fn a_dry_run_shows_where_traffic_ends_and_a_slot_its_memory_right_after_a_deploy() {
     let mut ws = TestWorkspace::new(&[("web", sample_plugin("web", "1.0.0", ""))]);
     ws.start_engine();
     ws.wait_serving("web");
+    // A dry run says where traffic would end: all on the idle slot.
+    let dry = ws.json(&["deploy", "web", "--version", "1.1.0", "--dry-run"]);
+    assert_eq!(
+        dry["weights"],
+        serde_json::json!([["blue", 0], ["green", 100]]),
+        "{dry}"
+    );
     ws.json(&["deploy", "web", "--version", "1.1.0"]);
     let green = ws.slot("web", "green");
     assert_eq!(green["weight"], 100, "{green}");

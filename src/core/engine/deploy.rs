@@ -240,7 +240,11 @@ impl Engine {
                 kind: "dry-run".to_string(),
                 slot: Some(target),
                 version: Some(version),
-                weights: vec![],
+                // Where the deploy would leave traffic once it succeeded.
+                weights: SlotName::ALL
+                    .iter()
+                    .map(|s| (*s, if *s == target { 100 } else { 0 }))
+                    .collect(),
                 elapsed_ms: 0.0,
                 gates: Vec::new(),
             });
