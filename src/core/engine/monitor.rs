@@ -69,7 +69,6 @@ impl Engine {
                 if restarted {
                     self.restart_health_checks(&plugin, slot);
                 }
-                self.sample_new_process(plugin, slot, process.pid);
             }
             RuntimeEvent::Exited {
                 plugin,
@@ -219,29 +218,6 @@ impl Engine {
             tracing::error!("could not persist {plugin}/{slot}: {e}");
         }
         self.publish_routes();
-    }
-
-    /// Measures a process's memory as soon as it starts, so `status` right after a deploy
-    /// shows its RSS rather than waiting for the next once-a-second sample.
-    fn sample_new_process(&self, plugin: String, slot: SlotName, pgid: u32) {
-        let engine = self.clone();
-        tokio::spawn(async move {
-            let usage = tokio::task::spawn_blocking(move || procstat::usage_by_group(&[pgid]))
-                .await
-                .unwrap_or_default();
-            let Some(u) = usage.get(&pgid).filter(|u| u.rss_bytes > 0) else {
-                return;
-            };
-            let mut plugins = engine.lock_plugins();
-            if let Some(s) = plugins
-                .get_mut(&plugin)
-                .and_then(|p| p.slots.get_mut(&slot))
-                && s.process.is_some_and(|p| p.pid == pgid)
-                && s.rss_bytes == 0
-            {
-                s.rss_bytes = u.rss_bytes;
-            }
-        });
     }
 
     async fn on_tick(&self, cpu: &mut CpuMeter) {

@@ -221,6 +221,7 @@ impl Engine {
                 preview: false,
                 ttl: None,
                 detach: false,
+                force: false,
             };
             if let Err(e) = engine.deploy(req, Face::Engine).await {
                 tracing::warn!("first deploy of {name} failed: {e}");

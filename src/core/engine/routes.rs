@@ -3,6 +3,7 @@
 use super::report::{PluginStatus, SlotStatus, StatusReport};
 use super::{Engine, EngineError};
 use crate::core::logs::{LogHub, LogLine};
+use crate::core::procstat;
 use crate::core::router::{
     FailureSink, PluginRoute, RouteMatch, RouteTable, SlotTarget, StickyBy, UpstreamFailure,
 };
@@ -150,7 +151,12 @@ impl Engine {
                     warm_until: slot.warm_until,
                     expires_at: slot.expires_at,
                     cpu_percent: slot.cpu_percent,
-                    rss_bytes: slot.rss_bytes,
+                    // Sampled once a second for the whole process group; a process younger
+                    // than that shows its own memory rather than nothing.
+                    rss_bytes: match (slot.rss_bytes, slot.process) {
+                        (0, Some(p)) => procstat::resident_bytes(p.pid).unwrap_or(0),
+                        (rss, _) => rss,
+                    },
                     metrics: self.inner.metrics.slot(&manifest.name, name).snapshot(),
                 });
             }

@@ -2,8 +2,8 @@
 //! window of one-second buckets, plus a 300-second per-second series for charts.
 
 mod clock;
-mod proxy_counters;
 mod in_flight;
+mod proxy_counters;
 mod registry;
 mod window;
 
@@ -15,8 +15,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 pub use clock::now_second;
-pub use proxy_counters::TunnelGuard;
 pub use in_flight::InFlight;
+pub use proxy_counters::TunnelGuard;
 pub use registry::MetricsRegistry;
 use window::Window;
 

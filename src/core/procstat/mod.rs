@@ -104,6 +104,13 @@ pub fn clock_ticks_per_second() -> u64 {
 }
 
 /// The size of a memory page in bytes, the unit of `rss` in `/proc/PID/stat`.
+/// The resident memory of one process (`/proc/PID/statm`), if it runs.
+pub fn resident_bytes(pid: u32) -> Option<u64> {
+    let statm = std::fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * page_size())
+}
+
 pub(crate) fn page_size() -> u64 {
     // SAFETY: sysconf has no preconditions; it only reads a configuration value.
     let size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };

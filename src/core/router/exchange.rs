@@ -4,9 +4,9 @@
 
 use super::compiled::Target;
 use super::forward::{self, ConnInfo};
+use super::in_flight::TrackedBody;
 use super::report::{UpstreamFailure, error_chain};
 use super::retry::{self, Replay};
-use super::in_flight::TrackedBody;
 use super::{ProxyBody, Router, Upstream, hygiene, request_id, respond, tunnel};
 use crate::core::metrics::InFlight;
 use http_body_util::{Either, Empty};
