@@ -1,8 +1,9 @@
 //! The local runtime: one supervised child process per plugin slot.
 //!
 //! Children must outlive the engine (it may be killed and re-adopt them later), so each runs
-//! in its own process group with stdout and stderr appended to files under the log
-//! directory, which the runtime tails into the [`LogHub`]. A crashed process is restarted
+//! in its own session and process group with stdout and stderr appended to files under the
+//! log directory, which the runtime tails into the [`LogHub`] (and reads back after an
+//! engine restart, see `readback`). A crashed process is restarted
 //! with exponential backoff until it crash-loops; a stop signals every process of the slot,
 //! in its group or not (see `containment`).
 
