@@ -184,7 +184,7 @@ pub async fn rollback(
             .as_ref()
             .map(|v| format!(" to {v}"))
             .unwrap_or_else(|| " to the previous version".to_string());
-        eprint!("Roll back {plugin}{target}? [y/N] ");
+        crate::cli::stdout::note(format_args!("Roll back {plugin}{target}? [y/N] "));
         std::io::stderr().flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;

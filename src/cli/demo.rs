@@ -136,7 +136,9 @@ fn interactive() -> bool {
 /// "Stop the demo?", default yes; anything but n/no stops it.
 async fn ask_stop() -> bool {
     use std::io::Write;
-    sayln!("Stop the demo engine and its plugins and remove the workspace? [Y/n] ");
+    crate::cli::stdout::write_best_effort(format_args!(
+        "Stop the demo engine and its plugins and remove the workspace? [Y/n] "
+    ));
     let _ = std::io::stdout().flush();
     let answer = tokio::task::spawn_blocking(|| {
         let mut line = String::new();

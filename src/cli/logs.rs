@@ -59,8 +59,7 @@ pub async fn logs(cli: &Cli, args: LogsArgs) -> anyhow::Result<()> {
             Ok(_) => {}
             Err(ClientError::Io(e)) => {
                 noteln!("naap: lost the engine ({e}); reconnecting …");
-                client = reconnect(cli).await?;
-                engine = follower.start(cli, &mut client, Some(engine)).await?;
+                (client, engine) = reconnect(cli, &mut follower, engine).await?;
             }
             Err(e) => return Err(e.into()),
         }
@@ -186,14 +185,27 @@ enum Resume {
 /// Connects again after the engine went away, waiting (with backoff) for it to come back.
 /// Never starts one, even without --no-start: a follower is a reader, and starting an
 /// engine that was stopped on purpose (`naap stop`) would undo that.
-async fn reconnect(cli: &Cli) -> anyhow::Result<Client> {
+async fn reconnect(
+    cli: &Cli,
+    follower: &mut Follower,
+    previous: EngineIdentity,
+) -> anyhow::Result<(Client, EngineIdentity)> {
     let root = context::workspace_root(cli)?;
     let socket = crate::core::engine::socket_path(&context::state_dir(&root));
     let mut wait = RECONNECT_FIRST;
     let mut told = false;
     loop {
+        // A dying engine can still accept a connection and then drop it: only a connection
+        // that subscribed and read the backlog counts.
         match Client::connect(&socket, Face::Cli).await {
-            Ok(client) => return Ok(client),
+            Ok(mut client) => match follower
+                .start(cli, &mut client, Some(previous.clone()))
+                .await
+            {
+                Ok(engine) => return Ok((client, engine)),
+                Err(e) if is_connection_loss(&e) => {}
+                Err(e) => return Err(e),
+            },
             Err(ClientError::NoEngine(_) | ClientError::Io(_)) => {}
             Err(e) => return Err(e.into()),
         }
@@ -206,6 +218,13 @@ async fn reconnect(cli: &Cli) -> anyhow::Result<Client> {
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(RECONNECT_MAX);
     }
+}
+
+fn is_connection_loss(error: &anyhow::Error) -> bool {
+    matches!(
+        error.downcast_ref::<ClientError>(),
+        Some(ClientError::Io(_) | ClientError::NoEngine(_))
+    )
 }
 
 /// `12:00:01.123 blue  WARN  message  key=value …`, with control characters made visible.

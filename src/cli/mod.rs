@@ -1,6 +1,10 @@
 //! The headless face: every subcommand is a client of the engine's socket, except `init`,
 //! `validate`, `serve`, `demo` and `sample-service`, which work on files or run the engine.
 
+// Printing goes through `stdout` (outln!, out!, noteln!), which never panics on a closed
+// pipe; the std macros do, so they are refused here.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
 #[macro_use]
 mod stdout;
 mod actions;
