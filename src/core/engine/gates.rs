@@ -269,6 +269,8 @@ impl Engine {
         tokio::spawn(async move {
             let mut lines = BufReader::new(stream).lines();
             while let Ok(Some(line)) = lines.next_line().await {
+                // Masked before it is kept: the tail is stored with a cached pass.
+                let line = logs.masked(&plugin, &line);
                 logs.push(&plugin, None, LogSource::Gate, &line);
                 if let Ok(mut tail) = tail.lock() {
                     if tail.len() == OUTPUT_TAIL_LINES {
