@@ -332,12 +332,12 @@ fn env_from_secrets_reach_the_plugin_and_never_the_store() {
     let manifest = sample_plugin("shop", "1.0.0", "")
         .replace(
             "command = \"",
-            "command = \"printf '%s %s' \\\"$API_TOKEN\\\" \\\"$DB_PASSWORD\\\" > seen-{slot}.txt; exec ",
+            "command = \"printf '%s %s' \\\"$API_TOKEN\\\" \\\"$DB_PASSWORD\\\" > seen-{slot}.txt; echo token=$API_TOKEN password=$DB_PASSWORD; exec ",
         )
         .replace(
             "stop_grace = \"2s\"",
             &format!(
-                "build = \"printf '%s' \\\"$API_TOKEN\\\" > seen-by-gate.txt\"\nenv_from = {{ API_TOKEN = \"file:{}\", DB_PASSWORD = \"env:NAAP_TEST_DB_PASSWORD\" }}\nstop_grace = \"2s\"",
+                "build = \"printf '%s' \\\"$API_TOKEN\\\" > seen-by-gate.txt; echo gate saw $API_TOKEN\"\nenv_from = {{ API_TOKEN = \"file:{}\", DB_PASSWORD = \"env:NAAP_TEST_DB_PASSWORD\" }}\nstop_grace = \"2s\"",
                 token.display()
             ),
         );
@@ -376,6 +376,15 @@ fn env_from_secrets_reach_the_plugin_and_never_the_store() {
     for out in [&status, &history] {
         assert!(!contains(&out.stdout, FILE_SECRET) && !contains(&out.stdout, ENV_SECRET));
     }
+    // What the plugin and its gate print of them is masked in `naap logs`.
+    let printed = wait_for(Duration::from_secs(10), || {
+        let out = ws.naap(&["logs", "shop", "-n", "1000"]);
+        let text = stdout(&out);
+        text.contains("token=*** password=***") && text.contains("gate saw ***")
+    });
+    let logs = ws.naap(&["logs", "shop", "-n", "1000", "--json"]);
+    assert!(printed, "{}", stdout(&logs));
+    assert!(!contains(&logs.stdout, FILE_SECRET) && !contains(&logs.stdout, ENV_SECRET));
 
     // A missing secret file fails the deploy before anything starts, and says where.
     std::fs::remove_file(&token).expect("rm");

@@ -287,6 +287,8 @@ impl Engine {
                     .trim_end_matches(['\r', '\n'])
                     .to_string();
                 bytes.clear();
+                // Masked before it is kept: the tail is stored with a cached pass.
+                let line = logs.masked(&plugin, &line);
                 let (level, message, fields) = parser.parse(&line);
                 logs.push_line(LogLine {
                     seq: 0,

@@ -25,6 +25,10 @@ impl Engine {
             })?;
             values.insert(name.clone(), value);
         }
+        // Whatever the plugin or its gates print of them is masked in naap's log views.
+        self.inner
+            .logs
+            .mask_values(plugin, values.values().cloned());
         Ok(values)
     }
 }

@@ -27,7 +27,12 @@ struct HubInner {
     /// The last sequence number handed out; 0 before the first line.
     seq: AtomicU64,
     capacity_per_plugin: usize,
+    /// Secret values per plugin (its `env_from`), shown as `***` in its lines.
+    masked: Mutex<HashMap<String, Vec<String>>>,
 }
+
+/// Shorter values are not masked: hiding every "1" or "on" would garble the logs.
+const SHORTEST_MASKED: usize = 3;
 
 impl LogHub {
     /// Creates a hub that keeps the newest `capacity_per_plugin` lines of each plugin.
@@ -39,6 +44,7 @@ impl LogHub {
                 tx,
                 seq: AtomicU64::new(0),
                 capacity_per_plugin: capacity_per_plugin.max(1),
+                masked: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -59,8 +65,81 @@ impl LogHub {
         });
     }
 
+    /// From now on, `values` appear as `***` in the plugin's lines, as CI systems mask
+    /// secrets in build logs. Values are added to those masked before (a rotated secret's
+    /// old value stays masked).
+    pub fn mask_values(&self, plugin: &str, values: impl IntoIterator<Item = String>) {
+        let Ok(mut masked) = self.inner.masked.lock() else {
+            return;
+        };
+        let list = masked.entry(plugin.to_string()).or_default();
+        for value in values {
+            if value.len() >= SHORTEST_MASKED && !list.contains(&value) {
+                list.push(value);
+            }
+        }
+        // Longest first, so a secret containing another is masked whole.
+        list.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+
+    /// `raw` with the plugin's masked values replaced by `***`, for text kept elsewhere
+    /// (the tail of a gate's output stored with its cached pass).
+    pub fn masked(&self, plugin: &str, raw: &str) -> String {
+        self.mask(plugin, raw).unwrap_or_else(|| raw.to_string())
+    }
+
+    /// Masks the message and every string among the fields.
+    fn mask_line(&self, line: &mut LogLine) {
+        fn walk(hub: &LogHub, plugin: &str, value: &mut serde_json::Value) {
+            match value {
+                serde_json::Value::String(s) => {
+                    if let Some(m) = hub.mask(plugin, s) {
+                        *s = m;
+                    }
+                }
+                serde_json::Value::Array(items) => {
+                    items.iter_mut().for_each(|v| walk(hub, plugin, v))
+                }
+                serde_json::Value::Object(map) => {
+                    map.values_mut().for_each(|v| walk(hub, plugin, v))
+                }
+                _ => {}
+            }
+        }
+        let has_masks = self
+            .inner
+            .masked
+            .lock()
+            .is_ok_and(|m| m.get(&line.plugin).is_some_and(|v| !v.is_empty()));
+        if !has_masks {
+            return;
+        }
+        if let Some(m) = self.mask(&line.plugin, &line.message) {
+            line.message = m;
+        }
+        if let Some(fields) = line.fields.as_mut() {
+            fields
+                .values_mut()
+                .for_each(|v| walk(self, &line.plugin, v));
+        }
+    }
+
+    fn mask(&self, plugin: &str, raw: &str) -> Option<String> {
+        let masked = self.inner.masked.lock().ok()?;
+        let values = masked.get(plugin)?;
+        let mut out: Option<String> = None;
+        for value in values {
+            let text = out.as_deref().unwrap_or(raw);
+            if text.contains(value.as_str()) {
+                out = Some(text.replace(value.as_str(), "***"));
+            }
+        }
+        out
+    }
+
     /// Stores and broadcasts an already parsed line, replacing its `seq` with the next one.
     pub fn push_line(&self, mut line: LogLine) {
+        self.mask_line(&mut line);
         let mut buffers = self.buffers();
         // Numbered under the lock so that every buffer and the broadcast stay in seq order.
         line.seq = self.inner.seq.fetch_add(1, Ordering::Relaxed) + 1;
