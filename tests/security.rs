@@ -22,26 +22,45 @@ fn gate_runs(ws: &TestWorkspace, plugin: &str) -> usize {
 }
 
 /// Rows of the store that a deploy attempt would add: versions, rollouts, deploy audits.
-fn store_footprint(ws: &TestWorkspace) -> (Vec<String>, i64, i64) {
+/// The engine holds the store exclusively while it runs, so it is stopped for the read
+/// (its plugins keep running) and started again, adopting them.
+fn store_footprint(ws: &mut TestWorkspace) -> (Vec<String>, i64, i64) {
+    let footprint = with_engine_stopped(ws, |conn| {
+        let mut stmt = conn
+            .prepare("SELECT version FROM versions ORDER BY version")
+            .expect("versions");
+        let versions = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .expect("query")
+            .map(|r| r.expect("row"))
+            .collect();
+        let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
+        (
+            versions,
+            count("SELECT count(*) FROM rollouts"),
+            count("SELECT count(*) FROM audit"),
+        )
+    });
+    ws.start_engine();
+    footprint
+}
+
+/// Stops the engine (not its plugins), then reads the store it held exclusively.
+fn with_engine_stopped<T>(
+    ws: &mut TestWorkspace,
+    read: impl FnOnce(&rusqlite::Connection) -> T,
+) -> T {
+    let out = ws.naap(&["--no-start", "stop"]);
+    assert!(out.status.success(), "stop: {}", stderr(&out));
+    if let Some(mut engine) = ws.engine.take() {
+        let _ = engine.wait();
+    }
     let conn = rusqlite::Connection::open_with_flags(
         ws.state_dir().join("naap.db"),
         rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
     )
     .expect("open the store");
-    let mut stmt = conn
-        .prepare("SELECT version FROM versions ORDER BY version")
-        .expect("versions");
-    let versions = stmt
-        .query_map([], |r| r.get::<_, String>(0))
-        .expect("query")
-        .map(|r| r.expect("row"))
-        .collect();
-    let count = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, i64>(0)).expect(sql);
-    (
-        versions,
-        count("SELECT count(*) FROM rollouts"),
-        count("SELECT count(*) FROM audit"),
-    )
+    read(&conn)
 }
 
 fn injection(marker: &Path) -> String {
@@ -56,7 +75,7 @@ fn an_injected_version_is_refused_by_the_cli_before_anything_runs() {
     ws.wait_serving("shop");
     let marker = ws.path().join("INJECTED");
     let runs = gate_runs(&ws, "shop");
-    let before = store_footprint(&ws);
+    let before = store_footprint(&mut ws);
 
     let bad = injection(&marker);
     let too_long = "1".repeat(300);
@@ -81,7 +100,7 @@ fn an_injected_version_is_refused_by_the_cli_before_anything_runs() {
     // refuses on its own, for any caller that skipped the check.
     assert!(!marker.exists(), "the injected command ran");
     assert_eq!(gate_runs(&ws, "shop"), runs, "a gate ran");
-    assert_eq!(store_footprint(&ws), before, "the store changed");
+    assert_eq!(store_footprint(&mut ws), before, "the store changed");
 }
 
 #[test]
@@ -91,7 +110,7 @@ fn an_injected_version_is_refused_by_the_socket_api_before_anything_runs() {
     ws.wait_serving("shop");
     let marker = ws.path().join("INJECTED");
     let runs = gate_runs(&ws, "shop");
-    let before = store_footprint(&ws);
+    let before = store_footprint(&mut ws);
 
     let stream = std::os::unix::net::UnixStream::connect(ws.state_dir().join("engine.sock"))
         .expect("connect");
@@ -136,7 +155,7 @@ fn an_injected_version_is_refused_by_the_socket_api_before_anything_runs() {
 
     assert!(!marker.exists(), "the injected command ran");
     assert_eq!(gate_runs(&ws, "shop"), runs, "a gate ran");
-    assert_eq!(store_footprint(&ws), before, "the store changed");
+    assert_eq!(store_footprint(&mut ws), before, "the store changed");
 }
 
 /// The naap binary under a path full of shell syntax: `{naap}` expands to it in the run
@@ -350,27 +369,6 @@ fn env_from_secrets_reach_the_plugin_and_never_the_store() {
     let gate = std::fs::read_to_string(plugin_dir.join("seen-by-gate.txt")).expect("gate");
     assert_eq!(gate, FILE_SECRET);
 
-    // The stored run spec holds the references, and no file of the store the values.
-    let conn = rusqlite::Connection::open_with_flags(
-        ws.state_dir().join("naap.db"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .expect("open");
-    let spec: String = conn
-        .query_row("SELECT spec_json FROM versions", [], |r| r.get(0))
-        .expect("spec");
-    assert!(
-        spec.contains(&format!("file:{}", token.display())),
-        "{spec}"
-    );
-    assert!(spec.contains("env:NAAP_TEST_DB_PASSWORD"), "{spec}");
-    drop(conn);
-    for file in ["naap.db", "naap.db-wal", "naap.db-shm"] {
-        let bytes = std::fs::read(ws.state_dir().join(file)).unwrap_or_default();
-        for secret in [FILE_SECRET, ENV_SECRET] {
-            assert!(!contains(&bytes, secret), "{secret} is in {file}");
-        }
-    }
     let status = ws.naap(&["status", "--json"]);
     let history = ws.naap(&["history", "shop", "--json"]);
     for out in [&status, &history] {
@@ -408,6 +406,23 @@ fn env_from_secrets_reach_the_plugin_and_never_the_store() {
         .map(|s| s.iter().filter_map(|s| s["version"].as_str()).collect())
         .unwrap_or_default();
     assert!(!versions.contains(&"2.0.0"), "{versions:?}");
+
+    // The stored run spec holds the references, and no file of the store the values.
+    let spec: String = with_engine_stopped(&mut ws, |conn| {
+        conn.query_row("SELECT spec_json FROM versions", [], |r| r.get(0))
+            .expect("spec")
+    });
+    assert!(
+        spec.contains(&format!("file:{}", token.display())),
+        "{spec}"
+    );
+    assert!(spec.contains("env:NAAP_TEST_DB_PASSWORD"), "{spec}");
+    for file in ["naap.db", "naap.db-wal", "naap.db-shm"] {
+        let bytes = std::fs::read(ws.state_dir().join(file)).unwrap_or_default();
+        for secret in [FILE_SECRET, ENV_SECRET] {
+            assert!(!contains(&bytes, secret), "{secret} is in {file}");
+        }
+    }
 }
 
 #[test]

@@ -27,7 +27,8 @@ timeout = "150ms"
 
 /// Deploys again (the engine's first deploy already failed) and returns the CLI's stderr.
 fn failed_deploy(ws: &TestWorkspace, plugin: &str) -> String {
-    let failed = wait_for(Duration::from_secs(20), || {
+    // Generous: under a loaded machine the first deploy and its startup timeout take a while.
+    let failed = wait_for(Duration::from_secs(60), || {
         ws.slot(plugin, "blue")["process_state"] == "failed"
     });
     assert!(failed, "{:#}", ws.status());

@@ -806,30 +806,7 @@ impl Engine {
             .map(|p| p.name.clone())
             .collect();
         for name in names {
-            let deployed = self
-                .lock_plugins()
-                .get(&name)
-                .is_some_and(|s| s.slots.values().any(|slot| slot.version.is_some()));
-            if deployed {
-                continue;
-            }
-            let engine = self.clone();
-            tokio::spawn(async move {
-                let req = DeployRequest {
-                    plugin: name.clone(),
-                    version: None,
-                    strategy: Some(StrategyKind::Immediate),
-                    dry_run: false,
-                    no_cache: false,
-                    preview: false,
-                    ttl: None,
-                    detach: false,
-                    force: false,
-                };
-                if let Err(e) = engine.deploy(req, Face::Engine).await {
-                    tracing::warn!("first deploy of {name} failed: {e}");
-                }
-            });
+            self.first_deploy(&name);
         }
     }
 }
@@ -853,5 +830,40 @@ pub(crate) fn health_config(spec: &DeploySpec) -> HealthConfig {
         unhealthy_threshold: spec.health.unhealthy_threshold,
         healthy_threshold: spec.health.healthy_threshold,
         startup_grace: spec.run.startup_timeout,
+    }
+}
+
+impl Engine {
+    /// Starts the manifest version of a plugin that was never deployed (at engine start, or
+    /// when a reload adds it), in the background; returns that version, or None when the
+    /// plugin already has a version in a slot.
+    pub(crate) fn first_deploy(&self, plugin: &str) -> Option<String> {
+        let deployed = self
+            .lock_plugins()
+            .get(plugin)
+            .is_some_and(|s| s.slots.values().any(|slot| slot.version.is_some()));
+        if deployed {
+            return None;
+        }
+        let version = self.workspace().plugin(plugin)?.version.clone();
+        let engine = self.clone();
+        let name = plugin.to_string();
+        tokio::spawn(async move {
+            let req = DeployRequest {
+                plugin: name.clone(),
+                version: None,
+                strategy: Some(StrategyKind::Immediate),
+                dry_run: false,
+                no_cache: false,
+                preview: false,
+                ttl: None,
+                detach: false,
+                force: false,
+            };
+            if let Err(e) = engine.deploy(req, Face::Engine).await {
+                tracing::warn!("first deploy of {name} failed: {e}");
+            }
+        });
+        Some(version)
     }
 }

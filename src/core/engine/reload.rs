@@ -14,9 +14,8 @@
 //!   the rest (version, run, health, strategy, analysis) on its next deploy;
 //! - an unchanged plugin is not touched: its slots, pids and health checks stay.
 
-use super::deploy::DeployRequest;
 use super::{Engine, EngineError};
-use crate::core::types::{Face, SlotName, StrategyKind};
+use crate::core::types::{Face, SlotName};
 use crate::core::workspace::{self, PluginManifest, Workspace};
 use serde::{Deserialize, Serialize};
 
@@ -197,37 +196,6 @@ impl Engine {
         }
         self.publish_routes();
         stopped
-    }
-
-    /// Starts the manifest version of a plugin that was never deployed; says so.
-    fn first_deploy(&self, plugin: &str) -> Option<String> {
-        let deployed = self
-            .lock_plugins()
-            .get(plugin)
-            .is_some_and(|s| s.slots.values().any(|slot| slot.version.is_some()));
-        if deployed {
-            return None;
-        }
-        let version = self.workspace().plugin(plugin)?.version.clone();
-        let engine = self.clone();
-        let name = plugin.to_string();
-        tokio::spawn(async move {
-            let req = DeployRequest {
-                plugin: name.clone(),
-                version: None,
-                strategy: Some(StrategyKind::Immediate),
-                dry_run: false,
-                no_cache: false,
-                preview: false,
-                ttl: None,
-                detach: false,
-                force: false,
-            };
-            if let Err(e) = engine.deploy(req, Face::Engine).await {
-                tracing::warn!("first deploy of {name} failed: {e}");
-            }
-        });
-        Some(version)
     }
 
     /// Before a deploy of `plugin`: re-reads the workspace from disk so an edit of that
