@@ -1,6 +1,6 @@
 //! CPU time, memory and size of whole process groups (a slot's process and its children).
 
-use super::{page_size, parse_stat};
+use super::{all_stats, page_size};
 use std::collections::HashMap;
 
 /// Resource use summed over the live processes of one process group.
@@ -29,25 +29,8 @@ pub fn usage_by_group(pgids: &[u32]) -> HashMap<u32, GroupUsage> {
     if usage.is_empty() {
         return usage;
     }
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return usage;
-    };
     let page = page_size();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        // A process may exit between listing and reading; it simply no longer counts.
-        let Ok(content) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(stat) = parse_stat(&content) else {
-            continue;
-        };
-        if !stat.is_live() {
-            continue;
-        }
+    for (_, stat) in all_stats().filter(|(_, stat)| stat.is_live()) {
         if let Some(group) = usage.get_mut(&stat.pgrp) {
             group.cpu_ticks += stat.utime + stat.stime;
             group.rss_bytes += stat.rss_pages * page;

@@ -65,6 +65,17 @@ pub(crate) fn parse_stat(content: &str) -> Option<Stat> {
     })
 }
 
+/// Every process in `/proc` with its parsed stat (nothing when `/proc` is not mounted). A
+/// process may exit between listing and reading; it is simply left out.
+pub(crate) fn all_stats() -> impl Iterator<Item = (u32, Stat)> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| read_stat(pid).map(|stat| (pid, stat)))
+}
+
 /// Reads and parses `/proc/PID/stat`; `None` when the process does not exist.
 pub(crate) fn read_stat(pid: u32) -> Option<Stat> {
     let content = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

@@ -1,7 +1,7 @@
 //! One pass over `/proc`: every process with its parent, group, session and start time, for
 //! finding all the processes that belong to a slot.
 
-use super::parse_stat;
+use super::all_stats;
 
 /// One process as `/proc/PID/stat` describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,32 +18,16 @@ pub struct ProcessEntry {
 
 /// Every process visible in `/proc` (empty when `/proc` is not mounted).
 pub fn process_table() -> Vec<ProcessEntry> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    let mut table = Vec::new();
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(pid) = name.to_str().and_then(|n| n.parse::<u32>().ok()) else {
-            continue;
-        };
-        // A process may exit between listing and reading; it simply is not listed.
-        let Ok(content) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let Some(stat) = parse_stat(&content) else {
-            continue;
-        };
-        table.push(ProcessEntry {
+    all_stats()
+        .map(|(pid, stat)| ProcessEntry {
             pid,
             ppid: stat.ppid,
             pgrp: stat.pgrp,
             session: stat.session,
             start_time: stat.start_time,
             live: stat.is_live(),
-        });
-    }
-    table
+        })
+        .collect()
 }
 
 /// Whether the initial environment of a process (`/proc/PID/environ`, the one it was
