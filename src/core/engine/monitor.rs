@@ -142,7 +142,12 @@ impl Engine {
                     .is_some_and(|s| s.handle.is_some());
                 if !replaced {
                     self.update_slot(&plugin, slot, |s| {
-                        s.process_state = SlotProcess(ProcessState::Stopped);
+                        // A slot that failed to start is stopped and then marked failed
+                        // with its reason; this event may arrive after that and must not
+                        // turn it back into a plain stop.
+                        if s.process_state.0 != ProcessState::Failed {
+                            s.process_state = SlotProcess(ProcessState::Stopped);
+                        }
                         s.process = None;
                     });
                 }
