@@ -372,16 +372,14 @@ async fn a_killed_slot_costs_no_request_its_requests_are_retried_on_the_other() 
     let retried = wait_for(Duration::from_secs(20), || {
         slot_metric(&ws, "echo", "green", "retries_total") > 0
     });
-    let out_of_routing = wait_for(Duration::from_secs(20), || {
+    // Keep the load on while the engine reacts (health checks take green out, or the
+    // wrapper's server comes back): whichever happens first, no request may fail. Which
+    // one wins is timing, so it is not asserted.
+    let _ = wait_for(Duration::from_secs(10), || {
         ws.slot("echo", "green")["health"] != "healthy"
-    });
-    let before = slot_metric(&ws, "echo", "blue", "requests_total");
-    let more = wait_for(Duration::from_secs(10), || {
-        slot_metric(&ws, "echo", "blue", "requests_total") > before + 20
     });
     let (sent, failed) = load.finish().await;
     assert!(retried, "no retry counted: {:#}", ws.slot("echo", "green"));
-    assert!(out_of_routing && more, "{:#}", ws.status());
     assert!(sent > 50, "too little load: {sent}");
     assert_eq!(failed, 0, "{failed} of {sent} requests failed");
 
