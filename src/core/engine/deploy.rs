@@ -580,6 +580,11 @@ impl Engine {
                 );
             }
         }
+        if adopt.is_none() {
+            // A new version in this slot starts with an empty window: the guard and the
+            // canary judge must not hold the previous version's errors against it.
+            self.inner.metrics.remove_slot(plugin, slot);
+        }
         let checker = self.health_checker(plugin, slot, port, spec);
         {
             // Start under the state lock so the runtime's `Started` event, applied by the
