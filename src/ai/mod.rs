@@ -10,4 +10,5 @@
 pub mod answer;
 pub mod intent;
 pub mod offline;
+pub mod provider;
 pub mod transcript;
