@@ -30,10 +30,10 @@ async fn run(engine: &Engine, socket: &std::path::Path, events: u64, pace: Optio
         .await
         .expect("connect to the engine's socket");
     client
-        .call(Call::Subscribe {
+        .call(Call::Subscribe(naap::api::protocol::SubscribeRequest {
             logs: false,
             plugin: None,
-        })
+        }))
         .await
         .expect("subscribe");
     let tag = format!("bench-{}", pace.unwrap_or(0));

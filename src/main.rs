@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    naap::cli::main()
+    naap::launch::main()
 }

@@ -10,5 +10,10 @@
 pub mod answer;
 pub mod intent;
 pub mod offline;
+pub mod operator;
+pub mod policy;
+pub mod proposal;
 pub mod provider;
+pub mod redact;
+pub mod tools;
 pub mod transcript;

@@ -4,12 +4,12 @@
 
 use super::answer;
 use super::intent::{Intent, SlotWord, parse};
+use super::proposal::Proposal;
 use crate::api::protocol::Call;
 use crate::core::engine::{PluginStatus, StatusReport};
 use crate::core::logs::LogLine;
 use crate::core::store::EventRecord;
 use crate::core::types::{SlotName, Version};
-use crate::tui::app::Confirmation;
 use std::collections::BTreeMap;
 
 /// What the operator answers.
@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 pub struct Reply {
     pub text: String,
     /// An action waiting for y/n.
-    pub card: Option<Confirmation>,
+    pub card: Option<Proposal>,
     /// Show this plugin's errors (of one slot, or all) in the log pane.
     pub show_errors: Option<(String, Option<SlotName>)>,
 }
@@ -31,7 +31,7 @@ impl Reply {
         }
     }
 
-    fn card(text: impl Into<String>, card: Confirmation) -> Reply {
+    fn card(text: impl Into<String>, card: Proposal) -> Reply {
         Reply {
             text: text.into(),
             card: Some(card),
@@ -96,7 +96,7 @@ pub fn respond(text: &str, world: &World) -> Reply {
         Intent::Rollback { plugin } => match find(&plugin) {
             Some(p) => Reply::card(
                 "This is what a rollback does:",
-                Confirmation::rollback(p, p.rollout.is_some()),
+                Proposal::rollback(p, p.rollout.is_some()),
             ),
             None => unknown_plugin(&plugin),
         },
@@ -117,7 +117,7 @@ pub fn respond(text: &str, world: &World) -> Reply {
             (Some(_), Err(e)) => Reply::text(format!("I cannot deploy that: {e}.")),
             (Some(p), Ok(version)) => Reply::card(
                 "Deploying asks first:",
-                Confirmation {
+                Proposal {
                     title: format!("deploy {plugin} --version {version}"),
                     lines: vec![
                         format!(
@@ -127,7 +127,7 @@ pub fn respond(text: &str, world: &World) -> Reply {
                         "traffic moves only once it is healthy; gates run first".to_string(),
                     ],
                     label: format!("deploy {plugin} {version}"),
-                    call: Call::Deploy {
+                    call: Call::Deploy(crate::api::protocol::DeployRequest {
                         plugin: plugin.clone(),
                         version: Some(version),
                         strategy: None,
@@ -137,7 +137,7 @@ pub fn respond(text: &str, world: &World) -> Reply {
                         ttl: None,
                         detach: true,
                         force: false,
-                    },
+                    }),
                 },
             ),
             (None, _) => unknown_plugin(&plugin),
@@ -153,7 +153,7 @@ fn steer(plugin: Option<&PluginStatus>, name: &str, promote: bool) -> Reply {
     let Some(p) = plugin else {
         return unknown_plugin(name);
     };
-    match Confirmation::steer(p, promote) {
+    match Proposal::steer(p, promote) {
         Some(card) => Reply::card("This is what it does:", card),
         None => Reply::text(format!(
             "No rollout of {name} is running, so there is nothing to {}.",
@@ -176,9 +176,9 @@ fn pause_resume(plugin: Option<&PluginStatus>, name: &str, pause: bool) -> Reply
                 "the rollout to {} stays at its current weight; the step timer freezes",
                 r.to_version
             ),
-            Call::Pause {
+            Call::Pause(crate::api::protocol::PluginRequest {
                 plugin: name.to_string(),
-            },
+            }),
         )
     } else {
         (
@@ -187,14 +187,14 @@ fn pause_resume(plugin: Option<&PluginStatus>, name: &str, pause: bool) -> Reply
                 "the rollout to {} goes on from where it was held",
                 r.to_version
             ),
-            Call::Resume {
+            Call::Resume(crate::api::protocol::PluginRequest {
                 plugin: name.to_string(),
-            },
+            }),
         )
     };
     Reply::card(
         "This is what it does:",
-        Confirmation {
+        Proposal {
             title: format!("{verb} {name}"),
             lines: vec![line],
             label: format!("{verb} {name}"),
@@ -263,7 +263,7 @@ fn traffic(plugin: &PluginStatus, word: SlotWord, percent: u32) -> Reply {
     let (blue, green) = (weights[&SlotName::Blue], weights[&SlotName::Green]);
     Reply::card(
         "This is the change:",
-        Confirmation {
+        Proposal {
             title: format!("traffic {} blue={blue} green={green}", plugin.name),
             lines: vec![
                 format!("{slot} v{}: {}% → {percent}%", version(slot), live(slot)),
@@ -275,10 +275,11 @@ fn traffic(plugin: &PluginStatus, word: SlotWord, percent: u32) -> Reply {
                 ),
             ],
             label: format!("traffic {} blue={blue} green={green}", plugin.name),
-            call: Call::Traffic {
+            call: Call::Traffic(crate::api::protocol::TrafficRequest {
                 plugin: plugin.name.clone(),
                 weights,
-            },
+                dry_run: false,
+            }),
         },
     )
 }

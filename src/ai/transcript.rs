@@ -1,7 +1,7 @@
 //! The conversation with the operator: what was asked, what it answered, and the action
 //! cards waiting for a yes or a no.
 
-use crate::tui::app::Confirmation;
+use super::proposal::Proposal;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Speaker {
@@ -25,7 +25,7 @@ pub enum CardState {
 pub struct Entry {
     pub speaker: Speaker,
     pub text: String,
-    pub card: Option<(Confirmation, CardState)>,
+    pub card: Option<(Proposal, CardState)>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -44,7 +44,7 @@ impl Transcript {
 
     /// An answer, with an action card when it proposes one. A new card replaces an older
     /// one still waiting: only the latest proposal can be confirmed.
-    pub fn operator(&mut self, text: String, card: Option<Confirmation>) {
+    pub fn operator(&mut self, text: String, card: Option<Proposal>) {
         if card.is_some()
             && let Some((_, state)) = self.waiting_mut()
         {
@@ -67,7 +67,7 @@ impl Transcript {
     }
 
     /// The card waiting for an answer, if any.
-    pub fn waiting_mut(&mut self) -> Option<&mut (Confirmation, CardState)> {
+    pub fn waiting_mut(&mut self) -> Option<&mut (Proposal, CardState)> {
         self.entries
             .iter_mut()
             .rev()

@@ -6,6 +6,7 @@
 //! After a `subscribe` request the server also sends `{"push": EngineEvent}` lines.
 //! A malformed line gets an error reply with `"id": null` and the connection stays open.
 
+pub mod catalog;
 pub mod client;
 pub mod protocol;
 pub mod server;

@@ -1,9 +1,14 @@
 //! The wire types of the socket protocol.
 
+pub use crate::core::engine::{
+    AckRequest, AlertsRequest, DeployRequest, HistoryRequest, LogsRequest, PluginRequest,
+    PromoteRequest, RollbackRequest, SilenceRequest, StatusRequest, StopPreviewRequest,
+    TrafficRequest, UnsilenceRequest,
+};
 use crate::core::engine::{EngineError, EngineEvent};
-use crate::core::types::{Face, Level, SlotName, StrategyKind, Version};
+use crate::core::types::Face;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// Longest request line accepted; a longer one is answered with an error and dropped.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
@@ -17,6 +22,8 @@ pub struct Request {
     pub face: Face,
 }
 
+/// One engine call: `{"method": "deploy", "params": {...}}` on the wire. Each variant wraps
+/// the engine's own request struct, so each field list exists once.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(
     tag = "method",
@@ -26,136 +33,84 @@ pub struct Request {
 )]
 pub enum Call {
     Ping {},
-    Status {
-        #[serde(default)]
-        plugin: Option<String>,
-    },
-    Deploy {
-        plugin: String,
-        /// Checked while decoding: a bad version is a `bad_request`, nothing runs.
-        #[serde(default)]
-        version: Option<Version>,
-        #[serde(default)]
-        strategy: Option<StrategyKind>,
-        #[serde(default)]
-        dry_run: bool,
-        #[serde(default)]
-        no_cache: bool,
-        /// Start in a new preview slot (reachable only by header) instead of blue/green.
-        #[serde(default)]
-        preview: bool,
-        /// The preview's lifetime, e.g. `2h`.
-        #[serde(default)]
-        ttl: Option<String>,
-        /// Answer once the rollout started instead of when it ends.
-        #[serde(default)]
-        detach: bool,
-        /// Deploy even when the version is already live (a restart into the idle slot).
-        #[serde(default)]
-        force: bool,
-    },
+    Status(StatusRequest),
+    Deploy(DeployRequest),
     /// Stops a preview slot before its TTL; `id` is `3fa91c` or `preview-3fa91c`.
-    PreviewStop {
-        plugin: String,
-        id: String,
-    },
-    /// Canary: go on (release a hold, end the step now); `full`: straight to 100 %.
-    Promote {
-        plugin: String,
-        #[serde(default)]
-        full: bool,
-    },
+    PreviewStop(StopPreviewRequest),
+    Promote(PromoteRequest),
     /// Canary: send all traffic back to the stable slot and stop the canary.
-    Abort {
-        plugin: String,
-    },
+    Abort(PluginRequest),
     /// Canary: hold the rollout; the step timer freezes.
-    Pause {
-        plugin: String,
-    },
+    Pause(PluginRequest),
     /// Canary: continue a paused rollout.
-    Resume {
-        plugin: String,
-    },
-    Traffic {
-        plugin: String,
-        weights: BTreeMap<SlotName, u32>,
-    },
-    Rollback {
-        plugin: String,
-        #[serde(default)]
-        to: Option<Version>,
-    },
-    Logs {
-        plugin: String,
-        /// `blue`, `green`, `preview-<id>` or `gate`.
-        #[serde(default)]
-        slot: Option<crate::core::logs::LogOrigin>,
-        #[serde(default)]
-        level: Option<Level>,
-        /// RFC 3339 time; only lines at or after it.
-        #[serde(default)]
-        since: Option<chrono::DateTime<chrono::Utc>>,
-        #[serde(default)]
-        grep: Option<String>,
-        #[serde(default = "default_log_limit")]
-        limit: usize,
-        #[serde(default)]
-        after_seq: Option<u64>,
-    },
-    History {
-        plugin: String,
-        #[serde(default = "default_history_limit")]
-        limit: usize,
-    },
-    /// Alerts (of one plugin, or all), active silences and recent transitions.
-    Alerts {
-        #[serde(default)]
-        plugin: Option<String>,
-        #[serde(default = "default_history_limit")]
-        limit: usize,
-    },
-    /// Mute a plugin's alerts (all, or one `rule`) for `duration` (e.g. `2h`).
-    Silence {
-        plugin: String,
-        #[serde(default)]
-        rule: Option<String>,
-        duration: String,
-        comment: String,
-        author: String,
-    },
-    /// End a silence now.
-    Unsilence {
-        id: i64,
-    },
-    /// Stop the repeats of a firing alert until it resolves.
-    Ack {
-        plugin: String,
-        rule: String,
-        author: String,
-    },
-    /// Start receiving pushes: events and snapshots, and log lines when `logs` is set
-    /// (of one plugin when `plugin` is set).
-    Subscribe {
-        #[serde(default)]
-        logs: bool,
-        #[serde(default)]
-        plugin: Option<String>,
-    },
+    Resume(PluginRequest),
+    Traffic(TrafficRequest),
+    Rollback(RollbackRequest),
+    Logs(LogsRequest),
+    History(HistoryRequest),
+    Alerts(AlertsRequest),
+    Silence(SilenceRequest),
+    Unsilence(UnsilenceRequest),
+    Ack(AckRequest),
+    Subscribe(SubscribeRequest),
     /// Re-read naap.toml and every plugin.toml; apply added, removed and changed plugins.
     Reload {},
-    /// Stop the engine; with `stop_plugins` the slot processes stop too.
-    Shutdown {
-        #[serde(default)]
-        stop_plugins: bool,
-    },
+    Shutdown(ShutdownRequest),
 }
 
-fn default_log_limit() -> usize {
-    200
+/// Start receiving pushes: events and snapshots, and log lines when `logs` is set (of one
+/// plugin when `plugin` is set).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubscribeRequest {
+    #[serde(default)]
+    pub logs: bool,
+    #[serde(default)]
+    pub plugin: Option<String>,
 }
-fn default_history_limit() -> usize {
-    100
+
+/// Stop the engine; with `stop_plugins` the slot processes stop too.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownRequest {
+    #[serde(default)]
+    pub stop_plugins: bool,
+}
+
+impl Call {
+    /// The wire name of the call (`deploy`, `preview_stop`).
+    pub fn method(&self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.get("method")?.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+
+    /// The plugin the call is about, if any.
+    pub fn plugin(&self) -> Option<&str> {
+        match self {
+            Call::Ping {} | Call::Reload {} | Call::Unsilence(_) | Call::Shutdown(_) => None,
+            Call::Status(r) => r.plugin.as_deref(),
+            Call::Alerts(r) => r.plugin.as_deref(),
+            Call::Subscribe(r) => r.plugin.as_deref(),
+            Call::Deploy(r) => Some(&r.plugin),
+            Call::PreviewStop(r) => Some(&r.plugin),
+            Call::Promote(r) => Some(&r.plugin),
+            Call::Abort(r) | Call::Pause(r) | Call::Resume(r) => Some(&r.plugin),
+            Call::Traffic(r) => Some(&r.plugin),
+            Call::Rollback(r) => Some(&r.plugin),
+            Call::Logs(r) => Some(&r.plugin),
+            Call::History(r) => Some(&r.plugin),
+            Call::Silence(r) => Some(&r.plugin),
+            Call::Ack(r) => Some(&r.plugin),
+        }
+    }
+
+    pub fn plugin_only(plugin: impl Into<String>) -> PluginRequest {
+        PluginRequest {
+            plugin: plugin.into(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -229,24 +184,22 @@ mod tests {
             r#"{"id":1,"method":"silence","params":{"plugin":"web","rule":"errors","duration":"2h","comment":"fix deploying","author":"ana"}}"#,
         )
         .expect("silence");
-        assert!(
-            matches!(r.call, Call::Silence { ref rule, .. } if rule.as_deref() == Some("errors"))
-        );
+        assert!(matches!(r.call, Call::Silence(ref s) if s.rule.as_deref() == Some("errors")));
         let r = parse(r#"{"id":2,"method":"alerts","params":{}}"#).expect("alerts");
-        assert!(matches!(
+        assert_eq!(
             r.call,
-            Call::Alerts {
+            Call::Alerts(AlertsRequest {
                 plugin: None,
                 limit: 100
-            }
-        ));
+            })
+        );
         let r = parse(r#"{"id":3,"method":"unsilence","params":{"id":7}}"#).expect("unsilence");
-        assert!(matches!(r.call, Call::Unsilence { id: 7 }));
+        assert_eq!(r.call, Call::Unsilence(UnsilenceRequest { id: 7 }));
         let r = parse(
             r#"{"id":4,"method":"ack","params":{"plugin":"web","rule":"errors","author":"bo"}}"#,
         )
         .expect("ack");
-        assert!(matches!(r.call, Call::Ack { .. }));
+        assert!(matches!(r.call, Call::Ack(_)));
         // A silence without a comment, or with an unknown key, is refused.
         assert!(parse(r#"{"id":5,"method":"silence","params":{"plugin":"web","duration":"2h","author":"a"}}"#).is_err());
         assert!(parse(r#"{"id":6,"method":"ack","params":{"plugin":"web","rule":"e","author":"a","until":"x"}}"#).is_err());

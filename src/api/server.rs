@@ -2,11 +2,7 @@
 //! does not hold up a status query on the same connection.
 
 use super::protocol::{Call, MAX_LINE_BYTES, Push, Reply, Request};
-use crate::core::engine::{
-    AckRequest, DeployRequest, Engine, EngineEvent, RollbackRequest, RolloutCommand,
-    SilenceRequest, StopPreviewRequest, TrafficRequest,
-};
-use crate::core::logs::LogQuery;
+use crate::core::engine::{Engine, EngineEvent, RolloutCommand};
 use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -242,174 +238,54 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             id,
             serde_json::json!({"pong": true, "pid": std::process::id()}),
         ),
-        Call::Status { plugin } => to_reply(id, engine.status(plugin.as_deref())),
-        Call::Deploy {
-            plugin,
-            version,
-            strategy,
-            dry_run,
-            no_cache,
-            preview,
-            ttl,
-            detach,
-            force,
-        } => to_reply(
+        Call::Status(r) => to_reply(id, engine.status(r.plugin.as_deref())),
+        Call::Deploy(r) => to_reply(id, engine.deploy(r, face).await),
+        Call::PreviewStop(r) => to_reply(id, engine.stop_preview(r, face).await),
+        Call::Traffic(r) => to_reply(id, engine.set_traffic(r, face).await),
+        Call::Promote(r) => to_reply(
             id,
             engine
-                .deploy(
-                    DeployRequest {
-                        plugin,
-                        version: version.map(String::from),
-                        strategy,
-                        dry_run,
-                        no_cache,
-                        preview,
-                        ttl,
-                        detach,
-                        force,
-                    },
-                    face,
-                )
+                .control_rollout(&r.plugin, RolloutCommand::Promote { full: r.full }, face)
                 .await,
         ),
-        Call::PreviewStop {
-            plugin,
-            id: preview,
-        } => to_reply(
+        Call::Abort(r) => to_reply(
             id,
             engine
-                .stop_preview(
-                    StopPreviewRequest {
-                        plugin,
-                        id: preview,
-                    },
-                    face,
-                )
+                .control_rollout(&r.plugin, RolloutCommand::Abort, face)
                 .await,
         ),
-        Call::Traffic { plugin, weights } => to_reply(
+        Call::Pause(r) => to_reply(
             id,
             engine
-                .set_traffic(TrafficRequest { plugin, weights }, face)
+                .control_rollout(&r.plugin, RolloutCommand::Pause, face)
                 .await,
         ),
-        Call::Promote { plugin, full } => to_reply(
+        Call::Resume(r) => to_reply(
             id,
             engine
-                .control_rollout(&plugin, RolloutCommand::Promote { full }, face)
+                .control_rollout(&r.plugin, RolloutCommand::Resume, face)
                 .await,
         ),
-        Call::Abort { plugin } => to_reply(
-            id,
-            engine
-                .control_rollout(&plugin, RolloutCommand::Abort, face)
-                .await,
-        ),
-        Call::Pause { plugin } => to_reply(
-            id,
-            engine
-                .control_rollout(&plugin, RolloutCommand::Pause, face)
-                .await,
-        ),
-        Call::Resume { plugin } => to_reply(
-            id,
-            engine
-                .control_rollout(&plugin, RolloutCommand::Resume, face)
-                .await,
-        ),
-        Call::Rollback { plugin, to } => to_reply(
-            id,
-            engine
-                .rollback(
-                    RollbackRequest {
-                        plugin,
-                        to: to.map(String::from),
-                        reason: None,
-                    },
-                    face,
-                )
-                .await,
-        ),
-        Call::Logs {
-            plugin,
-            slot,
-            level,
-            since,
-            grep,
-            limit,
-            after_seq,
-        } => {
-            let grep = match grep.as_deref().map(regex::Regex::new).transpose() {
-                Ok(g) => g,
-                Err(e) => {
-                    return Reply::error(Some(id), "bad_request", format!("grep pattern: {e}"));
-                }
-            };
-            let query = LogQuery {
-                plugin,
-                slot,
-                min_level: level,
-                since,
-                grep,
-                after_seq,
-                limit,
-            };
-            to_reply(id, engine.logs(&query))
-        }
-        Call::History { plugin, limit } => to_reply(id, engine.history(&plugin, limit)),
-        Call::Alerts { plugin, limit } => to_reply(id, engine.alerts(plugin.as_deref(), limit)),
-        Call::Silence {
-            plugin,
-            rule,
-            duration,
-            comment,
-            author,
-        } => to_reply(
-            id,
-            engine
-                .silence(
-                    SilenceRequest {
-                        plugin,
-                        rule,
-                        duration,
-                        comment,
-                        author,
-                    },
-                    face,
-                )
-                .await,
-        ),
-        Call::Unsilence { id: silence } => to_reply(id, engine.unsilence(silence, face).await),
-        Call::Ack {
-            plugin,
-            rule,
-            author,
-        } => to_reply(
-            id,
-            engine
-                .ack(
-                    AckRequest {
-                        plugin,
-                        rule,
-                        author,
-                    },
-                    face,
-                )
-                .await,
-        ),
-        Call::Subscribe { logs, plugin } => {
-            if let Some(Err(e)) = plugin.as_ref().map(|p| engine.require_plugin(p)) {
+        Call::Rollback(r) => to_reply(id, engine.rollback(r, face).await),
+        Call::Logs(r) => to_reply(id, r.to_query().and_then(|q| engine.logs(&q))),
+        Call::History(r) => to_reply(id, engine.history(&r.plugin, r.limit)),
+        Call::Alerts(r) => to_reply(id, engine.alerts(r.plugin.as_deref(), r.limit)),
+        Call::Silence(r) => to_reply(id, engine.silence(r, face).await),
+        Call::Unsilence(r) => to_reply(id, engine.unsilence(r.id, face).await),
+        Call::Ack(r) => to_reply(id, engine.ack(r, face).await),
+        Call::Subscribe(r) => {
+            if let Some(Err(e)) = r.plugin.as_ref().map(|p| engine.require_plugin(p)) {
                 return Reply::from_engine(id, &e);
             }
-            spawn_pushes(engine, logs, plugin, out.clone());
+            spawn_pushes(engine, r.logs, r.plugin, out.clone());
             Reply::ok(id, serde_json::json!({"subscribed": true}))
         }
         Call::Reload {} => to_reply(id, engine.reload(face).await),
-        Call::Shutdown { stop_plugins } => {
-            engine.request_stop(stop_plugins);
+        Call::Shutdown(r) => {
+            engine.request_stop(r.stop_plugins);
             Reply::ok(
                 id,
-                serde_json::json!({"stopping": true, "stop_plugins": stop_plugins}),
+                serde_json::json!({"stopping": true, "stop_plugins": r.stop_plugins}),
             )
         }
     }

@@ -1,66 +1,28 @@
-//! `naap deploy`, `traffic`, `rollback`: actions that change something.
+//! `naap deploy`, `traffic`, `rollback`, `promote`…: actions that change something.
 
 use super::output::print_json;
 use super::{Cli, context};
 use crate::api::Call;
+use crate::api::protocol::{DeployRequest, SubscribeRequest};
 use crate::core::engine::{ActionOutcome, EngineEvent, GateOutcome, GateReport};
-use crate::core::types::{SlotName, StrategyKind, Version};
 use std::io::{BufRead, IsTerminal, Write};
 
-/// The flags of `naap deploy` that change how, not what, it deploys.
-#[derive(Clone, Debug, Default)]
-pub struct DeployOptions {
-    pub dry_run: bool,
-    pub no_cache: bool,
-    pub preview: bool,
-    pub ttl: Option<String>,
-    /// Answer once the rollout started, not when it ends.
-    pub detach: bool,
-    /// Deploy even when the version is already live.
-    pub force: bool,
-}
-
-pub async fn deploy(
-    cli: &Cli,
-    plugin: String,
-    version: Option<Version>,
-    strategy: Option<StrategyKind>,
-    options: DeployOptions,
-) -> anyhow::Result<()> {
-    let DeployOptions {
-        dry_run,
-        no_cache,
-        preview,
-        ttl,
-        detach,
-        force,
-    } = options;
+pub async fn deploy(cli: &Cli, req: DeployRequest, detach: bool) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
-    let progress = if !cli.json && !dry_run && !detach {
+    let progress = if !cli.json && !req.dry_run && !detach {
         noteln!(
-            "deploying {plugin}{} …",
-            version
+            "deploying {}{} …",
+            req.plugin,
+            req.version
                 .as_ref()
                 .map(|v| format!(" {v}"))
                 .unwrap_or_default()
         );
-        follow_progress(cli, &plugin).await
+        follow_progress(cli, &req.plugin).await
     } else {
         None
     };
-    let outcome: Result<ActionOutcome, _> = client
-        .call_as(Call::Deploy {
-            plugin,
-            version,
-            strategy,
-            dry_run,
-            no_cache,
-            preview,
-            ttl,
-            detach,
-            force,
-        })
-        .await;
+    let outcome: Result<ActionOutcome, _> = client.call_as(Call::Deploy(req)).await;
     if let Some(mut progress) = progress {
         // Events travel on the other connection: let the last ones arrive, briefly — but
         // only when the deploy got as far as starting; a refusal (bad manifest, unknown
@@ -89,10 +51,10 @@ pub async fn deploy(
 async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHandle<()>> {
     let mut events = context::connect(cli).await.ok()?;
     events
-        .call(Call::Subscribe {
+        .call(Call::Subscribe(SubscribeRequest {
             logs: false,
             plugin: Some(plugin.to_string()),
-        })
+        }))
         .await
         .ok()?;
     let plugin = plugin.to_string();
@@ -138,53 +100,26 @@ const PROGRESS_KINDS: &[&str] = &[
     "deploy_waiting",
 ];
 
-/// `naap promote | abort | pause | resume`.
-pub async fn steer(cli: &Cli, call: Call) -> anyhow::Result<()> {
+/// `naap promote | abort | pause | resume | traffic | preview stop`: one call, its outcome.
+pub async fn act(cli: &Cli, call: Call) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
     let outcome: ActionOutcome = client.call_as(call).await?;
     report(cli, &outcome)
 }
 
-pub async fn stop_preview(cli: &Cli, plugin: String, id: String) -> anyhow::Result<()> {
-    let mut client = context::connect(cli).await?;
-    let outcome: ActionOutcome = client.call_as(Call::PreviewStop { plugin, id }).await?;
-    report(cli, &outcome)
-}
-
-pub async fn traffic(
-    cli: &Cli,
-    plugin: String,
-    weights: Vec<(SlotName, u32)>,
-) -> anyhow::Result<()> {
-    let mut seen = std::collections::BTreeMap::new();
-    for (slot, weight) in weights {
-        if seen.insert(slot, weight).is_some() {
-            anyhow::bail!("{slot} is given twice; give each slot once, e.g. `blue=90 green=10`");
-        }
-    }
-    let mut client = context::connect(cli).await?;
-    let outcome: ActionOutcome = client
-        .call_as(Call::Traffic {
-            plugin,
-            weights: seen,
-        })
-        .await?;
-    report(cli, &outcome)
-}
-
-pub async fn rollback(
-    cli: &Cli,
-    plugin: String,
-    to: Option<Version>,
-    yes: bool,
-) -> anyhow::Result<()> {
+/// `naap rollback`: asks a person at a terminal first (unless `--yes` or `--dry-run`).
+pub async fn rollback(cli: &Cli, call: Call, yes: bool) -> anyhow::Result<()> {
+    let Call::Rollback(req) = &call else {
+        anyhow::bail!("not a rollback: {}", call.method());
+    };
     // Ask only a person at a terminal; a script must not hang on a prompt.
-    if !yes && std::io::stdin().is_terminal() && !cli.json {
-        let target = to
+    if !yes && !req.dry_run && std::io::stdin().is_terminal() && !cli.json {
+        let target = req
+            .to
             .as_ref()
             .map(|v| format!(" to {v}"))
             .unwrap_or_else(|| " to the previous version".to_string());
-        crate::cli::stdout::note(format_args!("Roll back {plugin}{target}? [y/N] "));
+        crate::cli::stdout::note(format_args!("Roll back {}{target}? [y/N] ", req.plugin));
         std::io::stderr().flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
@@ -193,9 +128,7 @@ pub async fn rollback(
             return Ok(());
         }
     }
-    let mut client = context::connect(cli).await?;
-    let outcome: ActionOutcome = client.call_as(Call::Rollback { plugin, to }).await?;
-    report(cli, &outcome)
+    act(cli, call).await
 }
 
 fn gate_line(gate: &GateReport) -> String {

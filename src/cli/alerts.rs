@@ -1,29 +1,23 @@
 //! `naap alerts list | silence | unsilence | ack`.
 
-use super::args::AlertsCommand;
 use super::output::{Usage, print_json, table};
 use super::{Cli, context};
 use crate::api::Call;
+use crate::api::protocol::AlertsRequest;
+use crate::command::AlertsCommand;
 use crate::core::engine::AlertsReport;
 use chrono::{DateTime, Utc};
 
-pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>) -> anyhow::Result<()> {
-    let command = command.unwrap_or(AlertsCommand::List {
-        plugin: None,
-        limit: 20,
-    });
+/// `call` is the command's engine call (`command::to_call`), already checked.
+pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>, call: Call) -> anyhow::Result<()> {
     match command {
-        AlertsCommand::List { plugin, limit } => list(cli, plugin, limit).await,
-        AlertsCommand::Silence {
-            target,
-            duration,
-            comment,
-            author,
-        } => {
-            let call = match silence_call(&target, duration, comment, author) {
-                Ok(call) => call,
-                Err(message) => return bad_argument(&message),
+        None | Some(AlertsCommand::List { .. }) => {
+            let Call::Alerts(req) = call else {
+                return bad_argument("alerts list makes an alerts call");
             };
+            list(cli, req).await
+        }
+        Some(AlertsCommand::Silence { target, .. }) => {
             let mut client = context::connect(cli).await?;
             let silence: serde_json::Value = client.call(call).await?;
             if cli.json {
@@ -38,20 +32,16 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>) -> anyhow::Result
             )?;
             Ok(())
         }
-        AlertsCommand::Unsilence { id } => {
+        Some(AlertsCommand::Unsilence { id }) => {
             let mut client = context::connect(cli).await?;
-            let result = client.call(Call::Unsilence { id }).await?;
+            let result = client.call(call).await?;
             if cli.json {
                 return print_json(&result);
             }
             outln!("silence #{id} expired")?;
             Ok(())
         }
-        AlertsCommand::Ack { target, author } => {
-            let call = match ack_call(&target, author) {
-                Ok(call) => call,
-                Err(message) => return bad_argument(&message),
-            };
+        Some(AlertsCommand::Ack { target, .. }) => {
             let mut client = context::connect(cli).await?;
             let ack = client.call(call).await?;
             if cli.json {
@@ -66,66 +56,14 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>) -> anyhow::Result
     }
 }
 
-/// The engine call of `naap alerts silence`; also what the dashboard's `:` line sends.
-pub fn silence_call(
-    target: &str,
-    duration: String,
-    comment: String,
-    author: Option<String>,
-) -> Result<Call, String> {
-    let (plugin, rule) = match target.split_once('/') {
-        Some((p, r)) => (p.to_string(), Some(r.to_string())),
-        None => (target.to_string(), None),
-    };
-    if plugin.is_empty() || rule.as_deref() == Some("") {
-        return Err(format!(
-            "`{target}` is not PLUGIN or PLUGIN/RULE; write e.g. web or web/errors"
-        ));
-    }
-    if comment.trim().is_empty() {
-        return Err("--comment must say why, e.g. --comment \"fix deploying\"".to_string());
-    }
-    Ok(Call::Silence {
-        plugin,
-        rule,
-        duration,
-        comment,
-        author: author_or_login_name(author),
-    })
-}
-
-/// The engine call of `naap alerts ack`; also what the dashboard sends.
-pub fn ack_call(target: &str, author: Option<String>) -> Result<Call, String> {
-    let Some((plugin, rule)) = target
-        .split_once('/')
-        .filter(|(p, r)| !p.is_empty() && !r.is_empty())
-    else {
-        return Err(format!(
-            "`{target}` is not PLUGIN/RULE; write e.g. web/errors"
-        ));
-    };
-    Ok(Call::Ack {
-        plugin: plugin.to_string(),
-        rule: rule.to_string(),
-        author: author_or_login_name(author),
-    })
-}
-
-/// `--author`, else $USER (via clap), else the login name (`operator_name`).
-fn author_or_login_name(author: Option<String>) -> String {
-    author
-        .filter(|a| !a.trim().is_empty())
-        .unwrap_or_else(crate::core::identity::operator_name)
-}
-
 /// Arguments clap cannot check: message on stderr, exit 2 like clap's own.
 fn bad_argument(message: &str) -> anyhow::Result<()> {
     Err(Usage(message.to_string()).into())
 }
 
-async fn list(cli: &Cli, plugin: Option<String>, limit: usize) -> anyhow::Result<()> {
+async fn list(cli: &Cli, req: AlertsRequest) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
-    let report: AlertsReport = client.call_as(Call::Alerts { plugin, limit }).await?;
+    let report: AlertsReport = client.call_as(Call::Alerts(req)).await?;
     if cli.json {
         return print_json(&report);
     }

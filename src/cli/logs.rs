@@ -1,9 +1,9 @@
 //! `naap logs`: the last lines of a plugin, filtered, optionally followed across engine
 //! restarts.
 
-use super::args::LogsArgs;
 use super::{Cli, context};
 use crate::api::{Call, Client, ClientError};
+use crate::command::LogsArgs;
 use crate::core::engine::EngineEvent;
 use crate::core::engine::report::StatusReport;
 use crate::core::logs::{LogLine, LogQuery, escape_controls};
@@ -90,19 +90,19 @@ impl Follower {
         previous: Option<EngineIdentity>,
     ) -> anyhow::Result<EngineIdentity> {
         let report: StatusReport = client
-            .call_as(Call::Status {
+            .call_as(Call::Status(crate::api::protocol::StatusRequest {
                 plugin: Some(self.args.plugin.clone()),
-            })
+            }))
             .await?;
         let engine = EngineIdentity {
             pid: report.engine.pid,
             started_at: report.engine.started_at,
         };
         client
-            .call(Call::Subscribe {
+            .call(Call::Subscribe(crate::api::protocol::SubscribeRequest {
                 logs: true,
                 plugin: Some(self.args.plugin.clone()),
-            })
+            }))
             .await?;
         let resume = match previous {
             None => None,
@@ -146,7 +146,7 @@ impl Follower {
             }
         };
         let lines: Vec<LogLine> = client
-            .call_as(Call::Logs {
+            .call_as(Call::Logs(crate::api::protocol::LogsRequest {
                 plugin: self.args.plugin.clone(),
                 slot: self.args.slot,
                 level: self.args.level,
@@ -154,7 +154,7 @@ impl Follower {
                 grep: self.args.grep.clone(),
                 limit,
                 after_seq,
-            })
+            }))
             .await?;
         for line in &lines {
             self.print(cli, line)?;

@@ -10,9 +10,9 @@ use std::io::IsTerminal;
 pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
     let report: StatusReport = client
-        .call_as(Call::Status {
+        .call_as(Call::Status(crate::api::protocol::StatusRequest {
             plugin: plugin.clone(),
-        })
+        }))
         .await?;
     if !watch {
         if cli.json {
@@ -22,10 +22,10 @@ pub async fn status(cli: &Cli, plugin: Option<String>, watch: bool) -> anyhow::R
         return Ok(());
     }
     client
-        .call(Call::Subscribe {
+        .call(Call::Subscribe(crate::api::protocol::SubscribeRequest {
             logs: false,
             plugin: plugin.clone(),
-        })
+        }))
         .await?;
     // Clear-screen codes only for a person watching; a pipe gets one report after another.
     let clear = std::io::stdout().is_terminal();
@@ -271,7 +271,12 @@ fn slot_row(s: &SlotStatus) -> Vec<String> {
 
 pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
-    let report: HistoryReport = client.call_as(Call::History { plugin, limit }).await?;
+    let report: HistoryReport = client
+        .call_as(Call::History(crate::api::protocol::HistoryRequest {
+            plugin,
+            limit,
+        }))
+        .await?;
     if cli.json {
         return print_json(&report);
     }

@@ -25,7 +25,9 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
         Ok(mut client) => {
             // The slot processes, to name any that outlive the deadline.
             let report = client
-                .call_as::<StatusReport>(Call::Status { plugin: None })
+                .call_as::<StatusReport>(Call::Status(crate::api::protocol::StatusRequest {
+                    plugin: None,
+                }))
                 .await
                 .ok();
             let slots = report.as_ref().map(slot_pids).unwrap_or_default();
@@ -40,9 +42,9 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
                 });
             }
             client
-                .call(Call::Shutdown {
+                .call(Call::Shutdown(crate::api::protocol::ShutdownRequest {
                     stop_plugins: plugins,
-                })
+                }))
                 .await?;
             (slots, false)
         }

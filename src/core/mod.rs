@@ -13,6 +13,7 @@ pub mod procstat;
 pub mod rollout;
 pub mod router;
 pub mod runtime;
+mod schema;
 pub mod store;
 pub mod types;
 pub mod version;

@@ -172,7 +172,19 @@ impl fmt::Display for Health {
 }
 
 /// Log severity, detected from a line's text or its JSON `level` field.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
     Trace,
@@ -231,7 +243,7 @@ pub enum LogSource {
 }
 
 /// How a deploy moves traffic to the new version.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum StrategyKind {
     /// Start the new version, switch all traffic as soon as it answers, stop the old one.

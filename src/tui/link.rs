@@ -49,17 +49,21 @@ async fn follow(socket: &Path, tx: &UnboundedSender<Msg>) -> Result<(), ClientEr
     // Subscribe before reading the backlog so nothing falls between the two; lines seen
     // twice are dropped by their sequence number.
     client
-        .call(Call::Subscribe {
+        .call(Call::Subscribe(crate::api::protocol::SubscribeRequest {
             logs: true,
             plugin: None,
-        })
+        }))
         .await?;
-    let report: StatusReport = client.call_as(Call::Status { plugin: None }).await?;
+    let report: StatusReport = client
+        .call_as(Call::Status(crate::api::protocol::StatusRequest {
+            plugin: None,
+        }))
+        .await?;
     let mut backlog: Vec<LogLine> = Vec::new();
     let mut events = Vec::new();
     for plugin in &report.plugins {
         let lines: Vec<LogLine> = client
-            .call_as(Call::Logs {
+            .call_as(Call::Logs(crate::api::protocol::LogsRequest {
                 plugin: plugin.name.clone(),
                 slot: None,
                 level: None,
@@ -67,14 +71,14 @@ async fn follow(socket: &Path, tx: &UnboundedSender<Msg>) -> Result<(), ClientEr
                 grep: None,
                 limit: BACKFILL_LINES,
                 after_seq: None,
-            })
+            }))
             .await?;
         backlog.extend(lines);
         let history: crate::core::engine::HistoryReport = client
-            .call_as(Call::History {
+            .call_as(Call::History(crate::api::protocol::HistoryRequest {
                 plugin: plugin.name.clone(),
                 limit: BACKFILL_EVENTS,
-            })
+            }))
             .await?;
         events.extend(history.events);
     }

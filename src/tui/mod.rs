@@ -4,7 +4,6 @@
 //! state, and rendering draws from that state without awaiting anything.
 
 pub mod app;
-pub mod command;
 pub mod keymap;
 pub mod link;
 pub mod logview;

@@ -19,13 +19,19 @@ use tokio::sync::{oneshot, watch};
 /// How often a waiting deploy looks at the slot's state. In-memory, so cheap.
 const WAIT_POLL: Duration = Duration::from_millis(20);
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Deploy a version into the idle slot (or a preview slot) and move traffic to it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeployRequest {
     pub plugin: String,
+    /// The version label (default: the manifest's `plugin.version`). Checked while
+    /// decoding: a bad version is a `bad_request` and nothing runs.
     #[serde(default)]
-    pub version: Option<String>,
+    pub version: Option<crate::core::version::Version>,
+    /// `immediate`, `blue-green` or `canary` (default: the manifest's).
     #[serde(default)]
     pub strategy: Option<StrategyKind>,
+    /// Say what would happen; change nothing.
     #[serde(default)]
     pub dry_run: bool,
     /// Run every gate even when a pass with the same inputs is cached.
@@ -138,6 +144,7 @@ impl Engine {
         let version = req
             .version
             .clone()
+            .map(String::from)
             .unwrap_or_else(|| manifest.version.clone());
         // Every face checks versions where they enter; this catches any caller that did not.
         if let Err(e) = crate::core::types::Version::parse(&version) {
@@ -856,14 +863,8 @@ impl Engine {
         tokio::spawn(async move {
             let req = DeployRequest {
                 plugin: name.clone(),
-                version: None,
                 strategy: Some(StrategyKind::Immediate),
-                dry_run: false,
-                no_cache: false,
-                preview: false,
-                ttl: None,
-                detach: false,
-                force: false,
+                ..DeployRequest::default()
             };
             if let Err(e) = engine.deploy(req, Face::Engine).await {
                 tracing::warn!("first deploy of {name} failed: {e}");

@@ -52,6 +52,10 @@ pub enum EngineError {
 
     #[error("engine start failed: {0}")]
     Start(String),
+
+    /// A request whose parameters are wrong in a way decoding cannot see (a bad pattern).
+    #[error("{0}")]
+    BadRequest(String),
 }
 
 impl EngineError {
@@ -69,6 +73,7 @@ impl EngineError {
             EngineError::Alert(_) => "alert",
             EngineError::RolledBack { .. } => "rolled_back",
             EngineError::Start(_) => "start",
+            EngineError::BadRequest(_) => "bad_request",
         }
     }
 

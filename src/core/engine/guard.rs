@@ -75,6 +75,7 @@ impl Engine {
             let req = RollbackRequest {
                 plugin: plugin.clone(),
                 to: None,
+                dry_run: false,
                 reason: Some(
                     reason
                         .strip_prefix("automatic rollback: ")

@@ -30,8 +30,9 @@ pub const MAX_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The shortest TTL; short enough for tests and demos.
 pub const MIN_TTL: Duration = Duration::from_secs(1);
 
-/// `naap preview stop PLUGIN ID`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Stop a preview slot before its TTL.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct StopPreviewRequest {
     pub plugin: String,
     /// `3fa91c` or `preview-3fa91c`.

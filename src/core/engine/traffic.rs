@@ -9,19 +9,29 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Set traffic weights by hand.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct TrafficRequest {
     pub plugin: String,
-    /// Percent per slot. A slot left out gets the rest of 100.
+    /// Percent per slot (`blue`, `green`). A slot left out gets the rest of 100.
     pub weights: BTreeMap<SlotName, u32>,
+    /// Say what the weights would become; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// Move all traffic back to the previous version (or `to`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RollbackRequest {
     pub plugin: String,
     /// Roll back to this version rather than the previous one.
     #[serde(default)]
-    pub to: Option<String>,
+    pub to: Option<crate::core::version::Version>,
+    /// Say what the rollback would do; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
     /// Why the engine rolls back by itself (a breached threshold); recorded with it.
     #[serde(skip)]
     pub reason: Option<String>,
@@ -34,6 +44,10 @@ impl Engine {
         req: TrafficRequest,
         face: Face,
     ) -> Result<ActionOutcome, EngineError> {
+        // A dry run is a read: the same checks, nothing applied, nothing audited.
+        if req.dry_run {
+            return self.set_traffic_inner(&req).await;
+        }
         let args = serde_json::to_value(&req).unwrap_or_default();
         let ticket = self.audit_accept(face, "traffic", Some(&req.plugin), args);
         let result = self.set_traffic_inner(&req).await;
@@ -75,6 +89,9 @@ impl Engine {
                 ));
             }
         }
+        if req.dry_run {
+            return Ok(self.traffic_preview(plugin, weights, started));
+        }
         let keep_warm = self.keep_warm(plugin);
         self.apply_weights(plugin, &weights, Some(keep_warm))?;
         let split: Vec<String> = weights.iter().map(|(s, w)| format!("{s} {w}%")).collect();
@@ -105,6 +122,9 @@ impl Engine {
         req: RollbackRequest,
         face: Face,
     ) -> Result<ActionOutcome, EngineError> {
+        if req.dry_run {
+            return self.rollback_preview(&req);
+        }
         let args = serde_json::to_value(&req).unwrap_or_default();
         let ticket = self.audit_accept(face, "rollback", Some(&req.plugin), args);
         let result = self.rollback_inner(&req, face).await;
@@ -115,7 +135,10 @@ impl Engine {
     /// A rollback that finds the previous version already live through an earlier
     /// rollback does nothing and says so: an incident command is idempotent, however many
     /// terminals (or the guard and a person) send it.
-    fn already_rolled_back(&self, plugin: &str) -> Result<Option<ActionOutcome>, EngineError> {
+    pub(super) fn already_rolled_back(
+        &self,
+        plugin: &str,
+    ) -> Result<Option<ActionOutcome>, EngineError> {
         let Some(past) = self.standing_rollback(plugin)? else {
             return Ok(None);
         };
@@ -240,7 +263,7 @@ impl Engine {
                 slot.is_some_and(|s| s.is_serving()),
             )
         };
-        let wanted = req.to.clone();
+        let wanted = req.to.clone().map(String::from);
         let live_version = live.and_then(|l| {
             self.lock_plugins()
                 .get(plugin)
@@ -352,7 +375,11 @@ impl Engine {
     }
 
     /// The most recently deployed version other than the live one.
-    fn previous_version(&self, plugin: &str, live: Option<&str>) -> Result<String, EngineError> {
+    pub(super) fn previous_version(
+        &self,
+        plugin: &str,
+        live: Option<&str>,
+    ) -> Result<String, EngineError> {
         let versions = self.store().versions(plugin)?;
         versions
             .into_iter()

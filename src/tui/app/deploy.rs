@@ -71,7 +71,7 @@ impl DeployForm {
         }
         // The rule every face shares; the form shows the reason and sends nothing.
         let version = Version::parse(version).map_err(|e| e.to_string())?;
-        Ok(Call::Deploy {
+        Ok(Call::Deploy(crate::api::protocol::DeployRequest {
             plugin: self.plugin.clone(),
             version: Some(version),
             strategy: CHOICES[self.strategy % CHOICES.len()],
@@ -82,7 +82,7 @@ impl DeployForm {
             // The call answers once the rollout started; the panes show its progress.
             detach: true,
             force: false,
-        })
+        }))
     }
 
     pub fn label(&self) -> String {

@@ -3,13 +3,15 @@
 //! (engine calls to make) for the event loop to run; rendering reads the state only.
 
 mod alerts;
-mod confirm;
+
 mod deploy;
+#[cfg(test)]
+mod proposal_tests;
 mod silence;
 mod traffic;
 
+pub use crate::ai::proposal::Proposal;
 pub use alerts::{FADE_SECS, ShownAlert};
-pub use confirm::Confirmation;
 pub use deploy::DeployForm;
 pub use silence::SilenceForm;
 pub use traffic::{FINE_STEP, STEP, TrafficEdit};
@@ -97,7 +99,7 @@ pub enum Effect {
 pub enum Overlay {
     None,
     Help,
-    Confirm(Confirmation),
+    Confirm(Proposal),
     /// `:` command line with what is typed so far.
     Command(String),
     /// `/` log filter being typed.
@@ -429,7 +431,7 @@ impl App {
             Action::Rollback | Action::IncidentRollback => {
                 if let Some(plugin) = self.plugin() {
                     let incident = action == Action::IncidentRollback;
-                    self.overlay = Overlay::Confirm(Confirmation::rollback(plugin, incident));
+                    self.overlay = Overlay::Confirm(Proposal::rollback(plugin, incident));
                 }
             }
             Action::Deploy => {
@@ -441,7 +443,7 @@ impl App {
                 let Some(plugin) = self.plugin() else {
                     return Vec::new();
                 };
-                match Confirmation::steer(plugin, action == Action::Promote) {
+                match Proposal::steer(plugin, action == Action::Promote) {
                     Some(c) => self.overlay = Overlay::Confirm(c),
                     None => {
                         let text =
@@ -456,10 +458,14 @@ impl App {
                 };
                 let name = plugin.name.clone();
                 return match &plugin.rollout {
-                    Some(r) if r.paused => {
-                        self.send(format!("resume {name}"), Call::Resume { plugin: name })
-                    }
-                    Some(_) => self.send(format!("pause {name}"), Call::Pause { plugin: name }),
+                    Some(r) if r.paused => self.send(
+                        format!("resume {name}"),
+                        Call::Resume(crate::api::protocol::PluginRequest { plugin: name }),
+                    ),
+                    Some(_) => self.send(
+                        format!("pause {name}"),
+                        Call::Pause(crate::api::protocol::PluginRequest { plugin: name }),
+                    ),
                     None => {
                         self.notify(format!("no rollout of {name} is running"), true);
                         Vec::new()
@@ -520,13 +526,13 @@ impl App {
                     return Vec::new();
                 }
                 let target = alert.target();
-                return match crate::cli::alerts::ack_call(
+                return match crate::command::to_call::ack_request(
                     &target,
                     Some(crate::core::identity::operator_name()),
                 ) {
-                    Ok(call) => self.send(format!("ack {target}"), call),
+                    Ok(req) => self.send(format!("ack {target}"), Call::Ack(req)),
                     Err(e) => {
-                        self.notify(e, true);
+                        self.notify(e.0, true);
                         Vec::new()
                     }
                 };
@@ -669,14 +675,15 @@ impl App {
         self.in_flight.push(label.clone());
         vec![Effect::Call {
             label,
-            call: Call::Traffic {
+            call: Call::Traffic(crate::api::protocol::TrafficRequest {
                 plugin: edit.plugin.clone(),
                 weights: edit.pending.clone(),
-            },
+                dry_run: false,
+            }),
         }]
     }
 
-    fn on_confirm_key(&mut self, key: Key, confirmation: Confirmation) -> Vec<Effect> {
+    fn on_confirm_key(&mut self, key: Key, confirmation: Proposal) -> Vec<Effect> {
         match key.code {
             Code::Char('y') | Code::Char('Y') | Code::Named(Named::Enter) => {
                 self.in_flight.push(confirmation.label.clone());
@@ -793,7 +800,23 @@ impl App {
 
     /// Runs a `:` command: the CLI's own words, parsed by the CLI's own parser.
     fn run_command(&mut self, text: &str) -> Vec<Effect> {
-        match crate::tui::command::parse(text) {
+        match crate::command::line::parse(text) {
+            // What a read shows is already in the panes; the line is for actions.
+            Ok(Some((_, call)))
+                if matches!(
+                    call,
+                    Call::Status(_) | Call::History(_) | Call::Logs(_) | Call::Alerts(_)
+                ) =>
+            {
+                self.notify(
+                    format!(
+                        ":{} shows in the panes (tab moves between them); the line runs actions",
+                        call.method()
+                    ),
+                    true,
+                );
+                Vec::new()
+            }
             Ok(Some((label, call))) => {
                 self.in_flight.push(label.clone());
                 vec![Effect::Call { label, call }]

@@ -51,12 +51,13 @@ impl SilenceForm {
         let duration = self.duration.trim();
         humantime::parse_duration(duration)
             .map_err(|e| format!("`{duration}` is not a duration like 30m or 2h: {e}"))?;
-        crate::cli::alerts::silence_call(
+        crate::command::to_call::silence_request(
             &self.target,
             duration.to_string(),
             self.comment.trim().to_string(),
             author,
         )
-        .map_err(|e| e.replace("--comment", "the comment"))
+        .map(Call::Silence)
+        .map_err(|e| e.0.replace("--comment", "the comment"))
     }
 }

@@ -76,7 +76,10 @@ fn sliders_coalesce_key_repeats_into_one_traffic_call() {
     let effects = app.update(key("enter"));
     assert_eq!(effects.len(), 1);
     let Effect::Call {
-        call: Call::Traffic { plugin, weights },
+        call:
+            Call::Traffic(crate::api::protocol::TrafficRequest {
+                plugin, weights, ..
+            }),
         ..
     } = &effects[0]
     else {
@@ -124,10 +127,10 @@ fn rollback_asks_first_and_names_what_will_happen() {
         effects,
         [Effect::Call {
             label: "rollback shop".into(),
-            call: Call::Rollback {
+            call: Call::Rollback(crate::api::protocol::RollbackRequest {
                 plugin: "shop".into(),
-                to: None
-            }
+                ..Default::default()
+            })
         }]
     );
 }
@@ -161,7 +164,7 @@ fn command_line_runs_cli_commands_and_reports_bad_ones() {
     assert!(matches!(
         &effects[..],
         [Effect::Call {
-            call: Call::Rollback { .. },
+            call: Call::Rollback(crate::api::protocol::RollbackRequest { .. }),
             ..
         }]
     ));
@@ -222,7 +225,7 @@ fn alerts_can_be_acknowledged_and_silenced_with_a_reason() {
     let effects = app.update(key("a"));
     let [
         Effect::Call {
-            call: Call::Ack { plugin, rule, .. },
+            call: Call::Ack(crate::api::protocol::AckRequest { plugin, rule, .. }),
             ..
         },
     ] = &effects[..]
@@ -246,12 +249,12 @@ fn alerts_can_be_acknowledged_and_silenced_with_a_reason() {
     let [
         Effect::Call {
             call:
-                Call::Silence {
+                Call::Silence(crate::api::protocol::SilenceRequest {
                     duration,
                     comment,
                     rule,
                     ..
-                },
+                }),
             ..
         },
     ] = &effects[..]
@@ -309,7 +312,7 @@ fn the_deploy_form_sends_version_and_strategy() {
         effects,
         [Effect::Call {
             label: "deploy shop 2.1.0".into(),
-            call: Call::Deploy {
+            call: Call::Deploy(crate::api::protocol::DeployRequest {
                 plugin: "shop".into(),
                 version: Some("2.1.0".parse().expect("version")),
                 strategy: Some(crate::core::types::StrategyKind::Canary),
@@ -319,7 +322,7 @@ fn the_deploy_form_sends_version_and_strategy() {
                 ttl: None,
                 detach: true,
                 force: false,
-            }
+            })
         }]
     );
 }
@@ -346,7 +349,7 @@ fn a_held_canary_is_promoted_or_aborted_after_a_confirmation() {
     assert!(matches!(
         &effects[..],
         [Effect::Call {
-            call: Call::Promote { full: false, .. },
+            call: Call::Promote(crate::api::protocol::PromoteRequest { full: false, .. }),
             ..
         }]
     ));
@@ -366,7 +369,7 @@ fn a_held_canary_is_promoted_or_aborted_after_a_confirmation() {
     assert!(matches!(
         &effects[..],
         [Effect::Call {
-            call: Call::Resume { .. },
+            call: Call::Resume(crate::api::protocol::PluginRequest { .. }),
             ..
         }]
     ));
@@ -415,7 +418,7 @@ fn the_operator_proposes_actions_as_cards_and_acts_only_on_yes() {
     let [
         Effect::Call {
             label,
-            call: Call::Traffic { weights, .. },
+            call: Call::Traffic(crate::api::protocol::TrafficRequest { weights, .. }),
         },
     ] = &effects[..]
     else {
@@ -518,7 +521,7 @@ fn slash_on_the_alerts_narrows_them_and_acks_the_shown_one() {
     let effects = app.update(key("a"));
     let [
         Effect::Call {
-            call: Call::Ack { rule, .. },
+            call: Call::Ack(crate::api::protocol::AckRequest { rule, .. }),
             ..
         },
     ] = &effects[..]

@@ -2,7 +2,7 @@
 //! `/` input lines.
 
 use super::style::{self, fg};
-use crate::tui::app::{App, Confirmation, DeployForm, SilenceForm};
+use crate::tui::app::{App, DeployForm, Proposal, SilenceForm};
 use crate::tui::keymap::{Action, Context};
 use crate::tui::theme::Paint;
 use ratatui::Frame;
@@ -59,7 +59,7 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App) {
     );
 }
 
-pub fn confirm(frame: &mut Frame, area: Rect, app: &App, c: &Confirmation) {
+pub fn confirm(frame: &mut Frame, area: Rect, app: &App, c: &Proposal) {
     let theme = &app.theme;
     let mut lines: Vec<Line> = c
         .lines

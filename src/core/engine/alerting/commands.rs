@@ -43,21 +43,29 @@ pub struct AlertsReport {
 }
 
 /// Mute `plugin` (every rule, or `rule`) for `duration` (humantime, e.g. `2h`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SilenceRequest {
     pub plugin: String,
+    /// One rule's alerts only (default: every rule of the plugin).
     #[serde(default)]
     pub rule: Option<String>,
+    /// How long: `30m`, `2h`, `1d`.
     pub duration: String,
+    /// Why, for whoever is on call next.
     pub comment: String,
+    /// Who silences it.
     pub author: String,
 }
 
 /// Stop the repeats of a firing alert.
-#[derive(Clone, Debug, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AckRequest {
     pub plugin: String,
+    /// The firing rule.
     pub rule: String,
+    /// Who acknowledges it.
     pub author: String,
 }
 

@@ -1,7 +1,8 @@
 //! `naap` with no command: the dashboard in a terminal, the status table otherwise (so
 //! scripts and pipes keep getting text).
 
-use super::{Cli, context, status};
+use crate::cli::{context, status};
+use crate::command::Cli;
 use std::io::IsTerminal;
 
 pub async fn dashboard(cli: &Cli) -> anyhow::Result<()> {

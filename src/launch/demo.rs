@@ -1,8 +1,8 @@
 //! `naap demo`: a self-contained workspace in a temporary directory, two plugins on the
 //! built-in sample service, background traffic, and the engine in this process.
 
-use super::Cli;
-use super::serve::{init_tracing, wait_for_stop};
+use crate::cli::serve::{init_tracing, wait_for_stop};
+use crate::command::Cli;
 use crate::core::engine::{Engine, StatusReport, socket_path};
 use std::path::Path;
 use std::time::Duration;

@@ -1,5 +1,7 @@
-//! The command line, as users script against it. Names may grow, not break.
+//! The command line, as users script against it. Names may grow, not break. One grammar
+//! for every face: the shell, the dashboard's `:` line and the operator's slash commands.
 
+use crate::core::engine::DeployRequest;
 use crate::core::types::{SlotName, StrategyKind, Version};
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -60,34 +62,7 @@ pub enum Command {
         watch: bool,
     },
     /// Deploy a version into the idle slot and move traffic to it.
-    Deploy {
-        plugin: String,
-        /// The version label (default: the manifest's `plugin.version`).
-        #[arg(long = "version", id = "deploy_version", value_parser = parse_version)]
-        version: Option<Version>,
-        #[arg(long, value_parser = parse_strategy)]
-        strategy: Option<StrategyKind>,
-        /// Say what would happen; change nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// Run the build and test gates even when their inputs are unchanged since a pass.
-        #[arg(long)]
-        no_cache: bool,
-        /// Start the version in a new preview slot, reachable only with the header
-        /// `x-naap-slot: preview-<id>`; no traffic moves.
-        #[arg(long)]
-        preview: bool,
-        /// How long the preview lives before it stops by itself (default 2h, at most 7d).
-        #[arg(long, requires = "preview", value_parser = parse_preview_ttl)]
-        ttl: Option<String>,
-        /// Return once the rollout has started; follow it with `naap status PLUGIN --watch`.
-        #[arg(long)]
-        detach: bool,
-        /// Deploy even when this version is already live (it starts anew in the idle
-        /// slot, replacing a warm previous version there); without it that is a no-op.
-        #[arg(long, conflicts_with = "preview")]
-        force: bool,
-    },
+    Deploy(DeployArgs),
     /// Manage preview slots (`naap deploy PLUGIN --preview` starts one).
     #[command(subcommand)]
     Preview(PreviewCommand),
@@ -109,6 +84,9 @@ pub enum Command {
         plugin: String,
         #[arg(required = true, value_parser = parse_weight)]
         weights: Vec<(SlotName, u32)>,
+        /// Say what the weights would become; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Move all traffic back to the previous version.
     Rollback {
@@ -119,6 +97,9 @@ pub enum Command {
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
+        /// Say what the rollback would do; change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Show a plugin's logs.
     Logs(LogsArgs),
@@ -142,12 +123,67 @@ pub enum Command {
         #[arg(long)]
         plugins: bool,
     },
+    /// Shell completions for bash, zsh, fish, elvish or powershell, on stdout:
+    /// `naap completions bash > /etc/bash_completion.d/naap`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff) on stdout: `naap man | man -l -`.
+    Man,
     /// The built-in sample plugin (used by `naap init` and the demo).
     #[command(hide = true)]
     SampleService(crate::sample_service::SampleArgs),
 }
 
-/// `naap sample-service …` parsed on its own (see `cli::main`).
+/// `naap deploy`: the flags map one to one onto the engine's `DeployRequest`.
+#[derive(Args, Debug, Clone)]
+pub struct DeployArgs {
+    pub plugin: String,
+    /// The version label (default: the manifest's `plugin.version`).
+    #[arg(long = "version", id = "deploy_version", value_parser = parse_version)]
+    pub version: Option<Version>,
+    #[arg(long, value_parser = parse_strategy)]
+    pub strategy: Option<StrategyKind>,
+    /// Say what would happen; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run the build and test gates even when their inputs are unchanged since a pass.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Start the version in a new preview slot, reachable only with the header
+    /// `x-naap-slot: preview-<id>`; no traffic moves.
+    #[arg(long)]
+    pub preview: bool,
+    /// How long the preview lives before it stops by itself (default 2h, at most 7d).
+    #[arg(long, requires = "preview", value_parser = parse_preview_ttl)]
+    pub ttl: Option<String>,
+    /// Return once the rollout has started; follow it with `naap status PLUGIN --watch`.
+    #[arg(long)]
+    pub detach: bool,
+    /// Deploy even when this version is already live (it starts anew in the idle
+    /// slot, replacing a warm previous version there); without it that is a no-op.
+    #[arg(long, conflicts_with = "preview")]
+    pub force: bool,
+}
+
+impl DeployArgs {
+    pub fn request(&self) -> DeployRequest {
+        DeployRequest {
+            plugin: self.plugin.clone(),
+            version: self.version.clone(),
+            strategy: self.strategy,
+            dry_run: self.dry_run,
+            no_cache: self.no_cache,
+            preview: self.preview,
+            ttl: self.ttl.clone(),
+            detach: self.detach,
+            force: self.force,
+        }
+    }
+}
+
+/// `naap sample-service …` parsed on its own (see `launch`).
 #[derive(Parser, Debug, Clone)]
 #[command(
     name = "naap sample-service",

@@ -1,15 +1,15 @@
-//! The `:` command line: the CLI's own commands, parsed by the CLI's own parser, so what
-//! works in a shell works here (`:rollback checkout`, `:traffic checkout blue=90 green=10`).
+//! A command line typed inside a face — the dashboard's `:` line, the operator's slash
+//! commands — parsed by the CLI's own grammar, so what works in a shell works there
+//! (`:rollback checkout`, `:traffic checkout blue=90 green=10`).
 
+use super::grammar::Cli;
+use super::to_call::to_call;
 use crate::api::protocol::Call;
-use crate::cli::alerts::{ack_call, silence_call};
-use crate::cli::{AlertsCommand, Cli, Command};
 use clap::Parser;
 
-/// Commands the command line runs.
-const RUNS: &str = "deploy, traffic, rollback, reload, alerts silence|unsilence|ack";
-
 /// The engine call for a command line, with a label for notices; `None` for an empty line.
+/// Commands that are not one engine call (serve, logs --follow…) are refused, saying what
+/// the line runs instead.
 pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
     let owned = split_words(text)?;
     let words: Vec<&str> = owned.iter().map(String::as_str).collect();
@@ -28,61 +28,25 @@ pub fn parse(text: &str) -> Result<Option<(String, Call)>, String> {
             format!(":{text}: {first}")
         })?;
     let label = words.join(" ");
-    let call = match cli.command {
-        Some(Command::Deploy {
-            plugin,
-            version,
-            strategy,
-            dry_run,
-            no_cache,
-            preview,
-            ttl,
-            force,
-            ..
-        }) => Call::Deploy {
-            plugin,
-            version,
-            strategy,
-            dry_run,
-            no_cache,
-            preview,
-            ttl,
-            // The command line answers once the rollout started; the panes follow it.
-            detach: true,
-            force,
-        },
-        Some(Command::Traffic { plugin, weights }) => Call::Traffic {
-            plugin,
-            weights: weights.into_iter().collect(),
-        },
-        // Typing the command out is the confirmation.
-        Some(Command::Rollback { plugin, to, .. }) => Call::Rollback { plugin, to },
-        Some(Command::Reload) => Call::Reload {},
-        Some(Command::Alerts {
-            command:
-                Some(AlertsCommand::Silence {
-                    target,
-                    duration,
-                    comment,
-                    author,
-                }),
-        }) => {
-            silence_call(&target, duration, comment, author).map_err(|e| format!(":{text}: {e}"))?
+    let call = cli
+        .command
+        .as_ref()
+        .map(to_call)
+        .transpose()
+        .map_err(|e| format!(":{text}: {e}"))?
+        .flatten();
+    match call {
+        // A typed deploy answers once the rollout started; the panes follow it.
+        Some(Call::Deploy(mut req)) => {
+            req.detach = true;
+            Ok(Some((label, Call::Deploy(req))))
         }
-        Some(Command::Alerts {
-            command: Some(AlertsCommand::Unsilence { id }),
-        }) => Call::Unsilence { id },
-        Some(Command::Alerts {
-            command: Some(AlertsCommand::Ack { target, author }),
-        }) => ack_call(&target, author).map_err(|e| format!(":{text}: {e}"))?,
-        _ => {
-            return Err(format!(
-                ":{} is not something the dashboard runs; it runs {RUNS} (the rest is in the panes, or in a shell)",
-                words[0]
-            ));
-        }
-    };
-    Ok(Some((label, call)))
+        Some(call) => Ok(Some((label, call))),
+        None => Err(format!(
+            ":{} is not one engine call; the line runs deploy, traffic, rollback, promote, abort, pause, resume, reload, alerts, status, history and logs (the rest is in the panes, or in a shell)",
+            words[0]
+        )),
+    }
 }
 
 /// Splits a command line like a shell would for these commands: words separated by spaces,
@@ -130,16 +94,16 @@ mod tests {
         assert_eq!(label, "rollback checkout");
         assert_eq!(
             call,
-            Call::Rollback {
+            Call::Rollback(crate::api::protocol::RollbackRequest {
                 plugin: "checkout".into(),
-                to: None
-            }
+                ..Default::default()
+            })
         );
         let (_, call) = parse("traffic shop blue=90 green=10").unwrap().unwrap();
-        let Call::Traffic { weights, .. } = call else {
+        let Call::Traffic(req) = call else {
             panic!("not a traffic call: {call:?}");
         };
-        assert_eq!(weights.get(&SlotName::Blue), Some(&90));
+        assert_eq!(req.weights.get(&SlotName::Blue), Some(&90));
         assert!(parse("   ").unwrap().is_none());
         let (_, call) = parse("reload").unwrap().unwrap();
         assert_eq!(call, Call::Reload {});
@@ -173,13 +137,13 @@ mod tests {
         .unwrap();
         assert_eq!(
             call,
-            Call::Silence {
+            Call::Silence(crate::api::protocol::SilenceRequest {
                 plugin: "shop".into(),
                 rule: Some("errors".into()),
                 duration: "1h".into(),
                 comment: "deploy in progress".into(),
                 author: "ana".into()
-            }
+            })
         );
         let e = parse(r#"alerts silence shop --for 1h --comment " ""#).unwrap_err();
         assert!(e.contains("must say why"), "{e}");

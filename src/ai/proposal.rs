@@ -1,10 +1,14 @@
-//! Confirmations that say exactly what will happen before anything changes.
+//! Proposals: a change waiting for a person's yes, saying exactly what will happen before
+//! anything changes. Every face shows them the same way (the dashboard's card, `naap
+//! chat`, MCP's pending approvals), whether the operator or a key press made them.
 
 use crate::api::protocol::Call;
 use crate::core::engine::PluginStatus;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
 
-#[derive(Clone, Debug, PartialEq)]
-pub struct Confirmation {
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Proposal {
     pub title: String,
     /// What will happen, one fact per line.
     pub lines: Vec<String>,
@@ -13,10 +17,27 @@ pub struct Confirmation {
     pub call: Call,
 }
 
-impl Confirmation {
+impl Proposal {
+    /// A proposal for any call, with `lines` saying what it does (the engine's dry run).
+    pub fn for_call(call: Call, lines: Vec<String>) -> Proposal {
+        let label = label_of(&call);
+        Proposal {
+            title: format!("{label}?"),
+            lines,
+            label,
+            call,
+        }
+    }
+
+    /// SHA-256 of the exact call, as it goes on the wire: a proposal is approved by this,
+    /// so what runs is what was shown.
+    pub fn hash(&self) -> String {
+        call_hash(&self.call)
+    }
+
     /// Rolling `plugin` back: to the warm slot when there is one (a weight flip), otherwise
     /// a redeploy of the previous version. `incident` also skips what is left of a rollout.
-    pub fn rollback(plugin: &PluginStatus, incident: bool) -> Confirmation {
+    pub fn rollback(plugin: &PluginStatus, incident: bool) -> Proposal {
         let live = plugin.slots.iter().max_by_key(|s| s.weight);
         let target = live.and_then(|live| plugin.slots.iter().find(|s| s.slot != live.slot));
         let mut lines = Vec::new();
@@ -67,20 +88,20 @@ impl Confirmation {
         } else {
             format!("Roll back {}?", plugin.name)
         };
-        Confirmation {
+        Proposal {
             title,
             lines,
             label: format!("rollback {}", plugin.name),
-            call: Call::Rollback {
+            call: Call::Rollback(crate::api::protocol::RollbackRequest {
                 plugin: plugin.name.clone(),
-                to: None,
-            },
+                ..Default::default()
+            }),
         }
     }
 
     /// Promoting (`promote`) or aborting the running rollout of `plugin`; `None` when no
     /// rollout runs.
-    pub fn steer(plugin: &PluginStatus, promote: bool) -> Option<Confirmation> {
+    pub fn steer(plugin: &PluginStatus, promote: bool) -> Option<Proposal> {
         let rollout = plugin.rollout.as_ref()?;
         let stable = plugin.slots.iter().find(|s| s.slot != rollout.to_slot);
         let stable_text = stable.map_or_else(
@@ -106,10 +127,10 @@ impl Confirmation {
                 format!("Promote the canary of {}?", plugin.name),
                 lines,
                 format!("promote {}", plugin.name),
-                Call::Promote {
+                Call::Promote(crate::api::protocol::PromoteRequest {
                     plugin: plugin.name.clone(),
                     full: false,
-                },
+                }),
             )
         } else {
             (
@@ -122,12 +143,12 @@ impl Confirmation {
                     ),
                 ],
                 format!("abort {}", plugin.name),
-                Call::Abort {
+                Call::Abort(crate::api::protocol::PluginRequest {
                     plugin: plugin.name.clone(),
-                },
+                }),
             )
         };
-        Some(Confirmation {
+        Some(Proposal {
             title,
             lines,
             label,
@@ -136,37 +157,36 @@ impl Confirmation {
     }
 }
 
-#[cfg(test)]
-mod rollback_tests {
-    use super::*;
-    use crate::core::engine::LastRollout;
+/// SHA-256 (hex) of a call's wire form.
+pub fn call_hash(call: &Call) -> String {
+    let wire = serde_json::to_vec(call).unwrap_or_default();
+    Sha256::digest(&wire)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
 
-    #[test]
-    fn a_rollback_after_a_rollback_promises_no_flip_forward() {
-        let mut report = super::super::tests::report();
-        let shop = &mut report.plugins[0];
-        // shop serves 1.0.0 on blue because 2.0.0 (warm on green) was rolled back.
-        shop.last_rollout = Some(LastRollout {
-            id: 3,
-            version: "2.0.0".into(),
-            from_version: Some("1.0.0".into()),
-            outcome: "rolled_back".into(),
-            automatic: true,
-            reason: Some("error rate 30.0 % > 5.0 %".into()),
-            rolled_back_to: Some("1.0.0".into()),
-            at: super::super::tests::now(),
-            summary: String::new(),
-        });
-        let confirm = Confirmation::rollback(shop, false);
-        assert_eq!(confirm.lines.len(), 1, "{:?}", confirm.lines);
-        assert!(
-            confirm.lines[0].starts_with("already rolled back to v1.0.0: nothing will change"),
-            "{:?}",
-            confirm.lines
-        );
-        // Without that history the same slots mean an instant flip to green.
-        shop.last_rollout = None;
-        let confirm = Confirmation::rollback(shop, false);
-        assert!(confirm.lines[0].contains("all traffic to green v2.0.0"));
+/// A call as a person reads it: `rollback checkout to=1.2.0`, `traffic shop blue=90 green=10`.
+pub fn label_of(call: &Call) -> String {
+    let wire = serde_json::to_value(call).unwrap_or_default();
+    let mut words = vec![call.method()];
+    if let Some(plugin) = call.plugin() {
+        words.push(plugin.to_string());
     }
+    if let Some(params) = wire.get("params").and_then(|p| p.as_object()) {
+        for (key, value) in params {
+            match (key.as_str(), value) {
+                ("plugin", _)
+                | (_, serde_json::Value::Null)
+                | (_, serde_json::Value::Bool(false)) => {}
+                (_, serde_json::Value::Bool(true)) => words.push(key.clone()),
+                ("weights", serde_json::Value::Object(weights)) => {
+                    words.extend(weights.iter().map(|(slot, w)| format!("{slot}={w}")));
+                }
+                (_, serde_json::Value::String(text)) => words.push(format!("{key}={text}")),
+                (_, other) => words.push(format!("{key}={other}")),
+            }
+        }
+    }
+    words.join(" ")
 }

@@ -1,0 +1,117 @@
+//! The operator's tools: the engine's catalog (dispatched through the same socket client
+//! as every face, audited as this face) and the read-only workspace tools.
+
+pub mod workspace;
+
+use super::policy::Policy;
+use super::provider::ToolSpec;
+use crate::api::catalog::{self, Effect};
+use crate::api::{Call, Client};
+use crate::core::types::Face;
+use std::path::PathBuf;
+use tokio::sync::Mutex;
+
+/// Where the tools act: an engine's socket and its workspace, as one face.
+pub struct Tools {
+    socket: PathBuf,
+    root: PathBuf,
+    face: Face,
+    /// One connection, opened on first use and reopened after a failure.
+    client: Mutex<Option<Client>>,
+}
+
+impl Tools {
+    pub fn new(socket: PathBuf, root: PathBuf, face: Face) -> Tools {
+        Tools {
+            socket,
+            root,
+            face,
+            client: Mutex::new(None),
+        }
+    }
+
+    pub fn face(&self) -> Face {
+        self.face
+    }
+
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
+    /// The tools offered to a model under `policy`: reads always, changes unless the mode
+    /// is read-only, admin never.
+    pub fn specs(&self, policy: &Policy) -> Vec<ToolSpec> {
+        let mut specs: Vec<ToolSpec> = catalog::for_models()
+            .filter(|c| c.effect == Effect::Read || policy.offers_changes())
+            .map(|c| ToolSpec {
+                name: c.method.to_string(),
+                description: match c.effect {
+                    Effect::Change => format!(
+                        "{} (A change: calling it makes a proposal that a person must approve; it does not run by itself.)",
+                        c.description
+                    ),
+                    _ => c.description.to_string(),
+                },
+                parameters: c.params.clone(),
+            })
+            .collect();
+        specs.extend(
+            workspace::specs()
+                .into_iter()
+                .map(|(name, description, parameters)| ToolSpec {
+                    name: name.to_string(),
+                    description: description.to_string(),
+                    parameters,
+                }),
+        );
+        specs
+    }
+
+    /// Sends one call to the engine as this face.
+    pub async fn engine(&self, call: Call) -> Result<serde_json::Value, String> {
+        self.engine_as(call, self.face).await
+    }
+
+    /// Sends one call to the engine as `face` (an approved proposal runs as the operator
+    /// even when a person approved it in another face).
+    pub async fn engine_as(&self, call: Call, face: Face) -> Result<serde_json::Value, String> {
+        let mut slot = self.client.lock().await;
+        if slot.is_none() || face != self.face {
+            let client = Client::connect(&self.socket, face)
+                .await
+                .map_err(|e| e.to_string())?;
+            if face != self.face {
+                let mut client = client;
+                return client.call(call).await.map_err(|e| e.to_string());
+            }
+            *slot = Some(client);
+        }
+        let Some(client) = slot.as_mut() else {
+            return Err("no connection to the engine".to_string());
+        };
+        match client.call(call).await {
+            Ok(value) => Ok(value),
+            Err(e) => {
+                // A lost connection is reopened on the next call; an API error is kept.
+                if !matches!(e, crate::api::ClientError::Api { .. }) {
+                    *slot = None;
+                }
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Runs a workspace tool (off the async threads: it reads files).
+    pub async fn workspace(
+        &self,
+        name: &str,
+        arguments: &serde_json::Value,
+    ) -> Result<String, String> {
+        let root = self.root.clone();
+        let name = name.to_string();
+        let arguments = arguments.clone();
+        tokio::task::spawn_blocking(move || workspace::run(&root, &name, &arguments))
+            .await
+            .map_err(|e| format!("the workspace tool failed: {e}"))?
+    }
+}

@@ -1,0 +1,355 @@
+//! The catalog of the engine's calls: for each, what it does, a JSON schema of its
+//! parameters (generated from the request struct, so it cannot drift), the type of its
+//! result, and its effect. The operator's tools and the MCP server's tools are this list;
+//! no face adds a private power.
+
+use super::protocol::{Call, ShutdownRequest, SubscribeRequest};
+use crate::core::engine::{
+    AckRequest, AlertsRequest, DeployRequest, HistoryRequest, LogsRequest, PluginRequest,
+    PromoteRequest, RollbackRequest, SilenceRequest, StatusRequest, StopPreviewRequest,
+    TrafficRequest, UnsilenceRequest,
+};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use std::sync::LazyLock;
+
+/// What a call does to the world, which decides who may run it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Changes nothing: runs unasked.
+    Read,
+    /// Changes something: from a model it becomes a proposal that runs only on a
+    /// person's yes.
+    Change,
+    /// Plumbing for faces (subscribe, shutdown): never offered to a model.
+    Admin,
+}
+
+/// One call of the catalog.
+#[derive(Clone, Debug, Serialize)]
+pub struct CallSpec {
+    /// The wire name (`rollback`), also the tool's name.
+    pub method: &'static str,
+    pub description: &'static str,
+    /// The effect when run for real; a dry run of a change is a read ([`effect_of`]).
+    pub effect: Effect,
+    /// Whether `dry_run: true` turns it into a read that says what would happen.
+    pub has_dry_run: bool,
+    /// The result type's name, as `naap … --json` prints it.
+    pub result: &'static str,
+    /// JSON schema of `params`: an object, every sub-schema inlined.
+    pub params: serde_json::Value,
+}
+
+/// Every call, in the order a person would look for them.
+pub fn catalog() -> &'static [CallSpec] {
+    static CATALOG: LazyLock<Vec<CallSpec>> = LazyLock::new(build);
+    &CATALOG
+}
+
+/// The spec of `method`, if the catalog has it.
+pub fn find(method: &str) -> Option<&'static CallSpec> {
+    catalog().iter().find(|c| c.method == method)
+}
+
+/// The calls a model may be offered: reads and changes, never admin.
+pub fn for_models() -> impl Iterator<Item = &'static CallSpec> {
+    catalog().iter().filter(|c| c.effect != Effect::Admin)
+}
+
+/// What this exact call does: a dry run is a read whatever the method.
+pub fn effect_of(call: &Call) -> Effect {
+    match call {
+        Call::Status(_) | Call::Logs(_) | Call::History(_) | Call::Alerts(_) => Effect::Read,
+        Call::Deploy(r) if r.dry_run => Effect::Read,
+        Call::Traffic(r) if r.dry_run => Effect::Read,
+        Call::Rollback(r) if r.dry_run => Effect::Read,
+        Call::Deploy(_)
+        | Call::PreviewStop(_)
+        | Call::Promote(_)
+        | Call::Abort(_)
+        | Call::Pause(_)
+        | Call::Resume(_)
+        | Call::Traffic(_)
+        | Call::Rollback(_)
+        | Call::Silence(_)
+        | Call::Unsilence(_)
+        | Call::Ack(_)
+        | Call::Reload {} => Effect::Change,
+        Call::Ping {} | Call::Subscribe(_) | Call::Shutdown(_) => Effect::Admin,
+    }
+}
+
+/// Builds the call a tool invocation names, decoded exactly as the socket decodes it:
+/// unknown parameters, bad versions and missing fields are refused with serde's message.
+pub fn call_from_tool(method: &str, arguments: &serde_json::Value) -> Result<Call, String> {
+    if find(method).is_none() {
+        return Err(format!("there is no call `{method}`"));
+    }
+    let params = match arguments {
+        serde_json::Value::Null => serde_json::json!({}),
+        other => other.clone(),
+    };
+    serde_json::from_value(serde_json::json!({"method": method, "params": params}))
+        .map_err(|e| format!("{method}: {e}"))
+}
+
+/// The same call with `dry_run` set, for changes that have one: what a proposal shows.
+pub fn dry_run_of(call: &Call) -> Option<Call> {
+    let mut call = call.clone();
+    match &mut call {
+        Call::Deploy(r) => r.dry_run = true,
+        Call::Traffic(r) => r.dry_run = true,
+        Call::Rollback(r) => r.dry_run = true,
+        _ => return None,
+    }
+    Some(call)
+}
+
+/// A parameter schema an LLM API takes: an object, no `$schema`/`title` noise, every
+/// referenced type inlined (some servers do not follow `$ref`).
+fn schema<T: JsonSchema>() -> serde_json::Value {
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|s| s.inline_subschemas = true)
+        .into_generator();
+    let mut value = generator.into_root_schema_for::<T>().to_value();
+    if let Some(object) = value.as_object_mut() {
+        object.remove("$schema");
+        object.remove("title");
+        object.remove("description");
+    }
+    value
+}
+
+fn empty() -> serde_json::Value {
+    serde_json::json!({"type": "object", "properties": {}, "additionalProperties": false})
+}
+
+fn spec(
+    method: &'static str,
+    effect: Effect,
+    result: &'static str,
+    description: &'static str,
+    params: serde_json::Value,
+) -> CallSpec {
+    let has_dry_run = params
+        .pointer("/properties/dry_run")
+        .is_some_and(|p| !p.is_null());
+    CallSpec {
+        method,
+        description,
+        effect,
+        has_dry_run,
+        result,
+        params,
+    }
+}
+
+fn build() -> Vec<CallSpec> {
+    use Effect::{Admin, Change, Read};
+    vec![
+        spec(
+            "status",
+            Read,
+            "StatusReport",
+            "Every plugin (or one): its slots with version, state, health and traffic weight; live metrics per slot (requests per second, error rate, p50/p99 latency); the running rollout and its step; firing alerts.",
+            schema::<StatusRequest>(),
+        ),
+        spec(
+            "logs",
+            Read,
+            "LogLine[]",
+            "A plugin's recent log lines, newest last, filtered by slot (or the build/test gates), level, time, a regular expression.",
+            schema::<LogsRequest>(),
+        ),
+        spec(
+            "history",
+            Read,
+            "HistoryReport",
+            "A plugin's rollouts (with each canary step's judgement), events and audit records: who changed what, when, from which face.",
+            schema::<HistoryRequest>(),
+        ),
+        spec(
+            "alerts",
+            Read,
+            "AlertsReport",
+            "Alert rules and their state (pending, firing, resolved), active silences and recent transitions.",
+            schema::<AlertsRequest>(),
+        ),
+        spec(
+            "deploy",
+            Change,
+            "ActionOutcome",
+            "Deploy a version into the idle slot with the plugin's strategy (immediate, blue-green or canary steps with automatic analysis and rollback); build and test gates run first. With dry_run it only says what would happen.",
+            schema::<DeployRequest>(),
+        ),
+        spec(
+            "rollback",
+            Change,
+            "ActionOutcome",
+            "Move all traffic back to the previous version: a weight flip when its slot is warm, else a redeploy. During a canary it ends the rollout at once. With dry_run it only says what would happen.",
+            schema::<RollbackRequest>(),
+        ),
+        spec(
+            "traffic",
+            Change,
+            "ActionOutcome",
+            "Set the traffic weights of blue and green by hand (percentages summing to 100). With dry_run it only says what the weights would become.",
+            schema::<TrafficRequest>(),
+        ),
+        spec(
+            "promote",
+            Change,
+            "ActionOutcome",
+            "Canary: go on to the next step now (releasing a hold); with full, straight to 100 %.",
+            schema::<PromoteRequest>(),
+        ),
+        spec(
+            "abort",
+            Change,
+            "ActionOutcome",
+            "Canary: send all traffic back to the stable slot and stop the canary.",
+            schema::<PluginRequest>(),
+        ),
+        spec(
+            "pause",
+            Change,
+            "ActionOutcome",
+            "Canary: hold the rollout at its current weight; the step timer freezes.",
+            schema::<PluginRequest>(),
+        ),
+        spec(
+            "resume",
+            Change,
+            "ActionOutcome",
+            "Canary: continue a paused rollout.",
+            schema::<PluginRequest>(),
+        ),
+        spec(
+            "preview_stop",
+            Change,
+            "ActionOutcome",
+            "Stop a preview slot before its time to live ends.",
+            schema::<StopPreviewRequest>(),
+        ),
+        spec(
+            "silence",
+            Change,
+            "Silence",
+            "Mute a plugin's alerts (all, or one rule) for a duration, with a comment saying why.",
+            schema::<SilenceRequest>(),
+        ),
+        spec(
+            "unsilence",
+            Change,
+            "Silence",
+            "End a silence now.",
+            schema::<UnsilenceRequest>(),
+        ),
+        spec(
+            "ack",
+            Change,
+            "Ack",
+            "Acknowledge a firing alert: no more repeats until it resolves.",
+            schema::<AckRequest>(),
+        ),
+        spec(
+            "reload",
+            Change,
+            "ReloadReport",
+            "Re-read naap.toml and every plugin.toml; load added plugins, stop removed ones, apply changed ones.",
+            empty(),
+        ),
+        spec(
+            "ping",
+            Admin,
+            "Pong",
+            "Whether the engine answers, and its pid.",
+            empty(),
+        ),
+        spec(
+            "subscribe",
+            Admin,
+            "pushes",
+            "Receive events, snapshots and log lines as they happen (a face's plumbing).",
+            schema::<SubscribeRequest>(),
+        ),
+        spec(
+            "shutdown",
+            Admin,
+            "Stopping",
+            "Stop the engine (and its plugins' processes with stop_plugins).",
+            schema::<ShutdownRequest>(),
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_call_is_in_the_catalog_once_with_its_effect() {
+        let mut methods: Vec<&str> = catalog().iter().map(|c| c.method).collect();
+        let count = methods.len();
+        methods.sort_unstable();
+        methods.dedup();
+        assert_eq!(methods.len(), count, "a method is listed twice");
+        // Each spec decodes from an empty-ish call of its own method and agrees on effect.
+        for spec in catalog() {
+            let sample = match spec.method {
+                "ping" | "reload" | "subscribe" | "shutdown" | "status" | "alerts" => {
+                    serde_json::json!({})
+                }
+                "unsilence" => serde_json::json!({"id": 1}),
+                "preview_stop" => serde_json::json!({"plugin": "p", "id": "3fa91c"}),
+                "traffic" => serde_json::json!({"plugin": "p", "weights": {"blue": 100}}),
+                "silence" => {
+                    serde_json::json!({"plugin": "p", "duration": "1h", "comment": "c", "author": "a"})
+                }
+                "ack" => serde_json::json!({"plugin": "p", "rule": "r", "author": "a"}),
+                _ => serde_json::json!({"plugin": "p"}),
+            };
+            let call = call_from_tool(spec.method, &sample)
+                .unwrap_or_else(|e| panic!("{}: {e}", spec.method));
+            assert_eq!(call.method(), spec.method);
+            assert_eq!(effect_of(&call), spec.effect, "{}", spec.method);
+            assert_eq!(spec.params["type"], "object", "{}", spec.method);
+        }
+    }
+
+    #[test]
+    fn dry_runs_are_reads_and_admin_is_never_offered() {
+        let rollback = call_from_tool("rollback", &serde_json::json!({"plugin": "p"})).unwrap();
+        assert_eq!(effect_of(&rollback), Effect::Change);
+        let preview = dry_run_of(&rollback).unwrap();
+        assert_eq!(effect_of(&preview), Effect::Read);
+        assert!(find("rollback").unwrap().has_dry_run);
+        assert!(!find("promote").unwrap().has_dry_run);
+        assert!(for_models().all(|c| !matches!(c.method, "shutdown" | "subscribe" | "ping")));
+    }
+
+    #[test]
+    fn schemas_come_from_the_types_and_tools_decode_like_the_socket() {
+        let deploy = &find("deploy").unwrap().params;
+        assert_eq!(deploy["required"], serde_json::json!(["plugin"]));
+        assert!(
+            deploy["properties"]["version"]
+                .to_string()
+                .contains("pattern")
+        );
+        assert!(!deploy.to_string().contains("$ref"), "{deploy}");
+        let bad = call_from_tool(
+            "deploy",
+            &serde_json::json!({"plugin": "p", "version": "1.0; rm -rf /"}),
+        );
+        assert!(bad.unwrap_err().contains("version"));
+        let unknown = call_from_tool(
+            "rollback",
+            &serde_json::json!({"plugin": "p", "force": true}),
+        );
+        assert!(unknown.unwrap_err().contains("unknown field"));
+        assert!(call_from_tool("shutdown_everything", &serde_json::json!({})).is_err());
+    }
+}
