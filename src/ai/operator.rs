@@ -224,7 +224,9 @@ impl Operator {
                     .to_string(),
             );
         }
-        self.tools.engine(pending.proposal.call.clone()).await
+        self.tools
+            .engine_for_proposal(pending.proposal.call.clone(), &pending.id)
+            .await
     }
 
     /// The one boundary: every string of the request passes the redactor.

@@ -135,12 +135,30 @@ impl Client {
 
     /// Sends one request and waits for its reply; pushes that arrive meanwhile are kept.
     pub async fn call(&mut self, call: Call) -> Result<serde_json::Value, ClientError> {
+        self.call_with(call, None).await
+    }
+
+    /// Runs the call a person approved as operator proposal `proposal` (the audit names it).
+    pub async fn call_for_proposal(
+        &mut self,
+        call: Call,
+        proposal: &str,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call_with(call, Some(proposal.to_string())).await
+    }
+
+    async fn call_with(
+        &mut self,
+        call: Call,
+        proposal: Option<String>,
+    ) -> Result<serde_json::Value, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
         let mut line = serde_json::to_string(&Request {
             id,
             call,
             face: self.face,
+            proposal,
         })
         .map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push('\n');

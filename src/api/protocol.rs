@@ -20,6 +20,30 @@ pub struct Request {
     pub call: Call,
     #[serde(default)]
     pub face: Face,
+    /// The operator proposal a person approved, when this request runs one; the audit
+    /// records it. Checked while decoding: `p-` and up to 62 of `[a-z0-9-]`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "proposal_id"
+    )]
+    pub proposal: Option<String>,
+}
+
+fn proposal_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let id: Option<String> = Option::deserialize(d)?;
+    match id {
+        Some(id)
+            if id.len() > 64
+                || !id.starts_with("p-")
+                || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+        {
+            Err(serde::de::Error::custom(
+                "proposal: an id is `p-` and up to 62 of a-z 0-9 -",
+            ))
+        }
+        other => Ok(other),
+    }
 }
 
 /// One engine call: `{"method": "deploy", "params": {...}}` on the wire. Each variant wraps

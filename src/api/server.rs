@@ -220,13 +220,17 @@ fn handle_line(engine: &Engine, line: &str, out: &mpsc::UnboundedSender<String>)
     let engine = engine.clone();
     let out = out.clone();
     tokio::spawn(async move {
-        let reply = dispatch(&engine, request, &out).await;
+        let proposal = request.proposal.clone();
+        let reply =
+            crate::core::engine::with_proposal(proposal, dispatch(&engine, request, &out)).await;
         send(&out, &reply);
     });
 }
 
 async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender<String>) -> Reply {
-    let Request { id, call, face } = request;
+    let Request {
+        id, call, face, ..
+    } = request;
     fn to_reply<T: Serialize>(id: u64, r: Result<T, crate::core::engine::EngineError>) -> Reply {
         match r {
             Ok(v) => Reply::ok(id, serde_json::to_value(v).unwrap_or_default()),

@@ -69,36 +69,40 @@ impl Tools {
 
     /// Sends one call to the engine as this face.
     pub async fn engine(&self, call: Call) -> Result<serde_json::Value, String> {
-        self.engine_as(call, self.face).await
+        self.send(call, None).await
     }
 
-    /// Sends one call to the engine as `face` (an approved proposal runs as the operator
-    /// even when a person approved it in another face).
-    pub async fn engine_as(&self, call: Call, face: Face) -> Result<serde_json::Value, String> {
+    /// Runs the call of an approved proposal; the engine's audit names the proposal.
+    pub async fn engine_for_proposal(
+        &self,
+        call: Call,
+        proposal: &str,
+    ) -> Result<serde_json::Value, String> {
+        self.send(call, Some(proposal)).await
+    }
+
+    async fn send(&self, call: Call, proposal: Option<&str>) -> Result<serde_json::Value, String> {
         let mut slot = self.client.lock().await;
-        if slot.is_none() || face != self.face {
-            let client = Client::connect(&self.socket, face)
+        if slot.is_none() {
+            let client = Client::connect(&self.socket, self.face)
                 .await
                 .map_err(|e| e.to_string())?;
-            if face != self.face {
-                let mut client = client;
-                return client.call(call).await.map_err(|e| e.to_string());
-            }
             *slot = Some(client);
         }
         let Some(client) = slot.as_mut() else {
             return Err("no connection to the engine".to_string());
         };
-        match client.call(call).await {
-            Ok(value) => Ok(value),
-            Err(e) => {
-                // A lost connection is reopened on the next call; an API error is kept.
-                if !matches!(e, crate::api::ClientError::Api { .. }) {
-                    *slot = None;
-                }
-                Err(e.to_string())
+        let result = match proposal {
+            Some(id) => client.call_for_proposal(call, id).await,
+            None => client.call(call).await,
+        };
+        result.map_err(|e| {
+            // A lost connection is reopened on the next call; an API error keeps it.
+            if !matches!(e, crate::api::ClientError::Api { .. }) {
+                *slot = None;
             }
-        }
+            e.to_string()
+        })
     }
 
     /// Runs a workspace tool (off the async threads: it reads files).

@@ -109,10 +109,16 @@ impl Engine {
         face: Face,
         action: &str,
         plugin: Option<&str>,
-        args: serde_json::Value,
+        mut args: serde_json::Value,
         result: AuditResult,
         detail: String,
     ) -> Option<i64> {
+        // An action a person approved from an operator proposal names that proposal.
+        if let Some(proposal) = PROPOSAL.try_with(Clone::clone).ok().flatten()
+            && let Some(object) = args.as_object_mut()
+        {
+            object.insert("proposal".to_string(), serde_json::Value::String(proposal));
+        }
         let entry = NewAudit {
             face,
             action: action.to_string(),
@@ -139,4 +145,15 @@ fn outcome<T>(
         Ok(value) => (AuditResult::Ok, ok_detail(value)),
         Err(e) => (AuditResult::Error, e.to_string()),
     }
+}
+
+tokio::task_local! {
+    /// The operator proposal the request in this task runs (set by the socket server).
+    static PROPOSAL: Option<String>;
+}
+
+/// Runs `request` with `proposal` recorded on every audit entry it makes, so the audit
+/// says which operator proposal an action came from.
+pub async fn with_proposal<F: std::future::Future>(proposal: Option<String>, request: F) -> F::Output {
+    PROPOSAL.scope(proposal, request).await
 }
