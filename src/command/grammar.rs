@@ -123,6 +123,10 @@ pub enum Command {
         #[arg(long)]
         plugins: bool,
     },
+    /// Ask the operator: `naap chat "why is checkout failing?"` answers one turn; with no
+    /// message, an interactive session. Changes are proposals: printed, not run, unless
+    /// --yes. Exit 0 answered, 1 failed, 2 bad arguments, 3 a proposal is waiting.
+    Chat(ChatArgs),
     /// Shell completions for bash, zsh, fish, elvish or powershell, on stdout:
     /// `naap completions bash > /etc/bash_completion.d/naap`.
     Completions {
@@ -181,6 +185,44 @@ impl DeployArgs {
             force: self.force,
         }
     }
+}
+
+/// `naap chat`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ChatArgs {
+    /// The message (several words are joined); none starts an interactive session.
+    pub message: Vec<String>,
+    /// Run the proposals of this turn (like `rollback --yes`).
+    #[arg(long, short = 'y', conflicts_with_all = ["read_only", "suggest"])]
+    pub yes: bool,
+    /// Read only: the operator may look but proposes nothing.
+    #[arg(long, conflicts_with = "suggest")]
+    pub read_only: bool,
+    /// Proposals are shown but cannot be run from here.
+    #[arg(long)]
+    pub suggest: bool,
+    /// Which model provider answers (default: naap.toml `[ai]`, ~/.config/naap/ai.toml,
+    /// NAAP_AI_PROVIDER; `offline` forces the intent router).
+    #[arg(long, value_parser = ["openai", "anthropic", "ollama", "offline"])]
+    pub provider: Option<String>,
+    /// The model name, e.g. gpt-4o-mini, claude-sonnet-4-5, llama3.1.
+    #[arg(long)]
+    pub model: Option<String>,
+    /// The provider's base URL, e.g. http://127.0.0.1:8080/v1 for a local llama.cpp.
+    #[arg(long)]
+    pub base_url: Option<String>,
+    /// The plugin "it" means when the message names none.
+    #[arg(long)]
+    pub plugin: Option<String>,
+    /// Print exactly what would be sent to the provider (redacted), send nothing.
+    #[arg(long)]
+    pub show_prompt: bool,
+    /// Continue a session: its id, or none for the last one.
+    #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "ID")]
+    pub resume: Option<String>,
+    /// List the stored sessions.
+    #[arg(long, conflicts_with_all = ["message", "resume", "yes", "show_prompt"])]
+    pub list: bool,
 }
 
 /// `naap sample-service …` parsed on its own (see `launch`).
