@@ -11,4 +11,6 @@ pub mod answer;
 pub mod intent;
 pub mod offline;
 pub mod provider;
+pub mod redact;
+pub mod session;
 pub mod transcript;
