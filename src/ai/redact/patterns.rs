@@ -67,7 +67,7 @@ static RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
         rule(
             RedactionKind::KeyValue,
             &format!(
-                r#"(?i)([a-z0-9_.-]*?)({SECRET_WORDS})((?:\\?["'])?\s*[:=]\s*)(\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'`(){{}}\[\]<>|=:][^\s,;&"'`(){{}}\[\]<>|]*)([(\[<]?)"#
+                r#"(?i)({SECRET_WORDS})((?:\\?["'])?\s*[:=]\s*)(\\"(?:[^"\\]|\\[^"])*\\"|"(?:[^"\\]|\\.)*"|'[^']*'|[^\s,;&"'`(){{}}\[\]<>|=:][^\s,;&"'`(){{}}\[\]<>|]*)([(\[<]?)"#
             ),
             mask_pair,
         ),
@@ -178,10 +178,13 @@ fn mask_flag(caps: &Captures) -> Option<String> {
 }
 
 fn mask_pair(caps: &Captures) -> Option<String> {
-    let word = group(caps, 2);
-    let separator = group(caps, 3);
-    let value = group(caps, 4);
-    let trailer = group(caps, 5);
+    // The match starts at the secret word: whatever comes before it in the key
+    // (`GITHUB_` of `GITHUB_TOKEN`) stays as it is, and a pattern that starts with the
+    // words lets the regex engine skip ahead to them.
+    let word = group(caps, 1);
+    let separator = group(caps, 2);
+    let value = group(caps, 3);
+    let trailer = group(caps, 4);
     let (quote, inner) = unquote(value);
     if inner.is_empty() || already_masked(inner) || is_not_a_value(inner) || is_reference(inner) {
         return None;
@@ -189,10 +192,7 @@ fn mask_pair(caps: &Captures) -> Option<String> {
     if quote.is_empty() && looks_like_code(word, inner, trailer) {
         return None;
     }
-    Some(format!(
-        "{}{word}{separator}{quote}{MASK}{quote}{trailer}",
-        group(caps, 1)
-    ))
+    Some(format!("{word}{separator}{quote}{MASK}{quote}{trailer}"))
 }
 
 fn mask_api_key(caps: &Captures) -> Option<String> {
