@@ -233,10 +233,20 @@ impl KnownValues {
         for secret in secrets {
             // A value with stray whitespace around it (a secret file with an extra final
             // newline) is masked in both forms.
+            // And as it reads inside a JSON string (a multi-line secret file is `…\n…` in
+            // a serialised request body), since a face may redact a whole body at once.
             let trimmed = secret.value.trim();
-            for value in [secret.value.as_str(), trimmed] {
-                if value.chars().count() >= MIN_KNOWN_LEN && !masks.contains_key(value) {
-                    masks.insert(value.to_string(), secret.mask());
+            let mut forms = vec![secret.value.clone(), trimmed.to_string()];
+            for form in [secret.value.as_str(), trimmed] {
+                if let Ok(quoted) = serde_json::to_string(form)
+                    && let Some(inner) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'))
+                {
+                    forms.push(inner.to_string());
+                }
+            }
+            for value in forms {
+                if value.chars().count() >= MIN_KNOWN_LEN && !masks.contains_key(&value) {
+                    masks.insert(value, secret.mask());
                 }
             }
             kept.push(secret);

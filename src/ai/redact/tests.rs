@@ -347,6 +347,20 @@ fn a_known_value_inside_a_mask_is_not_masked_again() {
 }
 
 #[test]
+fn a_multi_line_known_value_is_masked_in_serialised_json_too() {
+    let r = Redactor::new([KnownSecret::named("CERT_KEY", "line one\nline \"two\"\n")]);
+    let body = serde_json::to_string(&json!({"content": "got line one\nline \"two\"\n!"})).unwrap();
+    assert_eq!(
+        redact(&r, &body),
+        r#"{"content":"got [redacted:CERT_KEY]!"}"#
+    );
+    assert_eq!(
+        r.redact("got line one\nline \"two\"\n!"),
+        "got [redacted:CERT_KEY]!"
+    );
+}
+
+#[test]
 fn with_adds_values() {
     let r = Redactor::new([KnownSecret::named("A", "first-secret")])
         .with([KnownSecret::named("B", "second-secret")]);

@@ -570,3 +570,42 @@ fn ids_parse_and_generate() {
     let json = serde_json::to_string(&SessionEntry::Proposal(proposal("p-j"))).unwrap();
     assert!(json.contains(r#""kind":"proposal""#) && json.contains(r#""status":"waiting""#));
 }
+
+#[test]
+fn of_two_faces_approving_at_once_exactly_one_wins() {
+    let (dir, store) = store();
+    let id = store.create(Face::Ai, "openai", "m").unwrap();
+    for round in 0..10 {
+        let pid = format!("p-race{round}");
+        store
+            .append(id, &SessionEntry::Proposal(proposal(&pid)))
+            .unwrap();
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let racers: Vec<_> = [Face::Dashboard, Face::Cli]
+            .into_iter()
+            .map(|face| {
+                let path = dir.path().to_path_buf();
+                let barrier = barrier.clone();
+                let pid: ProposalId = pid.parse().unwrap();
+                std::thread::spawn(move || {
+                    let store = SessionStore::open(&path).unwrap();
+                    barrier.wait();
+                    let decision = Decision {
+                        face,
+                        by: String::new(),
+                    };
+                    store
+                        .set_proposal_status(&pid, ProposalStatus::Approved, None, Some(&decision))
+                        .is_ok()
+                })
+            })
+            .collect();
+        let wins = racers
+            .into_iter()
+            .map(|r| r.join().unwrap())
+            .filter(|won| *won)
+            .count();
+        assert_eq!(wins, 1, "round {round}");
+    }
+    assert!(store.pending_proposals().unwrap().is_empty());
+}
