@@ -1,11 +1,9 @@
-//! The AI operator: turns requests in plain words into engine actions or read-only answers.
-//!
-//! This build works offline: [`intent`] recognises operational requests, [`answer`] builds
-//! read-only answers from what the engine reports, and [`transcript`] keeps the
-//! conversation, where an action waits as a card with the exact call until a person says
-//! yes or no. A language-model provider (a later issue) streams its text into the same
-//! transcript (`Transcript::stream`) and proposes actions as the same cards, so nothing it
-//! says can change anything without the same confirmation.
+//! The AI operator, one library behind every face (the dashboard pane, `naap chat`, `naap
+//! mcp`). [`operator`] runs a turn: a language model ([`provider`]) or, when none answers,
+//! the offline intent router ([`intent`], [`offline`], [`answer`]) reads through the
+//! engine's catalog ([`tools`]); every change it wants becomes a [`proposal`] that runs
+//! only on a person's yes ([`policy`]). Everything bound for a provider passes
+//! [`redact`]; conversations are kept in [`session`].
 
 pub mod answer;
 pub mod intent;
@@ -15,5 +13,6 @@ pub mod policy;
 pub mod proposal;
 pub mod provider;
 pub mod redact;
+pub mod session;
 pub mod tools;
 pub mod transcript;
