@@ -6,6 +6,20 @@
 //! Cancelling a turn is dropping the future returned by [`Provider::stream`]: the HTTP
 //! response is dropped with it and nothing more is sent on the channel.
 
+pub mod anthropic;
+mod http;
+pub mod ndjson;
+pub mod ollama;
+pub mod openai;
+pub mod resilient;
+pub mod sse;
+
+pub use anthropic::Anthropic;
+pub use http::HttpSettings;
+pub use ollama::Ollama;
+pub use openai::OpenAi;
+pub use resilient::{Clock, Resilient, ResilientSettings, SystemClock};
+
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
@@ -89,9 +103,15 @@ pub enum StreamEvent {
         name: String,
     },
     /// A fragment of a call's JSON arguments, in order.
-    ToolCallDelta { index: usize, fragment: String },
+    ToolCallDelta {
+        index: usize,
+        fragment: String,
+    },
     /// The call is complete and its arguments parsed.
-    ToolCallEnd { index: usize, call: ToolCall },
+    ToolCallEnd {
+        index: usize,
+        call: ToolCall,
+    },
     /// Token counts as the provider reports them (cumulative for this request).
     Usage(Usage),
     /// The last event of a successful stream.
@@ -108,6 +128,13 @@ pub enum ProviderError {
         status: u16,
         message: String,
     },
+    /// HTTP 429; `retry_after_secs` is the server's `Retry-After`, when it sent one.
+    #[error("{provider} is rate limiting: {message}")]
+    RateLimited {
+        provider: String,
+        message: String,
+        retry_after_secs: Option<u64>,
+    },
     #[error("{provider} is overloaded: {message}")]
     Overloaded { provider: String, message: String },
     #[error("{provider} refused the key: {message}")]
@@ -118,9 +145,7 @@ pub enum ProviderError {
     Cut { provider: String },
     #[error("{provider} did not answer within {seconds}s")]
     Timeout { provider: String, seconds: u64 },
-    #[error(
-        "{provider} failed {failures} times in a row; not trying again for {retry_in_secs}s"
-    )]
+    #[error("{provider} failed {failures} times in a row; not trying again for {retry_in_secs}s")]
     CircuitOpen {
         provider: String,
         failures: u32,
