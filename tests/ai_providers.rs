@@ -611,3 +611,35 @@ async fn build_wires_the_configured_provider_to_its_base_url_and_key() {
     assert_eq!(request.header("x-api-key"), Some("sk-ant-from-env"));
     assert_eq!(request.body["model"], "claude-test");
 }
+
+#[tokio::test]
+async fn dropping_the_stream_cancels_the_turn() {
+    let fake =
+        FakeLlm::with([fake_llm::openai_text(&["first ", "second ", "third"])
+            .delay(Duration::from_millis(500))]);
+    let inner = Arc::new(OpenAi::new(settings(fake.openai_base(), None)).unwrap());
+    let provider: Arc<dyn Provider> = Arc::new(Resilient::new(inner, fast()));
+    let (tx, mut rx) = mpsc::channel(64);
+    let turn = tokio::spawn({
+        let provider = provider.clone();
+        async move { provider.stream(&question(), tx).await }
+    });
+    let first = loop {
+        match rx.recv().await {
+            Some(StreamEvent::Text(text)) => break text,
+            Some(_) => continue,
+            None => panic!("the stream ended before any text"),
+        }
+    };
+    assert_eq!(first, "first ");
+    turn.abort();
+    // With the turn's future dropped the channel closes; nothing after "first" is needed.
+    let mut rest = Vec::new();
+    while let Some(event) = rx.recv().await {
+        rest.push(event);
+    }
+    assert!(
+        !rest.iter().any(|e| matches!(e, StreamEvent::Stop(_))),
+        "{rest:?}"
+    );
+}

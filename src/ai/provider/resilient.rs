@@ -123,13 +123,15 @@ impl Resilient {
                 }
                 Err(error) => error,
             };
-            if !forwarded && retries < self.settings.max_retries && retryable(&error) {
-                if let Some(delay) = self.delay(retries, &error) {
-                    retries += 1;
-                    tracing::debug!(%error, ?delay, retries, "retrying the model request");
-                    tokio::time::sleep(delay).await;
-                    continue;
-                }
+            if !forwarded
+                && retries < self.settings.max_retries
+                && retryable(&error)
+                && let Some(delay) = self.delay(retries, &error)
+            {
+                retries += 1;
+                tracing::debug!(%error, ?delay, retries, "retrying the model request");
+                tokio::time::sleep(delay).await;
+                continue;
             }
             self.record_failure(&error);
             return Err(error);
