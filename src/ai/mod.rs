@@ -6,6 +6,7 @@
 //! [`redact`]; conversations are kept in [`session`].
 
 pub mod answer;
+pub mod config;
 pub mod intent;
 pub mod offline;
 pub mod operator;
