@@ -15,5 +15,6 @@ pub mod proposal;
 pub mod provider;
 pub mod redact;
 pub mod session;
+pub mod setup;
 pub mod tools;
 pub mod transcript;

@@ -49,10 +49,9 @@ pub struct Pending {
 
 impl Pending {
     pub fn new(proposal: Proposal) -> Pending {
-        let hash = proposal.hash();
         Pending {
-            id: format!("p-{}", &hash[..10]),
-            hash,
+            id: super::session::ProposalId::generate().to_string(),
+            hash: proposal.hash(),
             proposal,
         }
     }

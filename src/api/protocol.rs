@@ -36,7 +36,9 @@ fn proposal_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>,
         Some(id)
             if id.len() > 64
                 || !id.starts_with("p-")
-                || !id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') =>
         {
             Err(serde::de::Error::custom(
                 "proposal: an id is `p-` and up to 62 of a-z 0-9 -",

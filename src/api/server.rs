@@ -228,9 +228,7 @@ fn handle_line(engine: &Engine, line: &str, out: &mpsc::UnboundedSender<String>)
 }
 
 async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender<String>) -> Reply {
-    let Request {
-        id, call, face, ..
-    } = request;
+    let Request { id, call, face, .. } = request;
     fn to_reply<T: Serialize>(id: u64, r: Result<T, crate::core::engine::EngineError>) -> Reply {
         match r {
             Ok(v) => Reply::ok(id, serde_json::to_value(v).unwrap_or_default()),

@@ -154,6 +154,9 @@ tokio::task_local! {
 
 /// Runs `request` with `proposal` recorded on every audit entry it makes, so the audit
 /// says which operator proposal an action came from.
-pub async fn with_proposal<F: std::future::Future>(proposal: Option<String>, request: F) -> F::Output {
+pub async fn with_proposal<F: std::future::Future>(
+    proposal: Option<String>,
+    request: F,
+) -> F::Output {
     PROPOSAL.scope(proposal, request).await
 }

@@ -43,8 +43,8 @@ pub use alerting::{
     AUTO_ROLLBACK_ALERT, AckRequest, AlertRow, AlertsReport, AlertsState, Planned, PluginRules,
     SilenceRequest,
 };
-pub use audit::with_proposal;
 pub use analysis::{StepVerdict, outcome_word};
+pub use audit::with_proposal;
 pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use gates::{GateOutcome, GateReport};

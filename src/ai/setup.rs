@@ -1,0 +1,203 @@
+//! Assembling an operator for a face, and keeping its turns in the session store: the same
+//! steps for the dashboard, `naap chat` and `naap mcp`, so no face configures the operator
+//! its own way.
+
+use super::config::{self, AiConfigError, AiOverrides};
+use super::operator::{Operator, Pending, Turn};
+use super::policy::{Mode, Policy};
+use super::provider::Message;
+use super::redact::Redactor;
+use super::session::{
+    ProposalEntry, ProposalId, ProposalStatus, Session, SessionEntry, SessionError, SessionId,
+    SessionStore, ToolCallEntry, ToolEffect, TurnUsage,
+};
+use super::tools::Tools;
+use crate::core::engine::socket_path;
+use crate::core::types::Face;
+use crate::core::workspace;
+use std::path::Path;
+
+/// What the person starting a face chose.
+#[derive(Clone, Debug, Default)]
+pub struct FaceSettings {
+    pub overrides: AiOverrides,
+    pub mode: Mode,
+}
+
+/// The operator for `face` on the workspace at `root`: the configured provider (or the
+/// offline router), the engine's tools as `face`, the policy, and a redactor that knows
+/// this workspace's secrets.
+pub fn operator_for(
+    root: &Path,
+    state_dir: &Path,
+    face: Face,
+    settings: &FaceSettings,
+) -> Result<Operator, AiConfigError> {
+    let config = config::load(Some(root), &settings.overrides)?;
+    let provider = config::build(&config)?;
+    // A workspace with problems still has secrets worth masking: read it leniently. If it
+    // cannot be read at all, the patterns still apply.
+    let redactor = match workspace::load_lenient(root) {
+        Ok(ws) => Redactor::for_workspace(&ws),
+        Err(_) => Redactor::new(Vec::new()),
+    };
+    // The provider's own key is a secret too, should it ever appear in a log line.
+    let redactor = match config
+        .api_key_env
+        .as_deref()
+        .and_then(|v| std::env::var(v).ok())
+    {
+        Some(key) if !key.trim().is_empty() => {
+            redactor.with([super::redact::KnownSecret::named("provider key", key)])
+        }
+        _ => redactor,
+    };
+    let tools = Tools::new(socket_path(state_dir), root.to_path_buf(), face);
+    let policy = Policy {
+        mode: settings.mode,
+        ..Policy::default()
+    };
+    Ok(Operator::new(provider, tools, policy, redactor))
+}
+
+/// The conversation of a stored session, as messages to continue it: what was asked and
+/// answered (tool results of earlier turns are stale by now, so they are not replayed).
+pub fn history_of(session: &Session) -> Vec<Message> {
+    session
+        .entries
+        .iter()
+        .filter_map(|stored| match &stored.entry {
+            SessionEntry::User { text } => Some(Message::User { text: text.clone() }),
+            SessionEntry::Assistant { text } if !text.is_empty() => Some(Message::Assistant {
+                text: text.clone(),
+                tool_calls: Vec::new(),
+            }),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Records a finished turn: its tool calls, its answer, its proposals (waiting) and usage.
+/// The user's text is recorded by the face before the turn starts.
+pub fn record_turn(
+    store: &SessionStore,
+    session: SessionId,
+    turn: &Turn,
+) -> Result<(), SessionError> {
+    for call in &turn.tool_calls {
+        store.append(
+            session,
+            &SessionEntry::ToolCall(ToolCallEntry {
+                id: call.id.clone(),
+                name: call.name.clone(),
+                arguments: call.arguments.clone(),
+                effect: if call.effect == "change" {
+                    ToolEffect::Change
+                } else {
+                    ToolEffect::Read
+                },
+                result: call.result.clone(),
+                truncated: call.truncated,
+            }),
+        )?;
+    }
+    store.append(
+        session,
+        &SessionEntry::Assistant {
+            text: turn.answer.clone(),
+        },
+    )?;
+    for pending in &turn.proposals {
+        store.append(session, &SessionEntry::Proposal(proposal_entry(pending)?))?;
+    }
+    store.append(
+        session,
+        &SessionEntry::Usage(TurnUsage {
+            input_tokens: turn.usage.input_tokens,
+            output_tokens: turn.usage.output_tokens,
+            cost_usd: None,
+        }),
+    )?;
+    Ok(())
+}
+
+/// A pending proposal as the store keeps it: waiting, with the call as on the socket.
+pub fn proposal_entry(pending: &Pending) -> Result<ProposalEntry, SessionError> {
+    let id: ProposalId = pending
+        .id
+        .parse()
+        .map_err(|e: String| SessionError::Invalid {
+            what: "a proposal id",
+            detail: e,
+        })?;
+    Ok(ProposalEntry {
+        id,
+        call: serde_json::to_value(&pending.proposal.call).unwrap_or_default(),
+        preview: pending.proposal.lines.clone(),
+        argument_hash: pending.hash.clone(),
+        status: ProposalStatus::Waiting,
+        outcome: None,
+        decided: None,
+    })
+}
+
+/// How a person's decision on a proposal ended.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settled {
+    pub status: ProposalStatus,
+    /// The engine's summary when it ran, the reason when it failed.
+    pub outcome: Option<String>,
+}
+
+/// Decides a proposal for a person: a no is recorded; a yes is recorded as approved
+/// first — so two faces approving the same proposal cannot both run it — then the call
+/// runs (checked against its hash) and its outcome is recorded.
+pub async fn settle(
+    operator: &Operator,
+    store: &SessionStore,
+    pending: &Pending,
+    approve: bool,
+    decision: &super::session::Decision,
+) -> Settled {
+    let id: ProposalId = match pending.id.parse() {
+        Ok(id) => id,
+        Err(e) => {
+            return Settled {
+                status: ProposalStatus::Failed,
+                outcome: Some(e),
+            };
+        }
+    };
+    if !approve {
+        let recorded =
+            store.set_proposal_status(&id, ProposalStatus::Rejected, None, Some(decision));
+        return Settled {
+            status: ProposalStatus::Rejected,
+            outcome: recorded.err().map(|e| e.to_string()),
+        };
+    }
+    if let Err(e) = store.set_proposal_status(&id, ProposalStatus::Approved, None, Some(decision)) {
+        return Settled {
+            status: ProposalStatus::Failed,
+            outcome: Some(format!("not run: {e}")),
+        };
+    }
+    let (status, outcome) = match operator.approve(pending).await {
+        Ok(value) => (
+            ProposalStatus::Ran,
+            value
+                .get("summary")
+                .and_then(|s| s.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| value.to_string()),
+        ),
+        Err(e) => (ProposalStatus::Failed, e),
+    };
+    if let Err(e) = store.set_proposal_status(&id, status, Some(&outcome), None) {
+        tracing::warn!("could not record how proposal {id} ended: {e}");
+    }
+    Settled {
+        status,
+        outcome: Some(outcome),
+    }
+}
