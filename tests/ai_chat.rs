@@ -249,7 +249,8 @@ async fn read_only_proposes_nothing_sessions_resume_and_bad_flags_exit_2() {
         offered.contains("\"status\"") && !offered.contains("\"rollback\""),
         "{offered}"
     );
-    let session = turn["session"].as_str().expect("session id").to_string();
+    let session = turn["session"].clone();
+    assert!(session.is_u64(), "{turn:#}");
 
     // --resume continues the last session: the model sees the earlier exchange.
     let fake = FakeLlm::with([openai_text(&["yes, as before"])]);
@@ -259,7 +260,7 @@ async fn read_only_proposes_nothing_sessions_resume_and_bad_flags_exit_2() {
         &["--resume", "--json", "second question"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(json_of(&out)["session"], session.as_str());
+    assert_eq!(json_of(&out)["session"], session);
     let body = &fake.requests()[0].raw_body;
     assert!(
         body.contains("first question") && body.contains("second question"),
@@ -268,7 +269,7 @@ async fn read_only_proposes_nothing_sessions_resume_and_bad_flags_exit_2() {
     let list = json_of(&chat(&ws, &fake.openai_base(), &["--list", "--json"]));
     assert!(
         list.as_array()
-            .is_some_and(|l| l.iter().any(|s| s["id"].to_string() == session)),
+            .is_some_and(|l| l.iter().any(|s| s["id"] == session)),
         "{list:#}"
     );
 

@@ -35,7 +35,7 @@ struct ProposalView<'a> {
 
 #[derive(Serialize)]
 struct TurnView<'a> {
-    session: &'a str,
+    session: SessionId,
     answer: &'a str,
     answered_by: &'a crate::ai::provider::ProviderInfo,
     tool_calls: &'a [crate::ai::operator::ToolRecord],
@@ -204,10 +204,9 @@ async fn finish(
         });
     }
     let failed = views.iter().any(|v| v.status == "failed");
-    let _ = session;
     if cli.json {
         print_json(&TurnView {
-            session: &session.to_string(),
+            session,
             answer: &turn.answer,
             answered_by: &turn.answered_by,
             tool_calls: &turn.tool_calls,
