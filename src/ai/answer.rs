@@ -233,7 +233,11 @@ fn split(plugin: &PluginStatus) -> String {
 /// Whether a rollback of `plugin` would be quick and safe: is the previous version warm
 /// and healthy, how it answered, and what the live one does now.
 pub fn rollback_outlook(plugin: &PluginStatus) -> String {
-    let live = plugin.slots.iter().max_by_key(|s| s.weight);
+    // During a rollout the version to go back to is the one it moves traffic from.
+    let live = match &plugin.rollout {
+        Some(r) => plugin.slots.iter().find(|s| s.slot == r.to_slot),
+        None => plugin.slots.iter().max_by_key(|s| s.weight),
+    };
     let previous = live.and_then(|l| plugin.slots.iter().find(|s| s.slot != l.slot));
     let mut out = Vec::new();
     match previous {
@@ -442,4 +446,146 @@ pub fn metric(plugin: &PluginStatus, measure: Measure, slot: Option<SlotName>) -
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ai::intent::table::{C, is_proposal, report, table};
+    use crate::ai::offline::{World, respond};
+    use crate::api::protocol::Call;
+    use crate::core::store::EventRecord;
+    use chrono::TimeZone;
+
+    fn ask(text: &str, events: &[EventRecord]) -> crate::ai::offline::Reply {
+        let r = report();
+        respond(
+            text,
+            &World {
+                report: Some(&r),
+                selected: Some(C),
+                events,
+                logs: &[],
+            },
+        )
+    }
+
+    #[test]
+    fn no_row_that_only_mentions_an_action_gets_a_card() {
+        for (text, intent) in table() {
+            if !is_proposal(&intent) {
+                let reply = ask(text, &[]);
+                assert!(reply.card.is_none(), "{text:?} got a card: {reply:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn is_it_safe_to_roll_back_says_what_it_would_do_and_whether_the_previous_is_warm() {
+        let reply = ask("is it safe to roll back expense-tracker?", &[]);
+        assert!(reply.card.is_none());
+        for part in [
+            "I changed nothing",
+            "all traffic to green v1.3.0, warm",
+            "The previous version 1.3.0 is warm on green",
+            "Say “roll back expense-tracker”",
+        ] {
+            assert!(reply.text.contains(part), "{part:?} in {}", reply.text);
+        }
+        // During a canary the way back is the stable slot.
+        let reply = ask("what would a rollback of checkout do?", &[]);
+        assert!(
+            reply
+                .text
+                .contains("The previous version 3.0.0 is warm on blue"),
+            "{}",
+            reply.text
+        );
+    }
+
+    #[test]
+    fn a_negation_changes_nothing_and_says_so() {
+        let reply = ask("please don't roll back expense-tracker", &[]);
+        assert!(reply.card.is_none());
+        assert_eq!(
+            reply.text,
+            "Understood: I will not roll back expense-tracker. Nothing changed."
+        );
+    }
+
+    #[test]
+    fn questions_about_the_past_are_answered_from_the_events() {
+        let event = EventRecord {
+            id: 1,
+            ts: chrono::Utc
+                .with_ymd_and_hms(2026, 11, 22, 2, 40, 0)
+                .single()
+                .unwrap(),
+            plugin: Some("expense-tracker".into()),
+            slot: None,
+            kind: "rolled_back".into(),
+            message: "rolled back to 1.3.0: error rate 12% > 5%".into(),
+            data: serde_json::Value::Null,
+        };
+        let reply = ask(
+            "did expense-tracker roll back?",
+            std::slice::from_ref(&event),
+        );
+        assert!(reply.card.is_none());
+        assert!(
+            reply
+                .text
+                .starts_with("Yes, at 02:40:00: rolled back to 1.3.0"),
+            "{}",
+            reply.text
+        );
+        let reply = ask("did expense-tracker roll back?", &[]);
+        assert!(
+            reply.text.starts_with("No rollback of expense-tracker"),
+            "{}",
+            reply.text
+        );
+        let reply = ask("when was the last deploy?", &[]);
+        assert!(reply.card.is_none());
+        assert!(
+            reply
+                .text
+                .contains("Running now: a canary rollout to 3.1.0"),
+            "{}",
+            reply.text
+        );
+    }
+
+    #[test]
+    fn metric_questions_are_answered_with_the_numbers() {
+        let reply = ask("what's the p99 of checkout", &[]);
+        assert_eq!(
+            reply.text,
+            "checkout p99:\n• blue 3.0.0: 9.0 ms (90% of traffic)\n• green 3.1.0: 9.0 ms (10% of traffic, the canary)"
+        );
+        let reply = ask("error rate of the canary?", &[]);
+        assert!(
+            reply
+                .text
+                .contains("green 3.1.0: 0.20% (2 errors of 1000 requests in all)")
+                && !reply.text.contains("blue"),
+            "{}",
+            reply.text
+        );
+    }
+
+    #[test]
+    fn finish_and_move_everything_off_the_canary_are_the_right_cards() {
+        let card = ask("finish the rollout", &[]).card.expect("a card");
+        assert_eq!(
+            card.call,
+            Call::Promote {
+                plugin: "checkout".into(),
+                full: true
+            }
+        );
+        let card = ask("move everything off the canary", &[])
+            .card
+            .expect("a card");
+        assert_eq!(card.title, "traffic checkout blue=100 green=0");
+    }
 }

@@ -176,7 +176,9 @@ fn version_at(w: &Words, i: usize) -> Option<String> {
         && !bare.ends_with('%')
         && w.at(i + 1) != "percent"
         && (bare.contains('.') || bare.chars().all(|c| c.is_ascii_digit()));
-    looks.then(|| bare.to_string())
+    // The chunk as typed, whole: what Version::parse refuses stays refused.
+    let chunk = w.chunk(i);
+    looks.then(|| chunk.strip_prefix('v').unwrap_or(chunk).to_string())
 }
 
 fn deploy(w: &Words) -> Option<(usize, Action)> {

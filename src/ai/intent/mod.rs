@@ -10,7 +10,7 @@ mod actions;
 mod asks;
 mod mood;
 #[cfg(test)]
-mod table;
+pub(crate) mod table;
 mod words;
 
 use crate::core::engine::{PluginStatus, StatusReport};

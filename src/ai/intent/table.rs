@@ -34,7 +34,7 @@ pub(crate) fn report() -> StatusReport {
     .expect("a valid status report")
 }
 
-const C: &str = "checkout";
+pub(crate) const C: &str = "checkout";
 const E: &str = "expense-tracker";
 
 fn rollback(p: &str) -> Intent {
@@ -111,7 +111,7 @@ const CANARY: SlotWord = SlotWord::Canary;
 const STABLE: SlotWord = SlotWord::Stable;
 
 /// `(request, intent)` with checkout in view.
-fn table() -> Vec<(&'static str, Intent)> {
+pub(crate) fn table() -> Vec<(&'static str, Intent)> {
     use Action as A;
     use Measure as M;
     vec![
@@ -435,7 +435,7 @@ fn table() -> Vec<(&'static str, Intent)> {
     ]
 }
 
-fn is_proposal(intent: &Intent) -> bool {
+pub(crate) fn is_proposal(intent: &Intent) -> bool {
     matches!(
         intent,
         Intent::Rollback { .. }

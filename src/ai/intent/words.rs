@@ -15,6 +15,10 @@ pub(super) struct Word {
     /// A plural noun of an action ("rollbacks", "deploys"): a question about history.
     pub plural: bool,
     pub clause: usize,
+    /// The whole whitespace-separated chunk it came from, as typed (lower case, closing
+    /// punctuation trimmed): a version is taken from here whole, so `2.0$(reboot)` stays
+    /// what it is and is refused, rather than read as `2.0`.
+    pub chunk: String,
 }
 
 /// A request as words.
@@ -39,6 +43,9 @@ impl Words {
         let mut words = Vec::new();
         let mut clause = 0;
         for chunk in lower.split_whitespace() {
+            let whole = chunk
+                .trim_end_matches(|c| ",;!?:.".contains(c))
+                .trim_matches(|c| "\"'()[]<>\u{201c}\u{201d}\u{2018}\u{2019}".contains(c));
             // Split off punctuation; what ends a clause ends it after this chunk's words.
             let mut piece = String::new();
             let mut pieces: Vec<(String, bool)> = Vec::new();
@@ -67,6 +74,7 @@ impl Words {
                         past,
                         plural,
                         clause,
+                        chunk: whole.to_string(),
                     });
                 }
                 if ends_clause || full_stop {
@@ -96,6 +104,11 @@ impl Words {
     /// The word as written at `i`, or "" past the end.
     pub fn text(&self, i: usize) -> &str {
         self.words.get(i).map_or("", |w| w.text.as_str())
+    }
+
+    /// The chunk of the word at `i`, or "" past the end.
+    pub fn chunk(&self, i: usize) -> &str {
+        self.words.get(i).map_or("", |w| w.chunk.as_str())
     }
 
     pub fn has(&self, lemma: &str) -> bool {
