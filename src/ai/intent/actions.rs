@@ -71,7 +71,11 @@ fn rollback(w: &Words) -> Option<usize> {
         | "move" | "send" | "take" => ahead(w, i, 3)
             .take_while(|&k| !["out", "forward", "traffic", "percent"].contains(&w.at(k)))
             .take_while(|&k| !w.text(k).ends_with('%'))
-            .any(|k| w.at(k) == "back" && (w.at(i) == "roll" || w.at(k + 1) != "on")),
+            .any(|k| {
+                // "put traffic back on blue" moves traffic; "put it back on 1.3.0" rolls back.
+                w.at(k) == "back"
+                    && (w.at(i) == "roll" || w.at(k + 1) != "on" || version_at(w, k + 2).is_some())
+            }),
         "back" => w.at(i + 1) == "out" && !ahead_has(w, i, 4, &["canary", "rollout", "experiment"]),
         // "switch to the previous version", "use the old one".
         "to" | "use" | "serve" | "run" => {
@@ -99,9 +103,11 @@ fn promote(w: &Words) -> Option<usize> {
         "fast-forward" => true,
         "next" => {
             w.at(i + 1) == "step"
-                && w.before_in_clause(i).take(3).any(|k| {
-                    ["go", "move", "jump", "skip", "take", "proceed", "advance"].contains(&w.at(k))
-                })
+                && (i == 0
+                    || w.before_in_clause(i).take(3).any(|k| {
+                        ["go", "move", "jump", "skip", "take", "proceed", "advance"]
+                            .contains(&w.at(k))
+                    }))
         }
         "skip" => ahead_has(w, i, 3, &["wait", "step", "ahead", "waiting"]),
         "step" => w.at(i + 1) == "up",
@@ -136,8 +142,10 @@ fn abort(w: &Words) -> Option<usize> {
                 "send", "route", "move", "give", "direct", "shift", "take", "at",
             ]
             .contains(&w.at(i + 1))
-                && ahead_has(w, i, 4, ROLLOUT_WORDS)
+                && (ahead_has(w, i, 4, ROLLOUT_WORDS)
+                    || (["it", "this"].contains(&w.at(i + 1)) && w.at(i) != "drop"))
         }
+        "get" => w.seq_at(i + 1, &["rid", "of"]) && ahead_has(w, i, 5, ROLLOUT_WORDS),
         "call" => ahead_has(w, i, 4, &["off"]),
         "give" => w.at(i + 1) == "up",
         "back" => w.at(i + 1) == "out" && ahead_has(w, i, 4, &["canary", "rollout", "experiment"]),
@@ -159,7 +167,8 @@ fn pause(w: &Words) -> Option<usize> {
 fn resume(w: &Words) -> Option<usize> {
     (0..w.len()).find(|&i| match w.at(i) {
         "resume" | "unpause" | "unfreeze" | "continue" | "proceed" | "unhold" | "un-pause" => true,
-        "carry" | "go" => w.at(i + 1) == "on",
+        // "what is going on" asks for the status.
+        "carry" | "go" => w.at(i + 1) == "on" && w.text(i) != "going",
         "keep" => w.at(i + 1) == "go",
         "release" | "lift" | "end" => ahead_has(w, i, 3, &["hold", "pause", "freeze"]),
         "pick" => w.at(i + 1) == "up",
@@ -189,6 +198,7 @@ fn deploy(w: &Words) -> Option<(usize, Action)> {
             version.is_some() && !ahead_has(w, i, 3, &["hold", "pause"])
         }
         "roll" => w.at(i + 1) == "out" || w.at(i + 2) == "out",
+        "go" => w.at(i + 1) == "live" && version.is_some(),
         _ => false,
     })?;
     Some((at, Action::Deploy { version }))
@@ -285,6 +295,7 @@ fn amount(w: &Words) -> Option<(usize, u32)> {
                 }
             }
             "nothing" | "none" => return Some((i, 0)),
+            "zero" if ["traffic", "requests"].contains(&w.at(i + 1)) => return Some((i, 0)),
             "no" if ["traffic", "requests"].contains(&w.at(i + 1)) => return Some((i, 0)),
             _ => {}
         }
@@ -337,11 +348,14 @@ fn traffic(w: &Words, weight_of: &dyn Fn(SlotWord) -> Option<u32>) -> Option<(us
     let slots: Vec<(usize, SlotWord)> = (0..w.len())
         .filter_map(|i| slot_at(w, i).map(|s| (i, s)))
         .collect();
+    // The slot after the drain word ("off the canary"), else the one before it ("take
+    // green out of rotation").
     let source = drain.and_then(|d| {
+        let same = |i: &usize| w.clause(*i) == w.clause(d);
         slots
             .iter()
-            .find(|(i, _)| *i > d)
-            .filter(|(i, _)| w.clause(*i) == w.clause(d))
+            .find(|(i, _)| *i > d && same(i))
+            .or_else(|| slots.iter().rev().find(|(i, _)| *i < d && same(i)))
             .map(|&(i, s)| (i, s))
     });
     let target = slots

@@ -120,9 +120,11 @@ fn why_failing(w: &Words) -> bool {
         "struggling",
         "worse",
     ];
-    (w.has("why") && w.any(BAD))
+    (w.any(&["why", "anything", "something"]) && w.any(BAD))
         || w.has_seq(&["what", "is", "wrong"])
         || w.has_seq(&["what", "go", "wrong"])
+        || w.has_seq(&["what", "break"])
+        || w.has_seq(&["what", "fail"])
         || w.has_seq(&["anything", "wrong"])
         || w.has_seq(&["something", "wrong"])
         || w.has_seq(&["root", "cause"])
@@ -162,6 +164,8 @@ fn history(w: &Words) -> bool {
         || w.has_seq(&["what", "change"])
         || w.has_seq(&["who", "change"])
         || w.has_seq(&["last", "hour"])
+        || w.has_seq(&["last", "rollout"])
+        || w.has_seq(&["how", "did"])
         || w.has_seq(&["what", "did", "you", "do"])
         || w.has_seq(&["what", "did", "naap", "do"])
 }
@@ -196,6 +200,7 @@ fn measure(w: &Words) -> Option<Measure> {
             || w.has_seq(&["how", "many", "request"])
             || w.has_seq(&["how", "many", "requests"])
             || text_has("requests")
+            || (0..w.len()).any(|i| w.text(i).starts_with("req") && w.text(i).contains('/'))
         {
             Measure::Rps
         } else if w.any(&["weight", "weights", "split"])
@@ -205,7 +210,8 @@ fn measure(w: &Words) -> Option<Measure> {
             || (w.has("percent") || (0..w.len()).any(|i| w.text(i).ends_with('%')))
         {
             Measure::Weight
-        } else if w.any(&["health", "healthy", "unhealthy", "alive", "up?"])
+        } else if w.any(&["health", "healthy", "unhealthy", "alive"])
+            || (w.at(0) == "is" && w.at(w.len().saturating_sub(1)) == "up")
             || w.has_seq(&["health", "check"])
         {
             Measure::Health
@@ -226,6 +232,8 @@ fn status(w: &Words) -> bool {
         "status", "doing", "state", "overview", "summary", "report", "look", "looking", "going",
         "okay", "ok", "fine", "alright", "progress", "warm",
     ]) || w.has_seq(&["how", "is"])
+        || w.has_seq(&["go", "on"])
+        || w.has_seq(&["is", "happen"])
         || w.has_seq(&["how", "are"])
         || w.has_seq(&["what", "is", "up"])
 }
