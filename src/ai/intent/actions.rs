@@ -98,7 +98,7 @@ fn full(w: &Words, i: usize) -> bool {
 
 fn promote(w: &Words) -> Option<usize> {
     (0..w.len()).find(|&i| match w.at(i) {
-        "promote" => !full(w, i) && !(i > 0 && w.at(i - 1) == "fully"),
+        "promote" => !full(w, i) && w.prev(i) != "fully",
         "advance" | "accelerate" => true,
         "fast-forward" => true,
         "next" => {
@@ -156,9 +156,7 @@ fn abort(w: &Words) -> Option<usize> {
 fn pause(w: &Words) -> Option<usize> {
     (0..w.len()).find(|&i| match w.at(i) {
         "pause" | "halt" | "freeze" | "suspend" => true,
-        "hold" => {
-            !["off", "up"].contains(&w.at(i + 1)) && !(i > 0 && ["the", "a"].contains(&w.at(i - 1)))
-        }
+        "hold" => !["off", "up"].contains(&w.at(i + 1)) && !["the", "a"].contains(&w.prev(i)),
         "stop" => w.at(i + 1) == "at" || w.at(i + 1) == "here",
         _ => false,
     })
@@ -285,14 +283,14 @@ fn amount(w: &Words) -> Option<(usize, u32)> {
                 ));
             }
             "everything" => return Some((i, 100)),
-            "all" if !w.seq_at(i, &["all", "the", "way"]) => {
-                if [
-                    "traffic", "the", "of", "requests", "to", "on", "onto", "request",
-                ]
-                .contains(&w.at(i + 1))
-                {
-                    return Some((i, 100));
-                }
+            "all"
+                if !w.seq_at(i, &["all", "the", "way"])
+                    && [
+                        "traffic", "the", "of", "requests", "to", "on", "onto", "request",
+                    ]
+                    .contains(&w.at(i + 1)) =>
+            {
+                return Some((i, 100));
             }
             "nothing" | "none" => return Some((i, 0)),
             "zero" if ["traffic", "requests"].contains(&w.at(i + 1)) => return Some((i, 0)),

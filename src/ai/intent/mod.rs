@@ -223,10 +223,11 @@ pub fn parse(text: &str, report: Option<&StatusReport>, selected: Option<&str>) 
     let weight_of = |word: SlotWord| status.and_then(|p| weight(p, word));
     let mentions = actions::mentions(&w, &weight_of);
     let moods: Vec<Mood> = mentions.iter().map(|m| mood::mood(&w, m.at)).collect();
-    // "don't roll back, pause it": a later plain request in another clause wins over a
-    // negated one; otherwise the first action named decides.
+    // "don't roll back, pause it", "the deploy failed, roll back": a later plain request
+    // in another clause wins over a negation or a report; otherwise the first action named
+    // decides.
     let chosen = match moods.first() {
-        Some(Mood::Negated) => (1..mentions.len())
+        Some(Mood::Negated | Mood::Past) => (1..mentions.len())
             .find(|&k| {
                 moods[k] == Mood::Request && w.clause(mentions[k].at) != w.clause(mentions[0].at)
             })

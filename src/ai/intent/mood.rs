@@ -207,5 +207,20 @@ fn past(w: &Words, at: usize) -> bool {
             || w.seq_at(k, &["last", "night"])
             || w.seq_at(k, &["last", "week"])
     });
-    aux || own_past || last || word.plural || when
+    // "the rollback worked", "deploy failed": a report on an action, by its noun.
+    let noun = [
+        "rollback", "deploy", "release", "rollout", "promote", "revert",
+    ]
+    .contains(&w.at(at))
+        && w.text(at) != "promote";
+    let reported = w.words.get(at + 1).is_some_and(|n| n.past)
+        || ["is", "was", "worked", "work", "done", "went"].contains(&w.at(at + 1));
+    let determiner =
+        at > 0 && ["the", "that", "this", "a", "your", "my", "our", "its"].contains(&w.at(at - 1));
+    let report = noun && reported && (determiner || at == first_word(w));
+    // "thanks for the rollback".
+    let clause = w.clause(at);
+    let thanks = (0..w.len())
+        .any(|k| w.clause(k) == clause && ["thanks", "thank", "thx", "cheers"].contains(&w.at(k)));
+    aux || own_past || last || word.plural || when || report || thanks
 }

@@ -518,6 +518,15 @@ pub(crate) fn table() -> Vec<(&'static str, Intent)> {
             },
         ),
         ("what broke?", Intent::WhyFailing { plugin: C.into() }),
+        // Reports on an action, and a request after one.
+        ("the rollback worked, thanks", history(C, Some(A::Rollback))),
+        (
+            "thanks for rolling back expense-tracker",
+            history(E, Some(A::Rollback)),
+        ),
+        ("deploy failed", history(C, Some(ship(None)))),
+        ("the deploy failed, roll back", rollback(C)),
+        ("thanks, now promote", promote(C)),
         // Numbers.
         ("what's the p99 of checkout", metric(C, M::P99, None)),
         ("error rate?", metric(C, M::ErrorRate, None)),

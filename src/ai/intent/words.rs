@@ -101,6 +101,11 @@ impl Words {
         self.words.get(i).map_or("", |w| w.lemma.as_str())
     }
 
+    /// The lemma before `i`, or "" at the start.
+    pub fn prev(&self, i: usize) -> &str {
+        i.checked_sub(1).map_or("", |k| self.at(k))
+    }
+
     /// The word as written at `i`, or "" past the end.
     pub fn text(&self, i: usize) -> &str {
         self.words.get(i).map_or("", |w| w.text.as_str())
