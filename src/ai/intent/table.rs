@@ -666,6 +666,14 @@ fn a_request_that_only_mentions_an_action_is_never_a_proposal() {
         "no need to pause",
         "I would never give the canary 100%",
         "what if we drained green",
+        "rolling back would be a mistake",
+        "roll back? no way",
+        "I'd never roll back on a Friday",
+        "what does promote --full do",
+        "the rollback failed",
+        "has anyone shipped 3.2.0 yet",
+        "hold off on promoting",
+        "is 50% on green too much?",
     ] {
         let got = parse(text, Some(&r), Some(C));
         assert!(!is_proposal(&got), "{text:?} became {got:?}");
@@ -713,4 +721,30 @@ fn time_per_request() {
         "intent::parse: {each:?} per request over {} phrasings",
         rows.len()
     );
+}
+
+#[test]
+fn the_phrase_an_explanation_suggests_reads_back_as_that_request() {
+    let r = report();
+    for action in [
+        Action::Rollback,
+        Action::Promote,
+        Action::Finish,
+        Action::Abort,
+        Action::Pause,
+        Action::Resume,
+        moved(GREEN, Some(25)),
+        moved(CANARY, Some(0)),
+        moved(STABLE, Some(100)),
+        ship(Some("3.2.0")),
+    ] {
+        for plugin in [C, E] {
+            let phrase = action.phrase(plugin);
+            assert_eq!(
+                Some(parse(&phrase, Some(&r), Some(C))),
+                action.request(plugin.to_string()),
+                "{phrase:?}"
+            );
+        }
+    }
 }
