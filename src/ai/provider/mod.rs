@@ -89,15 +89,9 @@ pub enum StreamEvent {
         name: String,
     },
     /// A fragment of a call's JSON arguments, in order.
-    ToolCallDelta {
-        index: usize,
-        fragment: String,
-    },
+    ToolCallDelta { index: usize, fragment: String },
     /// The call is complete and its arguments parsed.
-    ToolCallEnd {
-        index: usize,
-        call: ToolCall,
-    },
+    ToolCallEnd { index: usize, call: ToolCall },
     /// Token counts as the provider reports them (cumulative for this request).
     Usage(Usage),
     /// The last event of a successful stream.
@@ -124,7 +118,9 @@ pub enum ProviderError {
     Cut { provider: String },
     #[error("{provider} did not answer within {seconds}s")]
     Timeout { provider: String, seconds: u64 },
-    #[error("{provider} failed {failures} times in a row; not trying again for {retry_in_secs}s")]
+    #[error(
+        "{provider} failed {failures} times in a row; not trying again for {retry_in_secs}s"
+    )]
     CircuitOpen {
         provider: String,
         failures: u32,
