@@ -3,7 +3,7 @@
 //! with the exact call, for a person to confirm.
 
 use super::answer;
-use super::intent::{Intent, SlotWord, parse};
+use super::intent::{Action, Intent, SlotWord, parse};
 use super::proposal::Proposal;
 use crate::api::protocol::Call;
 use crate::core::engine::{PluginStatus, StatusReport};
@@ -49,7 +49,11 @@ pub struct World<'a> {
 }
 
 pub fn respond(text: &str, world: &World) -> Reply {
-    let intent = parse(text, world.report, world.selected);
+    answer_intent(parse(text, world.report, world.selected), text, world)
+}
+
+/// The reply to a recognised `intent` (`text` is what was said, for "I did not understand").
+fn answer_intent(intent: Intent, text: &str, world: &World) -> Reply {
     let find = |name: &str| {
         world
             .report
@@ -57,6 +61,27 @@ pub fn respond(text: &str, world: &World) -> Reply {
     };
     match intent {
         Intent::Help => Reply::text(answer::HELP),
+        Intent::Finish { plugin } => finish(find(&plugin), &plugin),
+        Intent::Explain { plugin, action } => explain(&plugin, &action, world),
+        Intent::Declined { plugin, action } => {
+            Reply::text(answer::declined(plugin.as_deref(), &action))
+        }
+        Intent::History { plugin, about } => match find(&plugin) {
+            Some(p) => Reply::text(answer::history(p, about.as_ref(), world.events)),
+            None => unknown_plugin(&plugin),
+        },
+        Intent::Metric {
+            plugin,
+            measure,
+            slot,
+        } => match find(&plugin) {
+            Some(p) => Reply::text(answer::metric(
+                p,
+                measure,
+                slot.and_then(|w| resolve_slot(p, w)),
+            )),
+            None => unknown_plugin(&plugin),
+        },
         Intent::Unknown => Reply::text(format!(
             "I did not understand “{}”, so I changed nothing.\n{}",
             text.trim(),
@@ -282,4 +307,75 @@ fn traffic(plugin: &PluginStatus, word: SlotWord, percent: u32) -> Reply {
             }),
         },
     )
+}
+
+/// The canary straight to 100 % (`promote --full`).
+fn finish(plugin: Option<&PluginStatus>, name: &str) -> Reply {
+    let Some(p) = plugin else {
+        return unknown_plugin(name);
+    };
+    let Some(r) = &p.rollout else {
+        return Reply::text(format!(
+            "No rollout of {name} is running, so there is nothing to finish."
+        ));
+    };
+    let mut lines = vec![format!(
+        "{} v{} takes all traffic now: the remaining steps and their analysis are skipped",
+        r.to_slot, r.to_version
+    )];
+    if let Some(reason) = r.paused_reason.as_ref().filter(|_| r.paused) {
+        lines.push(format!("it is held because: {reason}"));
+    }
+    Reply::card(
+        "This is what it does:",
+        Proposal {
+            title: format!("Promote the canary of {name} to 100%?"),
+            lines,
+            label: format!("promote {name} --full"),
+            call: Call::Promote(crate::api::protocol::PromoteRequest {
+                plugin: name.to_string(),
+                full: true,
+            }),
+        },
+    )
+}
+
+/// A question or a hypothetical about an action: what it would do, from the card it would
+/// be, and nothing changes.
+fn explain(name: &str, action: &Action, world: &World) -> Reply {
+    let Some(p) = world
+        .report
+        .and_then(|r| r.plugins.iter().find(|p| p.name == name))
+    else {
+        return unknown_plugin(name);
+    };
+    let Some(intent) = action.request(name.to_string()) else {
+        return Reply::text(answer::incomplete(p, action));
+    };
+    let would = answer_intent(intent, "", world);
+    let has_card = would.card.is_some();
+    let mut text = match would.card {
+        Some(card) => {
+            let mut text = format!(
+                "You asked, so I changed nothing. If you ask for it ({}), this happens:",
+                card.label
+            );
+            for line in &card.lines {
+                text.push_str(&format!("\n• {line}"));
+            }
+            text
+        }
+        None => format!("{}\nI changed nothing.", would.text),
+    };
+    if *action == Action::Rollback {
+        text.push('\n');
+        text.push_str(&answer::rollback_outlook(p));
+    }
+    if has_card {
+        text.push_str(&format!(
+            "\nSay “{}” and I will show it as a card for you to confirm.",
+            action.phrase(name)
+        ));
+    }
+    Reply::text(text)
 }
