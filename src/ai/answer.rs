@@ -4,7 +4,7 @@
 use crate::core::engine::{PluginStatus, SlotStatus};
 // Log text is plugin output: quoted escaped, like the log pane shows it.
 use crate::core::logs::{LogLine, escape_controls};
-use crate::core::store::EventRecord;
+use crate::core::store::{EventKind, EventRecord};
 use crate::core::types::{Health, Level, ProcessState, SlotName};
 
 /// One line per slot: version, state, weight, rps, errors, p99.
@@ -98,14 +98,14 @@ pub fn why_failing(plugin: &PluginStatus, events: &[EventRecord], logs: &[&LogLi
         .filter(|e| e.plugin.as_deref() == Some(plugin.name.as_str()))
         .filter(|e| {
             matches!(
-                e.kind.as_str(),
-                "auto_rollback"
-                    | "deploy_failed"
-                    | "slot_failed"
-                    | "gate_failed"
-                    | "process_exited"
-                    | "rolled_back"
-                    | "rollout_held"
+                e.kind,
+                EventKind::AutoRollback
+                    | EventKind::DeployFailed
+                    | EventKind::SlotFailed
+                    | EventKind::GateFailed
+                    | EventKind::ProcessExited
+                    | EventKind::RolledBack
+                    | EventKind::RolloutHeld
             )
         })
         .take(3)

@@ -7,6 +7,7 @@
 //! A malformed line gets an error reply with `"id": null` and the connection stays open.
 
 pub mod client;
+pub mod hint;
 pub mod protocol;
 pub mod server;
 

@@ -13,6 +13,7 @@ mod args;
 mod context;
 mod dashboard;
 mod demo;
+mod hint;
 mod logs;
 mod output;
 mod reload;
@@ -131,6 +132,11 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
                 return ExitCode::from(exit.0);
             }
             noteln!("naap: {e:#}");
+            if let Some(crate::api::ClientError::Api { hints, .. }) = e.downcast_ref()
+                && let Some(line) = hint::hint_line(hints)
+            {
+                noteln!("{line}");
+            }
             if e.downcast_ref::<output::Usage>().is_some() {
                 return ExitCode::from(2);
             }

@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod command;
+pub mod hint;
 pub mod keymap;
 pub mod link;
 pub mod logview;

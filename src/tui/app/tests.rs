@@ -425,6 +425,7 @@ fn the_operator_proposes_actions_as_cards_and_acts_only_on_yes() {
     app.update(Msg::Done {
         label: label.clone(),
         result: Ok("shop traffic is now blue 75%, green 25%".into()),
+        hints: Vec::new(),
     });
     let (_, state) = app.operator.entries.last().unwrap().card.clone().unwrap();
     assert!(matches!(state, crate::ai::transcript::CardState::Done(_)));
