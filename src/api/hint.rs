@@ -205,6 +205,40 @@ mod tests {
     }
 
     #[test]
+    fn an_error_reply_carries_the_engine_hints_and_keeps_its_old_shape_without() {
+        use crate::api::protocol::Reply;
+        use crate::core::engine::EngineError;
+        let gate = EngineError::GateFailed {
+            plugin: "web".into(),
+            gate: "test".into(),
+            status: "exit 1".into(),
+        };
+        let reply = serde_json::to_value(Reply::from_engine(7, &gate)).unwrap();
+        assert_eq!(
+            reply["error"]["hints"],
+            json!([{"do": "read_logs", "plugin": "web", "slot": "gate"}])
+        );
+        assert!(
+            !reply["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("naap logs"),
+            "{reply}"
+        );
+        let plain = serde_json::to_value(Reply::error(Some(1), "bad_request", "no")).unwrap();
+        assert_eq!(
+            plain["error"],
+            json!({"code": "bad_request", "message": "no"})
+        );
+        // What an older engine sent still reads.
+        let old: Reply = serde_json::from_str(
+            r#"{"id":1,"ok":false,"error":{"code":"rejected","message":"web: no"}}"#,
+        )
+        .unwrap();
+        assert!(old.error.unwrap().hints.is_empty());
+    }
+
+    #[test]
     fn no_hint_names_a_command_line() {
         for hint in every_hint() {
             let text = for_model(&hint);

@@ -275,6 +275,29 @@ mod tests {
     }
 
     #[test]
+    fn a_kind_this_build_does_not_know_still_loads_from_the_file() {
+        let (_dir, store) = temp_store();
+        // As a newer naap (or an older one with a kind since retired) would have stored it.
+        store
+            .conn
+            .execute(
+                "INSERT INTO events (ts, plugin, slot, kind, message, data_json)
+                 VALUES ('2026-11-22T03:00:00.000Z', 'shop', NULL, 'canary_verdict', 'old', 'null')",
+                [],
+            )
+            .unwrap();
+        store.append_event(&event(Some("shop"), 1)).unwrap();
+        let all = store.events(Some("shop"), None, 10).unwrap();
+        assert_eq!(all[0].kind, EventKind::Other("canary_verdict".into()));
+        assert_eq!(all[1].kind, EventKind::HealthChanged);
+        let latest = store
+            .latest_event("shop", &[EventKind::HealthChanged])
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.id, all[1].id);
+    }
+
+    #[test]
     fn event_round_trip() {
         let (_dir, store) = temp_store();
         let before = super::super::now();

@@ -575,3 +575,25 @@ fn every_dashboard_entry_refuses_a_bad_version_and_sends_nothing() {
     assert!(last.card.is_none(), "{last:?}");
     assert!(last.text.contains("`$`"), "{}", last.text);
 }
+
+#[test]
+fn an_engine_hint_is_shown_as_what_to_press_here() {
+    let mut app = app();
+    app.update(Msg::Done {
+        label: "promote checkout".into(),
+        result: Err("checkout: the rollout is held: pause step: waiting for a promote; a promote goes on, an abort goes back".into()),
+        hints: vec![Hint::PromoteOrAbort {
+            plugin: "checkout".into(),
+        }],
+    });
+    let notice = app.notice.clone().expect("a notice");
+    assert!(notice.error, "{notice:?}");
+    assert!(
+        notice
+            .text
+            .ends_with(" — select checkout: `p` promotes, `x` aborts"),
+        "{}",
+        notice.text
+    );
+    assert!(!notice.text.contains("naap "), "{}", notice.text);
+}
