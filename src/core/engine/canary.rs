@@ -79,7 +79,7 @@ impl Engine {
                             Some(plugin),
                             Some(target),
                             EventKind::RolloutHeld,
-                            format!("canary of {plugin} {version} is held: {reason}; a promote goes on, an abort goes back"),
+                            format!("canary of {plugin} {version} is held: {reason}; promoting goes on, aborting goes back"),
                             serde_json::json!({"rollout": rollout_id, "reason": reason}),
                         );
                         held_for = Some(reason);

@@ -581,7 +581,7 @@ fn an_engine_hint_is_shown_as_what_to_press_here() {
     let mut app = app();
     app.update(Msg::Done {
         label: "promote checkout".into(),
-        result: Err("checkout: the rollout is held: pause step: waiting for a promote; a promote goes on, an abort goes back".into()),
+        result: Err("checkout: the rollout is held: pause step: waiting to be promoted; promoting goes on, aborting goes back".into()),
         hints: vec![Hint::PromoteOrAbort {
             plugin: "checkout".into(),
         }],
