@@ -14,6 +14,7 @@
 use naap::api::Client;
 use naap::api::protocol::Call;
 use naap::core::engine::{Engine, EngineEvent};
+use naap::core::event_kind::EventKind;
 use naap::core::types::Face;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -36,7 +37,7 @@ async fn run(engine: &Engine, socket: &std::path::Path, events: u64, pace: Optio
         }))
         .await
         .expect("subscribe");
-    let tag = format!("bench-{}", pace.unwrap_or(0));
+    let tag = EventKind::Other(format!("bench-{}", pace.unwrap_or(0)));
     let counter = {
         let tag = tag.clone();
         tokio::spawn(async move {
@@ -66,7 +67,7 @@ async fn run(engine: &Engine, socket: &std::path::Path, events: u64, pace: Optio
         engine.record(
             Some("bench"),
             None,
-            &tag,
+            tag.clone(),
             format!("bench event {i}"),
             serde_json::json!({ "i": i }),
         );

@@ -127,8 +127,10 @@ async fn a_pause_step_holds_until_promote_and_pause_and_resume_hold_and_continue
     // Nothing runs yet: every rollout command says so and how to start one.
     let out = ws.naap(&["promote", "api"]);
     assert_eq!(out.status.code(), Some(1));
+    // The engine says it without naming a flag; the CLI prints its hint as a command line.
     assert!(
-        stderr(&out).contains("no rollout of api is running; `naap deploy api` starts one"),
+        stderr(&out).contains("no rollout of api is running; a deploy starts one")
+            && stderr(&out).contains("\n  hint: run `naap deploy api`"),
         "{}",
         stderr(&out)
     );

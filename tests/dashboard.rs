@@ -55,6 +55,7 @@ impl Dashboard {
                     if let Msg::Done {
                         result: Err(e),
                         label,
+                        ..
                     } = &done
                     {
                         panic!("{label} failed: {e}");

@@ -31,9 +31,18 @@ async fn deploying_the_live_version_again_keeps_the_warm_previous_version() {
     let dry = ws.json(&["deploy", "shop", "--version", "4.0.0", "--dry-run"]);
     let summary = dry["summary"].as_str().unwrap_or("");
     assert_eq!(dry["kind"], "dry-run");
+    assert!(summary.contains("4.0.0 is already live"), "{summary}");
+    // What to do is a hint, not a flag in the summary: deploy it again with force.
+    assert_eq!(
+        dry["hints"],
+        serde_json::json!([{"do": "deploy", "plugin": "shop", "version": "4.0.0", "force": true}]),
+        "{dry:#}"
+    );
+    let human = ws.naap(&["deploy", "shop", "--version", "4.0.0", "--dry-run"]);
     assert!(
-        summary.contains("4.0.0 is already live") && summary.contains("--force"),
-        "{summary}"
+        String::from_utf8_lossy(&human.stdout)
+            .contains("  hint: run `naap deploy shop --version 4.0.0 --force`"),
+        "{human:?}"
     );
 
     let out = ws.json(&["deploy", "shop", "--version", "4.0.0"]);
@@ -121,8 +130,13 @@ async fn a_second_rollback_does_not_roll_forward() {
     let summary = second["summary"].as_str().unwrap_or("");
     assert_eq!(second["kind"], "unchanged", "{second:#}");
     assert!(
-        summary.contains("already rolled back to 1.0.0 (at ") && summary.contains("--to V"),
+        summary.contains("already rolled back to 1.0.0 (at "),
         "{summary}"
+    );
+    assert_eq!(
+        second["hints"],
+        serde_json::json!([{"do": "rollback_to_chosen", "plugin": "desk"}]),
+        "{second:#}"
     );
     assert_eq!(ws.slot("desk", "blue")["weight"], 100);
     assert_eq!(ws.slot("desk", "green")["weight"], 0);

@@ -5,7 +5,7 @@ use super::intent::{Action, Measure};
 use crate::core::engine::{PluginStatus, SlotStatus};
 // Log text is plugin output: quoted escaped, like the log pane shows it.
 use crate::core::logs::{LogLine, escape_controls};
-use crate::core::store::EventRecord;
+use crate::core::store::{EventKind, EventRecord};
 use crate::core::types::{Health, Level, ProcessState, SlotName};
 
 /// One line per slot: version, state, weight, rps, errors, p99.
@@ -99,14 +99,14 @@ pub fn why_failing(plugin: &PluginStatus, events: &[EventRecord], logs: &[&LogLi
         .filter(|e| e.plugin.as_deref() == Some(plugin.name.as_str()))
         .filter(|e| {
             matches!(
-                e.kind.as_str(),
-                "auto_rollback"
-                    | "deploy_failed"
-                    | "slot_failed"
-                    | "gate_failed"
-                    | "process_exited"
-                    | "rolled_back"
-                    | "rollout_held"
+                e.kind,
+                EventKind::AutoRollback
+                    | EventKind::DeployFailed
+                    | EventKind::SlotFailed
+                    | EventKind::GateFailed
+                    | EventKind::ProcessExited
+                    | EventKind::RolledBack
+                    | EventKind::RolloutHeld
             )
         })
         .take(3)
@@ -307,7 +307,7 @@ pub fn history(plugin: &PluginStatus, about: Option<&Action>, events: &[EventRec
         .collect();
     let matching: Vec<&&EventRecord> = own
         .iter()
-        .filter(|e| about.is_none_or(|a| records(&e.kind, a)))
+        .filter(|e| about.is_none_or(|a| records(e.kind.as_str(), a)))
         .take(5)
         .collect();
     let mut out = Vec::new();
@@ -522,7 +522,7 @@ mod tests {
                 .unwrap(),
             plugin: Some("expense-tracker".into()),
             slot: None,
-            kind: "rolled_back".into(),
+            kind: crate::core::event_kind::EventKind::RolledBack,
             message: "rolled back to 1.3.0: error rate 12% > 5%".into(),
             data: serde_json::Value::Null,
         };

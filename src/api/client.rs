@@ -3,6 +3,7 @@
 
 use super::protocol::{Call, Request, ServerLine};
 use crate::core::engine::{EngineEvent, lock, socket_path};
+use crate::core::hint::Hint;
 use crate::core::types::Face;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
@@ -38,8 +39,13 @@ pub enum ClientError {
     Io(std::io::Error),
     #[error("the engine sent something this naap does not understand: {0}")]
     Protocol(String),
+    /// The engine refused or failed; `hints` say what would help, for the face to render.
     #[error("{message}")]
-    Api { code: String, message: String },
+    Api {
+        code: String,
+        message: String,
+        hints: Vec<Hint>,
+    },
 }
 
 // Not `#[from]`: that would also make the io error the `source`, printed twice.
@@ -173,6 +179,7 @@ impl Client {
                         (false, _, Some(err)) => Err(ClientError::Api {
                             code: err.code,
                             message: err.message,
+                            hints: err.hints,
                         }),
                         (false, _, None) => Err(ClientError::Protocol(
                             "error reply without an error".to_string(),

@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod client;
+pub mod hint;
 pub mod protocol;
 pub mod server;
 

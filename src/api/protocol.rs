@@ -6,6 +6,7 @@ pub use crate::core::engine::{
     TrafficRequest, UnsilenceRequest,
 };
 use crate::core::engine::{EngineError, EngineEvent};
+use crate::core::hint::Hint;
 use crate::core::types::Face;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -153,6 +154,10 @@ pub struct Reply {
 pub struct ApiError {
     pub code: String,
     pub message: String,
+    /// What would help, for each face to say in its own terms; left out when nothing in
+    /// particular would, so older clients read the same object.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<Hint>,
 }
 
 /// A line the server sends after `subscribe`.
@@ -187,12 +192,17 @@ impl Reply {
             error: Some(ApiError {
                 code: code.to_string(),
                 message: message.into(),
+                hints: Vec::new(),
             }),
         }
     }
 
     pub fn from_engine(id: u64, error: &EngineError) -> Reply {
-        Reply::error(Some(id), error.code(), error.to_string())
+        let mut reply = Reply::error(Some(id), error.code(), error.to_string());
+        if let Some(api) = &mut reply.error {
+            api.hints = error.hints();
+        }
+        reply
     }
 }
 

@@ -5,6 +5,7 @@ use super::{Cli, context};
 use crate::api::Call;
 use crate::api::protocol::{DeployRequest, SubscribeRequest};
 use crate::core::engine::{ActionOutcome, EngineEvent, GateOutcome, GateReport};
+use crate::core::event_kind::EventKind;
 use std::io::{BufRead, IsTerminal, Write};
 
 pub async fn deploy(cli: &Cli, req: DeployRequest, detach: bool) -> anyhow::Result<()> {
@@ -66,7 +67,7 @@ async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHan
             if e.plugin.as_deref() != Some(plugin.as_str()) {
                 continue;
             }
-            if PROGRESS_KINDS.contains(&e.kind.as_str()) {
+            if PROGRESS_KINDS.contains(&e.kind) {
                 noteln!(
                     "  {} {}",
                     e.ts.format("%H:%M:%S"),
@@ -74,7 +75,7 @@ async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHan
                 );
             }
             // The deploy's own last event: everything before it was printed.
-            if matches!(e.kind.as_str(), "deploy_succeeded" | "deploy_failed") {
+            if matches!(e.kind, EventKind::DeploySucceeded | EventKind::DeployFailed) {
                 break;
             }
         }
@@ -86,18 +87,18 @@ async fn follow_progress(cli: &Cli, plugin: &str) -> Option<tokio::task::JoinHan
 const DEPLOY_RAN_CODES: &[&str] = &["gate_failed", "deploy_failed", "cancelled", "rolled_back"];
 
 /// The events a waiting `naap deploy` prints.
-const PROGRESS_KINDS: &[&str] = &[
-    "canary_step",
-    "canary_judged",
-    "rollout_held",
-    "rollout_promoted",
-    "rollout_paused",
-    "rollout_resumed",
-    "rollout_aborted",
-    "auto_rollback",
-    "gate_passed",
-    "gate_failed",
-    "deploy_waiting",
+const PROGRESS_KINDS: &[EventKind] = &[
+    EventKind::CanaryStep,
+    EventKind::CanaryJudged,
+    EventKind::RolloutHeld,
+    EventKind::RolloutPromoted,
+    EventKind::RolloutPaused,
+    EventKind::RolloutResumed,
+    EventKind::RolloutAborted,
+    EventKind::AutoRollback,
+    EventKind::GatePassed,
+    EventKind::GateFailed,
+    EventKind::DeployWaiting,
 ];
 
 /// `naap promote | abort | pause | resume | traffic | preview stop`: one call, its outcome.
@@ -153,6 +154,9 @@ fn report(cli: &Cli, outcome: &ActionOutcome) -> anyhow::Result<()> {
         return print_json(outcome);
     }
     outln!("{}", outcome.summary)?;
+    if let Some(line) = super::hint::hint_line(&outcome.hints) {
+        outln!("{line}")?;
+    }
     for gate in &outcome.gates {
         outln!("{}", gate_line(gate))?;
     }

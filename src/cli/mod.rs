@@ -12,6 +12,7 @@ pub(crate) mod actions;
 pub(crate) mod alerts;
 pub(crate) mod chat;
 pub(crate) mod context;
+pub(crate) mod hint;
 pub(crate) mod logs;
 pub(crate) mod output;
 pub(crate) mod reload;

@@ -336,7 +336,7 @@ pub async fn history(cli: &Cli, plugin: String, limit: usize) -> anyhow::Result<
         .map(|e| {
             vec![
                 e.ts.format("%Y-%m-%d %H:%M:%S%.3f").to_string(),
-                e.kind.clone(),
+                e.kind.to_string(),
                 e.slot.map(|s| s.to_string()).unwrap_or_default(),
                 e.message.clone(),
             ]

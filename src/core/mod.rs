@@ -4,7 +4,9 @@
 pub mod alerts;
 pub mod analysis;
 pub mod engine;
+pub mod event_kind;
 pub mod health;
+pub mod hint;
 pub mod identity;
 pub mod logs;
 pub mod metrics;

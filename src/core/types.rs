@@ -46,7 +46,7 @@ impl FromStr for PreviewId {
         match u32::from_str_radix(s, 16) {
             Ok(n) if !s.is_empty() && s.len() <= 6 && n <= PreviewId::MAX => Ok(PreviewId(n)),
             _ => Err(format!(
-                "`{s}` is not a preview id: ids are six hex digits, e.g. 3fa91c (see `naap status`)"
+                "`{s}` is not a preview id: ids are six hex digits, e.g. 3fa91c; the status lists the previews"
             )),
         }
     }

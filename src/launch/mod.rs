@@ -107,6 +107,11 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
                 return ExitCode::from(exit.0);
             }
             noteln!("naap: {e:#}");
+            if let Some(crate::api::ClientError::Api { hints, .. }) = e.downcast_ref()
+                && let Some(line) = cli::hint::hint_line(hints)
+            {
+                noteln!("{line}");
+            }
             if e.downcast_ref::<output::Usage>().is_some() {
                 return ExitCode::from(2);
             }

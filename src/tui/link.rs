@@ -5,6 +5,7 @@ use super::app::Msg;
 use crate::api::protocol::Call;
 use crate::api::{Client, ClientError};
 use crate::core::engine::{EngineEvent, StatusReport};
+use crate::core::hint::Hint;
 use crate::core::logs::LogLine;
 use crate::core::types::Face;
 use std::path::{Path, PathBuf};
@@ -109,13 +110,24 @@ pub async fn perform(socket: &Path, label: String, call: Call) -> Msg {
         client.call(call).await
     }
     .await;
-    let result = match result {
-        Ok(value) => Ok(value
-            .get("summary")
-            .and_then(|s| s.as_str())
-            .map_or_else(|| format!("{label}: done"), str::to_string)),
-        Err(ClientError::Api { message, .. }) => Err(message),
-        Err(e) => Err(e.to_string()),
+    let (result, hints) = match result {
+        Ok(value) => {
+            let hints: Vec<Hint> = value
+                .get("hints")
+                .and_then(|h| serde_json::from_value(h.clone()).ok())
+                .unwrap_or_default();
+            let summary = value
+                .get("summary")
+                .and_then(|s| s.as_str())
+                .map_or_else(|| format!("{label}: done"), str::to_string);
+            (Ok(summary), hints)
+        }
+        Err(ClientError::Api { message, hints, .. }) => (Err(message), hints),
+        Err(e) => (Err(e.to_string()), Vec::new()),
     };
-    Msg::Done { label, result }
+    Msg::Done {
+        label,
+        result,
+        hints,
+    }
 }

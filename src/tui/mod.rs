@@ -4,6 +4,7 @@
 //! state, and rendering draws from that state without awaiting anything.
 
 pub mod app;
+pub mod hint;
 pub mod keymap;
 pub mod link;
 pub mod logview;

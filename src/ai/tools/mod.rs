@@ -96,12 +96,17 @@ impl Tools {
             Some(id) => client.call_for_proposal(call, id).await,
             None => client.call(call).await,
         };
-        result.map_err(|e| {
-            // A lost connection is reopened on the next call; an API error keeps it.
-            if !matches!(e, crate::api::ClientError::Api { .. }) {
-                *slot = None;
+        result.map_err(|e| match &e {
+            // The engine's hints, in the model's terms: the call and parameters to use.
+            crate::api::ClientError::Api { message, hints, .. } if !hints.is_empty() => {
+                format!("{message} ({})", crate::api::hint::for_model_all(hints))
             }
-            e.to_string()
+            crate::api::ClientError::Api { .. } => e.to_string(),
+            // A lost connection is reopened on the next call.
+            _ => {
+                *slot = None;
+                e.to_string()
+            }
         })
     }
 

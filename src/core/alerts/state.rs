@@ -205,11 +205,11 @@ pub struct AlertView {
 /// What went wrong with an alert command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AlertError {
-    #[error("no alert `{0}`: see `naap alerts list` for the alert ids")]
+    #[error("no alert `{0}`; the alerts list has the alert ids")]
     Unknown(AlertId),
     #[error("alert `{0}` is not firing, so there is nothing to acknowledge")]
     NotFiring(AlertId),
-    #[error("no active silence {0}: it may have expired; see `naap alerts list`")]
+    #[error("no active silence {0}: it may have expired; the alerts list has the active silences")]
     UnknownSilence(SilenceId),
     #[error("`{0}` is not an alert id: write it as PLUGIN/RULE, e.g. `web/errors`")]
     BadId(String),

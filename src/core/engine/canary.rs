@@ -5,6 +5,8 @@
 use super::gates::cancelled;
 use super::report::RolloutStatus;
 use super::{Engine, EngineError};
+use crate::core::event_kind::EventKind;
+use crate::core::hint::Hint;
 use crate::core::rollout::{Next, Refusal, RolloutController, RolloutEnd, StepJudgement};
 use crate::core::types::{Health, ProcessState, SlotName};
 use chrono::{DateTime, Utc};
@@ -76,8 +78,8 @@ impl Engine {
                         self.record(
                             Some(plugin),
                             Some(target),
-                            "rollout_held",
-                            format!("canary of {plugin} {version} is held: {reason}; `naap promote {plugin}` goes on, `naap abort {plugin}` goes back"),
+                            EventKind::RolloutHeld,
+                            format!("canary of {plugin} {version} is held: {reason}; promoting goes on, aborting goes back"),
                             serde_json::json!({"rollout": rollout_id, "reason": reason}),
                         );
                         held_for = Some(reason);
@@ -148,8 +150,8 @@ impl Engine {
         ) else {
             return Err(no_rollout(plugin));
         };
-        let out = change(&mut controller, Utc::now())
-            .map_err(|refusal| EngineError::rejected(plugin, refusal.to_string()))?;
+        let out =
+            change(&mut controller, Utc::now()).map_err(|refusal| refused(plugin, &refusal))?;
         let json = serde_json::to_string(&controller).map_err(|e| {
             EngineError::rejected(plugin, format!("cannot serialise the rollout state: {e}"))
         })?;
@@ -203,7 +205,7 @@ impl Engine {
         self.record(
             Some(plugin),
             Some(target),
-            "canary_judged",
+            EventKind::CanaryJudged,
             format!(
                 "canary step {} at {weight}%: {} ({})",
                 step_index + 1,
@@ -240,7 +242,7 @@ impl Engine {
         self.record(
             Some(plugin),
             Some(target),
-            "canary_step",
+            EventKind::CanaryStep,
             format!(
                 "canary step {}/{total}: {weight}% to {target} {version}",
                 index + 1
@@ -351,8 +353,25 @@ impl Engine {
 pub(crate) fn no_rollout(plugin: &str) -> EngineError {
     EngineError::rejected(
         plugin,
-        format!("no rollout of {plugin} is running; `naap deploy {plugin}` starts one"),
+        format!("no rollout of {plugin} is running; a deploy starts one"),
     )
+    .hint(Hint::Deploy {
+        plugin: plugin.to_string(),
+        version: None,
+        force: false,
+    })
+}
+
+/// A controller's refusal, with what does apply where the rollout stands.
+fn refused(plugin: &str, refusal: &Refusal) -> EngineError {
+    let error = EngineError::rejected(plugin, refusal.to_string());
+    let plugin = plugin.to_string();
+    match refusal {
+        Refusal::AlreadyPaused(_) => error.hint(Hint::Resume { plugin }),
+        Refusal::NotPaused => error.hint(Hint::Pause { plugin }),
+        Refusal::HeldForDecision(_) => error.hint(Hint::PromoteOrAbort { plugin }),
+        Refusal::Finished(_) | Refusal::Judging(_) => error,
+    }
 }
 
 /// Copies the controller's facts into the status every face shows.

@@ -5,7 +5,10 @@ use super::gates::cancelled;
 use super::report::{ActionOutcome, RolloutStatus};
 use super::state::{DeploySpec, SlotHealth, SlotProcess};
 use super::{Engine, EngineError, slot_log_dir};
+use crate::core::event_kind::EventKind;
 use crate::core::health::{HealthChecker, HealthConfig, Probe, spawn_checker};
+use crate::core::hint::{Hint, Param};
+use crate::core::logs::LogOrigin;
 use crate::core::rollout::{RolloutController, RolloutEnd, RolloutPlan};
 use crate::core::runtime::{ProcessId, SlotSpec, free_port};
 use crate::core::store::NewRollout;
@@ -91,15 +94,21 @@ impl Engine {
         match started_rx.await {
             Ok((rollout_id, version)) => Ok(ActionOutcome {
                 plugin: plugin.clone(),
-                summary: format!(
-                    "rollout {rollout_id} of {plugin} {version} started; follow it with `naap status {plugin} --watch` or `naap history {plugin}`"
-                ),
+                summary: format!("rollout {rollout_id} of {plugin} {version} started"),
                 kind: "started".to_string(),
                 slot: None,
                 version: Some(version),
                 weights: self.weights(&plugin),
                 elapsed_ms: 0.0,
                 gates: Vec::new(),
+                hints: vec![
+                    Hint::Follow {
+                        plugin: plugin.clone(),
+                    },
+                    Hint::History {
+                        plugin: plugin.clone(),
+                    },
+                ],
             }),
             // It ended before its rollout started (a refusal, a bad version): say why.
             Err(_) => match task.await {
@@ -160,7 +169,7 @@ impl Engine {
         self.resolve_env_from(plugin, &spec)?;
         if req.preview {
             let ttl = super::parse_ttl(req.ttl.as_deref())
-                .map_err(|e| EngineError::rejected(plugin, e))?;
+                .map_err(|e| EngineError::rejected(plugin, e).hint(Hint::set(Param::Ttl, "2h")))?;
             if req.dry_run {
                 return Ok(ActionOutcome {
                     plugin: plugin.to_string(),
@@ -174,6 +183,7 @@ impl Engine {
                     weights: vec![],
                     elapsed_ms: 0.0,
                     gates: Vec::new(),
+                    hints: Vec::new(),
                 });
             }
             let target = DeployTarget {
@@ -187,10 +197,10 @@ impl Engine {
             return self.deploy_preview(target, ttl, face).await;
         }
         if req.ttl.is_some() {
-            return Err(EngineError::rejected(
-                plugin,
-                "--ttl applies to previews only; add --preview",
-            ));
+            return Err(
+                EngineError::rejected(plugin, "a time to live applies to previews only")
+                    .hint(Hint::switch_on(Param::Preview)),
+            );
         }
 
         let _guard = self.lock_for_deploy(plugin, face, &version).await?;
@@ -254,6 +264,7 @@ impl Engine {
                     .collect(),
                 elapsed_ms: 0.0,
                 gates: Vec::new(),
+                hints: Vec::new(),
             });
         }
 
@@ -288,7 +299,7 @@ impl Engine {
                 "gates",
             ));
         }
-        self.record(Some(plugin), Some(target), "deploy_started", format!("deploying {plugin} {version} into {target} ({strategy}, by {face})"), serde_json::json!({"rollout": rollout_id, "version": version, "strategy": strategy.to_string()}));
+        self.record(Some(plugin), Some(target), EventKind::DeployStarted, format!("deploying {plugin} {version} into {target} ({strategy}, by {face})"), serde_json::json!({"rollout": rollout_id, "version": version, "strategy": strategy.to_string()}));
         if let Some(on_started) = on_started {
             let _ = on_started.send((rollout_id, version.clone()));
         }
@@ -337,7 +348,7 @@ impl Engine {
                 self.record(
                     Some(plugin),
                     Some(target),
-                    "deploy_succeeded",
+                    EventKind::DeploySucceeded,
                     summary.clone(),
                     serde_json::json!({"rollout": rollout_id, "version": version}),
                 );
@@ -350,13 +361,14 @@ impl Engine {
                     weights: self.weights(plugin),
                     elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                     gates,
+                    hints: Vec::new(),
                 })
             }
             Err(e) => {
                 self.record(
                     Some(plugin),
                     Some(target),
-                    "deploy_failed",
+                    EventKind::DeployFailed,
                     e.to_string(),
                     serde_json::json!({"rollout": rollout_id, "version": version}),
                 );
@@ -478,7 +490,7 @@ impl Engine {
             None => String::new(),
         };
         let summary = format!(
-            "{}{plugin} {version} is already live on {live}; nothing changed{warm}. Deploy with force (`--force`) to restart it into the idle slot",
+            "{}{plugin} {version} is already live on {live}; nothing changed{warm}. Deploy with force to restart it into the idle slot",
             if dry_run { "would do nothing: " } else { "" }
         );
         ActionOutcome {
@@ -490,6 +502,11 @@ impl Engine {
             weights: self.weights(plugin),
             elapsed_ms: 0.0,
             gates: Vec::new(),
+            hints: vec![Hint::Deploy {
+                plugin: plugin.to_string(),
+                version: Some(version.to_string()),
+                force: true,
+            }],
         }
     }
 
@@ -548,6 +565,7 @@ impl Engine {
             None => free_port().map_err(|e| EngineError::DeployFailed {
                 plugin: plugin.to_string(),
                 message: format!("no free local port: {e}"),
+                hints: Vec::new(),
             })?,
         };
         let slot_spec = SlotSpec {
@@ -573,7 +591,7 @@ impl Engine {
                 self.record(
                     Some(plugin),
                     Some(slot),
-                    "slot_leftovers_killed",
+                    EventKind::SlotLeftoversKilled,
                     format!(
                         "killed {} process(es) left running by an earlier run of {slot} (pid {})",
                         leftovers.len(),
@@ -604,6 +622,7 @@ impl Engine {
             .map_err(|e| EngineError::DeployFailed {
                 plugin: plugin.to_string(),
                 message: format!("cannot start {slot}: {e}"),
+                hints: Vec::new(),
             })?;
             let state = plugins
                 .entry(plugin.to_string())
@@ -680,9 +699,11 @@ impl Engine {
             if failed {
                 return Err(EngineError::DeployFailed {
                     plugin: plugin.to_string(),
-                    message: format!(
-                        "{slot} failed to start: {detail}; see `naap logs {plugin} --slot {slot}`"
-                    ),
+                    message: format!("{slot} failed to start: {detail}"),
+                    hints: vec![Hint::ReadLogs {
+                        plugin: plugin.to_string(),
+                        slot: LogOrigin::Slot(slot),
+                    }],
                 });
             }
             if tokio::time::Instant::now() >= deadline {
@@ -706,6 +727,10 @@ impl Engine {
                         "{slot} was not healthy after {} (last check: {detail}); raise run.startup_timeout if it needs longer",
                         humantime::format_duration(timeout)
                     ),
+                    hints: vec![Hint::ReadLogs {
+                        plugin: plugin.to_string(),
+                        slot: LogOrigin::Slot(slot),
+                    }],
                 });
             }
             tokio::select! {

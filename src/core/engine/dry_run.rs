@@ -40,6 +40,7 @@ impl Engine {
             weights,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
             gates: Vec::new(),
+            hints: Vec::new(),
         }
     }
 
@@ -66,6 +67,7 @@ impl Engine {
                 weights,
                 elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                 gates: Vec::new(),
+                hints: Vec::new(),
             }
         };
         if req.to.is_none()

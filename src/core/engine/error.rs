@@ -1,5 +1,9 @@
-//! Errors the engine returns to its faces. Each names what went wrong and what to do.
+//! Errors the engine returns to its faces. Each names what went wrong; what to do is in
+//! its [`hints`](EngineError::hints), which each face renders in its own terms, so the
+//! message names no face's flags or keys.
 
+use crate::core::hint::Hint;
+use crate::core::logs::LogOrigin;
 use crate::core::store::StoreError;
 use crate::core::workspace::Problems;
 
@@ -13,7 +17,7 @@ pub enum EngineError {
 
     /// A plugin whose own plugin.toml has problems; the other plugins are not affected.
     #[error(
-        "{plugin}: its plugin.toml has problems, so naap cannot use it (nothing changed):\n{problems}\n  fix them, then run `naap reload`"
+        "{plugin}: its plugin.toml has problems, so naap cannot use it (nothing changed); fix them, then reload:\n{problems}"
     )]
     BrokenPlugin { plugin: String, problems: Problems },
 
@@ -21,11 +25,14 @@ pub enum EngineError {
     Store(StoreError),
 
     #[error("{plugin}: {message}")]
-    Rejected { plugin: String, message: String },
+    Rejected {
+        plugin: String,
+        message: String,
+        hints: Vec<Hint>,
+    },
 
-    #[error(
-        "{plugin}: gate `{gate}` failed ({status}); traffic is unchanged. See `naap logs {plugin} --slot gate`"
-    )]
+    /// Its output is in the plugin's gate logs; the hint says so.
+    #[error("{plugin}: gate `{gate}` failed ({status}); traffic is unchanged")]
     GateFailed {
         plugin: String,
         gate: String,
@@ -33,14 +40,18 @@ pub enum EngineError {
     },
 
     #[error("{plugin}: {message}; traffic is unchanged")]
-    DeployFailed { plugin: String, message: String },
+    DeployFailed {
+        plugin: String,
+        message: String,
+        hints: Vec<Hint>,
+    },
 
     #[error("{plugin}: the operation was cancelled by {by}")]
     Cancelled { plugin: String, by: String },
 
     /// A bad alert command: unknown rule, bad duration, missing comment, nothing firing.
-    #[error("{0}")]
-    Alert(String),
+    #[error("{message}")]
+    Alert { message: String, hints: Vec<Hint> },
     /// A canary rollout ended by sending all traffic back to the stable slot.
     #[error("{plugin}: {reason}; all traffic is back on the stable slot")]
     RolledBack {
@@ -70,17 +81,51 @@ impl EngineError {
             EngineError::GateFailed { .. } => "gate_failed",
             EngineError::DeployFailed { .. } => "deploy_failed",
             EngineError::Cancelled { .. } => "cancelled",
-            EngineError::Alert(_) => "alert",
+            EngineError::Alert { .. } => "alert",
             EngineError::RolledBack { .. } => "rolled_back",
             EngineError::Start(_) => "start",
             EngineError::BadRequest(_) => "bad_request",
         }
     }
 
+    /// What would help, in no face's words; empty when nothing in particular would.
+    pub fn hints(&self) -> Vec<Hint> {
+        match self {
+            EngineError::Rejected { hints, .. }
+            | EngineError::DeployFailed { hints, .. }
+            | EngineError::Alert { hints, .. } => hints.clone(),
+            EngineError::GateFailed { plugin, .. } => vec![Hint::ReadLogs {
+                plugin: plugin.clone(),
+                slot: LogOrigin::Gate,
+            }],
+            EngineError::BrokenPlugin { .. } => vec![Hint::Reload],
+            EngineError::UnknownPlugin { .. }
+            | EngineError::Workspace(_)
+            | EngineError::Store(_)
+            | EngineError::Cancelled { .. }
+            | EngineError::RolledBack { .. }
+            | EngineError::Start(_)
+            | EngineError::BadRequest(_) => Vec::new(),
+        }
+    }
+
+    /// The same error with `hint` added, for the errors that carry their own hints; the
+    /// others derive theirs (see [`hints`](EngineError::hints)) and are returned unchanged.
+    pub(crate) fn hint(mut self, hint: Hint) -> Self {
+        if let EngineError::Rejected { hints, .. }
+        | EngineError::DeployFailed { hints, .. }
+        | EngineError::Alert { hints, .. } = &mut self
+        {
+            hints.push(hint);
+        }
+        self
+    }
+
     pub(crate) fn rejected(plugin: &str, message: impl Into<String>) -> Self {
         EngineError::Rejected {
             plugin: plugin.to_string(),
             message: message.into(),
+            hints: Vec::new(),
         }
     }
 }

@@ -8,32 +8,34 @@
 //! coped or a person chose it → `warn` (a process that exited and is being restarted, a
 //! slot turning unhealthy, a held or aborted rollout); everything else is `info`.
 
+use crate::core::event_kind::EventKind;
 use crate::core::types::{Level, LogSource};
 
 /// The level and source of the log line of an event of this kind.
-pub(crate) fn event_line_style(kind: &str, data: &serde_json::Value) -> (Level, LogSource) {
+pub(crate) fn event_line_style(kind: &EventKind, data: &serde_json::Value) -> (Level, LogSource) {
     (event_level(kind, data), event_source(kind))
 }
 
-fn event_level(kind: &str, data: &serde_json::Value) -> Level {
+fn event_level(kind: &EventKind, data: &serde_json::Value) -> Level {
+    use EventKind as K;
     let field = |key: &str| data.get(key).and_then(|v| v.as_str()).unwrap_or_default();
     match kind {
-        "deploy_failed"
-        | "gate_failed"
-        | "slot_failed"
-        | "slot_restart_failed"
-        | "slot_adopt_failed"
-        | "auto_rollback"
-        | "alert_notify_failed" => Level::Error,
-        "process_exited"
-        | "rollout_held"
-        | "rollout_aborted"
-        | "rollout_rolled_back_after_restart"
-        | "slot_orphaned" => Level::Warn,
+        K::DeployFailed
+        | K::GateFailed
+        | K::SlotFailed
+        | K::SlotRestartFailed
+        | K::SlotAdoptFailed
+        | K::AutoRollback
+        | K::AlertNotifyFailed => Level::Error,
+        K::ProcessExited
+        | K::RolloutHeld
+        | K::RolloutAborted
+        | K::RolloutRolledBackAfterRestart
+        | K::SlotOrphaned => Level::Warn,
         // One failed check (or a run of them) makes a slot unhealthy: worth a look, and the
         // router already keeps traffic off it; the deploy that gives up on it says `error`.
-        "health_changed" if field("health") == "unhealthy" => Level::Warn,
-        "canary_judged" => match field("outcome") {
+        K::HealthChanged if field("health") == "unhealthy" => Level::Warn,
+        K::CanaryJudged => match field("outcome") {
             "fail" => Level::Error,
             "marginal" | "inconclusive" => Level::Warn,
             _ => Level::Info,
@@ -44,8 +46,8 @@ fn event_level(kind: &str, data: &serde_json::Value) -> Level {
 
 /// A gate's start, pass, failure and cache hit belong with the gate's own output, so that
 /// `naap logs PLUGIN --slot gate` tells the whole story of the gate.
-fn event_source(kind: &str) -> LogSource {
-    if kind.starts_with("gate_") {
+fn event_source(kind: &EventKind) -> LogSource {
+    if kind.is_gate() {
         LogSource::Gate
     } else {
         LogSource::Engine
@@ -55,39 +57,40 @@ fn event_source(kind: &str) -> LogSource {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use EventKind as K;
     use serde_json::json;
 
     #[test]
     fn failures_are_errors_and_trouble_is_a_warning() {
         let none = serde_json::Value::Null;
-        assert_eq!(event_level("deploy_failed", &none), Level::Error);
-        assert_eq!(event_level("gate_failed", &none), Level::Error);
-        assert_eq!(event_level("slot_failed", &none), Level::Error);
-        assert_eq!(event_level("process_exited", &none), Level::Warn);
-        assert_eq!(event_level("deploy_started", &none), Level::Info);
-        assert_eq!(event_level("deploy_succeeded", &none), Level::Info);
+        assert_eq!(event_level(&K::DeployFailed, &none), Level::Error);
+        assert_eq!(event_level(&K::GateFailed, &none), Level::Error);
+        assert_eq!(event_level(&K::SlotFailed, &none), Level::Error);
+        assert_eq!(event_level(&K::ProcessExited, &none), Level::Warn);
+        assert_eq!(event_level(&K::DeployStarted, &none), Level::Info);
+        assert_eq!(event_level(&K::DeploySucceeded, &none), Level::Info);
         assert_eq!(
-            event_level("health_changed", &json!({"health": "unhealthy"})),
+            event_level(&K::HealthChanged, &json!({"health": "unhealthy"})),
             Level::Warn
         );
         assert_eq!(
-            event_level("health_changed", &json!({"health": "healthy"})),
+            event_level(&K::HealthChanged, &json!({"health": "healthy"})),
             Level::Info
         );
         assert_eq!(
-            event_level("canary_judged", &json!({"outcome": "fail"})),
+            event_level(&K::CanaryJudged, &json!({"outcome": "fail"})),
             Level::Error
         );
         assert_eq!(
-            event_level("canary_judged", &json!({"outcome": "pass"})),
+            event_level(&K::CanaryJudged, &json!({"outcome": "pass"})),
             Level::Info
         );
     }
 
     #[test]
     fn gate_events_sit_with_the_gate_output() {
-        assert_eq!(event_source("gate_failed"), LogSource::Gate);
-        assert_eq!(event_source("gate_cached"), LogSource::Gate);
-        assert_eq!(event_source("deploy_failed"), LogSource::Engine);
+        assert_eq!(event_source(&K::GateFailed), LogSource::Gate);
+        assert_eq!(event_source(&K::GateCached), LogSource::Gate);
+        assert_eq!(event_source(&K::DeployFailed), LogSource::Engine);
     }
 }

@@ -8,6 +8,7 @@
 use super::gate_inputs::{GateInvocation, TreeHash, gate_input_hash, hash_tree, short_hash};
 use super::state::DeploySpec;
 use super::{Engine, EngineError};
+use crate::core::event_kind::EventKind;
 use crate::core::logs::{LogLine, StreamParser};
 use crate::core::types::{Level, LogSource, SlotName};
 use chrono::{DateTime, Utc};
@@ -148,7 +149,7 @@ impl Engine {
         self.record(
             Some(plugin),
             None,
-            "gate_cached",
+            EventKind::GateCached,
             line,
             serde_json::json!({"gate": gate, "input_hash": input_hash, "passed_at": pass.passed_at}),
         );
@@ -176,7 +177,7 @@ impl Engine {
         self.record(
             Some(plugin),
             None,
-            "gate_started",
+            EventKind::GateStarted,
             format!("gate `{gate}` started: {command}"),
             serde_json::json!({"gate": gate, "command": command}),
         );
@@ -238,7 +239,7 @@ impl Engine {
             self.record(
                 Some(plugin),
                 None,
-                "gate_passed",
+                EventKind::GatePassed,
                 format!("gate `{gate}` passed"),
                 serde_json::json!({"gate": gate}),
             );
@@ -251,7 +252,7 @@ impl Engine {
             self.record(
                 Some(plugin),
                 None,
-                "gate_failed",
+                EventKind::GateFailed,
                 format!("gate `{gate}` failed: {status}"),
                 serde_json::json!({"gate": gate, "status": status}),
             );

@@ -5,6 +5,7 @@
 
 use super::Engine;
 use super::traffic::RollbackRequest;
+use crate::core::event_kind::EventKind;
 use crate::core::metrics::WINDOW_SECS;
 use crate::core::types::{Face, Health, ProcessState, SlotName};
 use crate::core::workspace::RollbackSpec;
@@ -66,7 +67,7 @@ impl Engine {
             engine.record(
                 Some(&plugin),
                 slot,
-                "auto_rollback",
+                EventKind::AutoRollback,
                 reason.clone(),
                 serde_json::json!({"reason": reason}),
             );

@@ -56,6 +56,7 @@ pub use rollout_control::RolloutCommand;
 pub use state::DeploySpec;
 pub use traffic::{RollbackRequest, TrafficRequest};
 
+use crate::core::event_kind::EventKind;
 use crate::core::health::HealthChange;
 use crate::core::logs::{LogHub, LogQuery};
 use crate::core::metrics::MetricsRegistry;
@@ -212,7 +213,7 @@ impl Engine {
         engine.record(
             None,
             None,
-            "engine_started",
+            EventKind::EngineStarted,
             format!("engine started (pid {})", std::process::id()),
             serde_json::json!({"router": router_addr.to_string()}),
         );
@@ -286,7 +287,7 @@ impl Engine {
         self.record(
             None,
             None,
-            "engine_stopping",
+            EventKind::EngineStopping,
             format!(
                 "engine stopping ({})",
                 if stop_plugins {
@@ -393,23 +394,24 @@ impl Engine {
         &self,
         plugin: Option<&str>,
         slot: Option<SlotName>,
-        kind: &str,
+        kind: EventKind,
         message: impl Into<String>,
         data: serde_json::Value,
     ) {
         let message = message.into();
         // The kind decides the level: the message's words are not a level.
-        let (level, source) = event_log::event_line_style(kind, &data);
+        let (level, source) = event_log::event_line_style(&kind, &data);
         let tag = plugin.unwrap_or("-");
+        let name = kind.as_str();
         match level {
-            Level::Error => tracing::error!(plugin = tag, slot = ?slot, kind, "{message}"),
-            Level::Warn => tracing::warn!(plugin = tag, slot = ?slot, kind, "{message}"),
-            _ => tracing::info!(plugin = tag, slot = ?slot, kind, "{message}"),
+            Level::Error => tracing::error!(plugin = tag, slot = ?slot, kind = name, "{message}"),
+            Level::Warn => tracing::warn!(plugin = tag, slot = ?slot, kind = name, "{message}"),
+            _ => tracing::info!(plugin = tag, slot = ?slot, kind = name, "{message}"),
         }
         let new = NewEvent {
             plugin: plugin.map(str::to_string),
             slot,
-            kind: kind.to_string(),
+            kind: kind.clone(),
             message: message.clone(),
             data,
         };

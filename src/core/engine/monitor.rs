@@ -4,6 +4,7 @@
 use super::Engine;
 use super::report::EngineEvent;
 use super::state::{SlotHealth, SlotProcess};
+use crate::core::event_kind::EventKind;
 use crate::core::health::HealthChange;
 use crate::core::procstat::{self, CpuMeter};
 use crate::core::runtime::RuntimeEvent;
@@ -106,7 +107,7 @@ impl Engine {
                 self.record(
                     Some(&plugin),
                     Some(slot),
-                    "process_exited",
+                    EventKind::ProcessExited,
                     format!("{slot} process {} exited ({how}){after}", process.pid),
                     serde_json::json!({"pid": process.pid, "code": code, "signal": signal}),
                 );
@@ -128,7 +129,7 @@ impl Engine {
                 self.record(
                     Some(&plugin),
                     Some(slot),
-                    "slot_failed",
+                    EventKind::SlotFailed,
                     format!("{slot} failed: {reason}"),
                     serde_json::json!({"reason": reason}),
                 );
@@ -182,7 +183,7 @@ impl Engine {
             self.record(
                 Some(&plugin),
                 Some(slot),
-                "health_changed",
+                EventKind::HealthChanged,
                 format!("{slot} is {health}: {detail}{weight_note}"),
                 serde_json::json!({"health": health, "detail": detail}),
             );

@@ -6,6 +6,8 @@
 //! what it waits for.
 
 use super::{Engine, EngineError};
+use crate::core::event_kind::EventKind;
+use crate::core::hint::Hint;
 use crate::core::types::Face;
 use std::time::Instant;
 use tokio::sync::OwnedMutexGuard;
@@ -53,7 +55,7 @@ impl Engine {
                         self.record(
                             Some(plugin),
                             None,
-                            "deploy_waiting",
+                            EventKind::DeployWaiting,
                             format!(
                                 "deploy of {plugin} {version} waits for the engine's first start of {plugin} {} (running for {:.1}s)",
                                 first.version,
@@ -66,10 +68,11 @@ impl Engine {
                     _ => {
                         return Err(EngineError::rejected(
                             plugin,
-                            format!(
-                                "another deploy, rollback or traffic change is in progress; wait for it, or run `naap rollback {plugin}` to cancel a deploy"
-                            ),
-                        ));
+                            "another deploy, rollback or traffic change is in progress; wait for it, or roll back to cancel a deploy",
+                        )
+                        .hint(Hint::Rollback {
+                            plugin: plugin.to_string(),
+                        }));
                     }
                 }
             }

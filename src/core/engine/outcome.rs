@@ -6,13 +6,13 @@
 use super::report::LastRollout;
 use super::{AUTO_ROLLBACK_ALERT, AlertRow, Engine, EngineError};
 use crate::core::alerts::Severity;
-use crate::core::store::{EventRecord, RolloutRecord};
+use crate::core::store::{EventKind, EventRecord, RolloutRecord};
 use chrono::{DateTime, Utc};
 
 /// The event every successful rollback records (by `rollback`, under the plugin's lock).
-pub(crate) const ROLLED_BACK: &str = "rolled_back";
+const ROLLED_BACK: EventKind = EventKind::RolledBack;
 /// Recorded when a rollout starts; bounds the search for a rollback after it.
-const DEPLOY_STARTED: &str = "deploy_started";
+const DEPLOY_STARTED: EventKind = EventKind::DeployStarted;
 /// Rollouts looked at when deciding whether anything went live after a rollback.
 const ROLLOUTS_SINCE_ROLLBACK: usize = 50;
 
@@ -192,7 +192,7 @@ mod tests {
             ts: r.started_at + chrono::Duration::seconds(5),
             plugin: Some("shop".into()),
             slot: Some(SlotName::Blue),
-            kind: ROLLED_BACK.into(),
+            kind: ROLLED_BACK,
             message: String::new(),
             data: serde_json::json!({"by": "engine", "version": "1.0.0", "reason": "error rate 30.0 % > 5.0 %"}),
         };

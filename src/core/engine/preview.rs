@@ -17,6 +17,8 @@
 use super::deploy::DeployTarget;
 use super::report::ActionOutcome;
 use super::{Engine, EngineError};
+use crate::core::event_kind::EventKind;
+use crate::core::hint::Hint;
 use crate::core::types::{Face, PreviewId, SlotName};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -39,21 +41,21 @@ pub struct StopPreviewRequest {
     pub id: String,
 }
 
-/// Parses `--ttl` (`90s`, `2h`, `3d`); `None` is the default.
+/// Parses a preview's `ttl` (`90s`, `2h`, `3d`); `None` is the default.
 pub fn parse_ttl(text: Option<&str>) -> Result<Duration, String> {
     let Some(text) = text else {
         return Ok(DEFAULT_TTL);
     };
     let ttl = humantime::parse_duration(text.trim())
-        .map_err(|e| format!("--ttl `{text}` is not a duration ({e}); write e.g. 30m, 2h or 3d"))?;
+        .map_err(|e| format!("ttl `{text}` is not a duration ({e}); write e.g. 30m, 2h or 3d"))?;
     if ttl < MIN_TTL {
         return Err(format!(
-            "--ttl `{text}` is too short: a preview lives at least 1s"
+            "ttl `{text}` is too short: a preview lives at least 1s"
         ));
     }
     if ttl > MAX_TTL {
         return Err(format!(
-            "--ttl `{text}` is too long: a preview lives at most 7d; deploy the version for real to keep it"
+            "ttl `{text}` is too long: a preview lives at most 7d; deploy the version for real to keep it"
         ));
     }
     Ok(ttl)
@@ -93,7 +95,7 @@ impl Engine {
         self.record(
             Some(plugin),
             Some(slot),
-            "preview_started",
+            EventKind::PreviewStarted,
             format!("starting {slot} of {plugin} {version} (by {face})"),
             serde_json::json!({"version": version, "ttl_s": ttl.as_secs()}),
         );
@@ -139,16 +141,21 @@ impl Engine {
         match result {
             Ok((gates, expires_at)) => {
                 let summary = format!(
-                    "{plugin} {version} runs in {slot} until {}; reach it with the header `x-naap-slot: {slot}` (stop it early: `naap preview stop {plugin} {}`)",
+                    "{plugin} {version} runs in {slot} until {}; reach it with the header `x-naap-slot: {slot}`",
                     expires_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                    slot.preview_id()
-                        .map(|id| id.to_string())
-                        .unwrap_or_default(),
                 );
+                let hints = slot
+                    .preview_id()
+                    .map(|id| Hint::StopPreview {
+                        plugin: plugin.to_string(),
+                        id: id.to_string(),
+                    })
+                    .into_iter()
+                    .collect();
                 self.record(
                     Some(plugin),
                     Some(slot),
-                    "preview_ready",
+                    EventKind::PreviewReady,
                     summary.clone(),
                     serde_json::json!({"version": version, "expires_at": expires_at}),
                 );
@@ -161,6 +168,7 @@ impl Engine {
                     weights: self.weights(plugin),
                     elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
                     gates,
+                    hints,
                 })
             }
             Err(e) => {
@@ -197,10 +205,11 @@ impl Engine {
         let started = Instant::now();
         let plugin = req.plugin.as_str();
         self.require_plugin(plugin)?;
-        let id: PreviewId = req
-            .id
-            .parse()
-            .map_err(|e| EngineError::rejected(plugin, e))?;
+        let id: PreviewId = req.id.parse().map_err(|e| {
+            EngineError::rejected(plugin, e).hint(Hint::Status {
+                plugin: Some(plugin.to_string()),
+            })
+        })?;
         let slot = SlotName::Preview(id);
         let version = self
             .lock_plugins()
@@ -227,6 +236,7 @@ impl Engine {
             weights: self.weights(plugin),
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
             gates: Vec::new(),
+            hints: Vec::new(),
         })
     }
 
@@ -321,7 +331,7 @@ impl Engine {
         self.record(
             Some(plugin),
             Some(slot),
-            "preview_removed",
+            EventKind::PreviewRemoved,
             format!("{slot} of {plugin} removed: {why}"),
             serde_json::json!({"reason": why}),
         );

@@ -4,6 +4,7 @@
 
 use super::Engine;
 use super::state::{DeploySpec, SlotHealth, SlotProcess};
+use crate::core::event_kind::EventKind;
 use crate::core::procstat;
 use crate::core::runtime::ProcessId;
 use crate::core::types::{Health, ProcessState};
@@ -41,7 +42,7 @@ impl Engine {
                 self.record(
                     Some(&plugin),
                     Some(slot),
-                    "slot_orphaned",
+                    EventKind::SlotOrphaned,
                     format!("{plugin} is no longer in the workspace; its {slot} slot was stopped"),
                     serde_json::Value::Null,
                 );
@@ -81,7 +82,7 @@ impl Engine {
                             self.record(
                                 Some(&plugin),
                                 Some(slot),
-                                "slot_adopted",
+                                EventKind::SlotAdopted,
                                 format!(
                                     "adopted {slot} {version} (pid {}) after engine restart",
                                     record.pid.unwrap_or_default()
@@ -92,7 +93,7 @@ impl Engine {
                         Err(e) => self.record(
                             Some(&plugin),
                             Some(slot),
-                            "slot_adopt_failed",
+                            EventKind::SlotAdoptFailed,
                             format!("could not adopt {slot} {version}: {e}"),
                             serde_json::Value::Null,
                         ),
@@ -110,12 +111,12 @@ impl Engine {
                     {
                         Ok(()) => {
                             self.restore_slot_facts(&plugin, slot, weight, record.restarts, None);
-                            self.record(Some(&plugin), Some(slot), "slot_restarted", format!("restarted {slot} {version}: its process was gone after the engine restart"), serde_json::Value::Null);
+                            self.record(Some(&plugin), Some(slot), EventKind::SlotRestarted, format!("restarted {slot} {version}: its process was gone after the engine restart"), serde_json::Value::Null);
                         }
                         Err(e) => self.record(
                             Some(&plugin),
                             Some(slot),
-                            "slot_restart_failed",
+                            EventKind::SlotRestartFailed,
                             format!("could not restart {slot} {version}: {e}"),
                             serde_json::Value::Null,
                         ),
@@ -191,7 +192,7 @@ impl Engine {
                 self.record(
                     Some(&plugin),
                     Some(slot),
-                    "preview_removed",
+                    EventKind::PreviewRemoved,
                     format!(
                         "{slot} of {plugin} removed at engine start: expired, or no longer runnable"
                     ),
@@ -222,7 +223,7 @@ impl Engine {
                     self.record(
                         Some(&plugin),
                         Some(slot),
-                        "preview_recovered",
+                        EventKind::PreviewRecovered,
                         format!(
                             "{how} {slot} of {plugin} {version} after engine restart; it still expires at {}",
                             expires_at.format("%Y-%m-%d %H:%M:%S UTC")

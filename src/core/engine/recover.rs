@@ -4,6 +4,7 @@
 
 use super::report::RolloutStatus;
 use super::{Engine, EngineError};
+use crate::core::event_kind::EventKind;
 use crate::core::rollout::{RolloutController, RolloutEnd};
 use crate::core::store::RolloutRecord;
 use crate::core::types::{Face, ProcessState, SlotName, StrategyKind};
@@ -42,7 +43,7 @@ impl Engine {
                 self.record(
                     Some(&rollout.plugin),
                     Some(target),
-                    "rollout_resumed_after_restart",
+                    EventKind::RolloutResumedAfterRestart,
                     message.clone(),
                     serde_json::json!({"rollout": rollout.id, "decision": "resume", "step_index": controller.step_index(), "why": why}),
                 );
@@ -182,9 +183,9 @@ impl Engine {
         }
         let kind = if result.is_ok() {
             let _ = self.store().mark_deployed(&plugin, &rollout.to_version);
-            "deploy_succeeded"
+            EventKind::DeploySucceeded
         } else {
-            "deploy_failed"
+            EventKind::DeployFailed
         };
         self.record(
             Some(&plugin),
@@ -232,7 +233,7 @@ impl Engine {
         self.record(
             Some(plugin),
             Some(target),
-            "rollout_rolled_back_after_restart",
+            EventKind::RolloutRolledBackAfterRestart,
             format!(
                 "rollout {} of {plugin} {}: {detail}",
                 rollout.id, rollout.to_version
@@ -264,7 +265,7 @@ impl Engine {
         self.record(
             Some(&rollout.plugin),
             rollout.to_slot,
-            "rollout_aborted",
+            EventKind::RolloutAborted,
             format!(
                 "rollout {} of {} {} aborted: {detail}",
                 rollout.id, rollout.plugin, rollout.to_version

@@ -15,6 +15,8 @@
 //! - an unchanged plugin is not touched: its slots, pids and health checks stay.
 
 use super::{Engine, EngineError};
+use crate::core::event_kind::EventKind;
+use crate::core::hint::Hint;
 use crate::core::types::{Face, SlotName};
 use crate::core::workspace::{self, PluginManifest, Workspace};
 use serde::{Deserialize, Serialize};
@@ -65,7 +67,7 @@ impl Engine {
             self.record(
                 None,
                 None,
-                "workspace_reloaded",
+                EventKind::WorkspaceReloaded,
                 format!("workspace reloaded by {face}: {}", report.summary),
                 serde_json::to_value(report).unwrap_or_default(),
             );
@@ -125,7 +127,7 @@ impl Engine {
             self.record(
                 Some(&added.name),
                 None,
-                "plugin_added",
+                EventKind::PluginAdded,
                 message,
                 serde_json::Value::Null,
             );
@@ -139,7 +141,7 @@ impl Engine {
             self.record(
                 Some(&removed.name),
                 None,
-                "plugin_removed",
+                EventKind::PluginRemoved,
                 format!(
                     "{} removed by a reload; its route is gone; {stopped}",
                     removed.name
@@ -151,7 +153,7 @@ impl Engine {
             self.record(
                 Some(&changed.name),
                 None,
-                "manifest_reloaded",
+                EventKind::ManifestReloaded,
                 format!(
                     "{} manifest reloaded: applied now: {}; on its next deploy: {}",
                     changed.name,
@@ -236,12 +238,14 @@ impl Engine {
             }
             (true, None) => Err(EngineError::rejected(
                 plugin,
-                "it is no longer listed in naap.toml; run `naap reload` to remove it (its slots stop), or list it again",
-            )),
+                "it is no longer listed in naap.toml; reload to remove it (its slots stop), or list it again",
+            )
+            .hint(Hint::Reload)),
             (false, Some(_)) => Err(EngineError::rejected(
                 plugin,
-                "it is in naap.toml but this engine has not loaded it yet; run `naap reload`, then deploy",
-            )),
+                "it is in naap.toml but this engine has not loaded it yet; reload, then deploy",
+            )
+            .hint(Hint::Reload)),
             (false, None) => self.require_plugin(plugin),
         }
     }

@@ -191,6 +191,9 @@ pub struct ActionOutcome {
     /// The deploy's build/test gates: which ran and which were cached. Empty otherwise.
     #[serde(default)]
     pub gates: Vec<super::GateReport>,
+    /// What to do next, if anything in particular (follow the rollout, force a restart).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hints: Vec<crate::core::hint::Hint>,
 }
 
 /// History of a plugin: rollouts, events and audit entries, oldest first.

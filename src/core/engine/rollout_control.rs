@@ -4,6 +4,8 @@
 use super::canary::no_rollout;
 use super::report::ActionOutcome;
 use super::{Engine, EngineError};
+use crate::core::event_kind::EventKind;
+use crate::core::hint::Hint;
 use crate::core::rollout::{Directive, Next, RolloutEnd};
 use crate::core::types::{Face, SlotName};
 use serde::{Deserialize, Serialize};
@@ -72,12 +74,15 @@ impl Engine {
                 return Err(EngineError::rejected(
                     plugin,
                     format!(
-                        "the running rollout of {plugin} is {} ({}); only a canary takes {}. `naap rollback {plugin}` cancels it",
+                        "the running rollout of {plugin} is {} ({}); only a canary takes {}. A rollback cancels it",
                         rollout.strategy,
                         rollout.phase,
                         command.action()
                     ),
-                ));
+                )
+                .hint(Hint::Rollback {
+                    plugin: plugin.to_string(),
+                }));
             }
             (
                 rollout.to_slot,
@@ -128,7 +133,7 @@ impl Engine {
         self.record(
             Some(plugin),
             Some(target),
-            &format!("rollout_{}", past_tense(command)),
+            past_tense(command),
             format!("{summary} (by {by})"),
             serde_json::json!({"command": command, "weight": d.canary_weight, "by": by}),
         );
@@ -141,6 +146,7 @@ impl Engine {
             weights: planned,
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
             gates: Vec::new(),
+            hints: Vec::new(),
         })
     }
 
@@ -188,11 +194,12 @@ fn split(canary: SlotName, weight: u32) -> Vec<(SlotName, u32)> {
         .collect()
 }
 
-fn past_tense(command: RolloutCommand) -> &'static str {
+/// The event a person's rollout command records.
+fn past_tense(command: RolloutCommand) -> EventKind {
     match command {
-        RolloutCommand::Promote { .. } => "promoted",
-        RolloutCommand::Pause => "paused",
-        RolloutCommand::Resume => "resumed",
-        RolloutCommand::Abort => "aborted",
+        RolloutCommand::Promote { .. } => EventKind::RolloutPromoted,
+        RolloutCommand::Pause => EventKind::RolloutPaused,
+        RolloutCommand::Resume => EventKind::RolloutResumed,
+        RolloutCommand::Abort => EventKind::RolloutAborted,
     }
 }

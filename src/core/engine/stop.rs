@@ -6,6 +6,7 @@
 
 use super::Engine;
 use super::state::{SlotHealth, SlotProcess};
+use crate::core::event_kind::EventKind;
 use crate::core::runtime::SlotHandle;
 use crate::core::types::{Health, ProcessState, SlotName};
 use std::time::{Duration, Instant};
@@ -108,7 +109,7 @@ impl Engine {
             self.record(
                 Some(plugin),
                 Some(slot),
-                "slot_draining",
+                EventKind::SlotDraining,
                 format!(
                     "draining {slot} {version} ({why}): {in_flight} in flight; it stops when they finish or after {} (stop_grace)",
                     humantime::format_duration(grace)
@@ -157,7 +158,7 @@ impl Engine {
         self.record(
             Some(plugin),
             Some(slot),
-            "slot_stopped",
+            EventKind::SlotStopped,
             format!("stopped {slot} {version} ({why}; {})", drain.describe()),
             serde_json::json!({
                 "reason": why,

@@ -3,6 +3,7 @@
 //! every few seconds; while it is healthy the task only wakes on its timer.
 
 use super::Engine;
+use crate::core::event_kind::EventKind;
 use std::time::Duration;
 use tokio::sync::watch;
 
@@ -23,7 +24,7 @@ pub(super) async fn run(engine: Engine, mut shutdown: watch::Receiver<bool>) {
             engine.record(
                 None,
                 None,
-                "store_recovered",
+                EventKind::StoreRecovered,
                 "the store writes again; changes made while it failed were not recorded",
                 serde_json::Value::Null,
             );

@@ -3,6 +3,9 @@
 use super::report::ActionOutcome;
 use super::state::DeploySpec;
 use super::{Engine, EngineError};
+use crate::core::event_kind::EventKind;
+use crate::core::hint::Hint;
+use crate::core::logs::LogOrigin;
 use crate::core::types::{Face, SlotName};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
@@ -59,34 +62,61 @@ impl Engine {
         let started = Instant::now();
         let plugin = req.plugin.as_str();
         self.require_plugin(plugin)?;
-        if let Some(preview) = req.weights.keys().find(|s| s.is_preview()) {
+        if let Some(&preview) = req.weights.keys().find(|s| s.is_preview()) {
+            let version = self
+                .lock_plugins()
+                .get(plugin)
+                .and_then(|p| p.slot(preview))
+                .and_then(|s| s.version.clone());
             return Err(EngineError::rejected(
                 plugin,
                 format!(
-                    "{preview} cannot take weighted traffic: a preview is reached only with the header `x-naap-slot: {preview}`; deploy the version without --preview to shift traffic to it"
+                    "{preview} cannot take weighted traffic: a preview is reached only with the header `x-naap-slot: {preview}`; deploy its version as a regular rollout to shift traffic to it"
                 ),
-            ));
+            )
+            .hint(Hint::Deploy {
+                plugin: plugin.to_string(),
+                version,
+                force: false,
+            }));
         }
         let weights = complete_weights(plugin, &req.weights)?;
         let op = self.op_lock(plugin);
         let Ok(_guard) = op.try_lock() else {
             return Err(EngineError::rejected(
                 plugin,
-                "a deploy or rollback is in progress; its traffic steps would fight a manual change. Wait, or `naap rollback` it",
-            ));
+                "a deploy or rollback is in progress; its traffic steps would fight a manual change. Wait for it, or roll back to cancel it",
+            )
+            .hint(Hint::Rollback {
+                plugin: plugin.to_string(),
+            }));
         };
         for (slot, weight) in &weights {
             if *weight > 0 && !self.slot_is(plugin, *slot, |s| s.is_serving()) {
                 let why = self.slot_summary(plugin, *slot);
-                let hint = if self.slot_is(plugin, *slot, |s| s.version.is_some()) {
-                    format!("see `naap logs {plugin} --slot {slot}`, or deploy a new version")
-                } else {
-                    format!("deploy into it first (`naap deploy {plugin}`)")
+                let deploy = Hint::Deploy {
+                    plugin: plugin.to_string(),
+                    version: None,
+                    force: false,
                 };
-                return Err(EngineError::rejected(
-                    plugin,
-                    format!("{slot} cannot take {weight}%: it is {why}; {hint}"),
-                ));
+                let error = if self.slot_is(plugin, *slot, |s| s.version.is_some()) {
+                    EngineError::rejected(
+                        plugin,
+                        format!("{slot} cannot take {weight}%: it is {why}; its logs say why, or deploy a new version"),
+                    )
+                    .hint(Hint::ReadLogs {
+                        plugin: plugin.to_string(),
+                        slot: LogOrigin::Slot(*slot),
+                    })
+                    .hint(deploy)
+                } else {
+                    EngineError::rejected(
+                        plugin,
+                        format!("{slot} cannot take {weight}%: it is {why}; deploy into it first"),
+                    )
+                    .hint(deploy)
+                };
+                return Err(error);
             }
         }
         if req.dry_run {
@@ -99,7 +129,7 @@ impl Engine {
         self.record(
             Some(plugin),
             None,
-            "traffic_changed",
+            EventKind::TrafficChanged,
             summary.clone(),
             serde_json::json!({"weights": weights}),
         );
@@ -112,6 +142,7 @@ impl Engine {
             weights,
             gates: Vec::new(),
             elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            hints: Vec::new(),
         })
     }
 
@@ -155,9 +186,12 @@ impl Engine {
         Ok(Some(ActionOutcome {
             plugin: plugin.to_string(),
             summary: format!(
-                "{plugin} is already rolled back to {version} (at {}); nothing changed. Roll back to another version with `naap rollback {plugin} --to V`",
+                "{plugin} is already rolled back to {version} (at {}); nothing changed. Name another version to roll back to it",
                 past.at.format("%H:%M:%S UTC")
             ),
+            hints: vec![Hint::RollbackToChosen {
+                plugin: plugin.to_string(),
+            }],
             kind: "unchanged".to_string(),
             slot: Some(slot),
             version: Some(version),
@@ -228,7 +262,7 @@ impl Engine {
         self.record(
             Some(plugin),
             outcome.slot,
-            super::outcome::ROLLED_BACK,
+            EventKind::RolledBack,
             outcome.summary.clone(),
             serde_json::json!({
                 "kind": outcome.kind,
@@ -293,6 +327,7 @@ impl Engine {
                 weights: self.weights(plugin),
                 elapsed_ms,
                 gates: Vec::new(),
+                hints: Vec::new(),
             });
         }
 
@@ -329,7 +364,17 @@ impl Engine {
                 ),
             ));
         };
-        let spec: DeploySpec = serde_json::from_str(&record.spec_json).map_err(|e| EngineError::rejected(plugin, format!("the stored run spec of {version} is unreadable ({e}); deploy it anew with `naap deploy {plugin} --version {version}`")))?;
+        let spec: DeploySpec = serde_json::from_str(&record.spec_json).map_err(|e| {
+            EngineError::rejected(
+                plugin,
+                format!("the stored run spec of {version} is unreadable ({e}); deploy it anew"),
+            )
+            .hint(Hint::Deploy {
+                plugin: plugin.to_string(),
+                version: Some(version.to_string()),
+                force: false,
+            })
+        })?;
         let target = match live {
             Some(live) if in_flight_target.is_none() => live.other(),
             _ => back_to,
@@ -337,7 +382,7 @@ impl Engine {
         self.record(
             Some(plugin),
             Some(target),
-            "rollback_redeploy",
+            EventKind::RollbackRedeploy,
             format!("previous slot is not warm: redeploying {version} into {target} (by {face})"),
             serde_json::json!({"version": version}),
         );
@@ -371,6 +416,7 @@ impl Engine {
             weights: self.weights(plugin),
             elapsed_ms,
             gates: Vec::new(),
+            hints: Vec::new(),
         })
     }
 
@@ -386,7 +432,15 @@ impl Engine {
             .filter(|v| v.last_deployed_at.is_some())
             .map(|v| v.version)
             .find(|v| Some(v.as_str()) != live)
-            .ok_or_else(|| EngineError::rejected(plugin, "there is no previous version to roll back to; `naap history` lists what was deployed"))
+            .ok_or_else(|| {
+                EngineError::rejected(
+                    plugin,
+                    "there is no previous version to roll back to; the history lists what was deployed",
+                )
+                .hint(Hint::History {
+                    plugin: plugin.to_string(),
+                })
+            })
     }
 
     /// Applies weights to slots: persisted first, then swapped into the router. A slot that

@@ -91,11 +91,11 @@ pub enum Next {
 pub enum Refusal {
     #[error("the rollout already finished ({0})")]
     Finished(String),
-    #[error("the rollout is already paused by {0}; `naap resume` continues it")]
+    #[error("the rollout is already paused by {0}; resuming continues it")]
     AlreadyPaused(String),
-    #[error("the rollout is not paused; `naap pause` holds it")]
+    #[error("the rollout is not paused; pausing holds it")]
     NotPaused,
-    #[error("the rollout is held: {0}; `naap promote` goes on, `naap abort` goes back")]
+    #[error("the rollout is held: {0}; promoting goes on, aborting goes back")]
     HeldForDecision(String),
     #[error("step {0} is being judged right now; try again in a moment")]
     Judging(usize),
@@ -381,7 +381,7 @@ impl RolloutController {
 fn hold_reason(hold: &Hold) -> String {
     match hold {
         Hold::Human { by, .. } => format!("paused by {by}"),
-        Hold::PauseStep => "pause step: waiting for `naap promote`".to_string(),
+        Hold::PauseStep => "pause step: waiting to be promoted".to_string(),
         Hold::Judgement { outcome, summary } => format!("judgement {outcome}: {summary}"),
     }
 }

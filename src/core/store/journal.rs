@@ -1,7 +1,9 @@
 //! The two append-only journals: engine events and the audit log of actions.
 
 use super::codec::{get_enum, get_json, get_opt_enum, get_ts, limit_param, now, ts_to_text};
-use super::{AuditRecord, AuditResult, EventRecord, NewAudit, NewEvent, Store, StoreError};
+use super::{
+    AuditRecord, AuditResult, EventKind, EventRecord, NewAudit, NewEvent, Store, StoreError,
+};
 use rusqlite::types::ToSql;
 use rusqlite::{Row, params};
 
@@ -11,7 +13,7 @@ fn event_from_row(row: &Row<'_>) -> rusqlite::Result<EventRecord> {
         ts: get_ts(row, "ts")?,
         plugin: row.get("plugin")?,
         slot: get_opt_enum(row, "slot")?,
-        kind: row.get("kind")?,
+        kind: EventKind::from_name(&row.get::<_, String>("kind")?),
         message: row.get("message")?,
         data: get_json(row, "data_json")?,
     })
@@ -67,7 +69,7 @@ impl Store {
                     ts_to_text(&ts),
                     e.plugin,
                     e.slot.map(|s| s.as_str()),
-                    e.kind,
+                    e.kind.as_str(),
                     e.message,
                     data,
                 ])
@@ -137,7 +139,7 @@ impl Store {
     pub fn latest_event(
         &self,
         plugin: &str,
-        kinds: &[&str],
+        kinds: &[EventKind],
     ) -> Result<Option<EventRecord>, StoreError> {
         let op = "reading the latest event";
         if kinds.is_empty() {
@@ -150,7 +152,8 @@ impl Store {
              WHERE plugin = ? AND kind IN ({marks}) ORDER BY id DESC LIMIT 1"
         );
         let mut args: Vec<&dyn ToSql> = vec![&plugin];
-        args.extend(kinds.iter().map(|k| k as &dyn ToSql));
+        let names: Vec<&str> = kinds.iter().map(EventKind::as_str).collect();
+        args.extend(names.iter().map(|k| k as &dyn ToSql));
         let mut stmt = self
             .conn
             .prepare_cached(&sql)
@@ -254,7 +257,7 @@ mod tests {
         NewEvent {
             plugin: plugin.map(str::to_owned),
             slot: plugin.map(|_| SlotName::Blue),
-            kind: "health".into(),
+            kind: EventKind::HealthChanged,
             message: format!("event {n}"),
             data: json!({ "n": n, "nested": [1, "two", null] }),
         }
@@ -272,6 +275,29 @@ mod tests {
     }
 
     #[test]
+    fn a_kind_this_build_does_not_know_still_loads_from_the_file() {
+        let (_dir, store) = temp_store();
+        // As a newer naap (or an older one with a kind since retired) would have stored it.
+        store
+            .conn
+            .execute(
+                "INSERT INTO events (ts, plugin, slot, kind, message, data_json)
+                 VALUES ('2026-11-22T03:00:00.000Z', 'shop', NULL, 'canary_verdict', 'old', 'null')",
+                [],
+            )
+            .unwrap();
+        store.append_event(&event(Some("shop"), 1)).unwrap();
+        let all = store.events(Some("shop"), None, 10).unwrap();
+        assert_eq!(all[0].kind, EventKind::Other("canary_verdict".into()));
+        assert_eq!(all[1].kind, EventKind::HealthChanged);
+        let latest = store
+            .latest_event("shop", &[EventKind::HealthChanged])
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.id, all[1].id);
+    }
+
+    #[test]
     fn event_round_trip() {
         let (_dir, store) = temp_store();
         let before = super::super::now();
@@ -286,7 +312,10 @@ mod tests {
         assert!(e.ts >= before);
         assert_eq!(e.plugin.as_deref(), Some("shop"));
         assert_eq!(e.slot, Some(SlotName::Blue));
-        assert_eq!((e.kind.as_str(), e.message.as_str()), ("health", "event 1"));
+        assert_eq!(
+            (e.kind.as_str(), e.message.as_str()),
+            ("health_changed", "event 1")
+        );
         assert_eq!(e.data, json!({ "n": 1, "nested": [1, "two", null] }));
 
         // Events about unregistered plugins (or none) are recorded too.

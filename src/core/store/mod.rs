@@ -25,7 +25,7 @@ pub use error::StoreError;
 pub use gate_cache::GatePass;
 pub use health::{HealthCell, StoreHealth};
 pub use records::{
-    AuditRecord, AuditResult, EventRecord, NewAudit, NewEvent, NewRollout, PluginRecord,
+    AuditRecord, AuditResult, EventKind, EventRecord, NewAudit, NewEvent, NewRollout, PluginRecord,
     RolloutRecord, RolloutState, SlotRecord, VersionRecord,
 };
 pub use rollout_steps::StepJudgementRecord;
@@ -272,7 +272,7 @@ mod tests {
                 .append_event(&NewEvent {
                     plugin: Some("shop".into()),
                     slot: Some(SlotName::Green),
-                    kind: "deploy".into(),
+                    kind: EventKind::DeployStarted,
                     message: "deploying 2.0.0".into(),
                     data: serde_json::json!({"to": "green"}),
                 })

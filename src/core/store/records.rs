@@ -1,5 +1,6 @@
 //! The rows the store keeps, as plain data.
 
+pub use crate::core::event_kind::EventKind;
 use crate::core::types::{Face, Health, ProcessState, SlotName, StrategyKind};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -135,7 +136,7 @@ pub struct RolloutRecord {
 pub struct NewEvent {
     pub plugin: Option<String>,
     pub slot: Option<SlotName>,
-    pub kind: String,
+    pub kind: EventKind,
     pub message: String,
     pub data: serde_json::Value,
 }
@@ -147,7 +148,7 @@ pub struct EventRecord {
     pub ts: DateTime<Utc>,
     pub plugin: Option<String>,
     pub slot: Option<SlotName>,
-    pub kind: String,
+    pub kind: EventKind,
     pub message: String,
     pub data: serde_json::Value,
 }

@@ -20,6 +20,7 @@ use crate::ai::offline::{World, respond};
 use crate::ai::transcript::{CardState, Transcript};
 use crate::api::protocol::Call;
 use crate::core::engine::{EngineEvent, PluginStatus, StatusReport};
+use crate::core::hint::Hint;
 use crate::core::logs::{LogLine, LogOrigin, LogQuery};
 use crate::core::store::EventRecord;
 use crate::core::types::{Level, SlotName};
@@ -72,10 +73,12 @@ pub enum Msg {
     Connected,
     /// The connection to the engine is gone; the loop keeps retrying.
     Disconnected(String),
-    /// An engine call made for an [`Effect::Call`] finished.
+    /// An engine call made for an [`Effect::Call`] finished; `hints` say what would help
+    /// next (shown in the dashboard's terms with the result).
     Done {
         label: String,
         result: Result<String, String>,
+        hints: Vec<Hint>,
     },
     /// Time passes (countdowns, fading notices).
     Tick(DateTime<Utc>),
@@ -228,8 +231,14 @@ impl App {
                 self.disconnected = Some(why);
                 Vec::new()
             }
-            Msg::Done { label, result } => {
+            Msg::Done {
+                label,
+                result,
+                hints,
+            } => {
                 self.in_flight.retain(|l| *l != label);
+                let then = crate::tui::hint::suffix(&hints, &self.keymap);
+                let result = result.map(|t| t + &then).map_err(|t| t + &then);
                 self.operator.resolve(&label, &result);
                 match result {
                     Ok(text) => self.notify(text, false),

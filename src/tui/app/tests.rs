@@ -428,6 +428,7 @@ fn the_operator_proposes_actions_as_cards_and_acts_only_on_yes() {
     app.update(Msg::Done {
         label: label.clone(),
         result: Ok("shop traffic is now blue 75%, green 25%".into()),
+        hints: Vec::new(),
     });
     let (_, state) = app.operator.entries.last().unwrap().card.clone().unwrap();
     assert!(matches!(state, crate::ai::transcript::CardState::Done(_)));
@@ -576,4 +577,26 @@ fn every_dashboard_entry_refuses_a_bad_version_and_sends_nothing() {
     let last = app.operator.entries.last().expect("an answer");
     assert!(last.card.is_none(), "{last:?}");
     assert!(last.text.contains("`$`"), "{}", last.text);
+}
+
+#[test]
+fn an_engine_hint_is_shown_as_what_to_press_here() {
+    let mut app = app();
+    app.update(Msg::Done {
+        label: "promote checkout".into(),
+        result: Err("checkout: the rollout is held: pause step: waiting to be promoted; promoting goes on, aborting goes back".into()),
+        hints: vec![Hint::PromoteOrAbort {
+            plugin: "checkout".into(),
+        }],
+    });
+    let notice = app.notice.clone().expect("a notice");
+    assert!(notice.error, "{notice:?}");
+    assert!(
+        notice
+            .text
+            .ends_with(" — select checkout: `p` promotes, `x` aborts"),
+        "{}",
+        notice.text
+    );
+    assert!(!notice.text.contains("naap "), "{}", notice.text);
 }

@@ -4,6 +4,7 @@
 
 use super::style::{self, fg};
 use crate::core::alerts::Severity;
+use crate::core::event_kind::EventKind;
 use crate::core::logs::escape_controls;
 use crate::tui::app::{App, ShownAlert};
 use crate::tui::theme::Paint;
@@ -14,18 +15,26 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 /// Event kinds worth an operator's eye; the rest are in `naap history`.
-fn notable(kind: &str) -> Option<Paint> {
+fn notable(kind: &EventKind) -> Option<Paint> {
+    use EventKind as K;
     match kind {
-        "auto_rollback"
-        | "deploy_failed"
-        | "slot_failed"
-        | "gate_failed"
-        | "slot_restart_failed"
-        | "process_exited"
-        | "alert_notify_failed" => Some(Paint::AlertFiring),
-        "rolled_back" | "rollback_redeploy" | "rollout_aborted" | "deploy_started"
-        | "canary_step" | "canary_verdict" | "deploy_succeeded" | "traffic_changed"
-        | "health_changed" | "slot_restarted" => Some(Paint::Foreground),
+        K::AutoRollback
+        | K::DeployFailed
+        | K::SlotFailed
+        | K::GateFailed
+        | K::SlotRestartFailed
+        | K::ProcessExited
+        | K::AlertNotifyFailed => Some(Paint::AlertFiring),
+        K::RolledBack
+        | K::RollbackRedeploy
+        | K::RolloutAborted
+        | K::DeployStarted
+        | K::CanaryStep
+        | K::CanaryJudged
+        | K::DeploySucceeded
+        | K::TrafficChanged
+        | K::HealthChanged
+        | K::SlotRestarted => Some(Paint::Foreground),
         _ => None,
     }
 }

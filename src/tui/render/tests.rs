@@ -86,7 +86,7 @@ fn busy_app() -> App {
         ts: now() - chrono::Duration::seconds(42),
         plugin: Some("checkout".into()),
         slot: Some(SlotName::Green),
-        kind: "auto_rollback".into(),
+        kind: crate::core::event_kind::EventKind::AutoRollback,
         message: "automatic rollback: green breached its threshold: error rate 21.0 % > 5.0 %"
             .into(),
         data: serde_json::Value::Null,

@@ -3,8 +3,12 @@
 //! restart never un-silences a pager.
 
 use super::{AUTO_ROLLBACK_ALERT, AlertsState};
-use crate::core::alerts::{AlertId, AlertState, AlertView, Severity, Silence, SilenceId};
+use crate::core::alerts::{
+    AlertError, AlertId, AlertState, AlertView, Severity, Silence, SilenceId,
+};
 use crate::core::engine::{Engine, EngineError};
+use crate::core::event_kind::EventKind;
+use crate::core::hint::{Hint, Param};
 use crate::core::store::{AckRecord, AlertTransitionRecord, NewSilence, SilenceRecord};
 use crate::core::types::Face;
 use chrono::{DateTime, Utc};
@@ -107,7 +111,10 @@ fn row(view: AlertView, alerts: &AlertsState) -> AlertRow {
 }
 
 fn invalid(message: impl Into<String>) -> EngineError {
-    EngineError::Alert(message.into())
+    EngineError::Alert {
+        message: message.into(),
+        hints: Vec::new(),
+    }
 }
 
 impl Engine {
@@ -223,12 +230,11 @@ impl Engine {
             )));
         }
         if req.comment.trim().is_empty() {
-            return Err(invalid(
-                "a silence needs a comment saying why, e.g. --comment \"known issue, fix deploying\"",
-            ));
+            return Err(invalid("a silence needs a comment saying why")
+                .hint(Hint::set(Param::Comment, "known issue, fix deploying")));
         }
         if req.author.trim().is_empty() {
-            return Err(invalid("a silence needs an author, e.g. --author ana"));
+            return Err(invalid("a silence needs an author").hint(Hint::set(Param::Author, "ana")));
         }
         let span = chrono::Duration::from_std(duration).map_err(|e| invalid(e.to_string()))?;
         let new = NewSilence {
@@ -253,7 +259,7 @@ impl Engine {
         self.record(
             Some(&req.plugin),
             None,
-            "alert_silenced",
+            EventKind::AlertSilenced,
             format!(
                 "alerts {}/{} silenced #{id} until {} by {}: {}",
                 req.plugin,
@@ -286,8 +292,9 @@ impl Engine {
         let now = crate::core::store::now();
         let unknown = || {
             invalid(format!(
-                "no active silence #{id}; it may have expired. See `naap alerts list`"
+                "no active silence #{id}; it may have expired. The alerts list has the active silences"
             ))
+            .hint(Hint::Alerts)
         };
         let mut silence = {
             let store = self.store();
@@ -309,7 +316,7 @@ impl Engine {
         self.record(
             silence.plugin.as_deref(),
             None,
-            "alert_unsilenced",
+            EventKind::AlertUnsilenced,
             format!("silence #{id} ({}) expired by hand", silence.rule),
             serde_json::json!({"silence": id, "rule": silence.rule}),
         );
@@ -329,9 +336,9 @@ impl Engine {
     fn ack_inner(&self, req: &AckRequest) -> Result<AckRecord, EngineError> {
         self.require_rule(&req.plugin, &req.rule)?;
         if req.author.trim().is_empty() {
-            return Err(invalid(
-                "an acknowledgement needs an author, e.g. --author ana",
-            ));
+            return Err(
+                invalid("an acknowledgement needs an author").hint(Hint::set(Param::Author, "ana"))
+            );
         }
         let id = AlertId::new(req.plugin.clone(), req.rule.clone());
         let firing = self
@@ -352,13 +359,21 @@ impl Engine {
         self.store().add_ack(&ack)?;
         {
             let mut alerts = self.lock_alerts();
-            alerts.engine.ack(&id).map_err(|e| invalid(e.to_string()))?;
+            alerts.engine.ack(&id).map_err(|e| {
+                let unknown = matches!(e, AlertError::Unknown(_));
+                let error = invalid(e.to_string());
+                if unknown {
+                    error.hint(Hint::Alerts)
+                } else {
+                    error
+                }
+            })?;
             alerts.acks.insert(id.clone(), ack.clone());
         }
         self.record(
             Some(&req.plugin),
             None,
-            "alert_acked",
+            EventKind::AlertAcked,
             format!("alert {} acknowledged by {}", req.rule, ack.author),
             serde_json::json!({"alert": req.rule, "by": ack.author}),
         );

@@ -6,6 +6,7 @@
 
 use super::payload::Notification;
 use crate::core::engine::Engine;
+use crate::core::event_kind::EventKind;
 use crate::core::logs::LogLine;
 use crate::core::types::{Level, LogSource};
 use std::path::PathBuf;
@@ -119,7 +120,7 @@ pub(crate) async fn run(engine: Engine, mut rx: mpsc::Receiver<Notification>, cw
                     engine.record(
                         Some(&n.plugin),
                         None,
-                        "alert_notify_failed",
+                        EventKind::AlertNotifyFailed,
                         format!("alert {} ({}) not delivered to {text_of}: {why}", n.id(), n.kind, text_of = describe(&channel)),
                         serde_json::json!({"alert": n.rule, "kind": n.kind, "channel": describe(&channel), "error": why}),
                     );

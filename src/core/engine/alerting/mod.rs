@@ -15,6 +15,7 @@ use super::Engine;
 use crate::core::alerts::{
     AlertEngine, AlertId, AlertRuleSpec, AlertTransition, Severity, TransitionKind, parse,
 };
+use crate::core::event_kind::EventKind;
 use crate::core::store::{AckRecord, NewAlertTransition};
 use crate::core::types::SlotName;
 use crate::core::workspace::Workspace;
@@ -72,10 +73,10 @@ pub struct AlertsState {
 }
 
 /// What the engine does with one transition.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Plan {
     /// The event recorded, if any (repeats are only kept in the transition log).
-    pub event: Option<&'static str>,
+    pub event: Option<EventKind>,
     pub notify: bool,
     pub rollback: bool,
 }
@@ -84,10 +85,10 @@ pub(crate) struct Plan {
 /// not notify pending alerts); a silence mutes notifications but never a rollback.
 pub(crate) fn plan(t: &AlertTransition) -> Plan {
     let (event, notify) = match t.kind {
-        TransitionKind::Pending => (Some("alert_pending"), false),
-        TransitionKind::Firing => (Some("alert_firing"), !t.silenced),
+        TransitionKind::Pending => (Some(EventKind::AlertPending), false),
+        TransitionKind::Firing => (Some(EventKind::AlertFiring), !t.silenced),
         TransitionKind::Repeat => (None, !t.silenced),
-        TransitionKind::Resolved => (Some("alert_resolved"), !t.silenced),
+        TransitionKind::Resolved => (Some(EventKind::AlertResolved), !t.silenced),
     };
     Plan {
         event,
@@ -396,7 +397,7 @@ impl Engine {
             self.record(
                 Some(&n.plugin),
                 None,
-                "alert_notify_failed",
+                EventKind::AlertNotifyFailed,
                 format!(
                     "alert {} ({}) dropped: the notification queue is full",
                     n.id(),
@@ -473,7 +474,7 @@ mod tests {
         assert_eq!(
             p(Pending, false, false),
             Plan {
-                event: Some("alert_pending"),
+                event: Some(EventKind::AlertPending),
                 notify: false,
                 rollback: false
             }
@@ -481,7 +482,7 @@ mod tests {
         assert_eq!(
             p(Firing, false, true),
             Plan {
-                event: Some("alert_firing"),
+                event: Some(EventKind::AlertFiring),
                 notify: true,
                 rollback: true
             }
@@ -490,7 +491,7 @@ mod tests {
         assert_eq!(
             p(Firing, true, true),
             Plan {
-                event: Some("alert_firing"),
+                event: Some(EventKind::AlertFiring),
                 notify: false,
                 rollback: true
             }
@@ -506,7 +507,7 @@ mod tests {
         assert_eq!(
             p(Resolved, false, true),
             Plan {
-                event: Some("alert_resolved"),
+                event: Some(EventKind::AlertResolved),
                 notify: true,
                 rollback: false
             }
