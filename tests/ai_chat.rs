@@ -3,7 +3,10 @@
 //! run only on yes (audited as the operator), redaction of everything sent, fallbacks.
 
 mod common;
-use common::fake_llm::{FakeLlm, Reply, openai_text, openai_tool_calls};
+use common::fake_llm::{
+    FakeLlm, Reply, anthropic_text, anthropic_tool_use, ollama_text, ollama_tool_calls,
+    openai_text, openai_tool_calls,
+};
 use common::*;
 use serde_json::Value;
 use std::process::{Command, Output, Stdio};
@@ -21,12 +24,16 @@ fn shop() -> String {
 
 /// Runs `naap chat ARGS` with the provider pointed at `base_url` (no user config file).
 fn chat(ws: &TestWorkspace, base_url: &str, args: &[&str]) -> Output {
+    chat_with(ws, "openai", base_url, args)
+}
+
+fn chat_with(ws: &TestWorkspace, provider: &str, base_url: &str, args: &[&str]) -> Output {
     Command::new(NAAP)
         .arg("--workspace")
         .arg(ws.path())
         .arg("chat")
         .args(args)
-        .env("NAAP_AI_PROVIDER", "openai")
+        .env("NAAP_AI_PROVIDER", provider)
         .env("NAAP_AI_MODEL", "fake-model")
         .env("NAAP_AI_BASE_URL", base_url)
         .env("NAAP_AI_CONFIG", ws.path().join("no-user-ai.toml"))
@@ -293,4 +300,60 @@ async fn read_only_proposes_nothing_sessions_resume_and_bad_flags_exit_2() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let out = chat(&ws, &fake.openai_base(), &["--yes", "--read-only", "hi"]);
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anthropic_and_ollama_answer_through_the_same_operator() {
+    let ws = started();
+    // Anthropic: tool_use with input_json_delta and pings, the result as a tool_result.
+    let fake = FakeLlm::with([
+        anthropic_tool_use(
+            "Let me look.",
+            &[("toolu_1", "status", r#"{"plugin":"shop"}"#)],
+        ),
+        anthropic_text(&["shop is ", "healthy on blue."]),
+    ]);
+    let out = chat_with(
+        &ws,
+        "anthropic",
+        &fake.anthropic_base(),
+        &["how is shop?", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let turn = json_of(&out);
+    assert_eq!(turn["answered_by"]["kind"], "anthropic");
+    assert_eq!(turn["answer"], "Let me look.\nshop is healthy on blue.");
+    assert_eq!(turn["tool_calls"][0]["name"], "status");
+    let requests = fake.requests();
+    assert_eq!(requests[0].path, "/v1/messages");
+    let second = requests[1].raw_body.as_str();
+    assert!(
+        second.contains("\"tool_result\"") && second.contains("toolu_1"),
+        "{second}"
+    );
+    assert!(second.contains("healthy"), "{second}");
+
+    // Ollama: NDJSON, a whole tool call with no id, then the answer.
+    let fake = FakeLlm::with([
+        ollama_tool_calls(&[("status", r#"{"plugin":"shop"}"#)]),
+        ollama_text(&["shop ", "is fine"]),
+    ]);
+    let out = chat_with(
+        &ws,
+        "ollama",
+        &fake.ollama_base(),
+        &["how is shop?", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let turn = json_of(&out);
+    assert_eq!(turn["answered_by"]["kind"], "ollama");
+    assert_eq!(turn["answer"], "shop is fine");
+    assert_eq!(turn["tool_calls"][0]["ok"], true);
+    let requests = fake.requests();
+    assert_eq!(requests[0].path, "/api/chat");
+    assert!(
+        requests[1].raw_body.contains("\"role\":\"tool\""),
+        "{}",
+        requests[1].raw_body
+    );
 }

@@ -252,6 +252,7 @@ impl Operator {
         provider: &dyn Provider,
         history: &[Message],
         offer_tools: bool,
+        separator: &str,
         events: &mpsc::Sender<OperatorEvent>,
     ) -> (
         Result<(), super::provider::ProviderError>,
@@ -281,6 +282,12 @@ impl Operator {
             while let Some(event) = rx.recv().await {
                 match event {
                     StreamEvent::Text(t) => {
+                        // Text after a tool round starts on its own line.
+                        let t = if text.is_empty() && !t.is_empty() {
+                            format!("{separator}{t}")
+                        } else {
+                            t
+                        };
                         text.push_str(&t);
                         let _ = events.send(OperatorEvent::Text(t)).await;
                     }
@@ -308,8 +315,14 @@ impl Operator {
             // Past the cap (or in the last round) the model must answer with what it has.
             let offer_tools =
                 calls_made < self.policy.max_tool_calls && round + 1 < self.policy.max_rounds;
-            let (result, text, calls, usage, stop) =
-                self.send(provider, history, offer_tools, events).await;
+            let separator = if turn.answer.is_empty() || turn.answer.ends_with('\n') {
+                ""
+            } else {
+                "\n"
+            };
+            let (result, text, calls, usage, stop) = self
+                .send(provider, history, offer_tools, separator, events)
+                .await;
             turn.usage.input_tokens += usage.input_tokens;
             turn.usage.output_tokens += usage.output_tokens;
             if let Err(e) = result {
@@ -329,7 +342,7 @@ impl Operator {
             }
             turn.answer.push_str(&text);
             history.push(Message::Assistant {
-                text,
+                text: text.trim_start_matches('\n').to_string(),
                 tool_calls: calls.clone(),
             });
             if stop == Some(StopReason::Length) {
