@@ -8,6 +8,7 @@
 //! says can change anything without the same confirmation.
 
 pub mod answer;
+pub mod config;
 pub mod intent;
 pub mod offline;
 pub mod operator;

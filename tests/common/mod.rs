@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod containment;
+pub mod fake_llm;
 pub mod lifecycle;
 pub mod router;
 

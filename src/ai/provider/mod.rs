@@ -6,6 +6,20 @@
 //! Cancelling a turn is dropping the future returned by [`Provider::stream`]: the HTTP
 //! response is dropped with it and nothing more is sent on the channel.
 
+pub mod anthropic;
+mod http;
+pub mod ndjson;
+pub mod ollama;
+pub mod openai;
+pub mod resilient;
+pub mod sse;
+
+pub use anthropic::Anthropic;
+pub use http::HttpSettings;
+pub use ollama::Ollama;
+pub use openai::OpenAi;
+pub use resilient::{Clock, Resilient, ResilientSettings, SystemClock};
+
 use serde::{Deserialize, Serialize};
 use std::future::Future;
 use std::pin::Pin;
@@ -113,6 +127,13 @@ pub enum ProviderError {
         provider: String,
         status: u16,
         message: String,
+    },
+    /// HTTP 429; `retry_after_secs` is the server's `Retry-After`, when it sent one.
+    #[error("{provider} is rate limiting: {message}")]
+    RateLimited {
+        provider: String,
+        message: String,
+        retry_after_secs: Option<u64>,
     },
     #[error("{provider} is overloaded: {message}")]
     Overloaded { provider: String, message: String },

@@ -119,7 +119,8 @@ pub(super) struct RawAlert {
 }
 
 pub(super) fn read_workspace(doc: &TableRef, r: &mut Report) -> RawWorkspace {
-    doc.deny_unknown(r, &["router", "state", "plugins"]);
+    // `[ai]` belongs to the AI operator (`ai::config` reads it); the core only lets it be.
+    doc.deny_unknown(r, &["router", "state", "plugins", "ai"]);
     let router = doc.table(r, "router");
     let (listen, admin) = match router.value() {
         Some(t) => {

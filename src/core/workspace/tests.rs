@@ -922,6 +922,15 @@ fn root_route_stays_slash_and_empty_workspace_loads() {
 }
 
 #[test]
+fn an_ai_table_is_left_to_the_ai_operator() {
+    // The core neither reads nor checks `[ai]`; even keys it would not know pass here.
+    let naap = format!("{ONE_PLUGIN}\n[ai]\nprovider = \"ollama\"\nanything = 1\n");
+    let dir = workspace(&naap, &[("plugins/a", MINIMAL)]);
+    let ws = load(dir.path()).unwrap_or_else(|p| panic!("{p}"));
+    assert_eq!(ws.plugins.len(), 1);
+}
+
+#[test]
 fn missing_workspace_file_is_a_problem_with_a_hint() {
     let dir = tempfile::tempdir().expect("tempdir");
     let problems = load(dir.path()).expect_err("no naap.toml");
