@@ -16,5 +16,6 @@ pub mod policy;
 pub mod proposal;
 pub mod provider;
 pub mod redact;
+pub mod session;
 pub mod tools;
 pub mod transcript;

@@ -10,3 +10,4 @@ pub mod logview;
 pub mod render;
 pub mod run;
 pub mod theme;
+pub mod turns;
