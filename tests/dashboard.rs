@@ -228,7 +228,7 @@ async fn the_operator_moves_traffic_only_after_yes() {
         "nothing moves before yes"
     );
     assert!(dash.keys(&["y"]).await.is_empty(), "no plain engine call");
-    dash.pump_until("the card done", |app| card_done(app)).await;
+    dash.pump_until("the card done", card_done).await;
     assert_eq!(ws.slot("shop", "blue")["weight"], 30);
     assert_eq!(ws.slot("shop", "green")["weight"], 70);
     // An operator proposal runs as the operator's action, whoever said yes.
@@ -366,7 +366,7 @@ async fn the_pane_streams_a_models_answer_and_runs_its_proposal_on_yes() {
 
     // y runs the card through the operator; the engine moves the weights.
     assert!(dash.keys(&["y"]).await.is_empty());
-    dash.pump_until("the card done", |app| card_done(app)).await;
+    dash.pump_until("the card done", card_done).await;
     assert_eq!(ws.slot("shop", "blue")["weight"], 30);
     assert_eq!(ws.slot("shop", "green")["weight"], 70);
     assert_eq!(audit_faces(&ws, "traffic"), ["ai"]);

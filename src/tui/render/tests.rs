@@ -120,13 +120,14 @@ fn help_from_the_operator_pane_lists_its_keys_first() {
     let operator = text.find("operator ").expect("the operator's keys");
     let global = text.find("global ").expect("the global keys");
     assert!(operator < global, "{text}");
-    for line in [
-        "enter            send what is typed",
-        "esc              cancel the answer being written",
-        "y Y              run the waiting card",
-        "n N              reject the waiting card",
+    for (keys, help) in [
+        ("enter", "send what is typed"),
+        ("esc", "cancel the answer being written"),
+        ("y Y", "run the waiting card"),
+        ("n N", "reject the waiting card"),
     ] {
-        assert!(text.contains(line), "{line} missing:\n{text}");
+        let line = format!("  {keys:<16}{help}");
+        assert!(text.contains(&line), "{line} missing:\n{text}");
     }
 }
 
