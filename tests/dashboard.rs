@@ -459,3 +459,65 @@ fn with_fake_model(ws: &TestWorkspace, fake: &FakeLlm) {
         ),
     );
 }
+
+/// A model that does not answer (nothing listens at its address): the offline operator
+/// answers the same turn, the pane says so, and its title names who answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_down_leaves_the_offline_operator_answering_and_saying_so() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = dead.local_addr().expect("its address").port();
+    drop(dead);
+    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
+    ws.write(
+        "naap.toml",
+        &format!(
+            "{toml}\n[ai]\nprovider = \"openai\"\nmodel = \"gone\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\nmax_retries = 0\n"
+        ),
+    );
+    ws.start_engine();
+    ws.wait_serving("shop");
+    let mut dash = Dashboard::new(&ws);
+    assert_eq!(dash.app.op.who(), "openai gone");
+    dash.pump_until("the first status", |app| app.report.is_some())
+        .await;
+    dash.keys(&["o"]).await;
+    dash.app.input.insert_str("how is shop?");
+    dash.keys(&["enter"]).await;
+    dash.pump_until("the turn's end", |app| app.op.turn.is_none())
+        .await;
+    assert_eq!(dash.app.op.who(), "offline operator");
+    let notices: Vec<&str> = dash
+        .app
+        .operator
+        .entries
+        .iter()
+        .filter(|e| e.speaker == naap::ai::transcript::Speaker::Notice)
+        .map(|e| e.text.as_str())
+        .collect();
+    assert!(
+        notices.len() == 1 && notices[0].contains("openai (gone) is not answering"),
+        "{notices:?}"
+    );
+    let answer = dash.app.operator.entries.last().expect("an answer");
+    assert!(answer.text.contains("shop"), "{}", answer.text);
+}
+
+/// A broken AI setup does not keep the dashboard from starting: the offline operator
+/// answers and the pane says what is wrong, with the file.
+#[test]
+fn a_broken_ai_setup_leaves_the_offline_operator_and_says_why() {
+    let ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
+    ws.write("naap.toml", &format!("{toml}\n[ai]\nprovider = \"gpt\"\n"));
+    let socket = naap::core::engine::socket_path(&ws.state_dir());
+    let (operator, why) = operator_for_dashboard(&socket, ws.path());
+    assert_eq!(operator.answerer().kind, "offline");
+    let why = why.expect("a reason");
+    assert!(
+        why.contains("naap.toml")
+            && why.contains("gpt")
+            && why.contains("offline operator answers"),
+        "{why}"
+    );
+}

@@ -100,7 +100,7 @@ actions! {
     FocusNext @ Global = "focus_next" ["tab"] "focus the next pane";
     FocusPrev @ Global = "focus_prev" ["backtab"] "focus the previous pane";
     Zoom @ Global = "zoom" ["z"] "zoom the focused pane to full screen and back";
-    FocusOperator @ Global = "operator" ["o"] "talk to the operator (esc leaves, tab moves on)";
+    FocusOperator @ Global = "operator" ["o"] "talk to the operator (esc leaves, or first stops its answer)";
     Up @ Plugins = "up" ["up", "k"] "select the previous plugin";
     Down @ Plugins = "down" ["down", "j"] "select the next plugin";
     Traffic @ Plugins = "traffic" ["t"] "adjust the traffic sliders";
