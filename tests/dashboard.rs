@@ -370,6 +370,34 @@ async fn the_pane_streams_a_models_answer_and_runs_its_proposal_on_yes() {
     assert_eq!(ws.slot("shop", "blue")["weight"], 30);
     assert_eq!(ws.slot("shop", "green")["weight"], 70);
     assert_eq!(audit_faces(&ws, "traffic"), ["ai"]);
+
+    // The next turn continues the conversation: the model gets the first turn whole.
+    fake.push(fake_llm::openai_text(&["Done, as you saw."]));
+    dash.app.input.insert_str("did it work?");
+    dash.keys(&["enter"]).await;
+    dash.pump_until("the second answer", |app| app.op.turn.is_none())
+        .await;
+    let body = &fake.requests()[3].body;
+    let roles: Vec<&str> = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["role"].as_str())
+        .filter(|r| *r != "system")
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "tool",
+            "assistant",
+            "user"
+        ],
+        "{body:#}"
+    );
 }
 
 /// Esc while the model is still streaming stops the turn: its task is aborted (it ends as
