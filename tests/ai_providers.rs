@@ -643,3 +643,47 @@ async fn dropping_the_stream_cancels_the_turn() {
         "{rest:?}"
     );
 }
+
+/// Not a test: prints what one streamed turn costs against the local fake (run with
+/// `cargo test --test ai_providers -- --ignored --nocapture`). Nothing is asserted.
+#[tokio::test]
+#[ignore]
+async fn measure_turn_overhead() {
+    let turns = 300;
+    let fake = FakeLlm::start();
+    for _ in 0..turns {
+        fake.push(fake_llm::openai_text(&["Shop ", "is ", "healthy."]));
+    }
+    let provider = OpenAi::new(settings(fake.openai_base(), None)).unwrap();
+    let request = question();
+    let mut first_text = Vec::with_capacity(turns);
+    let mut whole = Vec::with_capacity(turns);
+    for _ in 0..turns {
+        let (tx, mut rx) = mpsc::channel(64);
+        let start = std::time::Instant::now();
+        let stream = provider.stream(&request, tx);
+        let collect = async {
+            let mut first = None;
+            while let Some(event) = rx.recv().await {
+                if first.is_none() && matches!(event, StreamEvent::Text(_)) {
+                    first = Some(start.elapsed());
+                }
+            }
+            first
+        };
+        let (result, first) = tokio::join!(stream, collect);
+        result.unwrap();
+        whole.push(start.elapsed());
+        first_text.push(first.unwrap());
+    }
+    for (name, mut samples) in [("first text", first_text), ("whole turn", whole)] {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q) as usize];
+        println!(
+            "{name}: p50 {:?} p90 {:?} p99 {:?} over {turns} turns",
+            at(0.5),
+            at(0.9),
+            at(0.99)
+        );
+    }
+}

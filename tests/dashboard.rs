@@ -1,33 +1,52 @@
 //! The dashboard driven headlessly against a real engine: keys go into the app, the app's
-//! engine calls go over the real socket, and the engine's state and the router's answers
-//! show the result.
+//! engine calls go over the real socket, operator turns run as the event loop runs them
+//! (`tui::turns`, on a model served by the fake LLM server or the offline router), and the
+//! engine's state and the router's answers show the result.
 
 mod common;
+use common::fake_llm::{self, FakeLlm};
 use common::*;
 use naap::tui::app::{App, Effect, Msg};
 use naap::tui::keymap::Keymap;
+use naap::tui::turns::{Turns, operator_for_dashboard};
 use naap::tui::{link, theme};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// The app with its subscription running; `pump` feeds it what the engine sent.
 struct Dashboard {
     app: App,
+    tx: mpsc::UnboundedSender<Msg>,
     rx: mpsc::UnboundedReceiver<Msg>,
     socket: std::path::PathBuf,
+    turns: Turns,
 }
 
 impl Dashboard {
     fn new(ws: &TestWorkspace) -> Dashboard {
         let socket = naap::core::engine::socket_path(&ws.state_dir());
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(link::subscribe(socket.clone(), tx));
-        let app = App::new(
+        tokio::spawn(link::subscribe(socket.clone(), tx.clone()));
+        let mut app = App::new(
             Keymap::defaults(),
             theme::built_in("dark").expect("the dark theme"),
             chrono::Utc::now(),
         );
-        Dashboard { app, rx, socket }
+        // As `tui::run` does: the operator for this workspace, built once.
+        let (operator, why_offline) = operator_for_dashboard(&socket, ws.path());
+        app.op.answering = operator.answerer();
+        if let Some(why) = why_offline {
+            app.operator_notice(why);
+        }
+        let turns = Turns::new(Arc::new(operator));
+        Dashboard {
+            app,
+            tx,
+            rx,
+            socket,
+            turns,
+        }
     }
 
     /// Applies what arrived until `ok` holds for the app, or panics after 15 s.
@@ -49,6 +68,10 @@ impl Dashboard {
         for key in keys {
             let effects = self.app.update(Msg::Key(key.parse().expect("a key")));
             for effect in effects {
+                // Operator turns and approvals run as tasks reporting through `rx`.
+                let Some(effect) = self.turns.handle(effect, &self.tx) else {
+                    continue;
+                };
                 if let Effect::Call { label, call } = effect {
                     labels.push(label.clone());
                     let done = link::perform(&self.socket, label, call).await;
@@ -194,21 +217,336 @@ async fn the_operator_moves_traffic_only_after_yes() {
         dash.keys(&["enter"]).await.is_empty(),
         "asking changes nothing"
     );
+    // The offline operator answers as a task of its own; its card arrives as a message.
+    dash.pump_until("the operator's card", |app| {
+        app.op.turn.is_none() && app.operator.has_waiting()
+    })
+    .await;
+    assert_eq!(dash.app.op.who(), "offline operator");
     assert_eq!(
         ws.slot("shop", "blue")["weight"],
         0,
         "nothing moves before yes"
     );
-    let calls = dash.keys(&["y"]).await;
-    assert_eq!(calls, ["traffic shop blue=30 green=70"]);
+    assert!(dash.keys(&["y"]).await.is_empty(), "no plain engine call");
+    dash.pump_until("the card done", card_done).await;
     assert_eq!(ws.slot("shop", "blue")["weight"], 30);
     assert_eq!(ws.slot("shop", "green")["weight"], 70);
+    // An operator proposal runs as the operator's action, whoever said yes.
+    assert_eq!(audit_faces(&ws, "traffic"), ["ai"]);
+}
+
+/// Whether the newest card ran and the engine said it was done.
+fn card_done(app: &App) -> bool {
+    app.operator
+        .entries
+        .iter()
+        .rev()
+        .find_map(|e| e.card.as_ref())
+        .is_some_and(|(_, state)| matches!(state, naap::ai::transcript::CardState::Done(_)))
+}
+
+/// The faces that made `action` on shop, from the audit log.
+fn audit_faces(ws: &TestWorkspace, action: &str) -> Vec<String> {
     let history = ws.json(&["history", "shop"]);
-    let by_dashboard = history["audit"]
+    history["audit"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter(|a| a["face"] == "dashboard" && a["action"] == "traffic")
-        .count();
-    assert_eq!(by_dashboard, 1, "{history:#}");
+        .filter(|a| a["action"] == action)
+        .filter_map(|a| a["face"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// The operator pane on a model: the fake server speaks OpenAI's streaming protocol; the
+/// model reads the status, proposes a traffic change, and streams its answer in pieces. The
+/// pane shows the text piece by piece, the tool calls as lines, the proposal as a card that
+/// runs only on y (through the operator, audited as `ai`), and who answered with its tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pane_streams_a_models_answer_and_runs_its_proposal_on_yes() {
+    let fake = FakeLlm::with([
+        fake_llm::openai_tool_calls(&[("call_1", "status", r#"{"plugin":"shop"}"#)]),
+        fake_llm::openai_tool_calls(&[(
+            "call_2",
+            "traffic",
+            r#"{"plugin":"shop","weights":{"blue":30,"green":70}}"#,
+        )]),
+        fake_llm::openai_text(&[
+            "Shop serves 2.0.0 on green. ",
+            "I proposed 30 % to blue; ",
+            "it waits for your yes.",
+        ]),
+    ]);
+    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    with_fake_model(&ws, &fake);
+    ws.start_engine();
+    ws.wait_serving("shop");
+    ws.json(&["deploy", "shop", "--version", "2.0.0"]);
+    let mut dash = Dashboard::new(&ws);
+    assert_eq!(
+        dash.app.op.who(),
+        "openai fake-model",
+        "{:?}",
+        dash.app.operator
+    );
+    dash.pump_until("both slots serving", |app| {
+        app.plugin().is_some_and(|p| {
+            p.slots
+                .iter()
+                .all(|s| s.health == naap::core::types::Health::Healthy)
+        })
+    })
+    .await;
+    dash.keys(&["o"]).await;
+    dash.app
+        .input
+        .insert_str("move some traffic to blue on shop");
+    assert!(dash.keys(&["enter"]).await.is_empty());
+    assert!(
+        dash.app.op.turn.is_some(),
+        "the turn runs in the background"
+    );
+
+    // Every text message the pane gets is one streamed piece: record what it shows after each.
+    let mut shown = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while dash.app.op.turn.is_some() {
+        let msg = tokio::time::timeout_at(deadline, dash.rx.recv())
+            .await
+            .expect("the turn ends in time")
+            .expect("the channel stays open");
+        let text = matches!(
+            &msg,
+            Msg::Operator {
+                event: naap::ai::operator::OperatorEvent::Text(_),
+                ..
+            }
+        );
+        dash.app.update(msg);
+        if text {
+            shown.push(
+                dash.app
+                    .operator
+                    .entries
+                    .last()
+                    .expect("an entry")
+                    .text
+                    .clone(),
+            );
+        }
+    }
+    assert_eq!(
+        shown,
+        [
+            "Shop serves 2.0.0 on green. ",
+            "Shop serves 2.0.0 on green. I proposed 30 % to blue; ",
+            "Shop serves 2.0.0 on green. I proposed 30 % to blue; it waits for your yes."
+        ],
+        "the answer grows piece by piece"
+    );
+    let tools: Vec<&str> = dash
+        .app
+        .operator
+        .entries
+        .iter()
+        .filter(|e| e.speaker == naap::ai::transcript::Speaker::Tool)
+        .map(|e| e.text.as_str())
+        .collect();
+    assert_eq!(tools, ["status shop", "traffic shop blue=30 green=70"]);
+    let usage = dash.app.op.usage.expect("tokens for the turn");
+    assert_eq!(
+        (usage.input_tokens, usage.output_tokens),
+        (40 + 40 + 11, 25 + 25 + 3)
+    );
+    assert_eq!(fake.requests().len(), 3, "one request per round");
+    assert_eq!(
+        ws.slot("shop", "blue")["weight"],
+        0,
+        "the model's change did not run"
+    );
+
+    // y runs the card through the operator; the engine moves the weights.
+    assert!(dash.keys(&["y"]).await.is_empty());
+    dash.pump_until("the card done", card_done).await;
+    assert_eq!(ws.slot("shop", "blue")["weight"], 30);
+    assert_eq!(ws.slot("shop", "green")["weight"], 70);
+    assert_eq!(audit_faces(&ws, "traffic"), ["ai"]);
+
+    // The next turn continues the conversation: the model gets the first turn whole.
+    fake.push(fake_llm::openai_text(&["Done, as you saw."]));
+    dash.app.input.insert_str("did it work?");
+    dash.keys(&["enter"]).await;
+    dash.pump_until("the second answer", |app| app.op.turn.is_none())
+        .await;
+    let body = &fake.requests()[3].body;
+    let roles: Vec<&str> = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["role"].as_str())
+        .filter(|r| *r != "system")
+        .collect();
+    assert_eq!(
+        roles,
+        [
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "tool",
+            "assistant",
+            "user"
+        ],
+        "{body:#}"
+    );
+}
+
+/// Esc while the model is still streaming stops the turn: its task is aborted (it ends as
+/// cancelled, not after the stream), and nothing the model sends after that is shown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn esc_cancels_a_streaming_turn() {
+    let fake = FakeLlm::with([
+        fake_llm::openai_text(&["First piece. ", "Second piece. ", "Never shown."])
+            .delay(Duration::from_secs(1)),
+        fake_llm::openai_text(&["Shop is fine."]),
+    ]);
+    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    with_fake_model(&ws, &fake);
+    ws.start_engine();
+    ws.wait_serving("shop");
+    let mut dash = Dashboard::new(&ws);
+    dash.keys(&["o"]).await;
+    dash.app.input.insert_str("why?");
+    dash.keys(&["enter"]).await;
+    let turn = dash.app.op.turn.expect("a turn runs");
+    dash.pump_until("the first piece", |app| {
+        app.operator
+            .entries
+            .last()
+            .is_some_and(|e| e.text.contains("First piece."))
+    })
+    .await;
+    assert!(dash.keys(&["esc"]).await.is_empty());
+    assert_eq!(dash.app.op.turn, None);
+    assert_eq!(
+        dash.app.operator.entries.last().map(|e| e.text.as_str()),
+        Some("cancelled")
+    );
+    // The turn's task ends as aborted; nothing more of its stream came before that.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let ended = loop {
+        let msg = tokio::time::timeout_at(deadline, dash.rx.recv())
+            .await
+            .expect("the cancelled turn ends")
+            .expect("the channel stays open");
+        match &msg {
+            Msg::TurnEnded { turn: t, result } if *t == turn => break result.clone(),
+            Msg::Operator { turn: t, event } if *t == turn => {
+                panic!("the cancelled turn still sent {event:?}")
+            }
+            _ => {}
+        }
+        dash.app.update(msg);
+    };
+    assert_eq!(ended, Err(naap::tui::turns::CANCELLED.to_string()));
+    // The next request is a turn of its own, answered in full.
+    dash.app.input.insert_str("and shop?");
+    dash.keys(&["enter"]).await;
+    dash.pump_until("the second answer", |app| app.op.turn.is_none())
+        .await;
+    let last = dash.app.operator.entries.last().expect("an answer");
+    assert_eq!(last.text, "Shop is fine.");
+    let all: String = dash
+        .app
+        .operator
+        .entries
+        .iter()
+        .map(|e| e.text.clone())
+        .collect();
+    assert!(!all.contains("Second piece"), "{all}");
+    // The cancelled turn left nothing in the conversation sent to the model: the second
+    // request carries the second question only, not half of the first turn.
+    let second = &fake.requests()[1].body;
+    let users: Vec<&str> = second["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert_eq!(users, ["and shop?"], "{second:#}");
+}
+
+/// Points the workspace's `[ai]` table at the fake server's OpenAI endpoint.
+fn with_fake_model(ws: &TestWorkspace, fake: &FakeLlm) {
+    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
+    ws.write(
+        "naap.toml",
+        &format!(
+            "{toml}\n[ai]\nprovider = \"openai\"\nmodel = \"fake-model\"\nbase_url = \"{}\"\n",
+            fake.openai_base()
+        ),
+    );
+}
+
+/// A model that does not answer (nothing listens at its address): the offline operator
+/// answers the same turn, the pane says so, and its title names who answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_down_leaves_the_offline_operator_answering_and_saying_so() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let port = dead.local_addr().expect("its address").port();
+    drop(dead);
+    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
+    ws.write(
+        "naap.toml",
+        &format!(
+            "{toml}\n[ai]\nprovider = \"openai\"\nmodel = \"gone\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\nmax_retries = 0\n"
+        ),
+    );
+    ws.start_engine();
+    ws.wait_serving("shop");
+    let mut dash = Dashboard::new(&ws);
+    assert_eq!(dash.app.op.who(), "openai gone");
+    dash.pump_until("the first status", |app| app.report.is_some())
+        .await;
+    dash.keys(&["o"]).await;
+    dash.app.input.insert_str("how is shop?");
+    dash.keys(&["enter"]).await;
+    dash.pump_until("the turn's end", |app| app.op.turn.is_none())
+        .await;
+    assert_eq!(dash.app.op.who(), "offline operator");
+    let notices: Vec<&str> = dash
+        .app
+        .operator
+        .entries
+        .iter()
+        .filter(|e| e.speaker == naap::ai::transcript::Speaker::Notice)
+        .map(|e| e.text.as_str())
+        .collect();
+    assert!(
+        notices.len() == 1 && notices[0].contains("openai (gone) is not answering"),
+        "{notices:?}"
+    );
+    let answer = dash.app.operator.entries.last().expect("an answer");
+    assert!(answer.text.contains("shop"), "{}", answer.text);
+}
+
+/// A broken AI setup does not keep the dashboard from starting: the offline operator
+/// answers and the pane says what is wrong, with the file.
+#[test]
+fn a_broken_ai_setup_leaves_the_offline_operator_and_says_why() {
+    let ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
+    ws.write("naap.toml", &format!("{toml}\n[ai]\nprovider = \"gpt\"\n"));
+    let socket = naap::core::engine::socket_path(&ws.state_dir());
+    let (operator, why) = operator_for_dashboard(&socket, ws.path());
+    assert_eq!(operator.answerer().kind, "offline");
+    let why = why.expect("a reason");
+    assert!(
+        why.contains("naap.toml")
+            && why.contains("gpt")
+            && why.contains("offline operator answers"),
+        "{why}"
+    );
 }

@@ -3,6 +3,7 @@
 //! router show that what the screen says is what the engine did.
 
 mod common;
+use common::fake_llm;
 use common::*;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -244,4 +245,46 @@ fn a_hung_up_demo_stops_its_plugins_and_removes_its_workspace() {
         "the demo workspace {} was left behind",
         workspace.display()
     );
+}
+
+/// The operator pane in a real terminal, on a model: the fake LLM server speaks OpenAI's
+/// streaming protocol, `NAAP_AI_*` points the demo at it, and the screen shows who answers,
+/// the answer arriving piece by piece while the turn runs, then the turn's tokens.
+#[test]
+fn the_operator_pane_streams_a_models_answer_in_a_real_terminal() {
+    let fake = fake_llm::FakeLlm::with([fake_llm::openai_text(&[
+        "Both plugins serve on blue. ",
+        "Nothing is failing. ",
+        "Stream complete.",
+    ])
+    .delay(Duration::from_millis(700))]);
+    let config = tempfile::tempdir().expect("a config dir");
+    let command = format!(
+        "NAAP_CONFIG_DIR={dir} NAAP_AI_CONFIG={dir}/ai.toml NAAP_AI_PROVIDER=openai NAAP_AI_MODEL=fake-model NAAP_AI_BASE_URL={base} {bin} demo --no-traffic",
+        dir = config.path().display(),
+        base = fake.openai_base(),
+        bin = env!("CARGO_BIN_EXE_naap")
+    );
+    let tmux = Tmux::start(&command, 100, 30);
+    tmux.wait("the demo serving", |s| {
+        s.contains("checkout") && slot_line(s, "blue").contains("100%")
+    });
+    tmux.keys(&["o"]);
+    tmux.wait("the pane naming the model", |s| {
+        s.contains("operator · openai fake-model")
+    });
+    tmux.type_text("is anything failing?");
+    tmux.keys(&["Enter"]);
+    // Mid-stream: the first piece is there, the turn is still under way.
+    tmux.wait("the first piece while the turn runs", |s| {
+        s.contains("Both plugins serve on blue.") && s.contains("answering…")
+    });
+    let screen = tmux.wait("the whole answer and its tokens", |s| {
+        s.contains("Stream complete.") && s.contains("11 in / 3 out tokens")
+    });
+    assert!(!screen.contains("answering…"), "{screen}");
+    let request = &fake.requests()[0];
+    assert_eq!(request.path, fake_llm::OPENAI_PATH);
+    assert_eq!(request.body["model"], "fake-model");
+    assert_eq!(request.body["stream"], true);
 }

@@ -225,15 +225,21 @@ impl AiSources {
         let env: HashMap<String, String> = std::env::vars()
             .filter(|(name, _)| name.starts_with("NAAP_AI_"))
             .collect();
-        let user_file = match env.get(CONFIG_ENV).filter(|p| !p.is_empty()) {
-            Some(path) => Some(PathBuf::from(path)),
-            None => directories::ProjectDirs::from("", "", "naap")
-                .map(|d| d.config_dir().join("ai.toml")),
-        };
         AiSources {
-            user_file,
+            user_file: user_file(&env),
             workspace_file: workspace_root.map(|root| root.join(WORKSPACE_FILE)),
             env,
+        }
+    }
+}
+
+/// The user's ai.toml: the file `NAAP_AI_CONFIG` names, else `~/.config/naap/ai.toml` (the
+/// platform's config directory elsewhere); `None` when there is no home to find it in.
+pub fn user_file(env: &HashMap<String, String>) -> Option<PathBuf> {
+    match env.get(CONFIG_ENV).filter(|p| !p.is_empty()) {
+        Some(path) => Some(PathBuf::from(path)),
+        None => {
+            directories::ProjectDirs::from("", "", "naap").map(|d| d.config_dir().join("ai.toml"))
         }
     }
 }
@@ -675,6 +681,17 @@ mod tests {
         match result {
             Err(AiConfigError::Files(p)) => p.0,
             other => panic!("expected file problems, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn naap_ai_config_names_the_user_file() {
+        let mut env = HashMap::new();
+        env.insert(CONFIG_ENV.to_string(), "/tmp/other-ai.toml".to_string());
+        assert_eq!(user_file(&env), Some(PathBuf::from("/tmp/other-ai.toml")));
+        env.clear();
+        if let Some(default) = user_file(&env) {
+            assert!(default.ends_with("naap/ai.toml"), "{}", default.display());
         }
     }
 

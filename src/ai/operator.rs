@@ -524,20 +524,22 @@ impl Operator {
         };
         let reply = offline::respond(text, &world);
         let mut answer = reply.text;
+        let mut proposal = None;
         if let Some(card) = reply.card {
             match self.policy.decide(Effect::Change) {
                 Decision::Refuse(_) => answer.push_str(&format!(
                     "\n(read-only: I would propose `{}`, but this face does not take proposals)",
                     card.label
                 )),
-                _ => {
-                    let pending = Pending::new(card);
-                    let _ = events.send(OperatorEvent::Proposal(pending.clone())).await;
-                    turn.proposals.push(pending);
-                }
+                _ => proposal = Some(Pending::new(card)),
             }
         }
+        // The words first, then the card they introduce ("This is what a rollback does:").
         let _ = events.send(OperatorEvent::Text(answer.clone())).await;
+        if let Some(pending) = proposal {
+            let _ = events.send(OperatorEvent::Proposal(pending.clone())).await;
+            turn.proposals.push(pending);
+        }
         turn.answer = answer;
         turn
     }

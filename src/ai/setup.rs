@@ -35,29 +35,66 @@ pub fn operator_for(
 ) -> Result<Operator, AiConfigError> {
     let config = config::load(Some(root), &settings.overrides)?;
     let provider = config::build(&config)?;
+    // The provider's own key is a secret too, should it ever appear in a log line.
+    let key = config
+        .api_key_env
+        .as_deref()
+        .and_then(|v| std::env::var(v).ok())
+        .filter(|k| !k.trim().is_empty());
+    Ok(assemble(
+        root,
+        state_dir,
+        face,
+        settings.mode,
+        provider,
+        key,
+    ))
+}
+
+/// [`operator_for`], but a broken AI configuration falls back to the offline operator,
+/// with the reason for the face to show: a console opened during an incident must not
+/// fail to start over a typo in ai.toml.
+pub fn operator_or_offline(
+    root: &Path,
+    state_dir: &Path,
+    face: Face,
+    settings: &FaceSettings,
+) -> (Operator, Option<String>) {
+    match operator_for(root, state_dir, face, settings) {
+        Ok(operator) => (operator, None),
+        Err(e) => (
+            assemble(root, state_dir, face, settings.mode, None, None),
+            Some(format!(
+                "the configured model is not used: {e}\nThe offline operator answers."
+            )),
+        ),
+    }
+}
+
+fn assemble(
+    root: &Path,
+    state_dir: &Path,
+    face: Face,
+    mode: Mode,
+    provider: Option<std::sync::Arc<dyn super::provider::Provider>>,
+    provider_key: Option<String>,
+) -> Operator {
     // A workspace with problems still has secrets worth masking: read it leniently. If it
     // cannot be read at all, the patterns still apply.
     let redactor = match workspace::load_lenient(root) {
         Ok(ws) => Redactor::for_workspace(&ws),
-        Err(_) => Redactor::new(Vec::new()),
+        Err(_) => Redactor::default(),
     };
-    // The provider's own key is a secret too, should it ever appear in a log line.
-    let redactor = match config
-        .api_key_env
-        .as_deref()
-        .and_then(|v| std::env::var(v).ok())
-    {
-        Some(key) if !key.trim().is_empty() => {
-            redactor.with([super::redact::KnownSecret::named("provider key", key)])
-        }
-        _ => redactor,
+    let redactor = match provider_key {
+        Some(key) => redactor.with([super::redact::KnownSecret::named("provider key", key)]),
+        None => redactor,
     };
     let tools = Tools::new(socket_path(state_dir), root.to_path_buf(), face);
     let policy = Policy {
-        mode: settings.mode,
+        mode,
         ..Policy::default()
     };
-    Ok(Operator::new(provider, tools, policy, redactor))
+    Operator::new(provider, tools, policy, redactor)
 }
 
 /// The conversation of a stored session, as messages to continue it: what was asked and

@@ -7,6 +7,10 @@ use super::proposal::Proposal;
 pub enum Speaker {
     You,
     Operator,
+    /// A tool the operator called, as one compact line (`· status checkout`).
+    Tool,
+    /// Something the person should know about the turn: a fallback, a cap, a cancel.
+    Notice,
 }
 
 /// Where a proposed action stands.
@@ -57,6 +61,27 @@ impl Transcript {
         });
     }
 
+    /// One more card in the same answer: unlike [`Transcript::operator`] it leaves the
+    /// cards already waiting alone (a model may propose several changes in one turn; they
+    /// are answered in order).
+    pub fn another_card(&mut self, card: Proposal) {
+        self.entries.push(Entry {
+            speaker: Speaker::Operator,
+            text: String::new(),
+            card: Some((card, CardState::Waiting)),
+        });
+    }
+
+    /// A tool line or a notice; returns its index, to amend it when the tool's result comes.
+    pub fn note(&mut self, speaker: Speaker, text: String) -> usize {
+        self.entries.push(Entry {
+            speaker,
+            text,
+            card: None,
+        });
+        self.entries.len() - 1
+    }
+
     /// A piece of a streamed answer (a language-model provider): appended to the answer
     /// being written, or the start of a new one.
     pub fn stream(&mut self, chunk: &str) {
@@ -66,11 +91,11 @@ impl Transcript {
         }
     }
 
-    /// The card waiting for an answer, if any.
+    /// The card waiting for an answer, if any: the oldest, so several cards of one answer
+    /// are answered in the order they are shown.
     pub fn waiting_mut(&mut self) -> Option<&mut (Proposal, CardState)> {
         self.entries
             .iter_mut()
-            .rev()
             .filter_map(|e| e.card.as_mut())
             .find(|(_, state)| *state == CardState::Waiting)
     }

@@ -15,5 +15,11 @@ pub async fn dashboard(cli: &Cli) -> anyhow::Result<()> {
     let state = context::state_dir(&root);
     // Makes sure an engine runs (starting one in the background unless --no-start).
     drop(context::connect(cli).await?);
-    crate::tui::run::run(&crate::core::engine::socket_path(&state), theme, keymap).await
+    crate::tui::run::run(
+        &crate::core::engine::socket_path(&state),
+        &root,
+        theme,
+        keymap,
+    )
+    .await
 }

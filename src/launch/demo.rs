@@ -71,7 +71,7 @@ async fn run_demo(dir: &Path, no_traffic: bool) -> anyhow::Result<()> {
         // is temporary), or to keep the demo running for the CLI.
         let (theme, keymap) = crate::tui::run::load_look().map_err(|p| anyhow::anyhow!("{p}"))?;
         tokio::select! {
-            result = crate::tui::run::run(&socket, theme, keymap) => {
+            result = crate::tui::run::run(&socket, dir, theme, keymap) => {
                 if let Err(e) = result {
                     // The terminal failed under the dashboard: stop what this process
                     // runs before saying why, or its plugins would outlive it.

@@ -11,3 +11,4 @@ pub mod logview;
 pub mod render;
 pub mod run;
 pub mod theme;
+pub mod turns;

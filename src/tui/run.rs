@@ -7,6 +7,7 @@
 use super::app::{App, Effect, Msg};
 use super::keymap::{Key, Keymap};
 use super::theme::{ColorDepth, DEFAULT_THEME, Theme};
+use super::turns::{Turns, operator_for_dashboard};
 use super::{link, render};
 use crossterm::event::{self, Event, KeyEventKind};
 use std::path::{Path, PathBuf};
@@ -42,10 +43,18 @@ pub fn load_look() -> Result<(Theme, Keymap), crate::core::workspace::Problems> 
     Ok((theme.fitted(depth), keymap))
 }
 
-/// Runs the dashboard against the engine listening on `socket` until the user quits.
-pub async fn run(socket: &Path, theme: Theme, keymap: Keymap) -> anyhow::Result<()> {
+/// Runs the dashboard against the engine listening on `socket` (for the workspace in
+/// `root`) until the user quits.
+pub async fn run(socket: &Path, root: &Path, theme: Theme, keymap: Keymap) -> anyhow::Result<()> {
     let mut app = App::new(keymap, theme, chrono::Utc::now());
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let (operator, why_offline) = operator_for_dashboard(socket, root);
+    app.op.answering = operator.answerer();
+    app.op.runnable = operator.policy().proposals_runnable();
+    if let Some(why) = why_offline {
+        app.operator_notice(why);
+    }
+    let mut turns = Turns::new(Arc::new(operator));
 
     // ratatui::init enters the alternate screen and raw mode and installs a panic hook that
     // restores the terminal before the panic message is printed.
@@ -80,6 +89,10 @@ pub async fn run(socket: &Path, theme: Theme, keymap: Keymap) -> anyhow::Result<
         let mut quit = false;
         for msg in batch.drain(..) {
             for effect in app.update(msg) {
+                // Operator turns and approvals run as tasks that report back as messages.
+                let Some(effect) = turns.handle(effect, &tx) else {
+                    continue;
+                };
                 match effect {
                     Effect::Quit => quit = true,
                     Effect::Call { label, call } => {
@@ -89,6 +102,7 @@ pub async fn run(socket: &Path, theme: Theme, keymap: Keymap) -> anyhow::Result<
                             let _ = tx.send(link::perform(&socket, label, call).await);
                         });
                     }
+                    Effect::Ask { .. } | Effect::CancelTurn { .. } | Effect::Approve { .. } => {}
                 }
             }
         }

@@ -5,6 +5,10 @@
 //!
 //! Cancelling a turn is dropping the future returned by [`Provider::stream`]: the HTTP
 //! response is dropped with it and nothing more is sent on the channel.
+//!
+//! [`openai`], [`anthropic`] and [`ollama`] each speak one protocol over the incremental
+//! [`sse`] / [`ndjson`] parsers; [`resilient`] wraps any provider in timeouts, retries and a
+//! circuit breaker; `ai::config::build` picks and wraps one from the configuration.
 
 pub mod anthropic;
 mod http;

@@ -5,6 +5,9 @@
 mod alerts;
 
 mod deploy;
+mod operator;
+#[cfg(test)]
+mod operator_tests;
 #[cfg(test)]
 mod proposal_tests;
 mod silence;
@@ -13,11 +16,12 @@ mod traffic;
 pub use crate::ai::proposal::Proposal;
 pub use alerts::{FADE_SECS, ShownAlert};
 pub use deploy::DeployForm;
+pub use operator::OperatorState;
 pub use silence::SilenceForm;
 pub use traffic::{FINE_STEP, STEP, TrafficEdit};
 
-use crate::ai::offline::{World, respond};
-use crate::ai::transcript::{CardState, Transcript};
+use crate::ai::operator::{OperatorEvent, Pending};
+use crate::ai::transcript::Transcript;
 use crate::api::protocol::Call;
 use crate::core::engine::{EngineEvent, PluginStatus, StatusReport};
 use crate::core::hint::Hint;
@@ -80,6 +84,16 @@ pub enum Msg {
         result: Result<String, String>,
         hints: Vec<Hint>,
     },
+    /// Something happened in operator turn `turn` (see [`Effect::Ask`]).
+    Operator {
+        turn: u64,
+        event: OperatorEvent,
+    },
+    /// Operator turn `turn` is over; `Err` when it failed outright.
+    TurnEnded {
+        turn: u64,
+        result: Result<(), String>,
+    },
     /// Time passes (countdowns, fading notices).
     Tick(DateTime<Utc>),
     /// The terminal changed size.
@@ -93,6 +107,23 @@ pub enum Effect {
     Call {
         label: String,
         call: Call,
+    },
+    /// Run operator turn `turn` on `text` as a task of its own, reporting with
+    /// [`Msg::Operator`] and [`Msg::TurnEnded`]; `selected` is the plugin in view.
+    Ask {
+        turn: u64,
+        text: String,
+        selected: Option<String>,
+    },
+    /// Stop operator turn `turn` (drop its task); the pane already says "cancelled".
+    CancelTurn {
+        turn: u64,
+    },
+    /// A person said yes to an operator proposal: run it through the operator (audited as
+    /// `ai`, its hash checked); report with [`Msg::Done`] under `label`.
+    Approve {
+        label: String,
+        pending: Pending,
     },
     Quit,
 }
@@ -162,6 +193,8 @@ pub struct App {
     /// The conversation with the operator, and what is being typed to it.
     pub operator: Transcript,
     pub input: TextArea<'static>,
+    /// Who answers, the turn under way, its tokens and proposals.
+    pub op: OperatorState,
 }
 
 impl App {
@@ -190,6 +223,7 @@ impl App {
             in_flight: Vec::new(),
             operator: Transcript::default(),
             input: TextArea::default(),
+            op: OperatorState::default(),
         }
     }
 
@@ -208,7 +242,7 @@ impl App {
             Pane::Metrics => Context::Global,
             Pane::Logs => Context::Logs,
             Pane::Alerts => Context::Alerts,
-            Pane::Operator => Context::Global,
+            Pane::Operator => Context::Operator,
         }
     }
 
@@ -244,6 +278,10 @@ impl App {
                     Ok(text) => self.notify(text, false),
                     Err(text) => self.notify(format!("{label} failed: {text}"), true),
                 }
+                Vec::new()
+            }
+            Msg::Operator { .. } | Msg::TurnEnded { .. } => {
+                self.on_operator_msg(msg);
                 Vec::new()
             }
             Msg::Tick(now) => {
@@ -520,6 +558,9 @@ impl App {
                 Some(alert) => self.overlay = Overlay::Silence(SilenceForm::new(alert.target())),
                 None => self.notify("no alert is selected".to_string(), false),
             },
+            Action::Send | Action::Cancel | Action::Yes | Action::No => {
+                return self.on_operator_action(action);
+            }
             Action::Ack => {
                 let Some(alert) = self.selected_alert() else {
                     self.notify("no alert is selected".to_string(), false);
@@ -547,70 +588,6 @@ impl App {
                 };
             }
         }
-        Vec::new()
-    }
-
-    /// Typing to the operator: enter sends, y/n answer a waiting card (with nothing typed),
-    /// esc goes back to the panes, tab moves on; everything else edits the input.
-    fn on_operator_key(&mut self, key: Key) -> Vec<Effect> {
-        let empty = self.input.lines().iter().all(|l| l.trim().is_empty());
-        match key.code {
-            Code::Char('c') if key.ctrl => return vec![Effect::Quit],
-            Code::Named(Named::Esc) => self.focus = Pane::Plugins,
-            Code::Named(Named::Tab) => self.focus = self.focus.step(true),
-            Code::Named(Named::BackTab) => self.focus = self.focus.step(false),
-            Code::Named(Named::Enter) => return self.ask_operator(),
-            Code::Char('y' | 'Y') if empty && self.operator.has_waiting() => {
-                if let Some((card, state)) = self.operator.waiting_mut() {
-                    *state = CardState::Sent;
-                    let (label, call) = (card.label.clone(), card.call.clone());
-                    return self.send(label, call);
-                }
-            }
-            Code::Char('n' | 'N') if empty && self.operator.has_waiting() => {
-                if let Some((_, state)) = self.operator.waiting_mut() {
-                    *state = CardState::Rejected;
-                }
-            }
-            _ => {
-                self.input.input(textarea_input(key));
-            }
-        }
-        Vec::new()
-    }
-
-    /// Sends what is typed to the operator and shows its answer.
-    fn ask_operator(&mut self) -> Vec<Effect> {
-        let text = self.input.lines().join(" ");
-        if text.trim().is_empty() {
-            return Vec::new();
-        }
-        self.input = TextArea::default();
-        self.operator.you(text.trim());
-        let events: Vec<EventRecord> = self.events.iter().cloned().collect();
-        let reply = {
-            let logs = self.logs.recent(5_000);
-            respond(
-                &text,
-                &World {
-                    report: self.report.as_ref(),
-                    selected: self.selected.as_deref(),
-                    events: &events,
-                    logs: &logs,
-                },
-            )
-        };
-        if let Some((plugin, slot)) = &reply.show_errors {
-            self.selected = Some(plugin.clone());
-            self.log_filter_text.clear();
-            self.logs.set_filter(LogQuery {
-                plugin: plugin.clone(),
-                slot: slot.map(LogOrigin::Slot),
-                min_level: Some(Level::Error),
-                ..LogQuery::default()
-            });
-        }
-        self.operator.operator(reply.text, reply.card);
         Vec::new()
     }
 
@@ -840,7 +817,7 @@ impl App {
 }
 
 /// The textarea's own key type for one of ours.
-fn textarea_input(key: Key) -> ratatui_textarea::Input {
+pub(super) fn textarea_input(key: Key) -> ratatui_textarea::Input {
     use ratatui_textarea::Key as T;
     let k = match key.code {
         Code::Char(c) => T::Char(c),

@@ -384,11 +384,48 @@ fn a_held_canary_is_promoted_or_aborted_after_a_confirmation() {
     );
 }
 
-fn ask(app: &mut App, text: &str) -> Vec<Effect> {
+/// Types `text` to the operator and presses enter; returns what the app asked for.
+pub(crate) fn type_and_send(app: &mut App, text: &str) -> Vec<Effect> {
     for c in text.chars() {
         app.update(Msg::Key(Key::plain(Code::Char(c))));
     }
     app.update(key("enter"))
+}
+
+/// Asks the operator and plays its turn the way `Operator::ask` does with no model: the
+/// offline router's answer from the dashboard's own view, as the events it sends
+/// (who answers, the text, then the card), then the end of the turn.
+pub(crate) fn ask(app: &mut App, text: &str) -> Vec<Effect> {
+    let effects = type_and_send(app, text);
+    let Some(Effect::Ask { turn, text, .. }) = effects.first().cloned() else {
+        return effects;
+    };
+    let events: Vec<EventRecord> = app.events.iter().cloned().collect();
+    let reply = {
+        let logs = app.logs.recent(5_000);
+        crate::ai::offline::respond(
+            &text,
+            &crate::ai::offline::World {
+                report: app.report.as_ref(),
+                selected: app.selected.as_deref(),
+                events: &events,
+                logs: &logs,
+            },
+        )
+    };
+    let mut played = vec![
+        OperatorEvent::Answering(crate::ai::operator::offline_info()),
+        OperatorEvent::Text(reply.text),
+    ];
+    played.extend(reply.card.map(|c| OperatorEvent::Proposal(Pending::new(c))));
+    for event in played {
+        app.update(Msg::Operator { turn, event });
+    }
+    app.update(Msg::TurnEnded {
+        turn,
+        result: Ok(()),
+    });
+    Vec::new()
 }
 
 #[test]
@@ -414,17 +451,18 @@ fn the_operator_proposes_actions_as_cards_and_acts_only_on_yes() {
         "{:?}",
         card.lines
     );
+    // The card is the operator's proposal: y runs it through the operator (as `ai`).
     let effects = app.update(key("y"));
-    let [
-        Effect::Call {
-            label,
-            call: Call::Traffic(crate::api::protocol::TrafficRequest { weights, .. }),
-        },
-    ] = &effects[..]
+    let [Effect::Approve { label, pending }] = &effects[..] else {
+        panic!("expected one approval, got {effects:?}");
+    };
+    let Call::Traffic(crate::api::protocol::TrafficRequest { weights, .. }) =
+        &pending.proposal.call
     else {
-        panic!("expected one traffic call, got {effects:?}");
+        panic!("expected a traffic call, got {:?}", pending.proposal.call);
     };
     assert_eq!(weights.get(&SlotName::Green), Some(&25));
+    assert_eq!(pending.hash, card.hash(), "what runs is what was shown");
     app.update(Msg::Done {
         label: label.clone(),
         result: Ok("shop traffic is now blue 75%, green 25%".into()),

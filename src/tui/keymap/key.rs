@@ -74,6 +74,11 @@ impl Key {
         }
     }
 
+    /// A character typed as itself (no ctrl or alt): text in an input, not a command.
+    pub fn is_printable(&self) -> bool {
+        matches!(self.code, Code::Char(_)) && !self.ctrl && !self.alt
+    }
+
     /// The key of a terminal key event, if it is one a binding can name.
     pub fn from_event(event: &KeyEvent) -> Option<Key> {
         let code = match event.code {

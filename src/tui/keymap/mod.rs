@@ -33,15 +33,18 @@ pub enum Context {
     Traffic,
     Logs,
     Alerts,
+    /// The operator pane, where printable keys type into the input.
+    Operator,
 }
 
 impl Context {
-    pub const ALL: [Context; 5] = [
+    pub const ALL: [Context; 6] = [
         Context::Global,
         Context::Plugins,
         Context::Traffic,
         Context::Logs,
         Context::Alerts,
+        Context::Operator,
     ];
 
     /// The table name in keymap.toml.
@@ -52,6 +55,7 @@ impl Context {
             Context::Traffic => "traffic",
             Context::Logs => "logs",
             Context::Alerts => "alerts",
+            Context::Operator => "operator",
         }
     }
 }
@@ -96,7 +100,7 @@ actions! {
     FocusNext @ Global = "focus_next" ["tab"] "focus the next pane";
     FocusPrev @ Global = "focus_prev" ["backtab"] "focus the previous pane";
     Zoom @ Global = "zoom" ["z"] "zoom the focused pane to full screen and back";
-    FocusOperator @ Global = "operator" ["o"] "talk to the operator (esc leaves, tab moves on)";
+    FocusOperator @ Global = "operator" ["o"] "talk to the operator (esc leaves, or first stops its answer)";
     Up @ Plugins = "up" ["up", "k"] "select the previous plugin";
     Down @ Plugins = "down" ["down", "j"] "select the next plugin";
     Traffic @ Plugins = "traffic" ["t"] "adjust the traffic sliders";
@@ -129,6 +133,10 @@ actions! {
     AlertDown @ Alerts = "down" ["down", "j"] "next alert";
     Silence @ Alerts = "silence" ["s"] "silence the alert (asks for a duration and a comment)";
     Ack @ Alerts = "ack" ["a"] "acknowledge the alert";
+    Send @ Operator = "send" ["enter"] "send what is typed (one turn at a time)";
+    Cancel @ Operator = "cancel" ["esc"] "cancel the answer being written; with none, back to the panes";
+    Yes @ Operator = "yes" ["y", "Y"] "run the waiting card (with nothing typed)";
+    No @ Operator = "no" ["n", "N"] "reject the waiting card (with nothing typed)";
 }
 
 /// The bindings in effect.
@@ -285,7 +293,12 @@ impl Keymap {
     }
 
     /// What `key` does in `context`: the context's own binding first, then the global one.
+    /// In the operator pane a printable key types, so a global binding of one (`q`, `:`,
+    /// `?`) does not apply there; its own bindings (`y`, `n`) decide for themselves.
     pub fn action(&self, context: Context, key: Key) -> Option<Action> {
+        if context == Context::Operator && key.is_printable() {
+            return self.keys.get(&(context, key)).copied();
+        }
         self.keys
             .get(&(context, key))
             .or_else(|| self.keys.get(&(Context::Global, key)))
@@ -293,7 +306,8 @@ impl Keymap {
     }
 
     /// The keys bound to `action`, for the help overlay and hints in the status line.
-    /// Plain keys come first, then the shortest, so hints show the easiest one.
+    /// Plain keys come first (lower case before upper), then the shortest, so hints show
+    /// the easiest one.
     pub fn keys_of(&self, action: Action) -> Vec<Key> {
         let mut keys: Vec<Key> = self
             .keys
@@ -301,7 +315,10 @@ impl Keymap {
             .filter(|(_, a)| **a == action)
             .map(|((_, k), _)| *k)
             .collect();
-        keys.sort_by_key(|k| (k.ctrl || k.alt || k.shift, k.to_string().len()));
+        keys.sort_by_key(|k| {
+            let upper = matches!(k.code, Code::Char(c) if c.is_uppercase());
+            (k.ctrl || k.alt || k.shift, upper, k.to_string().len())
+        });
         keys
     }
 }

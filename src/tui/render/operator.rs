@@ -1,4 +1,5 @@
-//! The operator pane: the conversation (newest at the bottom), action cards with their
+//! The operator pane: who answers (and the turn's tokens) in the title, the conversation
+//! (newest at the bottom) with tool calls as compact lines and action cards with their
 //! state, and the input.
 
 use super::style::{self, fg};
@@ -13,7 +14,7 @@ use ratatui::widgets::{Paragraph, Wrap};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
-    let block = style::pane(theme, " operator (offline) ", focused);
+    let block = style::pane(theme, title(app), focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let [talk, input_area] =
@@ -26,10 +27,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
             fg(theme, Paint::Muted),
         )));
     }
+    let mut first_waiting = true;
     for entry in &app.operator.entries {
         let (who, paint) = match entry.speaker {
             Speaker::You => ("you ", Paint::Title),
             Speaker::Operator => ("op  ", Paint::BorderFocused),
+            Speaker::Tool => {
+                lines.push(Line::from(Span::styled(
+                    format!("    · {}", entry.text),
+                    fg(theme, Paint::Muted),
+                )));
+                continue;
+            }
+            Speaker::Notice => {
+                lines.push(Line::from(Span::styled(
+                    format!("    ! {}", entry.text),
+                    fg(theme, Paint::AlertPending),
+                )));
+                continue;
+            }
         };
         for (i, text) in entry.text.lines().enumerate() {
             lines.push(Line::from(vec![
@@ -42,7 +58,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         }
         if let Some((card, state)) = &entry.card {
             let (status, status_paint) = match state {
-                CardState::Waiting => ("y do it · n don't".to_string(), Paint::AlertPending),
+                // y and n answer the oldest waiting card; the others wait their turn.
+                CardState::Waiting if first_waiting => {
+                    first_waiting = false;
+                    let hint = if app.op.runnable {
+                        "y do it · n don't"
+                    } else {
+                        "suggested: not runnable here · n dismiss"
+                    };
+                    (hint.to_string(), Paint::AlertPending)
+                }
+                CardState::Waiting => ("waits for the card above".to_string(), Paint::Muted),
                 CardState::Sent => ("sent…".to_string(), Paint::Starting),
                 CardState::Done(text) => (format!("done: {text}"), Paint::Healthy),
                 CardState::Failed(text) => (format!("failed: {text}"), Paint::Unhealthy),
@@ -88,4 +114,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
         spans.push(Span::styled("█", fg(theme, Paint::BorderFocused)));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), input_area);
+}
+
+/// ` operator · openai gpt-4o-mini · answering… ` or `… · 812 in / 64 out tokens `.
+fn title(app: &App) -> String {
+    let mut title = format!(" operator · {}", app.op.who());
+    if app.op.turn.is_some() {
+        title.push_str(" · answering… (esc cancels)");
+    } else if let Some(usage) = app
+        .op
+        .usage
+        .filter(|u| u.input_tokens + u.output_tokens > 0)
+    {
+        title.push_str(&format!(
+            " · {} in / {} out tokens",
+            usage.input_tokens, usage.output_tokens
+        ));
+    }
+    title.push(' ');
+    title
 }

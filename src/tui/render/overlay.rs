@@ -21,15 +21,26 @@ fn centered(area: Rect, width: u16, height: u16) -> Rect {
     cell
 }
 
-/// Every binding in effect (including the user's), grouped by where it applies.
+/// Every binding in effect (including the user's), grouped by where it applies: the
+/// focused pane's first, then the global ones, then the rest. When they do not fit in the
+/// height they are set in two columns if the screen is wide enough.
 pub fn help(frame: &mut Frame, area: Rect, app: &App) {
     let theme = &app.theme;
-    let mut lines = Vec::new();
-    for context in Context::ALL {
-        lines.push(Line::from(Span::styled(
+    let focused = app.context();
+    let order: Vec<Context> = std::iter::once(focused)
+        .chain(std::iter::once(Context::Global).filter(|c| *c != focused))
+        .chain(
+            Context::ALL
+                .into_iter()
+                .filter(|c| *c != focused && *c != Context::Global),
+        )
+        .collect();
+    let mut groups: Vec<Vec<Line>> = Vec::new();
+    for context in order {
+        let mut lines = vec![Line::from(Span::styled(
             context.name(),
             fg(theme, Paint::Title).add_modifier(Modifier::BOLD),
-        )));
+        ))];
         for action in Action::ALL.iter().filter(|a| a.context() == context) {
             let keys: Vec<String> = app
                 .keymap
@@ -50,13 +61,37 @@ pub fn help(frame: &mut Frame, area: Rect, app: &App) {
                 Span::styled(action.help(), fg(theme, Paint::Muted)),
             ]));
         }
+        groups.push(lines);
     }
-    let box_area = centered(area, 90, lines.len() as u16 + 2);
+    let total: usize = groups.iter().map(Vec::len).sum();
+    let two_columns = total + 2 > area.height as usize && area.width >= 2 * 90;
+    let block = style::pane(theme, " keys · any key closes ", true);
+    if !two_columns {
+        let lines: Vec<Line> = groups.into_iter().flatten().collect();
+        let box_area = centered(area, 90, lines.len() as u16 + 2);
+        frame.render_widget(Clear, box_area);
+        frame.render_widget(Paragraph::new(lines).block(block), box_area);
+        return;
+    }
+    // Whole groups, in order, to the left until about half the lines are there.
+    let mut left = Vec::new();
+    let mut right = Vec::new();
+    for group in groups {
+        if right.is_empty() && (left.is_empty() || left.len() + group.len() <= total.div_ceil(2)) {
+            left.extend(group);
+        } else {
+            right.extend(group);
+        }
+    }
+    let rows = left.len().max(right.len()) as u16 + 2;
+    let box_area = centered(area, 2 * 90, rows);
     frame.render_widget(Clear, box_area);
-    frame.render_widget(
-        Paragraph::new(lines).block(style::pane(theme, " keys · any key closes ", true)),
-        box_area,
-    );
+    let inner = block.inner(box_area);
+    frame.render_widget(block, box_area);
+    let [l, r] =
+        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(inner);
+    frame.render_widget(Paragraph::new(left), l);
+    frame.render_widget(Paragraph::new(right), r);
 }
 
 pub fn confirm(frame: &mut Frame, area: Rect, app: &App, c: &Proposal) {

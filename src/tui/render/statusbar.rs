@@ -36,10 +36,6 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 fg(theme, Paint::Healthy)
             },
         )),
-        None if app.focus == crate::tui::app::Pane::Operator => spans.push(Span::styled(
-            " enter ask · y/n answer a card (with nothing typed) · esc back to the panes · tab next pane",
-            fg(theme, Paint::Muted),
-        )),
         None => spans.extend(hints(app)),
     }
     // What is still running goes last: the newest result matters more.
@@ -82,13 +78,26 @@ fn hints(app: &App) -> Vec<Span<'static>> {
             Action::Filter,
             Action::Wrap,
         ],
+        Context::Operator => &[
+            Action::Send,
+            Action::Yes,
+            Action::No,
+            Action::Cancel,
+            Action::FocusNext,
+        ],
         Context::Alerts | Context::Global => {
             &[Action::FocusNext, Action::Zoom, Action::CommandLine]
         }
     };
     let theme = &app.theme;
     let mut spans = Vec::new();
-    for action in [Action::Help, Action::Quit].iter().chain(actions) {
+    // In the operator pane printable keys type: `q` does not quit there.
+    let first: &[Action] = if app.context() == Context::Operator {
+        &[Action::Help]
+    } else {
+        &[Action::Help, Action::Quit]
+    };
+    for action in first.iter().chain(actions) {
         let Some(key) = app.keymap.keys_of(*action).into_iter().next() else {
             continue;
         };

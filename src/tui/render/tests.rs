@@ -112,6 +112,26 @@ fn help_overlay() {
 }
 
 #[test]
+fn help_from_the_operator_pane_lists_its_keys_first() {
+    let mut app = busy_app();
+    app.update(Msg::Key("o".parse().unwrap()));
+    app.update(Msg::Key("f1".parse().unwrap()));
+    let text = screen(&app, 100, 50);
+    let operator = text.find("operator ").expect("the operator's keys");
+    let global = text.find("global ").expect("the global keys");
+    assert!(operator < global, "{text}");
+    for (keys, help) in [
+        ("enter", "send what is typed"),
+        ("esc", "cancel the answer being written"),
+        ("y Y", "run the waiting card"),
+        ("n N", "reject the waiting card"),
+    ] {
+        let line = format!("  {keys:<16}{help}");
+        assert!(text.contains(&line), "{line} missing:\n{text}");
+    }
+}
+
+#[test]
 fn rollback_confirmation() {
     let mut app = busy_app();
     app.update(Msg::Key("r".parse().unwrap()));
@@ -183,14 +203,45 @@ fn operator_conversation_200x50() {
     let mut app = busy_app();
     app.update(Msg::Key("o".parse().unwrap()));
     for text in ["why is checkout failing?", "shift 25% to green"] {
-        for c in text.chars() {
-            app.update(Msg::Key(crate::tui::keymap::Key::plain(
-                crate::tui::keymap::Code::Char(c),
-            )));
-        }
-        app.update(Msg::Key("enter".parse().unwrap()));
+        crate::tui::app::tests::ask(&mut app, text);
     }
     insta::assert_snapshot!(screen(&app, 200, 50));
+}
+
+#[test]
+fn operator_pane_mid_stream_80x24() {
+    use crate::ai::operator::OperatorEvent;
+    let mut app = busy_app();
+    app.update(Msg::Key("o".parse().unwrap()));
+    let effects = crate::tui::app::tests::type_and_send(&mut app, "why is checkout failing?");
+    let [crate::tui::app::Effect::Ask { turn, .. }] = effects[..] else {
+        panic!("expected an Ask, got {effects:?}");
+    };
+    for event in [
+        OperatorEvent::Answering(crate::ai::provider::ProviderInfo {
+            kind: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            base_url: "https://api.openai.com/v1".into(),
+        }),
+        OperatorEvent::ToolCall {
+            id: "call_1".into(),
+            name: "status".into(),
+            arguments: serde_json::json!({"plugin": "checkout"}),
+        },
+        OperatorEvent::ToolResult {
+            id: "call_1".into(),
+            name: "status".into(),
+            ok: true,
+            truncated: false,
+        },
+        OperatorEvent::Text("The canary of checkout (green v3.1.0) ".into()),
+        OperatorEvent::Text("fails 21 % of requests; ".into()),
+    ] {
+        app.update(Msg::Operator { turn, event });
+    }
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("openai gpt-4o-mini"), "{text}");
+    insta::assert_snapshot!(text);
 }
 
 #[test]
