@@ -8,6 +8,7 @@
 //! says can change anything without the same confirmation.
 
 pub mod answer;
+pub mod approval;
 pub mod intent;
 pub mod offline;
 pub mod operator;
@@ -15,5 +16,6 @@ pub mod policy;
 pub mod proposal;
 pub mod provider;
 pub mod redact;
+pub mod session;
 pub mod tools;
 pub mod transcript;

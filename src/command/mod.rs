@@ -7,5 +7,7 @@ pub mod line;
 pub mod manual;
 pub mod to_call;
 
-pub use grammar::{AlertsCommand, Cli, Command, DeployArgs, LogsArgs, PreviewCommand, SampleCli};
+pub use grammar::{
+    AlertsCommand, Cli, Command, DeployArgs, LogsArgs, McpArgs, PreviewCommand, SampleCli,
+};
 pub use to_call::{CallError, to_call};
