@@ -3,10 +3,10 @@
 //!
 //! Two kinds of knowledge go into it:
 //!
-//! - **Known values** ([`known`]): the plugin environment values that look secret and every
+//! - **Known values** (`known.rs`): the plugin environment values that look secret and every
 //!   value resolved from a secret reference (`env_from`), masked wherever they appear as
 //!   `[redacted:NAME]`, so the model still learns *which* setting showed up in a log.
-//! - **Patterns** ([`patterns`]): API keys, `Authorization` and `Cookie` headers, bearer
+//! - **Patterns** (`patterns.rs`): API keys, `Authorization` and `Cookie` headers, bearer
 //!   tokens, `password=`/`token:`-style pairs (plain, quoted, JSON, escaped JSON, command
 //!   flags), credentials in URLs, JWTs and private-key PEM blocks, in any text.
 //!
@@ -33,7 +33,7 @@ mod tests;
 use std::borrow::Cow;
 use std::fmt;
 
-pub use known::{KnownSecret, worth_masking};
+pub use known::{KnownSecret, MIN_KNOWN_LEN, MIN_PLAIN_LEN, worth_masking};
 
 use crate::core::workspace::Workspace;
 
@@ -159,7 +159,7 @@ impl fmt::Debug for Redactor {
 
 impl Redactor {
     /// A redactor that masks these values wherever they appear, besides the patterns. Values
-    /// shorter than [`known::MIN_KNOWN_LEN`] characters are ignored: masking every "abc" in
+    /// shorter than [`MIN_KNOWN_LEN`] characters are ignored: masking every "abc" in
     /// every log line would garble the text while hiding next to nothing.
     pub fn new(known: impl IntoIterator<Item = KnownSecret>) -> Redactor {
         Redactor {
