@@ -186,3 +186,46 @@ pub fn cli_decision() -> Decision {
         by: crate::core::identity::operator_name(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ai::proposal::Proposal;
+    use crate::api::catalog::call_from_tool;
+
+    #[test]
+    fn a_stored_proposal_runs_only_as_shown_and_only_once_decided() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SessionStore::open(dir.path()).unwrap();
+        let session = store.create(Face::Mcp, "mcp", "test client").unwrap();
+        let call = call_from_tool("rollback", &serde_json::json!({"plugin": "shop"})).unwrap();
+        let pending = Pending::new(Proposal::for_call(call.clone(), Vec::new()));
+        let entry = store_pending(&store, session, &pending).unwrap();
+        assert_eq!(entry.status, ProposalStatus::Waiting);
+        assert!(
+            !entry.preview.is_empty(),
+            "a call without a dry run still says what it is"
+        );
+        assert_eq!(checked_call(&entry).unwrap(), call);
+
+        let mut edited = entry.clone();
+        edited.call["params"]["plugin"] = serde_json::json!("other");
+        assert!(matches!(
+            checked_call(&edited),
+            Err(ApprovalError::Tampered { .. })
+        ));
+
+        let rejected = reject(&store, &entry.id, &cli_decision()).unwrap();
+        assert_eq!(rejected.proposal.status, ProposalStatus::Rejected);
+        assert_eq!(rejected.proposal.decided.map(|d| d.face), Some(Face::Cli));
+        assert!(matches!(
+            reject(&store, &entry.id, &cli_decision()),
+            Err(ApprovalError::NotWaiting { .. })
+        ));
+        let unknown: ProposalId = "p-unknown".parse().unwrap();
+        assert!(matches!(
+            waiting(&store, &unknown),
+            Err(ApprovalError::Unknown { .. })
+        ));
+    }
+}
