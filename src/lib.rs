@@ -11,5 +11,6 @@ pub mod cli;
 pub mod command;
 pub mod core;
 pub mod launch;
+pub mod mcp;
 pub mod sample_service;
 pub mod tui;

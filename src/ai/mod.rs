@@ -6,6 +6,7 @@
 //! [`redact`]; conversations are kept in [`session`].
 
 pub mod answer;
+pub mod approval;
 pub mod config;
 pub mod intent;
 pub mod offline;

@@ -127,6 +127,26 @@ pub enum Command {
     /// message, an interactive session. Changes are proposals: printed, not run, unless
     /// --yes. Exit 0 answered, 1 failed, 2 bad arguments, 3 a proposal is waiting.
     Chat(ChatArgs),
+    /// Serve naap's operator tools to an MCP client (stdio; `--listen` for streamable
+    /// HTTP on loopback). A change becomes a proposal that waits for `naap approve ID`.
+    Mcp(McpArgs),
+    /// Run a waiting proposal (an MCP client's change) after showing it; `--list` lists
+    /// the waiting ones.
+    Approve {
+        /// The proposal's id, as the MCP tool result gave it (p-…).
+        #[arg(required_unless_present = "list", conflicts_with = "list")]
+        id: Option<String>,
+        /// List the waiting proposals instead.
+        #[arg(long)]
+        list: bool,
+    },
+    /// The proposals waiting for a yes or no (the same as `naap approve --list`).
+    Approvals,
+    /// Refuse a waiting proposal: it never runs.
+    Reject {
+        /// The proposal's id (p-…).
+        id: String,
+    },
     /// Shell completions for bash, zsh, fish, elvish or powershell, on stdout:
     /// `naap completions bash > /etc/bash_completion.d/naap`.
     Completions {
@@ -138,6 +158,22 @@ pub enum Command {
     /// The built-in sample plugin (used by `naap init` and the demo).
     #[command(hide = true)]
     SampleService(crate::sample_service::SampleArgs),
+}
+
+/// `naap mcp`: how far an MCP client may go, and where it connects.
+#[derive(Args, Debug, Clone, Default)]
+pub struct McpArgs {
+    /// Run a change as soon as the MCP client calls it (its own confirmation is the
+    /// yes); without it a change waits for `naap approve ID`. Still audited as `mcp`.
+    #[arg(long, conflicts_with = "read_only")]
+    pub allow_changes: bool,
+    /// Offer no change tools at all: reads, resources and workspace tools only.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Serve streamable HTTP on this loopback address (`127.0.0.1:8765`) instead of
+    /// stdio; clients must send the bearer token kept in the state directory.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
 }
 
 /// `naap deploy`: the flags map one to one onto the engine's `DeployRequest`.

@@ -4,6 +4,7 @@
 
 mod dashboard;
 mod demo;
+mod mcp;
 
 use crate::cli::{self, actions, alerts, logs, output, reload, serve, status, stop};
 use crate::command::{Cli, Command, PreviewCommand, SampleCli, to_call};
@@ -46,6 +47,12 @@ pub fn main() -> ExitCode {
         Some(Command::Demo { no_traffic }) => {
             return run_async(demo::demo(cli.clone(), no_traffic));
         }
+        Some(Command::Mcp(args)) => return run_async(mcp::mcp(cli.clone(), args)),
+        Some(Command::Approve { id: Some(id), .. }) => {
+            return run_async(async move { cli::approve::approve(&cli, &id).await });
+        }
+        Some(Command::Approve { id: None, .. } | Command::Approvals) => cli::approve::list(&cli),
+        Some(Command::Reject { id }) => cli::approve::reject(&cli, &id),
         _ => return run_async(dispatch_client(cli)),
     };
     finish(result)

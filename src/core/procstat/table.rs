@@ -62,7 +62,16 @@ mod tests {
             .expect("the child is listed");
         assert_eq!(entry.ppid, std::process::id());
         assert!(entry.live);
-        assert!(environ_contains(pid, "NAAP_TABLE_TEST=marker-1"));
+        // The child's environment is readable once its exec has completed; on a loaded
+        // machine that can trail `spawn` returning, so poll with a deadline.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !environ_contains(pid, "NAAP_TABLE_TEST=marker-1") {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the child's environment never showed the marker"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         assert!(!environ_contains(pid, "NAAP_TABLE_TEST=marker"));
         assert!(!environ_contains(u32::MAX, "NAAP_TABLE_TEST=marker-1"));
         child.kill().expect("kill sleep");
