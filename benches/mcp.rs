@@ -1,0 +1,160 @@
+//! An MCP tool call round trip (`naap mcp` over stdio, driven by rmcp's client) against the
+//! same call from the CLI (`naap status PLUGIN --json`, a process per call, as a script
+//! runs it) and on the engine's socket alone, in the same run against the same engine.
+//!
+//! `cargo bench --bench mcp` (ROUNDS, default 200). Under `cargo test` it is a smoke test
+//! with 5 rounds.
+
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::{Duration, Instant};
+
+const NAAP: &str = env!("CARGO_BIN_EXE_naap");
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let at = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples.get(at).copied().unwrap_or(f64::NAN)
+}
+
+fn row(name: &str, samples: &mut [f64]) -> f64 {
+    let (p50, p99) = (percentile(samples, 0.5), percentile(samples, 0.99));
+    println!("| {name} | {} | {p50:.3} | {p99:.3} |", samples.len());
+    p50
+}
+
+fn main() -> ExitCode {
+    let bench = std::env::args().skip(1).any(|a| a == "--bench");
+    let rounds: usize = if bench {
+        std::env::var("ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|n| *n > 0)
+            .unwrap_or(200)
+    } else {
+        5
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("naap-mcp-bench")
+        .tempdir()
+        .expect("create a temporary workspace");
+    let plugin = dir.path().join("plugins").join("bench");
+    std::fs::create_dir_all(&plugin).expect("create the plugin directory");
+    std::fs::write(
+        dir.path().join("naap.toml"),
+        "[router]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n[[plugins]]\npath = \"plugins/bench\"\n",
+    )
+    .expect("write naap.toml");
+    std::fs::write(
+        plugin.join("plugin.toml"),
+        "[plugin]\nname = \"bench\"\nversion = \"1.0.0\"\nroute = \"/bench\"\n\n\
+         [run]\ncommand = \"exec python3 -m http.server {port} --bind 127.0.0.1\"\n\n\
+         [health]\nkind = \"tcp\"\n",
+    )
+    .expect("write plugin.toml");
+    let naap = |args: &[&str]| {
+        Command::new(NAAP)
+            .arg("--workspace")
+            .arg(dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run naap")
+    };
+    let mut engine = Command::new(NAAP)
+        .args(["serve", "--workspace"])
+        .arg(dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start naap serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !naap(&["--no-start", "status", "--json"]).success() {
+        assert!(Instant::now() < deadline, "the engine never answered");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    println!(
+        "\nMCP against the CLI — {rounds} `status bench` calls each, one engine, {}\n",
+        if bench { "bench" } else { "smoke test" }
+    );
+    println!("| path | n | p50 ms | p99 ms |");
+    println!("| --- | ---: | ---: | ---: |");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("build a tokio runtime");
+    let (mcp50, socket50) = runtime.block_on(async {
+        let command = tokio::process::Command::new(NAAP).configure(|c| {
+            c.arg("--workspace")
+                .arg(dir.path())
+                .args(["--no-start", "mcp"]);
+        });
+        let client =
+            ().serve(TokioChildProcess::new(command).expect("spawn naap mcp"))
+                .await
+                .expect("MCP handshake");
+        let mut arguments = serde_json::Map::new();
+        arguments.insert("plugin".into(), "bench".into());
+        let mut mcp = Vec::new();
+        for _ in 0..rounds {
+            let began = Instant::now();
+            let result = client
+                .call_tool(CallToolRequestParams::new("status").with_arguments(arguments.clone()))
+                .await
+                .expect("status over MCP");
+            mcp.push(began.elapsed().as_secs_f64() * 1000.0);
+            assert_ne!(result.is_error, Some(true));
+        }
+        let mcp50 = row("MCP tool call (`naap mcp`, stdio, rmcp client)", &mut mcp);
+        let _ = client.cancel().await;
+        let state = dir.path().join(".naap");
+        let mut socket = naap::api::Client::connect(
+            &naap::core::engine::socket_path(&state),
+            naap::core::types::Face::Cli,
+        )
+        .await
+        .expect("socket");
+        let mut raw = Vec::new();
+        for _ in 0..rounds {
+            let began = Instant::now();
+            socket
+                .call(naap::api::Call::Status(
+                    naap::api::protocol::StatusRequest {
+                        plugin: Some("bench".to_string()),
+                    },
+                ))
+                .await
+                .expect("status on the socket");
+            raw.push(began.elapsed().as_secs_f64() * 1000.0);
+        }
+        (
+            mcp50,
+            row("the engine's socket alone (one connection)", &mut raw),
+        )
+    });
+    let mut cli = Vec::new();
+    for _ in 0..rounds {
+        let began = Instant::now();
+        assert!(naap(&["--no-start", "status", "bench", "--json"]).success());
+        cli.push(began.elapsed().as_secs_f64() * 1000.0);
+    }
+    let cli50 = row(
+        "CLI (`naap status bench --json`, a process per call)",
+        &mut cli,
+    );
+    println!(
+        "\nMCP p50 is {:.2}× the socket's and {:.2}× the CLI's\n",
+        mcp50 / socket50,
+        mcp50 / cli50
+    );
+    let _ = naap(&["stop", "--plugins"]);
+    let _ = engine.wait();
+    ExitCode::SUCCESS
+}
