@@ -8,10 +8,10 @@
 use rmcp::ServiceExt;
 use rmcp::model::CallToolRequestParams;
 use rmcp::transport::{ConfigureCommandExt, TokioChildProcess};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
-const NAAP: &str = env!("CARGO_BIN_EXE_naap");
+mod support;
 
 fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(|a, b| a.total_cmp(b));
@@ -26,58 +26,25 @@ fn row(name: &str, samples: &mut [f64]) -> f64 {
 }
 
 fn main() -> ExitCode {
-    let bench = std::env::args().skip(1).any(|a| a == "--bench");
-    let rounds: usize = if bench {
-        std::env::var("ROUNDS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(200)
+    let bench = support::bench_mode();
+    let rounds = if bench {
+        support::env_usize("ROUNDS", 200)
     } else {
         5
     };
-    let dir = tempfile::Builder::new()
-        .prefix("naap-mcp-bench")
-        .tempdir()
-        .expect("create a temporary workspace");
-    let plugin = dir.path().join("plugins").join("bench");
-    std::fs::create_dir_all(&plugin).expect("create the plugin directory");
-    std::fs::write(
-        dir.path().join("naap.toml"),
-        "[router]\nlisten = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n\n[[plugins]]\npath = \"plugins/bench\"\n",
-    )
-    .expect("write naap.toml");
-    std::fs::write(
-        plugin.join("plugin.toml"),
-        "[plugin]\nname = \"bench\"\nversion = \"1.0.0\"\nroute = \"/bench\"\n\n\
-         [run]\ncommand = \"exec python3 -m http.server {port} --bind 127.0.0.1\"\n\n\
-         [health]\nkind = \"tcp\"\n",
-    )
-    .expect("write plugin.toml");
+    let mut engine = support::Engine::start("naap-mcp-bench", |dir| {
+        support::write_workspace(dir, "", "")
+    });
+    engine.wait_ready(Duration::from_secs(60));
+    let workspace = engine.path().to_path_buf();
     let naap = |args: &[&str]| {
-        Command::new(NAAP)
-            .arg("--workspace")
-            .arg(dir.path())
-            .args(args)
-            .stdin(Stdio::null())
+        engine
+            .command(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .expect("run naap")
     };
-    let mut engine = Command::new(NAAP)
-        .args(["serve", "--workspace"])
-        .arg(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start naap serve");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !naap(&["--no-start", "status", "--json"]).success() {
-        assert!(Instant::now() < deadline, "the engine never answered");
-        std::thread::sleep(Duration::from_millis(50));
-    }
 
     println!(
         "\nMCP against the CLI — {rounds} `status bench` calls each, one engine, {}\n",
@@ -91,9 +58,9 @@ fn main() -> ExitCode {
         .build()
         .expect("build a tokio runtime");
     let (mcp50, socket50) = runtime.block_on(async {
-        let command = tokio::process::Command::new(NAAP).configure(|c| {
+        let command = tokio::process::Command::new(support::naap_bin()).configure(|c| {
             c.arg("--workspace")
-                .arg(dir.path())
+                .arg(&workspace)
                 .args(["--no-start", "mcp"]);
         });
         let client =
@@ -114,7 +81,7 @@ fn main() -> ExitCode {
         }
         let mcp50 = row("MCP tool call (`naap mcp`, stdio, rmcp client)", &mut mcp);
         let _ = client.cancel().await;
-        let state = dir.path().join(".naap");
+        let state = workspace.join(".naap");
         let mut socket = naap::api::Client::connect(
             &naap::core::engine::socket_path(&state),
             naap::core::types::Face::Cli,
@@ -142,7 +109,7 @@ fn main() -> ExitCode {
     let mut cli = Vec::new();
     for _ in 0..rounds {
         let began = Instant::now();
-        assert!(naap(&["--no-start", "status", "bench", "--json"]).success());
+        assert!(naap(&["status", "bench", "--json"]).success());
         cli.push(began.elapsed().as_secs_f64() * 1000.0);
     }
     let cli50 = row(
@@ -154,7 +121,5 @@ fn main() -> ExitCode {
         mcp50 / socket50,
         mcp50 / cli50
     );
-    let _ = naap(&["stop", "--plugins"]);
-    let _ = engine.wait();
     ExitCode::SUCCESS
 }

@@ -103,6 +103,11 @@ impl Engine {
         }
     }
 
+    /// The workspace directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Runs a client command against this engine (never starting another one).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.bin);
