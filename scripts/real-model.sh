@@ -59,11 +59,11 @@ curl -sf "http://127.0.0.1:$port/v1/models" >/dev/null || {
 export NAAP_AI_CONFIG=$work/none.toml
 ask() {
   local started ended
-  started=$(date +%s.%N)
+  started=$(date +%s%N)
   "$naap" --workspace "$work/ws" chat --provider openai --model smollm2 \
     --base-url "http://127.0.0.1:$port/v1" --json "$@" >"$work/turn.json" || true
-  ended=$(date +%s.%N)
-  echo "--- naap chat $* ($(echo "$ended - $started" | bc) s)"
+  ended=$(date +%s%N)
+  echo "--- naap chat $* ($(( (ended - started) / 1000000 )) ms)"
   python3 - "$work/turn.json" <<'PY'
 import json, sys
 turn = json.load(open(sys.argv[1]))
