@@ -1,5 +1,6 @@
 //! The file, its connection settings and its schema migrations (keyed by `user_version`).
 
+use crate::core::store::file_identity::{self, Refusal};
 use std::path::Path;
 use std::time::Duration;
 
@@ -129,47 +130,25 @@ pub(super) fn migrate(conn: &Connection, path: &Path) -> Result<(), SessionError
     // both run the same migration; the second sees the version the first wrote.
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
         .map_err(|e| classify(path, op, e))?;
-    let version: i64 = tx
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| classify(path, op, e))?;
-    let app_id: i64 = tx
-        .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(|e| classify(path, op, e))?;
-    let foreign = |detail: String| SessionError::Foreign {
-        path: path.to_path_buf(),
-        detail,
-    };
-    if version == 0 {
-        if app_id != 0 {
-            return Err(foreign(format!("its application id is {app_id:#x}")));
-        }
-        let tables: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| classify(path, op, e))?;
-        if tables > 0 {
-            return Err(foreign(format!(
-                "it holds {tables} tables or indexes but no sessions schema"
-            )));
-        }
-    } else if app_id != APPLICATION_ID {
-        return Err(foreign(format!(
-            "schema version {version} with application id {app_id:#x}"
-        )));
-    }
-    if version < 0 {
-        return Err(foreign(format!("schema version {version}")));
-    }
-    if version > SCHEMA_VERSION {
-        return Err(SessionError::TooNew {
-            path: path.to_path_buf(),
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
+    let version =
+        match file_identity::schema_version(&tx, APPLICATION_ID, SCHEMA_VERSION, "sessions")
+            .map_err(|e| classify(path, op, e))?
+        {
+            Ok(version) => version,
+            Err(Refusal::Foreign(detail)) => {
+                return Err(SessionError::Foreign {
+                    path: path.to_path_buf(),
+                    detail,
+                });
+            }
+            Err(Refusal::TooNew(found)) => {
+                return Err(SessionError::TooNew {
+                    path: path.to_path_buf(),
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+        };
     if version == SCHEMA_VERSION {
         return Ok(()); // dropping `tx` ends the empty transaction
     }

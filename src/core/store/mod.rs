@@ -8,6 +8,7 @@
 mod alerts;
 mod codec;
 mod error;
+pub mod file_identity;
 mod gate_cache;
 mod health;
 mod journal;

@@ -4,6 +4,7 @@
 //! Version N of the schema is the result of running the first N migrations in order.
 
 use super::error::{BUSY_TIMEOUT_MS, StoreError, classify};
+use super::file_identity::{self, Refusal};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
@@ -307,48 +308,24 @@ pub(crate) fn migrate(conn: &Connection, path: &Path) -> Result<(), StoreError> 
     // cannot both run the same migration.
     let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
         .map_err(|e| classify(path, op, e))?;
-    let version: i64 = tx
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .map_err(|e| classify(path, op, e))?;
-    let app_id: i64 = tx
-        .query_row("PRAGMA application_id", [], |r| r.get(0))
-        .map_err(|e| classify(path, op, e))?;
-    let foreign = |detail: String| StoreError::NotNaap {
-        path: path.to_path_buf(),
-        detail,
+    let version = match file_identity::schema_version(&tx, APPLICATION_ID, SCHEMA_VERSION, "naap")
+        .map_err(|e| classify(path, op, e))?
+    {
+        Ok(version) => version,
+        Err(Refusal::Foreign(detail)) => {
+            return Err(StoreError::NotNaap {
+                path: path.to_path_buf(),
+                detail,
+            });
+        }
+        Err(Refusal::TooNew(found)) => {
+            return Err(StoreError::TooNew {
+                path: path.to_path_buf(),
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
     };
-
-    if version == 0 {
-        if app_id != 0 {
-            return Err(foreign(format!("its application id is {app_id:#x}")));
-        }
-        let tables: i64 = tx
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'",
-                [],
-                |r| r.get(0),
-            )
-            .map_err(|e| classify(path, op, e))?;
-        if tables > 0 {
-            return Err(foreign(format!(
-                "it already holds {tables} tables or indexes but no naap schema"
-            )));
-        }
-    } else if app_id != APPLICATION_ID {
-        return Err(foreign(format!(
-            "schema version {version} with application id {app_id:#x}"
-        )));
-    }
-    if version < 0 {
-        return Err(foreign(format!("schema version {version}")));
-    }
-    if version > SCHEMA_VERSION {
-        return Err(StoreError::TooNew {
-            path: path.to_path_buf(),
-            found: version,
-            supported: SCHEMA_VERSION,
-        });
-    }
     if version == SCHEMA_VERSION {
         // Nothing to change; dropping `tx` rolls back the empty transaction.
         return Ok(());
