@@ -227,6 +227,34 @@ async fn retries_a_429_reports_a_cut_stream_and_falls_back_to_offline_when_down(
         turn["answer"].as_str().is_some_and(|a| a.contains("shop")),
         "{turn:#}"
     );
+
+    // The offline operator asks the engine, not a guess from the status: with one version
+    // deployed there is nothing to roll back to, so there is no card, only the reason.
+    let out = chat(&ws, "http://127.0.0.1:9/v1", &["roll back shop", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let turn = json_of(&out);
+    assert_eq!(turn["proposals"], serde_json::json!([]), "{turn:#}");
+    assert!(
+        turn["answer"]
+            .as_str()
+            .is_some_and(|a| a.contains("changed nothing") && a.contains("no previous version")),
+        "{turn:#}"
+    );
+    // With a warm previous version, the card carries the engine's dry run.
+    ws.json(&["deploy", "shop", "--version", "2.0.0"]);
+    let out = chat(&ws, "http://127.0.0.1:9/v1", &["roll back shop", "--json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a proposal waits: {}",
+        stderr(&out)
+    );
+    let turn = json_of(&out);
+    let preview = turn["proposals"][0]["preview"].to_string();
+    assert!(
+        preview.contains("would roll back shop") && preview.contains("warm"),
+        "{turn:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

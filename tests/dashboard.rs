@@ -10,7 +10,6 @@ use naap::tui::app::{App, Effect, Msg};
 use naap::tui::keymap::Keymap;
 use naap::tui::turns::{Turns, operator_for_dashboard};
 use naap::tui::{link, theme};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -33,13 +32,9 @@ impl Dashboard {
             theme::built_in("dark").expect("the dark theme"),
             chrono::Utc::now(),
         );
-        // As `tui::run` does: the operator for this workspace, built once.
-        let (operator, why_offline) = operator_for_dashboard(&socket, ws.path());
-        app.op.answering = operator.answerer();
-        if let Some(why) = why_offline {
-            app.operator_notice(why);
-        }
-        let turns = Turns::new(Arc::new(operator));
+        // As `tui::run` does: the operator for this workspace, its sessions, the last
+        // conversation reopened.
+        let turns = Turns::start(&mut app, &socket, ws.path());
         Dashboard {
             app,
             tx,
@@ -53,11 +48,18 @@ impl Dashboard {
     async fn pump_until(&mut self, what: &str, ok: impl Fn(&App) -> bool) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
         while !ok(&self.app) {
-            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
-                Ok(Some(msg)) => {
-                    self.app.update(msg);
-                }
-                _ => panic!("the dashboard never saw {what}"),
+            // As the event loop does each tick: the proposals waiting in the store.
+            if let Some(waiting) = self.turns.poll_waiting() {
+                self.app.update(Msg::Waiting(waiting));
+                continue;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("the dashboard never saw {what}");
+            }
+            let tick = tokio::time::Instant::now() + Duration::from_millis(200);
+            if let Ok(Some(msg)) = tokio::time::timeout_at(tick.min(deadline), self.rx.recv()).await
+            {
+                self.app.update(msg);
             }
         }
     }
@@ -234,6 +236,187 @@ async fn the_operator_moves_traffic_only_after_yes() {
     assert_eq!(ws.slot("shop", "green")["weight"], 70);
     // An operator proposal runs as the operator's action, whoever said yes.
     assert_eq!(audit_faces(&ws, "traffic"), ["ai"]);
+}
+
+/// The dashboard keeps its conversation in operator.db: closed and opened again, it shows
+/// the last one and the operator continues it; a card decided here does not wait on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reopened_dashboard_shows_its_last_conversation() {
+    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    ws.start_engine();
+    ws.wait_serving("shop");
+    ws.json(&["deploy", "shop", "--version", "2.0.0"]);
+    let mut dash = Dashboard::new(&ws);
+    dash.pump_until("the status", |app| app.plugin().is_some())
+        .await;
+    dash.keys(&["o"]).await;
+    let line = typed("shift 30% to blue");
+    let keys: Vec<&str> = line.iter().map(String::as_str).collect();
+    dash.keys(&keys).await;
+    dash.keys(&["enter"]).await;
+    dash.pump_until("the operator's card", |app| {
+        app.op.turn.is_none() && app.operator.has_waiting()
+    })
+    .await;
+    // n: rejected, and recorded so (it is not left waiting in the approvals list).
+    dash.keys(&["n"]).await;
+    let store = naap::ai::session::SessionStore::open(&ws.state_dir()).expect("operator.db");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !store
+        .pending_proposals()
+        .expect("the waiting list")
+        .is_empty()
+        || store
+            .last_of(naap::core::types::Face::Dashboard)
+            .expect("sessions")
+            .is_none()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the rejection was never recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(dash);
+
+    // The dashboard again, as after a dropped SSH session.
+    let mut again = Dashboard::new(&ws);
+    let texts: Vec<String> = again
+        .app
+        .operator
+        .entries
+        .iter()
+        .map(|e| e.text.clone())
+        .collect();
+    assert!(
+        texts
+            .first()
+            .is_some_and(|t| t.starts_with("reopened the conversation")),
+        "{texts:#?}"
+    );
+    assert!(texts.iter().any(|t| t == "shift 30% to blue"), "{texts:#?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("rejected") && t.contains("traffic shop")),
+        "the proposal shows how it ended: {texts:#?}"
+    );
+    // The operator continues the same session: the next question lands in it.
+    let session = store
+        .last_of(naap::core::types::Face::Dashboard)
+        .expect("sessions");
+    again
+        .pump_until("the status", |app| app.plugin().is_some())
+        .await;
+    again.keys(&["o"]).await;
+    let line = typed("status of shop");
+    let keys: Vec<&str> = line.iter().map(String::as_str).collect();
+    again.keys(&keys).await;
+    again.keys(&["enter"]).await;
+    again
+        .pump_until("the answer", |app| {
+            app.op.turn.is_none() && app.operator.entries.len() > texts.len() + 1
+        })
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let stored = store
+            .load(session.expect("a session"))
+            .expect("the session");
+        let asked: Vec<_> = stored
+            .entries
+            .iter()
+            .filter_map(|e| match &e.entry {
+                naap::ai::session::SessionEntry::User { text } => Some(text.clone()),
+                _ => None,
+            })
+            .collect();
+        if asked == ["shift 30% to blue", "status of shop"] {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "asked: {asked:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(ws.slot("shop", "blue")["weight"], 0, "nothing ran");
+}
+
+/// A change an MCP client proposed waits in the store; the dashboard lists it (A), and y
+/// runs it exactly as stored, audited as `mcp`, decided from the dashboard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_approvals_list_runs_an_mcp_proposal_on_yes() {
+    use naap::ai::session::{ProposalStatus, SessionStore};
+    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    ws.start_engine();
+    ws.wait_serving("shop");
+    ws.json(&["deploy", "shop", "--version", "2.0.0"]);
+    let mut dash = Dashboard::new(&ws);
+    dash.pump_until("the status", |app| app.plugin().is_some())
+        .await;
+    assert!(dash.app.waiting.is_empty());
+
+    // As `naap mcp` stores a client's change: a session of the mcp face, a waiting proposal.
+    let store = SessionStore::open(&ws.state_dir()).expect("operator.db");
+    let session = store
+        .create(naap::core::types::Face::Mcp, "mcp", "a test client")
+        .expect("a session");
+    let call =
+        naap::api::catalog::call_from_tool("rollback", &serde_json::json!({"plugin": "shop"}))
+            .expect("a rollback call");
+    let pending = naap::ai::operator::Pending::new(naap::ai::proposal::Proposal::for_call(
+        call,
+        vec!["would roll back shop".to_string()],
+    ));
+    let entry = naap::ai::approval::store_pending(&store, session, &pending).expect("stored");
+    dash.pump_until("the waiting proposal", |app| app.waiting.len() == 1)
+        .await;
+    assert_eq!(dash.app.waiting[0].face, naap::core::types::Face::Mcp);
+    assert_eq!(
+        ws.slot("shop", "blue")["weight"],
+        0,
+        "nothing ran before yes"
+    );
+
+    dash.keys(&["A"]).await;
+    assert!(matches!(
+        dash.app.overlay,
+        naap::tui::app::Overlay::Approvals(0)
+    ));
+    // A stray key neither decides nor closes it.
+    dash.keys(&["x"]).await;
+    assert!(matches!(
+        dash.app.overlay,
+        naap::tui::app::Overlay::Approvals(0)
+    ));
+    dash.keys(&["y"]).await;
+    let label = format!("proposal {}", entry.id);
+    dash.pump_until("the approval's outcome", |app| {
+        !app.in_flight.contains(&label) && app.waiting.is_empty()
+    })
+    .await;
+    assert_eq!(
+        ws.slot("shop", "blue")["weight"],
+        100,
+        "rolled back to blue"
+    );
+    let record = store.proposal(&entry.id).expect("the proposal");
+    assert_eq!(record.proposal.status, ProposalStatus::Ran);
+    assert_eq!(
+        record.proposal.decided.map(|d| d.face),
+        Some(naap::core::types::Face::Dashboard)
+    );
+    assert_eq!(audit_faces(&ws, "rollback"), ["mcp"]);
+}
+
+fn typed(text: &str) -> Vec<String> {
+    text.chars()
+        .map(|c| {
+            if c == ' ' {
+                "space".to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
 }
 
 /// Whether the newest card ran and the engine said it was done.

@@ -179,6 +179,15 @@ pub fn summary_of(value: &serde_json::Value) -> String {
         .map_or_else(|| value.to_string(), str::to_string)
 }
 
+/// The face a stored proposal runs as in the audit: the one that asked for it. An MCP
+/// client's change is `mcp`; a model's through `naap chat` or the dashboard is `ai`.
+pub fn audit_face(record: &ProposalRecord) -> Face {
+    match record.face {
+        Face::Mcp => Face::Mcp,
+        _ => Face::Ai,
+    }
+}
+
 /// The face that decided, for a person at the terminal.
 pub fn cli_decision() -> Decision {
     Decision {

@@ -458,20 +458,38 @@ impl Operator {
 
     /// A proposal for `call`, with the engine's own dry run of it where there is one.
     pub async fn propose(&self, call: Call) -> Pending {
-        let mut lines = Vec::new();
-        if let Some(dry) = catalog::dry_run_of(&call) {
-            match self.tools.engine(dry).await {
-                Ok(outcome) => lines.push(
-                    outcome
-                        .get("summary")
-                        .and_then(|s| s.as_str())
-                        .unwrap_or("the engine accepted the dry run")
-                        .to_string(),
-                ),
-                Err(e) => lines.push(format!("the engine refuses it as things stand: {e}")),
-            }
-        }
+        let lines = match self.dry_run(&call).await {
+            Ok(lines) => lines,
+            Err(e) => vec![format!("the engine refuses it as things stand: {e}")],
+        };
         Pending::new(Proposal::for_call(call, lines))
+    }
+
+    /// What the engine says `call` would do (nothing to say when it has no dry run), or
+    /// why it would refuse it now.
+    async fn dry_run(&self, call: &Call) -> Result<Vec<String>, String> {
+        let Some(dry) = catalog::dry_run_of(call) else {
+            return Ok(Vec::new());
+        };
+        let outcome = self.tools.engine(dry).await?;
+        Ok(vec![
+            outcome
+                .get("summary")
+                .and_then(|s| s.as_str())
+                .unwrap_or("the engine accepted the dry run")
+                .to_string(),
+        ])
+    }
+
+    /// The offline router's `card` with the engine's own dry run in place of what the
+    /// router guessed from the status: the engine knows whether a previous version exists
+    /// or a rollback already happened. A call without a dry run keeps the router's lines;
+    /// one the engine would refuse is no card at all, only the reason.
+    async fn with_dry_run(&self, card: Proposal) -> Result<Pending, String> {
+        match self.dry_run(&card.call).await? {
+            lines if lines.is_empty() => Ok(Pending::new(card)),
+            lines => Ok(Pending::new(Proposal { lines, ..card })),
+        }
     }
 
     /// The offline router's answer, from the engine's status, events and logs.
@@ -531,7 +549,14 @@ impl Operator {
                     "\n(read-only: I would propose `{}`, but this face does not take proposals)",
                     card.label
                 )),
-                _ => proposal = Some(Pending::new(card)),
+                _ => match self.with_dry_run(card).await {
+                    Ok(pending) => proposal = Some(pending),
+                    Err(e) => {
+                        answer = format!(
+                            "I changed nothing: the engine would refuse that as things stand.\n{e}"
+                        )
+                    }
+                },
             }
         }
         // The words first, then the card they introduce ("This is what a rollback does:").

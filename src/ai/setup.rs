@@ -99,19 +99,36 @@ fn assemble(
 
 /// The conversation of a stored session, as messages to continue it: what was asked and
 /// answered (tool results of earlier turns are stale by now, so they are not replayed).
+/// A question whose turn never finished (cancelled, or the face was closed) is left out,
+/// so the history alternates as the providers require.
 pub fn history_of(session: &Session) -> Vec<Message> {
-    session
-        .entries
-        .iter()
-        .filter_map(|stored| match &stored.entry {
-            SessionEntry::User { text } => Some(Message::User { text: text.clone() }),
-            SessionEntry::Assistant { text } if !text.is_empty() => Some(Message::Assistant {
-                text: text.clone(),
-                tool_calls: Vec::new(),
-            }),
-            _ => None,
-        })
-        .collect()
+    let mut history = Vec::new();
+    let mut asked: Option<&str> = None;
+    for stored in &session.entries {
+        match &stored.entry {
+            SessionEntry::User { text } => asked = Some(text),
+            SessionEntry::Assistant { text } => {
+                if let Some(question) = asked.take() {
+                    history.push(Message::User {
+                        text: question.to_string(),
+                    });
+                    // Some APIs refuse an empty text block; a turn may have answered
+                    // with proposals only.
+                    let text = if text.trim().is_empty() {
+                        "(no text: that turn only made proposals)".to_string()
+                    } else {
+                        text.clone()
+                    };
+                    history.push(Message::Assistant {
+                        text,
+                        tool_calls: Vec::new(),
+                    });
+                }
+            }
+            _ => {}
+        }
+    }
+    history
 }
 
 /// Records a finished turn: its tool calls, its answer, its proposals (waiting) and usage.
@@ -145,7 +162,12 @@ pub fn record_turn(
         },
     )?;
     for pending in &turn.proposals {
-        store.append(session, &SessionEntry::Proposal(proposal_entry(pending)?))?;
+        let entry = proposal_entry(pending)?;
+        // A face may have stored it already, to record a decision made mid-turn.
+        if store.proposal(&entry.id).is_ok() {
+            continue;
+        }
+        store.append(session, &SessionEntry::Proposal(entry))?;
     }
     store.append(
         session,

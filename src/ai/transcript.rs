@@ -1,7 +1,12 @@
 //! The conversation with the operator: what was asked, what it answered, and the action
 //! cards waiting for a yes or a no.
 
-use super::proposal::Proposal;
+use super::proposal::{Proposal, label_of};
+use super::session::{ProposalStatus, Session, SessionEntry};
+
+/// How many entries of a reopened session the pane shows again (the operator remembers
+/// the whole conversation; the pane needs only its end).
+pub const REOPENED_ENTRIES: usize = 60;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Speaker {
@@ -38,6 +43,52 @@ pub struct Transcript {
 }
 
 impl Transcript {
+    /// A stored session shown again: its last [`REOPENED_ENTRIES`] entries, proposals
+    /// with how they ended (one still waiting is decided from the approvals list: its
+    /// card cannot be answered from a conversation that is over).
+    pub fn reopened(session: &Session) -> Transcript {
+        let mut transcript = Transcript::default();
+        let summary = &session.summary;
+        transcript.note(
+            Speaker::Notice,
+            format!(
+                "reopened the conversation of {} (session {}, {} {}); the operator remembers it",
+                summary.updated.format("%Y-%m-%d %H:%M UTC"),
+                summary.id,
+                summary.provider,
+                summary.model
+            ),
+        );
+        let skip = session.entries.len().saturating_sub(REOPENED_ENTRIES);
+        for stored in session.entries.iter().skip(skip) {
+            match &stored.entry {
+                SessionEntry::User { text } => transcript.you(text),
+                SessionEntry::Assistant { text } if !text.is_empty() => {
+                    transcript.operator(text.clone(), None);
+                }
+                SessionEntry::ToolCall(call) => {
+                    transcript.note(Speaker::Tool, tool_line(&call.name, &call.arguments));
+                }
+                SessionEntry::Proposal(p) => {
+                    let label = serde_json::from_value(p.call.clone())
+                        .map(|call| label_of(&call))
+                        .unwrap_or_else(|_| p.id.to_string());
+                    let how = match (p.status, &p.outcome) {
+                        (ProposalStatus::Waiting, _) => "still waiting: A lists it".to_string(),
+                        (status, Some(outcome)) => format!("{}: {outcome}", status.as_str()),
+                        (status, None) => status.as_str().to_string(),
+                    };
+                    transcript.note(
+                        Speaker::Notice,
+                        format!("proposal {} `{label}` — {how}", p.id),
+                    );
+                }
+                _ => {}
+            }
+        }
+        transcript
+    }
+
     pub fn you(&mut self, text: &str) {
         self.entries.push(Entry {
             speaker: Speaker::You,
@@ -126,4 +177,23 @@ impl Transcript {
             None => false,
         }
     }
+}
+
+/// A tool call as one short line: the call as a person reads it (`status checkout`), or
+/// the workspace tool with its arguments.
+pub fn tool_line(name: &str, arguments: &serde_json::Value) -> String {
+    if let Ok(call) = crate::api::catalog::call_from_tool(name, arguments) {
+        return label_of(&call);
+    }
+    let mut words = vec![name.to_string()];
+    if let Some(args) = arguments.as_object() {
+        for (key, value) in args {
+            match value {
+                serde_json::Value::String(s) => words.push(format!("{key}={s}")),
+                serde_json::Value::Null => {}
+                other => words.push(format!("{key}={other}")),
+            }
+        }
+    }
+    words.join(" ")
 }

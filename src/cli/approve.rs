@@ -1,7 +1,7 @@
 //! `naap approve ID`, `naap reject ID`, `naap approvals`: a person's yes or no to a change
-//! an MCP client proposed. Approving shows the preview, re-checks the call against the
-//! hash of what was shown and runs it audited as `mcp` (the face that asked); the store
-//! records who decided, from the CLI.
+//! an MCP client (or a model in `naap chat`) proposed. Approving shows the preview,
+//! re-checks the call against the hash of what was shown and runs it audited as the face
+//! that asked (`mcp`, or `ai`); the store records who decided, from the CLI.
 
 use super::Cli;
 use super::context::{connect, state_dir, workspace_root};
@@ -9,7 +9,6 @@ use super::output::{self, Exit, Usage, print_json};
 use crate::ai::approval::{self, ApprovalError};
 use crate::ai::session::{ProposalId, ProposalRecord, SessionStore};
 use crate::ai::tools::Tools;
-use crate::core::types::Face;
 
 fn open(cli: &Cli) -> anyhow::Result<SessionStore> {
     let root = workspace_root(cli)?;
@@ -56,7 +55,7 @@ pub async fn approve(cli: &Cli, id: &str) -> anyhow::Result<()> {
     let root = workspace_root(cli)?;
     let socket = crate::core::engine::socket_path(&state_dir(&root));
     // Audited as the face that proposed it; the store says a person said yes from the CLI.
-    let tools = Tools::new(socket, root, Face::Mcp);
+    let tools = Tools::new(socket, root, approval::audit_face(&record));
     let approved = approval::approve(&store, &tools, &id, &approval::cli_decision())
         .await
         .map_err(refusal)?;

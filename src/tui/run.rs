@@ -7,7 +7,7 @@
 use super::app::{App, Effect, Msg};
 use super::keymap::{Key, Keymap};
 use super::theme::{ColorDepth, DEFAULT_THEME, Theme};
-use super::turns::{Turns, operator_for_dashboard};
+use super::turns::Turns;
 use super::{link, render};
 use crossterm::event::{self, Event, KeyEventKind};
 use std::path::{Path, PathBuf};
@@ -48,13 +48,7 @@ pub fn load_look() -> Result<(Theme, Keymap), crate::core::workspace::Problems> 
 pub async fn run(socket: &Path, root: &Path, theme: Theme, keymap: Keymap) -> anyhow::Result<()> {
     let mut app = App::new(keymap, theme, chrono::Utc::now());
     let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let (operator, why_offline) = operator_for_dashboard(socket, root);
-    app.op.answering = operator.answerer();
-    app.op.runnable = operator.policy().proposals_runnable();
-    if let Some(why) = why_offline {
-        app.operator_notice(why);
-    }
-    let mut turns = Turns::new(Arc::new(operator));
+    let mut turns = Turns::start(&mut app, socket, root);
 
     // ratatui::init enters the alternate screen and raw mode and installs a panic hook that
     // restores the terminal before the panic message is printed.
@@ -83,7 +77,12 @@ pub async fn run(socket: &Path, root: &Path, theme: Theme, keymap: Keymap) -> an
                     break Ok(());
                 }
             }
-            _ = ticks.tick() => batch.push(Msg::Tick(chrono::Utc::now())),
+            _ = ticks.tick() => {
+                batch.push(Msg::Tick(chrono::Utc::now()));
+                if let Some(waiting) = turns.poll_waiting() {
+                    batch.push(Msg::Waiting(waiting));
+                }
+            }
             _ = tokio::time::sleep_until(next_frame), if dirty => continue,
         }
         let mut quit = false;
@@ -102,7 +101,13 @@ pub async fn run(socket: &Path, root: &Path, theme: Theme, keymap: Keymap) -> an
                             let _ = tx.send(link::perform(&socket, label, call).await);
                         });
                     }
-                    Effect::Ask { .. } | Effect::CancelTurn { .. } | Effect::Approve { .. } => {}
+                    // Handled by `turns` above.
+                    Effect::Ask { .. }
+                    | Effect::CancelTurn { .. }
+                    | Effect::Approve { .. }
+                    | Effect::Reject { .. }
+                    | Effect::DecideStored { .. }
+                    | Effect::Preview { .. } => {}
                 }
             }
         }

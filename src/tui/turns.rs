@@ -6,12 +6,24 @@
 //! between turns; a turn works on a copy and writes it back only when it finishes, so a
 //! cancelled turn (its task aborted at any await) leaves no half-turn behind — no request
 //! without an answer, no tool call without its result.
+//!
+//! With a session store ([`Turns::with_sessions`]) every turn is kept in `operator.db`
+//! like `naap chat`'s, the dashboard reopens its last conversation, and proposals waiting
+//! in the store (an MCP client's, a script's `naap chat`, an earlier dashboard's) are
+//! listed for a person to decide here.
 
-use super::app::{Effect, Msg};
+use super::app::{App, Effect, Msg};
+use crate::ai::approval;
 use crate::ai::operator::{Operator, Pending};
 use crate::ai::provider::Message;
+use crate::ai::session::{
+    Decision, ProposalId, ProposalRecord, SessionEntry, SessionId, SessionStore,
+};
+use crate::ai::setup;
+use crate::ai::tools::Tools;
+use crate::ai::transcript::Transcript;
 use crate::core::types::Face;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::task::AbortHandle;
@@ -31,24 +43,120 @@ pub fn operator_for_dashboard(socket: &Path, root: &Path) -> (Operator, Option<S
     crate::ai::setup::operator_or_offline(root, state_dir, Face::Ai, &Default::default())
 }
 
+/// Where the dashboard keeps its conversation, and runs stored proposals.
+struct Sessions {
+    store: Arc<SessionStore>,
+    /// The conversation under way; made at the first turn unless one was reopened.
+    current: Arc<Mutex<Option<SessionId>>>,
+    socket: PathBuf,
+    root: PathBuf,
+    /// The waiting proposals the app was last told about.
+    shown: Option<Vec<ProposalRecord>>,
+}
+
 /// Runs the turns and approvals the app asks for.
 pub struct Turns {
     operator: Arc<Operator>,
     history: Arc<Mutex<Vec<Message>>>,
     running: Option<(u64, AbortHandle)>,
+    sessions: Option<Sessions>,
 }
 
 impl Turns {
+    /// Turns kept only in memory (tests of the pane, or when operator.db cannot be opened).
     pub fn new(operator: Arc<Operator>) -> Turns {
         Turns {
             operator,
             history: Arc::new(Mutex::new(Vec::new())),
             running: None,
+            sessions: None,
         }
+    }
+
+    /// Turns recorded in `store`, with stored proposals run on the engine at `socket` for
+    /// the workspace at `root`.
+    pub fn with_sessions(
+        operator: Arc<Operator>,
+        store: SessionStore,
+        socket: &Path,
+        root: &Path,
+    ) -> Turns {
+        Turns {
+            sessions: Some(Sessions {
+                store: Arc::new(store),
+                current: Arc::new(Mutex::new(None)),
+                socket: socket.to_path_buf(),
+                root: root.to_path_buf(),
+                shown: None,
+            }),
+            ..Turns::new(operator)
+        }
+    }
+
+    /// The dashboard's turns, as it starts: the operator for this workspace
+    /// ([`operator_for_dashboard`]), its conversations kept in `operator.db` in the state
+    /// directory, and the last one reopened into `app`'s pane, which also says who answers
+    /// and anything that did not work out.
+    pub fn start(app: &mut App, socket: &Path, root: &Path) -> Turns {
+        let (operator, why_offline) = operator_for_dashboard(socket, root);
+        app.op.answering = operator.answerer();
+        app.op.runnable = operator.policy().proposals_runnable();
+        let operator = Arc::new(operator);
+        let state_dir = socket.parent().unwrap_or(root);
+        let mut notices = Vec::new();
+        let mut turns = match SessionStore::open(state_dir) {
+            Ok(store) => Turns::with_sessions(operator, store, socket, root),
+            Err(e) => {
+                notices.push(format!(
+                    "conversations are not kept: {e}\nThe operator works; this conversation is lost when the dashboard closes."
+                ));
+                Turns::new(operator)
+            }
+        };
+        match turns.reopen_last() {
+            Ok(Some(transcript)) => app.operator = transcript,
+            Ok(None) => {}
+            Err(e) => notices.push(format!("the last conversation cannot be reopened: {e}")),
+        }
+        notices.extend(why_offline);
+        for notice in notices {
+            app.operator_notice(notice);
+        }
+        turns
     }
 
     pub fn operator(&self) -> &Arc<Operator> {
         &self.operator
+    }
+
+    /// Reopens the dashboard's last conversation: the operator continues it, and the pane
+    /// shows it again. `None` when there is none (or no store).
+    pub fn reopen_last(&mut self) -> Result<Option<Transcript>, String> {
+        let Some(sessions) = &self.sessions else {
+            return Ok(None);
+        };
+        let store = &sessions.store;
+        let Some(id) = store.last_of(Face::Dashboard).map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let session = store.load(id).map_err(|e| e.to_string())?;
+        *lock(&self.history) = setup::history_of(&session);
+        *lock(&sessions.current) = Some(id);
+        Ok(Some(Transcript::reopened(&session)))
+    }
+
+    /// The proposals waiting in the store, when they differ from what the app was last
+    /// told; the event loop asks once a tick.
+    pub fn poll_waiting(&mut self) -> Option<Result<Vec<ProposalRecord>, String>> {
+        let sessions = self.sessions.as_mut()?;
+        match sessions.store.pending_proposals() {
+            Ok(list) if sessions.shown.as_ref() == Some(&list) => None,
+            Ok(list) => {
+                sessions.shown = Some(list.clone());
+                Some(Ok(list))
+            }
+            Err(e) => Some(Err(e.to_string())),
+        }
     }
 
     /// Runs an operator effect; returns it back when it is not one (an engine call, quit).
@@ -60,7 +168,10 @@ impl Turns {
                 selected,
             } => self.ask(turn, text, selected, tx.clone()),
             Effect::CancelTurn { turn } => self.cancel(turn),
-            Effect::Approve { label, pending } => self.approve(label, pending, tx.clone()),
+            Effect::Approve { label, pending } => self.decide(label, pending, true, tx.clone()),
+            Effect::Reject { label, pending } => self.decide(label, pending, false, tx.clone()),
+            Effect::DecideStored { id, approve } => self.decide_stored(id, approve, tx.clone()),
+            Effect::Preview { call } => self.preview(call, tx.clone()),
             other => return Some(other),
         }
         None
@@ -81,23 +192,40 @@ impl Turns {
         let operator = self.operator.clone();
         let history = self.history.clone();
         let forward = tx.clone();
+        let record = self
+            .sessions
+            .as_ref()
+            .map(|s| (s.store.clone(), s.current.clone()));
         let job = tokio::spawn(async move {
+            let session = record.as_ref().and_then(|(store, current)| {
+                begin_turn(store, current, &operator, &text, &forward)
+            });
             let (events_tx, mut events_rx) = mpsc::channel(TURN_EVENTS);
             let mut mine = lock(&history).clone();
             let ask = async {
-                operator
+                let done = operator
                     .ask(&mut mine, &text, selected.as_deref(), &events_tx)
                     .await;
                 // The receiver below ends when every sender is gone.
                 drop(events_tx);
+                done
             };
             let relay = async {
                 while let Some(event) = events_rx.recv().await {
                     let _ = forward.send(Msg::Operator { turn, event });
                 }
             };
-            tokio::join!(ask, relay);
+            let (done, ()) = tokio::join!(ask, relay);
             *lock(&history) = mine;
+            if let (Some((store, _)), Some(session)) = (&record, session)
+                && let Err(e) = setup::record_turn(store, session, &done)
+            {
+                let _ = forward.send(Msg::Done {
+                    label: "session".to_string(),
+                    result: Err(format!("this turn is not kept in the session: {e}")),
+                    hints: Vec::new(),
+                });
+            }
         });
         self.running = Some((turn, job.abort_handle()));
         // Every turn ends with a message: a panic says so; a cancelled turn's end is for
@@ -124,17 +252,68 @@ impl Turns {
         }
     }
 
-    /// Runs an approved proposal through the operator (audited as `ai`, hash checked) and
-    /// reports like any engine call, with [`Msg::Done`].
-    pub fn approve(&self, label: String, pending: Pending, tx: mpsc::UnboundedSender<Msg>) {
+    /// A person's yes or no to a card of this dashboard's operator. A yes runs through the
+    /// operator (audited as `ai`, hash checked) and reports like any engine call, with
+    /// [`Msg::Done`]; both are recorded in the session when there is one, so the proposal
+    /// does not wait in the approvals list after it was decided here.
+    pub fn decide(
+        &self,
+        label: String,
+        pending: Pending,
+        approve: bool,
+        tx: mpsc::UnboundedSender<Msg>,
+    ) {
         let operator = self.operator.clone();
+        let record = self
+            .sessions
+            .as_ref()
+            .map(|s| (s.store.clone(), s.current.clone()));
         tokio::spawn(async move {
-            let result = operator.approve(&pending).await.map(|value| {
-                value
-                    .get("summary")
-                    .and_then(|s| s.as_str())
-                    .map_or_else(|| format!("{label}: done"), str::to_string)
+            let result = match record {
+                Some((store, current)) => {
+                    settle_here(&operator, &store, &current, &pending, approve).await
+                }
+                None if approve => operator
+                    .approve(&pending)
+                    .await
+                    .map(|value| approval::summary_of(&value)),
+                None => return,
+            };
+            if approve {
+                let _ = tx.send(Msg::Done {
+                    label,
+                    result,
+                    hints: Vec::new(),
+                });
+            } else if let Err(e) = result {
+                let _ = tx.send(Msg::Done {
+                    label,
+                    result: Err(e),
+                    hints: Vec::new(),
+                });
+            }
+        });
+    }
+
+    /// A person's yes or no, from the approvals list, to a proposal waiting in the store.
+    /// A yes runs it exactly as stored (hash checked), audited as the face that asked.
+    pub fn decide_stored(&self, id: String, approve: bool, tx: mpsc::UnboundedSender<Msg>) {
+        let label = format!("proposal {id}");
+        let Some(sessions) = &self.sessions else {
+            let _ = tx.send(Msg::Done {
+                label,
+                result: Err("no session store is open here".to_string()),
+                hints: Vec::new(),
             });
+            return;
+        };
+        let (store, socket, root) = (
+            sessions.store.clone(),
+            sessions.socket.clone(),
+            sessions.root.clone(),
+        );
+        tokio::spawn(async move {
+            let result = decide_in_store(&store, &socket, &root, &id, approve).await;
             let _ = tx.send(Msg::Done {
                 label,
                 result,
@@ -142,9 +321,136 @@ impl Turns {
             });
         });
     }
+
+    /// The engine's own dry run of `call`, for a confirmation the dashboard opened from a
+    /// key (its first lines are the dashboard's estimate from the status it has).
+    pub fn preview(&self, call: crate::api::Call, tx: mpsc::UnboundedSender<Msg>) {
+        let operator = self.operator.clone();
+        tokio::spawn(async move {
+            let hash = crate::ai::proposal::call_hash(&call);
+            let pending = operator.propose(call).await;
+            let _ = tx.send(Msg::Previewed {
+                hash,
+                lines: pending.proposal.lines,
+            });
+        });
+    }
+}
+
+/// Records what a person asked, in the session under way (made now if there is none);
+/// `None` (and a notice) when the store refuses, and the turn runs unrecorded.
+fn begin_turn(
+    store: &SessionStore,
+    current: &Mutex<Option<SessionId>>,
+    operator: &Operator,
+    text: &str,
+    forward: &mpsc::UnboundedSender<Msg>,
+) -> Option<SessionId> {
+    let result = session_of(store, current, operator).and_then(|session| {
+        store
+            .append(
+                session,
+                &SessionEntry::User {
+                    text: text.to_string(),
+                },
+            )
+            .map(|_| session)
+            .map_err(|e| e.to_string())
+    });
+    match result {
+        Ok(session) => Some(session),
+        Err(e) => {
+            let _ = forward.send(Msg::Done {
+                label: "session".to_string(),
+                result: Err(format!("this turn is not kept in the session: {e}")),
+                hints: Vec::new(),
+            });
+            None
+        }
+    }
+}
+
+fn session_of(
+    store: &SessionStore,
+    current: &Mutex<Option<SessionId>>,
+    operator: &Operator,
+) -> Result<SessionId, String> {
+    let mut current = lock(current);
+    if let Some(id) = *current {
+        return Ok(id);
+    }
+    let info = operator.answerer();
+    let id = store
+        .create(Face::Dashboard, &info.kind, &info.model)
+        .map_err(|e| e.to_string())?;
+    *current = Some(id);
+    Ok(id)
+}
+
+/// A person at this dashboard.
+fn dashboard_decision() -> Decision {
+    Decision {
+        face: Face::Dashboard,
+        by: crate::core::identity::operator_name(),
+    }
+}
+
+/// Settles a card of this dashboard in the store. A card answered before its turn ended
+/// (and was recorded) is stored first, so the decision always has its proposal.
+async fn settle_here(
+    operator: &Operator,
+    store: &SessionStore,
+    current: &Mutex<Option<SessionId>>,
+    pending: &Pending,
+    approve: bool,
+) -> Result<String, String> {
+    let id: ProposalId = pending.id.parse()?;
+    if store.proposal(&id).is_err() {
+        let session = session_of(store, current, operator)?;
+        let entry = setup::proposal_entry(pending).map_err(|e| e.to_string())?;
+        store
+            .append(session, &SessionEntry::Proposal(entry))
+            .map_err(|e| e.to_string())?;
+    }
+    let settled = setup::settle(operator, store, pending, approve, &dashboard_decision()).await;
+    match settled.status {
+        crate::ai::session::ProposalStatus::Ran => Ok(settled.outcome.unwrap_or_default()),
+        crate::ai::session::ProposalStatus::Rejected => match settled.outcome {
+            Some(e) => Err(e),
+            None => Ok("rejected".to_string()),
+        },
+        _ => Err(settled
+            .outcome
+            .unwrap_or_else(|| "it did not run".to_string())),
+    }
+}
+
+async fn decide_in_store(
+    store: &SessionStore,
+    socket: &Path,
+    root: &Path,
+    id: &str,
+    approve: bool,
+) -> Result<String, String> {
+    let id: ProposalId = id.parse()?;
+    if !approve {
+        return approval::reject(store, &id, &dashboard_decision())
+            .map(|_| "rejected; it will not run".to_string())
+            .map_err(|e| e.to_string());
+    }
+    let record = approval::waiting(store, &id).map_err(|e| e.to_string())?;
+    let tools = Tools::new(
+        socket.to_path_buf(),
+        root.to_path_buf(),
+        approval::audit_face(&record),
+    );
+    let approved = approval::approve(store, &tools, &id, &dashboard_decision())
+        .await
+        .map_err(|e| e.to_string())?;
+    approved.outcome.map(|value| approval::summary_of(&value))
 }
 
 /// The history, even if a turn panicked while holding it (it holds it only to copy).
-fn lock(history: &Mutex<Vec<Message>>) -> std::sync::MutexGuard<'_, Vec<Message>> {
-    history.lock().unwrap_or_else(|e| e.into_inner())
+fn lock<T>(value: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    value.lock().unwrap_or_else(|e| e.into_inner())
 }

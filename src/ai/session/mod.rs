@@ -428,7 +428,21 @@ impl SessionStore {
         Ok(out)
     }
 
-    /// The most recently active session, which the dashboard reopens.
+    /// The most recently active session of `face`: the dashboard reopens its own last
+    /// conversation, not one a script had through `naap chat`.
+    pub fn last_of(&self, face: Face) -> Result<Option<SessionId>, SessionError> {
+        let conn = self.conn();
+        conn.query_row(
+            "SELECT id FROM sessions WHERE face = ?1 ORDER BY activity DESC LIMIT 1",
+            [face.to_string()],
+            |r| r.get(0),
+        )
+        .optional()
+        .map(|id| id.map(SessionId))
+        .map_err(self.err("finding the last session"))
+    }
+
+    /// The most recently active session, which `naap chat --resume` continues.
     pub fn last(&self) -> Result<Option<SessionId>, SessionError> {
         let conn = self.conn();
         conn.query_row(
@@ -568,7 +582,8 @@ fn parse_face(text: &str) -> Option<Face> {
 }
 
 const PROPOSAL_SELECT: &str = "SELECT id, session_id, seq, created_ms, call, preview,
-    argument_hash, status, outcome, decided_face, decided_by, decided_ms FROM proposals";
+    argument_hash, status, outcome, decided_face, decided_by, decided_ms,
+    (SELECT face FROM sessions WHERE sessions.id = proposals.session_id) FROM proposals";
 
 struct ProposalRow {
     id: String,
@@ -583,6 +598,7 @@ struct ProposalRow {
     decided_face: Option<String>,
     decided_by: Option<String>,
     decided_ms: Option<i64>,
+    session_face: Option<String>,
 }
 
 impl ProposalRow {
@@ -600,6 +616,7 @@ impl ProposalRow {
             decided_face: r.get(9)?,
             decided_by: r.get(10)?,
             decided_ms: r.get(11)?,
+            session_face: r.get(12)?,
         })
     }
 
@@ -626,8 +643,12 @@ impl ProposalRow {
             }),
             _ => None,
         };
+        let face = self.session_face.as_deref().unwrap_or("cli");
+        let face = parse_face(face)
+            .ok_or_else(|| bad(format!("session {session}'s face `{face}` is unknown")))?;
         Ok(ProposalRecord {
             session,
+            face,
             seq: self.seq.max(0) as u64,
             created: time(self.created),
             proposal: ProposalEntry {

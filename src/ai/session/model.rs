@@ -286,6 +286,9 @@ pub struct Session {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProposalRecord {
     pub session: SessionId,
+    /// The face of that session: who asked for the change.
+    #[serde(default)]
+    pub face: Face,
     /// Its entry's place in the session.
     pub seq: u64,
     pub created: DateTime<Utc>,

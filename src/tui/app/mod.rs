@@ -3,7 +3,7 @@
 //! (engine calls to make) for the event loop to run; rendering reads the state only.
 
 mod alerts;
-
+mod approvals;
 mod deploy;
 mod operator;
 #[cfg(test)]
@@ -21,6 +21,7 @@ pub use silence::SilenceForm;
 pub use traffic::{FINE_STEP, STEP, TrafficEdit};
 
 use crate::ai::operator::{OperatorEvent, Pending};
+use crate::ai::session::ProposalRecord;
 use crate::ai::transcript::Transcript;
 use crate::api::protocol::Call;
 use crate::core::engine::{EngineEvent, PluginStatus, StatusReport};
@@ -94,6 +95,14 @@ pub enum Msg {
         turn: u64,
         result: Result<(), String>,
     },
+    /// The engine's dry run for the confirmation of the call hashed `hash`.
+    Previewed {
+        hash: String,
+        lines: Vec<String>,
+    },
+    /// The proposals waiting in the session store (an MCP client's, `naap chat`'s, an
+    /// earlier dashboard's), or why they cannot be read.
+    Waiting(Result<Vec<ProposalRecord>, String>),
     /// Time passes (countdowns, fading notices).
     Tick(DateTime<Utc>),
     /// The terminal changed size.
@@ -125,6 +134,22 @@ pub enum Effect {
         label: String,
         pending: Pending,
     },
+    /// A person said no to an operator proposal: record it; nothing runs.
+    Reject {
+        label: String,
+        pending: Pending,
+    },
+    /// A person's yes or no, from the approvals list, to stored proposal `id`; report
+    /// with [`Msg::Done`].
+    DecideStored {
+        id: String,
+        approve: bool,
+    },
+    /// Ask the engine for its dry run of `call` ([`Msg::Previewed`]) for the confirmation
+    /// on screen.
+    Preview {
+        call: Call,
+    },
     Quit,
 }
 
@@ -144,6 +169,8 @@ pub enum Overlay {
     Silence(SilenceForm),
     /// Deploying the selected plugin: version and strategy.
     Deploy(DeployForm),
+    /// The proposals waiting in the session store, with the one selected.
+    Approvals(usize),
 }
 
 /// The lists `/` narrows (elsewhere it filters the logs).
@@ -195,6 +222,8 @@ pub struct App {
     pub input: TextArea<'static>,
     /// Who answers, the turn under way, its tokens and proposals.
     pub op: OperatorState,
+    /// Proposals waiting in the session store for a person, oldest first.
+    pub waiting: Vec<ProposalRecord>,
 }
 
 impl App {
@@ -224,6 +253,7 @@ impl App {
             operator: Transcript::default(),
             input: TextArea::default(),
             op: OperatorState::default(),
+            waiting: Vec::new(),
         }
     }
 
@@ -282,6 +312,14 @@ impl App {
             }
             Msg::Operator { .. } | Msg::TurnEnded { .. } => {
                 self.on_operator_msg(msg);
+                Vec::new()
+            }
+            Msg::Previewed { hash, lines } => {
+                self.previewed(&hash, lines);
+                Vec::new()
+            }
+            Msg::Waiting(list) => {
+                self.on_waiting(list);
                 Vec::new()
             }
             Msg::Tick(now) => {
@@ -403,6 +441,7 @@ impl App {
             Overlay::Find(list, text) => return self.on_find_key(key, list, text),
             Overlay::Silence(form) => return self.on_silence_key(key, form),
             Overlay::Deploy(form) => return self.on_deploy_key(key, form),
+            Overlay::Approvals(at) => return self.on_approvals_key(key, at),
         }
         if self.focus == Pane::Operator {
             return self.on_operator_key(key);
@@ -418,6 +457,7 @@ impl App {
         match action {
             Action::Quit => return vec![Effect::Quit],
             Action::Help => self.overlay = Overlay::Help,
+            Action::Approvals => self.open_approvals(),
             Action::CommandLine => self.overlay = Overlay::Command(String::new()),
             Action::Filter if self.focus == Pane::Plugins => {
                 self.overlay = Overlay::Find(ListKind::Plugins, self.plugin_filter.clone());
@@ -478,7 +518,12 @@ impl App {
             Action::Rollback | Action::IncidentRollback => {
                 if let Some(plugin) = self.plugin() {
                     let incident = action == Action::IncidentRollback;
-                    self.overlay = Overlay::Confirm(Proposal::rollback(plugin, incident));
+                    let card = Proposal::rollback(plugin, incident);
+                    // The card shows at once; the engine's dry run replaces its lines
+                    // when it answers.
+                    let call = card.call.clone();
+                    self.overlay = Overlay::Confirm(card);
+                    return vec![Effect::Preview { call }];
                 }
             }
             Action::Deploy => {

@@ -129,10 +129,15 @@ impl App {
             None => return Vec::new(),
         };
         if !yes {
-            if let Some((_, state)) = self.operator.waiting_mut() {
-                *state = CardState::Rejected;
-            }
-            return Vec::new();
+            let Some((card, state)) = self.operator.waiting_mut() else {
+                return Vec::new();
+            };
+            *state = CardState::Rejected;
+            let label = card.label.clone();
+            // The operator's proposal is recorded as rejected, so it does not wait on.
+            return pending
+                .map(|pending| vec![Effect::Reject { label, pending }])
+                .unwrap_or_default();
         }
         if pending.is_some() && !self.op.runnable {
             self.notify(
@@ -236,9 +241,10 @@ impl App {
                 name,
                 arguments,
             } => {
-                let line = self
-                    .operator
-                    .note(Speaker::Tool, tool_line(&name, &arguments));
+                let line = self.operator.note(
+                    Speaker::Tool,
+                    crate::ai::transcript::tool_line(&name, &arguments),
+                );
                 self.op.tool_lines.insert(id, line);
             }
             OperatorEvent::ToolResult {
@@ -277,23 +283,4 @@ impl App {
     pub fn operator_notice(&mut self, text: String) {
         self.operator.note(Speaker::Notice, text);
     }
-}
-
-/// A tool call as one short line: the call as a person reads it (`status checkout`), or
-/// the workspace tool with its arguments.
-fn tool_line(name: &str, arguments: &serde_json::Value) -> String {
-    if let Ok(call) = crate::api::catalog::call_from_tool(name, arguments) {
-        return crate::ai::proposal::label_of(&call);
-    }
-    let mut words = vec![name.to_string()];
-    if let Some(args) = arguments.as_object() {
-        for (key, value) in args {
-            match value {
-                serde_json::Value::String(s) => words.push(format!("{key}={s}")),
-                serde_json::Value::Null => {}
-                other => words.push(format!("{key}={other}")),
-            }
-        }
-    }
-    words.join(" ")
 }

@@ -198,8 +198,11 @@ fn a_proposal_from_the_model_becomes_a_card_that_runs_through_the_operator_on_ye
         }]
     );
     assert_eq!(app.in_flight, ["rollback shop"]);
-    // n rejects the next one; nothing is sent.
-    assert!(app.update(key("n")).is_empty());
+    // n rejects the next one: recorded as rejected, nothing is sent to the engine.
+    assert!(matches!(
+        &app.update(key("n"))[..],
+        [Effect::Reject { label, .. }] if label == "rollback checkout"
+    ));
     app.update(Msg::Done {
         label: "rollback shop".into(),
         result: Ok("shop: all traffic to blue v1.0.0".into()),
@@ -235,7 +238,7 @@ fn in_suggest_mode_a_card_is_shown_but_y_does_not_run_it() {
     assert!(notice.text.contains("not runnable here"), "{notice:?}");
     let (_, state) = app.operator.waiting_mut().cloned().expect("still shown");
     assert_eq!(state, CardState::Waiting);
-    assert!(app.update(key("n")).is_empty());
+    assert!(matches!(&app.update(key("n"))[..], [Effect::Reject { .. }]));
     assert!(!app.operator.has_waiting());
 }
 

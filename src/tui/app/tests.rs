@@ -106,7 +106,12 @@ fn esc_discards_pending_weights_and_unchanged_weights_send_nothing() {
 #[test]
 fn rollback_asks_first_and_names_what_will_happen() {
     let mut app = app();
-    assert!(app.update(key("r")).is_empty());
+    // The card shows at once; the engine is asked for its dry run, nothing else.
+    let effects = app.update(key("r"));
+    assert!(
+        matches!(&effects[..], [Effect::Preview { call: Call::Rollback(r) }] if !r.dry_run),
+        "{effects:?}"
+    );
     let Overlay::Confirm(c) = &app.overlay else {
         panic!("no confirmation: {:?}", app.overlay);
     };
@@ -114,6 +119,23 @@ fn rollback_asks_first_and_names_what_will_happen() {
         c.lines[0].contains("all traffic to green v2.0.0, warm"),
         "{:?}",
         c.lines
+    );
+    // The engine's dry run replaces the estimate, for this card only.
+    let hash = c.hash();
+    app.update(Msg::Previewed {
+        hash: "another call".into(),
+        lines: vec!["not this one".into()],
+    });
+    app.update(Msg::Previewed {
+        hash,
+        lines: vec!["would roll back shop: all traffic moves to green 2.0.0".into()],
+    });
+    let Overlay::Confirm(c) = &app.overlay else {
+        panic!("no confirmation: {:?}", app.overlay);
+    };
+    assert_eq!(
+        c.lines,
+        ["would roll back shop: all traffic moves to green 2.0.0"]
     );
     // A stray key does not answer; n cancels.
     app.update(key("x"));
@@ -471,9 +493,13 @@ fn the_operator_proposes_actions_as_cards_and_acts_only_on_yes() {
     let (_, state) = app.operator.entries.last().unwrap().card.clone().unwrap();
     assert!(matches!(state, crate::ai::transcript::CardState::Done(_)));
 
-    // n declines; nothing is sent.
+    // n declines: recorded, nothing is sent to the engine.
     ask(&mut app, "roll back shop");
-    assert!(app.update(key("n")).is_empty());
+    assert!(
+        app.update(key("n"))
+            .iter()
+            .all(|e| matches!(e, Effect::Reject { .. }))
+    );
     let (_, state) = app.operator.entries.last().unwrap().card.clone().unwrap();
     assert_eq!(state, crate::ai::transcript::CardState::Rejected);
 }

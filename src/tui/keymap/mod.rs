@@ -101,6 +101,7 @@ actions! {
     FocusPrev @ Global = "focus_prev" ["backtab"] "focus the previous pane";
     Zoom @ Global = "zoom" ["z"] "zoom the focused pane to full screen and back";
     FocusOperator @ Global = "operator" ["o"] "talk to the operator (esc leaves, or first stops its answer)";
+    Approvals @ Global = "approvals" ["A"] "proposals waiting for a yes (from MCP, naap chat, earlier sessions)";
     Up @ Plugins = "up" ["up", "k"] "select the previous plugin";
     Down @ Plugins = "down" ["down", "j"] "select the next plugin";
     Traffic @ Plugins = "traffic" ["t"] "adjust the traffic sliders";

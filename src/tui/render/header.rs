@@ -50,6 +50,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 fg(theme, Paint::Title).add_modifier(Modifier::BOLD),
             ),
             Span::styled(format!("{clock}  "), fg(theme, Paint::Muted)),
+            // Before the workspace's details: on a narrow terminal it must not be cut.
+            waiting(app),
             Span::styled(
                 report.engine.workspace.clone(),
                 fg(theme, Paint::Foreground),
@@ -72,4 +74,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
         Paragraph::new(line).style(Style::new().bg(theme.color(Paint::SelectionBg))),
         area,
     );
+}
+
+/// How many proposals wait for a person, in the warning colour, with the key that lists
+/// them; nothing when none does.
+fn waiting(app: &App) -> Span<'static> {
+    let theme = &app.theme;
+    match app.waiting.len() {
+        0 => Span::raw(""),
+        n => Span::styled(
+            format!(
+                "⚑ {n} waiting for a yes{}  ",
+                app.keymap
+                    .keys_of(crate::tui::keymap::Action::Approvals)
+                    .first()
+                    .map(|k| format!(" ({k})"))
+                    .unwrap_or_default()
+            ),
+            fg(theme, Paint::AlertPending).add_modifier(Modifier::BOLD),
+        ),
+    }
 }

@@ -7,6 +7,7 @@
 //! column. A zoomed pane takes everything but the header and the status line.
 
 mod alerts;
+mod approvals;
 mod header;
 mod logs;
 mod metrics;
@@ -97,6 +98,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         }
         Overlay::Silence(form) => overlay::silence(frame, body, app, form),
         Overlay::Deploy(form) => overlay::deploy(frame, body, app, form),
+        Overlay::Approvals(at) => approvals::draw(frame, body, app, *at),
     }
 }
 

@@ -264,3 +264,49 @@ fn control_characters_in_a_log_line_are_shown_escaped() {
         "no raw control byte reaches the terminal"
     );
 }
+
+#[test]
+fn approvals_list_80x24() {
+    use crate::ai::session::{ProposalEntry, ProposalRecord, ProposalStatus, SessionId};
+    let mut app = busy_app();
+    let waiting = |id: &str, face, call: serde_json::Value, preview: &str, secs: i64| {
+        ProposalRecord {
+            session: SessionId(1),
+            face,
+            seq: 1,
+            created: now() - chrono::Duration::seconds(secs),
+            proposal: ProposalEntry {
+                id: id.parse().unwrap(),
+                call,
+                preview: vec![preview.to_string()],
+                argument_hash: String::new(),
+                status: ProposalStatus::Waiting,
+                outcome: None,
+                decided: None,
+            },
+        }
+    };
+    app.update(Msg::Waiting(Ok(vec![
+        waiting(
+            "p-mcp0001",
+            crate::core::types::Face::Mcp,
+            serde_json::json!({"method": "rollback", "params": {"plugin": "shop"}}),
+            "would roll back shop: all traffic moves to blue 1.0.0, which is warm (one weight flip, no restart)",
+            95,
+        ),
+        waiting(
+            "p-chat0002",
+            crate::core::types::Face::Cli,
+            serde_json::json!({"method": "traffic", "params": {"plugin": "checkout", "weights": {"blue": 90, "green": 10}}}),
+            "would set checkout traffic: blue 100% → 90%, green 0% → 10%",
+            7200,
+        ),
+    ])));
+    let header = screen(&app, 80, 24);
+    assert!(
+        header.lines().next().unwrap().contains("2 waiting for a yes (A)"),
+        "{header}"
+    );
+    app.update(Msg::Key("A".parse().unwrap()));
+    insta::assert_snapshot!(screen(&app, 80, 24));
+}
