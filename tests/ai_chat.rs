@@ -197,10 +197,21 @@ async fn retries_a_429_reports_a_cut_stream_and_falls_back_to_offline_when_down(
         Reply::error(429, "slow down").header("retry-after", "0"),
         openai_text(&["all good"]),
     ]);
+    // The model's price, written down: each turn says what it cost.
+    std::fs::write(
+        ws.path().join("no-user-ai.toml"),
+        "input_price = 1000.0\noutput_price = 0\n",
+    )
+    .expect("write ai.toml");
     let out = chat(&ws, &fake.openai_base(), &["how is shop?", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(json_of(&out)["answer"], "all good");
+    let turn = json_of(&out);
+    assert_eq!(turn["answer"], "all good");
     assert_eq!(fake.requests().len(), 2);
+    // 11 input tokens at $1000 per million.
+    let cost = turn["cost_usd"].as_f64().expect("a cost");
+    assert!((cost - 0.011).abs() < 1e-9, "{turn:#}");
+    std::fs::remove_file(ws.path().join("no-user-ai.toml")).expect("remove ai.toml");
 
     // A stream cut after some text: the answer is incomplete and says so (exit 1).
     let fake = FakeLlm::with([openai_text(&["shop is ", "fine", " and more"]).cut_after(3)]);

@@ -134,6 +134,35 @@ pub struct AiConfig {
     /// Failed requests in a row before the provider is not tried for `breaker_cooldown`.
     pub breaker_failures: u32,
     pub breaker_cooldown: Duration,
+    /// What the model costs, when the person wrote it down: the face shows a turn's cost.
+    pub price: Option<Price>,
+    /// Rounds of fixing a candidate whose gates fail before it is handed to a person.
+    pub heal_attempts: u32,
+}
+
+/// A cost as a person reads it: `$0.0123`, `$1.20`.
+pub fn dollars(cost: f64) -> String {
+    if cost < 0.01 {
+        format!("${cost:.4}")
+    } else {
+        format!("${cost:.2}")
+    }
+}
+
+/// A model's price in US dollars per million tokens (`input_price`, `output_price`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Price {
+    pub input_per_mtok: f64,
+    pub output_per_mtok: f64,
+}
+
+impl Price {
+    /// The cost of `usage` at this price.
+    pub fn cost(&self, usage: &super::provider::Usage) -> f64 {
+        (usage.input_tokens as f64 * self.input_per_mtok
+            + usage.output_tokens as f64 * self.output_per_mtok)
+            / 1_000_000.0
+    }
 }
 
 impl AiConfig {
@@ -149,6 +178,8 @@ impl AiConfig {
             max_tokens: 4096,
             breaker_failures: 3,
             breaker_cooldown: Duration::from_secs(30),
+            price: None,
+            heal_attempts: 3,
         }
     }
 
@@ -296,6 +327,9 @@ struct Layer {
     max_tokens: Option<u32>,
     breaker_failures: Option<u32>,
     breaker_cooldown: Option<Duration>,
+    input_price: Option<f64>,
+    output_price: Option<f64>,
+    heal_attempts: Option<u32>,
 }
 
 impl Layer {
@@ -305,6 +339,9 @@ impl Layer {
                 self.model = None;
                 self.base_url = None;
                 self.api_key_env = None;
+                // A price is the price of a model.
+                self.input_price = None;
+                self.output_price = None;
             }
             self.provider = Some(provider);
         }
@@ -321,6 +358,9 @@ impl Layer {
         over(&mut self.max_tokens, upper.max_tokens);
         over(&mut self.breaker_failures, upper.breaker_failures);
         over(&mut self.breaker_cooldown, upper.breaker_cooldown);
+        over(&mut self.input_price, upper.input_price);
+        over(&mut self.output_price, upper.output_price);
+        over(&mut self.heal_attempts, upper.heal_attempts);
     }
 
     fn resolve(self) -> AiConfig {
@@ -339,6 +379,15 @@ impl Layer {
             max_tokens: self.max_tokens.unwrap_or(defaults.max_tokens),
             breaker_failures: self.breaker_failures.unwrap_or(defaults.breaker_failures),
             breaker_cooldown: self.breaker_cooldown.unwrap_or(defaults.breaker_cooldown),
+            // Either price alone is a price of zero for the other side.
+            price: match (self.input_price, self.output_price) {
+                (None, None) => None,
+                (input, output) => Some(Price {
+                    input_per_mtok: input.unwrap_or(0.0),
+                    output_per_mtok: output.unwrap_or(0.0),
+                }),
+            },
+            heal_attempts: self.heal_attempts.unwrap_or(defaults.heal_attempts),
         }
     }
 }
@@ -351,7 +400,7 @@ enum Section {
     AiTable,
 }
 
-const KEYS: [&str; 9] = [
+const KEYS: [&str; 12] = [
     "provider",
     "model",
     "base_url",
@@ -361,6 +410,9 @@ const KEYS: [&str; 9] = [
     "max_tokens",
     "breaker_failures",
     "breaker_cooldown",
+    "input_price",
+    "output_price",
+    "heal_attempts",
 ];
 
 /// The layer in `file`; `None` when the file (or its `[ai]` table) does not exist.
@@ -469,6 +521,7 @@ fn read_table(t: &TableRef, r: &mut Report) -> Layer {
         ("max_retries", &mut layer.max_retries, 0, 10),
         ("max_tokens", &mut layer.max_tokens, 1, 1_000_000),
         ("breaker_failures", &mut layer.breaker_failures, 1, 100),
+        ("heal_attempts", &mut layer.heal_attempts, 0, 10),
     ] {
         if let Some(value) = t.integer(r, key).value() {
             let n = *value.get_ref();
@@ -480,6 +533,24 @@ fn read_table(t: &TableRef, r: &mut Report) -> Layer {
                     format!("{n} is out of range"),
                     format!("use a whole number from {min} to {max}"),
                 ),
+            }
+        }
+    }
+    for (key, slot) in [
+        ("input_price", &mut layer.input_price),
+        ("output_price", &mut layer.output_price),
+    ] {
+        if let Some(value) = t.float(r, key).value() {
+            let price = *value.get_ref();
+            if price.is_finite() && (0.0..=10_000.0).contains(&price) {
+                *slot = Some(price);
+            } else {
+                r.at(
+                    &value.span(),
+                    t.field(key),
+                    format!("{price} is not a price"),
+                    format!("write US dollars per million tokens, e.g. {key} = 0.15"),
+                );
             }
         }
     }
@@ -734,6 +805,39 @@ mod tests {
             ..AiOverrides::default()
         };
         assert_eq!(load_from(&s, &flags).unwrap().model, "from-flag");
+    }
+
+    #[test]
+    fn prices_give_a_turns_cost_and_a_bad_price_is_positioned() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = sources(
+            dir.path(),
+            Some(
+                "provider = \"openai\"\ninput_price = 0.15\noutput_price = 0.6\nheal_attempts = 5\n",
+            ),
+            None,
+        );
+        let config = load_from(&s, &AiOverrides::default()).unwrap();
+        assert_eq!(config.heal_attempts, 5);
+        let price = config.price.expect("a price");
+        let usage = crate::ai::provider::Usage {
+            input_tokens: 2_000_000,
+            output_tokens: 500_000,
+        };
+        assert!((price.cost(&usage) - 0.6).abs() < 1e-9);
+        assert_eq!(dollars(0.6), "$0.60");
+        assert_eq!(dollars(0.00042), "$0.0004");
+        assert_eq!(AiConfig::default().heal_attempts, 3);
+
+        let s = sources(
+            dir.path(),
+            Some("provider = \"openai\"\n\noutput_price = -1\n"),
+            None,
+        );
+        let found = problems(load_from(&s, &AiOverrides::default()));
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].line, 3, "{found:?}");
+        assert!(found[0].to_string().contains("output_price"), "{found:?}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! here, in code, on every tool call; everything bound for a provider passes the redactor
 //! in [`Operator::send`], the one boundary.
 
+use super::config::Price;
 use super::offline::{self, World};
 use super::policy::{Decision, Policy};
 use super::proposal::Proposal;
@@ -102,6 +103,8 @@ pub struct Turn {
     pub tool_calls: Vec<ToolRecord>,
     pub proposals: Vec<Pending>,
     pub usage: Usage,
+    /// What the turn cost, when the model's price is configured.
+    pub cost_usd: Option<f64>,
     pub notices: Vec<String>,
     /// Set when the answer is incomplete (the provider failed mid-way).
     pub error: Option<String>,
@@ -115,6 +118,7 @@ impl Turn {
             tool_calls: Vec::new(),
             proposals: Vec::new(),
             usage: Usage::default(),
+            cost_usd: None,
             notices: Vec::new(),
             error: None,
         }
@@ -126,6 +130,7 @@ pub struct Operator {
     tools: Tools,
     policy: Policy,
     redactor: Redactor,
+    price: Option<Price>,
 }
 
 impl Operator {
@@ -140,7 +145,17 @@ impl Operator {
             tools,
             policy,
             redactor,
+            price: None,
         }
+    }
+
+    /// The model's price, for the cost of each turn.
+    pub fn with_price(self, price: Option<Price>) -> Operator {
+        Operator { price, ..self }
+    }
+
+    pub fn price(&self) -> Option<Price> {
+        self.price
     }
 
     pub fn policy(&self) -> &Policy {
@@ -363,6 +378,7 @@ impl Operator {
                 });
             }
         }
+        turn.cost_usd = self.price.map(|p| p.cost(&turn.usage));
         let _ = events.send(OperatorEvent::Usage(turn.usage)).await;
         Ok(turn)
     }

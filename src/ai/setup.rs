@@ -41,14 +41,7 @@ pub fn operator_for(
         .as_deref()
         .and_then(|v| std::env::var(v).ok())
         .filter(|k| !k.trim().is_empty());
-    Ok(assemble(
-        root,
-        state_dir,
-        face,
-        settings.mode,
-        provider,
-        key,
-    ))
+    Ok(assemble(root, state_dir, face, settings.mode, provider, key).with_price(config.price))
 }
 
 /// [`operator_for`], but a broken AI configuration falls back to the offline operator,
@@ -174,7 +167,7 @@ pub fn record_turn(
         &SessionEntry::Usage(TurnUsage {
             input_tokens: turn.usage.input_tokens,
             output_tokens: turn.usage.output_tokens,
-            cost_usd: None,
+            cost_usd: turn.cost_usd,
         }),
     )?;
     Ok(())

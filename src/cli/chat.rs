@@ -41,6 +41,9 @@ struct TurnView<'a> {
     tool_calls: &'a [crate::ai::operator::ToolRecord],
     proposals: Vec<ProposalView<'a>>,
     usage: crate::ai::provider::Usage,
+    /// US dollars, when the model's price is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<f64>,
     notices: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<&'a str>,
@@ -212,6 +215,7 @@ async fn finish(
             tool_calls: &turn.tool_calls,
             proposals: views,
             usage: turn.usage,
+            cost_usd: turn.cost_usd,
             notices: &turn.notices,
             error: turn.error.as_deref(),
         })?;
@@ -271,8 +275,12 @@ fn footer(turn: &Turn) {
     } else {
         format!("{} {}", by.kind, by.model)
     };
+    let cost = turn
+        .cost_usd
+        .map(|c| format!(" · {}", crate::ai::config::dollars(c)))
+        .unwrap_or_default();
     noteln!(
-        "— {model} · {} in / {} out tokens · {} tool call(s)",
+        "— {model} · {} in / {} out tokens{cost} · {} tool call(s)",
         turn.usage.input_tokens,
         turn.usage.output_tokens,
         turn.tool_calls.len()

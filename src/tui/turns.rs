@@ -101,6 +101,7 @@ impl Turns {
         let (operator, why_offline) = operator_for_dashboard(socket, root);
         app.op.answering = operator.answerer();
         app.op.runnable = operator.policy().proposals_runnable();
+        app.op.price = operator.price();
         let operator = Arc::new(operator);
         let state_dir = socket.parent().unwrap_or(root);
         let mut notices = Vec::new();

@@ -30,6 +30,8 @@ pub struct OperatorState {
     pub usage: Option<Usage>,
     /// Whether a person may run a proposal from here (`false` in suggest mode).
     pub runnable: bool,
+    /// The model's price, when configured: the title shows a turn's cost.
+    pub price: Option<crate::ai::config::Price>,
     next_turn: u64,
     /// The operator's proposals, each bound to the hash of its exact call.
     proposals: Vec<Pending>,
@@ -46,6 +48,7 @@ impl Default for OperatorState {
             turn: None,
             usage: None,
             runnable: true,
+            price: None,
             next_turn: 1,
             proposals: Vec::new(),
             tool_lines: HashMap::new(),

@@ -130,6 +130,12 @@ fn title(app: &App) -> String {
             " · {} in / {} out tokens",
             usage.input_tokens, usage.output_tokens
         ));
+        if let Some(price) = app.op.price {
+            title.push_str(&format!(
+                " · {}",
+                crate::ai::config::dollars(price.cost(&usage))
+            ));
+        }
     }
     title.push(' ');
     title

@@ -269,8 +269,8 @@ fn control_characters_in_a_log_line_are_shown_escaped() {
 fn approvals_list_80x24() {
     use crate::ai::session::{ProposalEntry, ProposalRecord, ProposalStatus, SessionId};
     let mut app = busy_app();
-    let waiting = |id: &str, face, call: serde_json::Value, preview: &str, secs: i64| {
-        ProposalRecord {
+    let waiting =
+        |id: &str, face, call: serde_json::Value, preview: &str, secs: i64| ProposalRecord {
             session: SessionId(1),
             face,
             seq: 1,
@@ -284,8 +284,7 @@ fn approvals_list_80x24() {
                 outcome: None,
                 decided: None,
             },
-        }
-    };
+        };
     app.update(Msg::Waiting(Ok(vec![
         waiting(
             "p-mcp0001",
@@ -304,7 +303,11 @@ fn approvals_list_80x24() {
     ])));
     let header = screen(&app, 80, 24);
     assert!(
-        header.lines().next().unwrap().contains("2 waiting for a yes (A)"),
+        header
+            .lines()
+            .next()
+            .unwrap()
+            .contains("2 waiting for a yes (A)"),
         "{header}"
     );
     app.update(Msg::Key("A".parse().unwrap()));
