@@ -487,7 +487,7 @@ impl Operator {
         let Some(dry) = catalog::dry_run_of(call) else {
             return Ok(Vec::new());
         };
-        let outcome = self.tools.engine(dry).await?;
+        let outcome = self.tools.engine_for_person(dry).await?;
         Ok(vec![
             outcome
                 .get("summary")

@@ -69,7 +69,13 @@ impl Tools {
 
     /// Sends one call to the engine as this face.
     pub async fn engine(&self, call: Call) -> Result<serde_json::Value, String> {
-        self.send(call, None).await
+        self.send(call, None, Reader::Model).await
+    }
+
+    /// [`Tools::engine`] for what a person reads (a proposal's dry run): an error is the
+    /// engine's message without the hints in the model's terms, since a face shows its own.
+    pub async fn engine_for_person(&self, call: Call) -> Result<serde_json::Value, String> {
+        self.send(call, None, Reader::Person).await
     }
 
     /// Runs the call of an approved proposal; the engine's audit names the proposal.
@@ -78,10 +84,15 @@ impl Tools {
         call: Call,
         proposal: &str,
     ) -> Result<serde_json::Value, String> {
-        self.send(call, Some(proposal)).await
+        self.send(call, Some(proposal), Reader::Model).await
     }
 
-    async fn send(&self, call: Call, proposal: Option<&str>) -> Result<serde_json::Value, String> {
+    async fn send(
+        &self,
+        call: Call,
+        proposal: Option<&str>,
+        reader: Reader,
+    ) -> Result<serde_json::Value, String> {
         let mut slot = self.client.lock().await;
         if slot.is_none() {
             let client = Client::connect(&self.socket, self.face)
@@ -98,7 +109,9 @@ impl Tools {
         };
         result.map_err(|e| match &e {
             // The engine's hints, in the model's terms: the call and parameters to use.
-            crate::api::ClientError::Api { message, hints, .. } if !hints.is_empty() => {
+            crate::api::ClientError::Api { message, hints, .. }
+                if !hints.is_empty() && reader == Reader::Model =>
+            {
                 format!("{message} ({})", crate::api::hint::for_model_all(hints))
             }
             crate::api::ClientError::Api { .. } => e.to_string(),
@@ -123,4 +136,11 @@ impl Tools {
             .await
             .map_err(|e| format!("the workspace tool failed: {e}"))?
     }
+}
+
+/// Who reads an engine error: a model gets the hints as calls to make.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Reader {
+    Model,
+    Person,
 }
