@@ -138,6 +138,9 @@ pub struct AiConfig {
     pub price: Option<Price>,
     /// Rounds of fixing a candidate whose gates fail before it is handed to a person.
     pub heal_attempts: u32,
+    /// How far the operator may go (`confirm`, `read-only`, `suggest`) where a face's flag
+    /// does not say: a team can make a workspace's operator read-only for every face.
+    pub mode: super::policy::Mode,
 }
 
 /// A cost as a person reads it: `$0.0123`, `$1.20`.
@@ -180,6 +183,7 @@ impl AiConfig {
             breaker_cooldown: Duration::from_secs(30),
             price: None,
             heal_attempts: 3,
+            mode: super::policy::Mode::Confirm,
         }
     }
 
@@ -330,6 +334,7 @@ struct Layer {
     input_price: Option<f64>,
     output_price: Option<f64>,
     heal_attempts: Option<u32>,
+    mode: Option<super::policy::Mode>,
 }
 
 impl Layer {
@@ -361,6 +366,7 @@ impl Layer {
         over(&mut self.input_price, upper.input_price);
         over(&mut self.output_price, upper.output_price);
         over(&mut self.heal_attempts, upper.heal_attempts);
+        over(&mut self.mode, upper.mode);
     }
 
     fn resolve(self) -> AiConfig {
@@ -388,6 +394,7 @@ impl Layer {
                 }),
             },
             heal_attempts: self.heal_attempts.unwrap_or(defaults.heal_attempts),
+            mode: self.mode.unwrap_or(defaults.mode),
         }
     }
 }
@@ -400,7 +407,7 @@ enum Section {
     AiTable,
 }
 
-const KEYS: [&str; 12] = [
+const KEYS: [&str; 13] = [
     "provider",
     "model",
     "base_url",
@@ -413,6 +420,7 @@ const KEYS: [&str; 12] = [
     "input_price",
     "output_price",
     "heal_attempts",
+    "mode",
 ];
 
 /// The layer in `file`; `None` when the file (or its `[ai]` table) does not exist.
@@ -479,6 +487,17 @@ fn read_table(t: &TableRef, r: &mut Report) -> Layer {
                 t.field("provider"),
                 format!("there is no provider `{}`", value.get_ref()),
                 did_you_mean(value.get_ref(), &ProviderKind::names()),
+            ),
+        }
+    }
+    if let Some(value) = t.string(r, "mode").value() {
+        match value.get_ref().parse::<super::policy::Mode>() {
+            Ok(mode) => layer.mode = Some(mode),
+            Err(message) => r.at(
+                &value.span(),
+                t.field("mode"),
+                message,
+                "write mode = \"confirm\", \"read-only\" or \"suggest\"",
             ),
         }
     }
@@ -828,6 +847,12 @@ mod tests {
         assert_eq!(dollars(0.6), "$0.60");
         assert_eq!(dollars(0.00042), "$0.0004");
         assert_eq!(AiConfig::default().heal_attempts, 3);
+        let s = sources(dir.path(), Some("mode = \"read-only\"\n"), None);
+        let config = load_from(&s, &AiOverrides::default()).unwrap();
+        assert_eq!(config.mode, crate::ai::policy::Mode::ReadOnly);
+        let s = sources(dir.path(), Some("mode = \"yolo\"\n"), None);
+        let found = problems(load_from(&s, &AiOverrides::default()));
+        assert!(found[0].to_string().contains("not a mode"), "{found:?}");
 
         let s = sources(
             dir.path(),

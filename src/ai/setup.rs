@@ -21,7 +21,8 @@ use std::path::Path;
 #[derive(Clone, Debug, Default)]
 pub struct FaceSettings {
     pub overrides: AiOverrides,
-    pub mode: Mode,
+    /// The mode asked for by a flag; `None` leaves it to `[ai] mode` (default confirm).
+    pub mode: Option<Mode>,
 }
 
 /// The operator for `face` on the workspace at `root`: the configured provider (or the
@@ -41,7 +42,8 @@ pub fn operator_for(
         .as_deref()
         .and_then(|v| std::env::var(v).ok())
         .filter(|k| !k.trim().is_empty());
-    Ok(assemble(root, state_dir, face, settings.mode, provider, key).with_price(config.price))
+    let mode = settings.mode.unwrap_or(config.mode);
+    Ok(assemble(root, state_dir, face, mode, provider, key).with_price(config.price))
 }
 
 /// [`operator_for`], but a broken AI configuration falls back to the offline operator,
@@ -56,7 +58,16 @@ pub fn operator_or_offline(
     match operator_for(root, state_dir, face, settings) {
         Ok(operator) => (operator, None),
         Err(e) => (
-            assemble(root, state_dir, face, settings.mode, None, None),
+            // The configuration did not load, so neither did its mode: of what is left, the
+            // flag's, else the default.
+            assemble(
+                root,
+                state_dir,
+                face,
+                settings.mode.unwrap_or_default(),
+                None,
+                None,
+            ),
             Some(format!(
                 "the configured model is not used: {e}\nThe offline operator answers."
             )),

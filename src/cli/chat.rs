@@ -115,11 +115,11 @@ fn settings(args: &ChatArgs) -> anyhow::Result<FaceSettings> {
             ..Default::default()
         },
         mode: if args.read_only {
-            Mode::ReadOnly
+            Some(Mode::ReadOnly)
         } else if args.suggest {
-            Mode::Suggest
+            Some(Mode::Suggest)
         } else {
-            Mode::Confirm
+            None
         },
     })
 }
