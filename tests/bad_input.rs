@@ -435,6 +435,12 @@ fn bad_cli_arguments_are_refused_clearly() {
         "{}",
         stderr(&out)
     );
+    // The CLI says what to run; the engine's message itself names no command.
+    assert!(
+        stderr(&out).contains("hint: start one with `naap serve`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

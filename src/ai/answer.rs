@@ -283,17 +283,30 @@ pub fn rollback_outlook(plugin: &PluginStatus) -> String {
     out.join("\n")
 }
 
-/// Whether an event kind records `action`.
-fn records(kind: &str, action: &Action) -> bool {
+/// Whether an event of `kind` records `action`: the engine's own kinds, matched exactly,
+/// so a new kind is a decision here and not a substring that happens to fit.
+fn records(kind: &EventKind, action: &Action) -> bool {
+    use EventKind as K;
     match action {
-        Action::Rollback => kind.contains("rolled_back") || kind.contains("rollback"),
-        Action::Deploy { .. } => kind.starts_with("deploy") || kind == "rollout",
-        Action::Promote => kind.contains("promot") || kind == "canary_step",
-        Action::Finish => kind == "deploy_succeeded" || kind.contains("promot"),
-        Action::Abort => kind.contains("abort"),
-        Action::Pause => kind.contains("held") || kind.contains("pause"),
-        Action::Resume => kind.contains("resum"),
-        Action::Traffic { .. } => kind.contains("traffic") || kind.contains("rolled_back"),
+        Action::Rollback => matches!(
+            kind,
+            K::RolledBack
+                | K::RollbackRedeploy
+                | K::AutoRollback
+                | K::RolloutRolledBackAfterRestart
+        ),
+        Action::Deploy { .. } => matches!(
+            kind,
+            K::DeployStarted | K::DeployWaiting | K::DeploySucceeded | K::DeployFailed
+        ),
+        Action::Promote => matches!(kind, K::RolloutPromoted | K::CanaryStep),
+        Action::Finish => matches!(kind, K::DeploySucceeded | K::RolloutPromoted),
+        Action::Abort => matches!(kind, K::RolloutAborted),
+        Action::Pause => matches!(kind, K::RolloutHeld | K::RolloutPaused),
+        Action::Resume => matches!(kind, K::RolloutResumed | K::RolloutResumedAfterRestart),
+        Action::Traffic { .. } => {
+            matches!(kind, K::TrafficChanged | K::RolledBack | K::AutoRollback)
+        }
     }
 }
 
@@ -307,7 +320,7 @@ pub fn history(plugin: &PluginStatus, about: Option<&Action>, events: &[EventRec
         .collect();
     let matching: Vec<&&EventRecord> = own
         .iter()
-        .filter(|e| about.is_none_or(|a| records(e.kind.as_str(), a)))
+        .filter(|e| about.is_none_or(|a| records(&e.kind, a)))
         .take(5)
         .collect();
     let mut out = Vec::new();

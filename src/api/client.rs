@@ -24,12 +24,11 @@ const START_OUTPUT_LINES: usize = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error(
-        "no naap engine runs for this workspace (no socket at {0})\n  hint: start one with `naap serve`, or run the command without --no-start"
-    )]
+    // What to do about these is said by each face (the CLI: `naap serve`, `naap stop`).
+    #[error("no naap engine runs for this workspace (no socket at {0})")]
     NoEngine(PathBuf),
     #[error(
-        "engine pid {pid} runs but its socket {} is gone\n  hint: it binds a new one within a second or two; if it does not, `naap stop` stops it through its pid",
+        "engine pid {pid} runs but its socket {} is gone; it binds a new one within a second or two",
         socket.display()
     )]
     SocketGone { pid: u32, socket: PathBuf },

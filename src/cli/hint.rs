@@ -12,6 +12,23 @@ pub fn hint_line(hints: &[Hint]) -> Option<String> {
     Some(format!("  hint: {}", phrases.join(", or ")))
 }
 
+/// What the CLI says under a client error: the engine's hints, or what to run when there
+/// is no engine to talk to.
+pub fn client_hint(error: &crate::api::ClientError) -> Option<String> {
+    use crate::api::ClientError;
+    match error {
+        ClientError::Api { hints, .. } => hint_line(hints),
+        ClientError::NoEngine(_) => Some(
+            "  hint: start one with `naap serve`, or run the command without --no-start"
+                .to_string(),
+        ),
+        ClientError::SocketGone { .. } => {
+            Some("  hint: if it does not, `naap stop` stops the engine through its pid".to_string())
+        }
+        _ => None,
+    }
+}
+
 /// One hint as a phrase naming the command line or the flag.
 pub fn for_cli(hint: &Hint) -> String {
     match hint {

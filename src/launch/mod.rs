@@ -114,8 +114,9 @@ fn finish(result: anyhow::Result<()>) -> ExitCode {
                 return ExitCode::from(exit.0);
             }
             noteln!("naap: {e:#}");
-            if let Some(crate::api::ClientError::Api { hints, .. }) = e.downcast_ref()
-                && let Some(line) = cli::hint::hint_line(hints)
+            if let Some(line) = e
+                .downcast_ref::<crate::api::ClientError>()
+                .and_then(cli::hint::client_hint)
             {
                 noteln!("{line}");
             }
