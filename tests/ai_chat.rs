@@ -396,3 +396,86 @@ async fn anthropic_and_ollama_answer_through_the_same_operator() {
         requests[1].raw_body
     );
 }
+
+/// A turn with a brief (iterate's) offers only its tools, and a tool the model calls
+/// outside them is refused, not run and not proposed; without a model it says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_briefed_turn_offers_and_runs_only_its_tools() {
+    use naap::ai::operator::Brief;
+    let ws = started();
+    let fake = FakeLlm::with([
+        openai_tool_calls(&[
+            ("call_s", "status", r#"{"plugin":"shop"}"#),
+            ("call_r", "rollback", r#"{"plugin":"shop"}"#),
+        ]),
+        openai_text(&["done"]),
+    ]);
+    let settings = naap::ai::setup::FaceSettings {
+        overrides: naap::ai::config::AiOverrides {
+            provider: Some(naap::ai::config::ProviderKind::OpenAi),
+            model: Some("fake-model".into()),
+            base_url: Some(fake.openai_base()),
+            ..Default::default()
+        },
+        mode: None,
+    };
+    let operator = naap::ai::setup::operator_for(
+        ws.path(),
+        &ws.state_dir(),
+        naap::core::types::Face::Ai,
+        &settings,
+    )
+    .expect("an operator");
+    let brief = Brief {
+        system: "edit the plugin".into(),
+        only: Some(vec!["status".into()]),
+        max_tokens: 4096,
+    };
+    let (tx, _rx) = tokio::sync::mpsc::channel(256);
+    let mut history = Vec::new();
+    let turn = operator
+        .work(&mut history, "look at shop", &brief, &tx)
+        .await
+        .expect("the model answers");
+    assert!(turn.proposals.is_empty(), "{turn:#?}");
+    let refused = turn
+        .tool_calls
+        .iter()
+        .find(|c| c.name == "rollback")
+        .expect("the rollback call is recorded");
+    assert!(
+        !refused.ok && refused.result.contains("not one of this turn's tools"),
+        "{refused:#?}"
+    );
+    assert!(turn.tool_calls.iter().any(|c| c.name == "status" && c.ok));
+    let first = &fake.requests()[0].body;
+    assert_eq!(first["messages"][0]["content"], "edit the plugin");
+    let offered: Vec<&str> = first["tools"]
+        .as_array()
+        .expect("tools")
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert_eq!(offered, ["status"]);
+    assert_eq!(ws.slot("shop", "blue")["weight"], 100, "nothing ran");
+
+    // No model: a briefed turn is refused, not answered by the offline router.
+    let offline = naap::ai::setup::operator_for(
+        ws.path(),
+        &ws.state_dir(),
+        naap::core::types::Face::Ai,
+        &naap::ai::setup::FaceSettings {
+            overrides: naap::ai::config::AiOverrides {
+                provider: Some(naap::ai::config::ProviderKind::Offline),
+                ..Default::default()
+            },
+            mode: None,
+        },
+    )
+    .expect("the offline operator");
+    let err = offline
+        .work(&mut Vec::new(), "make it faster", &brief, &tx)
+        .await
+        .expect_err("no model");
+    assert!(err.contains("cannot write code"), "{err}");
+}

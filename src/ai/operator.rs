@@ -30,6 +30,34 @@ const SYSTEM_PROMPT: &str = "You are the operator of naap, a console that deploy
 /// Upper bound on one answer's tokens.
 const MAX_ANSWER_TOKENS: u32 = 1024;
 
+/// What a turn is for: the system prompt, which tools it offers, how long an answer may
+/// be. The operator's own turns use [`Brief::operator`]; iterate brings its own (an
+/// editing prompt, the candidate's tools, room for whole files).
+#[derive(Clone, Debug)]
+pub struct Brief {
+    pub system: String,
+    /// The only tools offered (and accepted when called); `None`: every tool the policy
+    /// allows.
+    pub only: Option<Vec<String>>,
+    pub max_tokens: u32,
+}
+
+impl Brief {
+    pub fn operator() -> Brief {
+        Brief {
+            system: SYSTEM_PROMPT.to_string(),
+            only: None,
+            max_tokens: MAX_ANSWER_TOKENS,
+        }
+    }
+
+    fn offers(&self, tool: &str) -> bool {
+        self.only
+            .as_ref()
+            .is_none_or(|only| only.iter().any(|t| t == tool))
+    }
+}
+
 /// Who answered when no model did.
 pub fn offline_info() -> ProviderInfo {
     ProviderInfo {
@@ -183,7 +211,7 @@ impl Operator {
         let mut request = ChatRequest {
             system: SYSTEM_PROMPT.to_string(),
             messages,
-            tools: self.tools.specs(&self.policy),
+            tools: self.specs(&Brief::operator()),
             max_tokens: MAX_ANSWER_TOKENS,
         };
         self.redact(&mut request);
@@ -207,7 +235,10 @@ impl Operator {
         history.push(Message::User {
             text: text.to_string(),
         });
-        match self.model_turn(provider.as_ref(), history, events).await {
+        match self
+            .model_turn(provider.as_ref(), history, &Brief::operator(), events)
+            .await
+        {
             Ok(turn) => turn,
             Err(e) => {
                 // Nothing came from the model: the offline router answers, and says so.
@@ -221,6 +252,50 @@ impl Operator {
                     .await
             }
         }
+    }
+
+    /// A turn for `brief` (iterate's edits and fixes): like [`Operator::ask`], but with
+    /// no offline fallback, since the offline router cannot write code. An error says the
+    /// model could not be reached (or none is configured); `history` is then unchanged.
+    pub async fn work(
+        &self,
+        history: &mut Vec<Message>,
+        text: &str,
+        brief: &Brief,
+        events: &mpsc::Sender<OperatorEvent>,
+    ) -> Result<Turn, String> {
+        let Some(provider) = self.provider.clone() else {
+            return Err(
+                "no language model is configured ([ai] in naap.toml, ~/.config/naap/ai.toml or NAAP_AI_*); the offline operator cannot write code".to_string(),
+            );
+        };
+        let mark = history.len();
+        history.push(Message::User {
+            text: text.to_string(),
+        });
+        match self
+            .model_turn(provider.as_ref(), history, brief, events)
+            .await
+        {
+            Ok(turn) => Ok(turn),
+            Err(e) => {
+                history.truncate(mark);
+                let info = provider.info();
+                Err(format!(
+                    "{} ({}) is not answering: {e}",
+                    info.kind, info.model
+                ))
+            }
+        }
+    }
+
+    /// The tools `brief` offers under the policy.
+    fn specs(&self, brief: &Brief) -> Vec<super::provider::ToolSpec> {
+        self.tools
+            .specs(&self.policy)
+            .into_iter()
+            .filter(|spec| brief.offers(&spec.name))
+            .collect()
     }
 
     /// Runs an approved proposal, as this face (the operator), after checking it is the
@@ -266,6 +341,7 @@ impl Operator {
         &self,
         provider: &dyn Provider,
         history: &[Message],
+        brief: &Brief,
         offer_tools: bool,
         separator: &str,
         events: &mpsc::Sender<OperatorEvent>,
@@ -277,14 +353,14 @@ impl Operator {
         Option<StopReason>,
     ) {
         let mut request = ChatRequest {
-            system: SYSTEM_PROMPT.to_string(),
+            system: brief.system.clone(),
             messages: history.to_vec(),
             tools: if offer_tools {
-                self.tools.specs(&self.policy)
+                self.specs(brief)
             } else {
                 Vec::new()
             },
-            max_tokens: MAX_ANSWER_TOKENS,
+            max_tokens: brief.max_tokens,
         };
         self.redact(&mut request);
         let (tx, mut rx) = mpsc::channel(256);
@@ -321,6 +397,7 @@ impl Operator {
         &self,
         provider: &dyn Provider,
         history: &mut Vec<Message>,
+        brief: &Brief,
         events: &mpsc::Sender<OperatorEvent>,
     ) -> Result<Turn, super::provider::ProviderError> {
         let mut turn = Turn::new(provider.info());
@@ -336,7 +413,7 @@ impl Operator {
                 "\n"
             };
             let (result, text, calls, usage, stop) = self
-                .send(provider, history, offer_tools, separator, events)
+                .send(provider, history, brief, offer_tools, separator, events)
                 .await;
             turn.usage.input_tokens += usage.input_tokens;
             turn.usage.output_tokens += usage.output_tokens;
@@ -370,7 +447,9 @@ impl Operator {
             }
             for call in calls {
                 calls_made += 1;
-                let content = self.tool(call.clone(), calls_made, &mut turn, events).await;
+                let content = self
+                    .tool(call.clone(), calls_made, brief, &mut turn, events)
+                    .await;
                 history.push(Message::Tool {
                     call_id: call.id,
                     name: call.name,
@@ -388,6 +467,7 @@ impl Operator {
         &self,
         call: ToolCall,
         number: usize,
+        brief: &Brief,
         turn: &mut Turn,
         events: &mpsc::Sender<OperatorEvent>,
     ) -> String {
@@ -412,6 +492,14 @@ impl Operator {
                 Err(format!(
                     "refused: this turn already made {} tool calls, the cap; answer with what you have",
                     self.policy.max_tool_calls
+                )),
+            )
+        } else if !brief.offers(&call.name) {
+            (
+                "refused".to_string(),
+                Err(format!(
+                    "refused: `{}` is not one of this turn's tools",
+                    call.name
                 )),
             )
         } else if workspace::is_workspace_tool(&call.name) {
