@@ -64,6 +64,22 @@ impl Dashboard {
         }
     }
 
+    /// Types `text` into whatever has the keys, a key per character.
+    async fn type_text(&mut self, text: &str) -> Vec<String> {
+        let keys: Vec<String> = text
+            .chars()
+            .map(|c| {
+                if c == ' ' {
+                    "space".to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        self.keys(&keys).await
+    }
+
     /// Presses keys; runs the engine calls they cause and applies their results.
     async fn keys(&mut self, keys: &[&str]) -> Vec<String> {
         let mut labels = Vec::new();
@@ -201,20 +217,7 @@ async fn the_operator_moves_traffic_only_after_yes() {
     })
     .await;
     dash.keys(&["o"]).await;
-    let type_line = |text: &str| -> Vec<String> {
-        text.chars()
-            .map(|c| {
-                if c == ' ' {
-                    "space".to_string()
-                } else {
-                    c.to_string()
-                }
-            })
-            .collect()
-    };
-    let line = type_line("shift 30% to blue");
-    let keys: Vec<&str> = line.iter().map(String::as_str).collect();
-    assert!(dash.keys(&keys).await.is_empty());
+    assert!(dash.type_text("shift 30% to blue").await.is_empty());
     assert!(
         dash.keys(&["enter"]).await.is_empty(),
         "asking changes nothing"
@@ -250,9 +253,7 @@ async fn a_reopened_dashboard_shows_its_last_conversation() {
     dash.pump_until("the status", |app| app.plugin().is_some())
         .await;
     dash.keys(&["o"]).await;
-    let line = typed("shift 30% to blue");
-    let keys: Vec<&str> = line.iter().map(String::as_str).collect();
-    dash.keys(&keys).await;
+    dash.type_text("shift 30% to blue").await;
     dash.keys(&["enter"]).await;
     dash.pump_until("the operator's card", |app| {
         app.op.turn.is_none() && app.operator.has_waiting()
@@ -309,9 +310,7 @@ async fn a_reopened_dashboard_shows_its_last_conversation() {
         .pump_until("the status", |app| app.plugin().is_some())
         .await;
     again.keys(&["o"]).await;
-    let line = typed("status of shop");
-    let keys: Vec<&str> = line.iter().map(String::as_str).collect();
-    again.keys(&keys).await;
+    again.type_text("status of shop").await;
     again.keys(&["enter"]).await;
     again
         .pump_until("the answer", |app| {
@@ -405,18 +404,6 @@ async fn the_approvals_list_runs_an_mcp_proposal_on_yes() {
         Some(naap::core::types::Face::Dashboard)
     );
     assert_eq!(audit_faces(&ws, "rollback"), ["mcp"]);
-}
-
-fn typed(text: &str) -> Vec<String> {
-    text.chars()
-        .map(|c| {
-            if c == ' ' {
-                "space".to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
 }
 
 /// Whether the newest card ran and the engine said it was done.
