@@ -9,6 +9,7 @@ pub mod answer;
 pub mod approval;
 pub mod config;
 pub mod intent;
+pub mod iterate;
 pub mod offline;
 pub mod operator;
 pub mod policy;

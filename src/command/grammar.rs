@@ -54,6 +54,10 @@ pub enum Command {
     },
     /// Check the workspace; exit 1 with every problem listed.
     Validate,
+    /// Write a plugin from a plugin.md spec and register it in naap.toml; `naap deploy
+    /// NAME` then serves it. Offline it writes a Python scaffold (CRUD service, a test per
+    /// acceptance criterion). Exit 2 with every problem of a malformed spec.
+    Generate(GenerateArgs),
     /// Plugins, slots, weights, health and live metrics.
     Status {
         plugin: Option<String>,
@@ -221,6 +225,22 @@ impl DeployArgs {
             force: self.force,
         }
     }
+}
+
+/// `naap generate`.
+#[derive(Args, Debug, Clone)]
+pub struct GenerateArgs {
+    /// The spec: `## Plugin: Name`, `### User Stories`, `### Data Model`, … (a plugin.md).
+    pub spec: PathBuf,
+    /// The plugin directory to create (default: plugins/NAME in the workspace).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The plugin's language; without a model only python (the offline scaffold).
+    #[arg(long, default_value = "python", value_parser = ["python", "rust", "node"])]
+    pub lang: String,
+    /// The plugin name (default: from the `## Plugin:` heading, e.g. expense-tracker).
+    #[arg(long)]
+    pub name: Option<String>,
 }
 
 /// `naap chat`.

@@ -7,7 +7,7 @@ use crate::core::engine::{Engine, StatusReport, socket_path};
 use std::path::Path;
 use std::time::Duration;
 
-const DEMO_FILES: [(&str, &str); 3] = [
+const DEMO_FILES: [(&str, &str); 4] = [
     ("naap.toml", include_str!("../../assets/demo/naap.toml")),
     (
         "plugins/expense-tracker/plugin.toml",
@@ -16,6 +16,12 @@ const DEMO_FILES: [(&str, &str); 3] = [
     (
         "plugins/checkout/plugin.toml",
         include_str!("../../assets/demo/plugins/checkout/plugin.toml"),
+    ),
+    // A plugin.md to try `naap generate` on (the demo's own expense-tracker keeps its name,
+    // so the welcome suggests another).
+    (
+        "expense-tracker.plugin.md",
+        include_str!("../../assets/expense-tracker.plugin.md"),
     ),
 ];
 
@@ -234,6 +240,13 @@ fn print_welcome(dir: &Path, engine: &Engine, ready: bool, traffic: bool) {
     sayln!("  naap deploy checkout --version 2.5.0-flaky    # 20% errors: rolled back");
     sayln!("  naap logs checkout -f --level warn");
     sayln!("  naap history expense-tracker");
+    sayln!(
+        "  naap generate {} --name expense-claims   # plugin.md → a plugin",
+        shell_quote(&dir.join("expense-tracker.plugin.md"))
+    );
+    sayln!(
+        "  naap reload                                   # loads and deploys it: /expense-claims"
+    );
     sayln!("\nCtrl-C stops the demo and its plugins and removes the workspace.");
 }
 

@@ -29,6 +29,7 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Init { dir, force }) => cli::workspace_cmds::init(&cli, dir, force),
         Some(Command::Validate) => cli::workspace_cmds::validate(&cli),
+        Some(Command::Generate(args)) => cli::generate::generate(&cli, &args),
         Some(Command::Completions { shell }) => {
             let mut script = Vec::new();
             crate::command::manual::completions(shell, &mut script);
