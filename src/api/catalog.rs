@@ -22,6 +22,10 @@ pub enum Effect {
     /// Changes something: from a model it becomes a proposal that runs only on a
     /// person's yes.
     Change,
+    /// Works on a draft only (a candidate's staged tree in the state directory), never on
+    /// live source or traffic: runs unasked for a model in confirm and suggest modes,
+    /// refused in read-only mode.
+    Draft,
     /// Plumbing for faces (subscribe, shutdown): never offered to a model.
     Admin,
 }

@@ -41,6 +41,12 @@ const IDEMPOTENT: &[&str] = &[
 pub fn annotations(spec: &CallSpec, pending: bool) -> ToolAnnotations {
     match spec.effect {
         Effect::Read | Effect::Admin => read_only(spec.method),
+        // Writes only a candidate's staged copy in the state directory.
+        Effect::Draft => ToolAnnotations::with_title(spec.method)
+            .read_only(false)
+            .destructive(false)
+            .idempotent(false)
+            .open_world(false),
         Effect::Change => {
             let title = if pending {
                 format!("{} (waits for approval)", spec.method)

@@ -45,6 +45,19 @@ pub enum GateOutcome {
     Cached,
 }
 
+/// The manifest's gates in the order they run: `build`, then `lint`, then `test`; each
+/// only when the manifest has it. A failure stops the ones after it.
+pub(crate) fn gate_commands(run: &crate::core::workspace::RunSpec) -> Vec<(&'static str, &String)> {
+    [
+        ("build", &run.build),
+        ("lint", &run.lint),
+        ("test", &run.test),
+    ]
+    .into_iter()
+    .filter_map(|(name, command)| command.as_ref().map(|c| (name, c)))
+    .collect()
+}
+
 /// A gate's last lines of output, shared by its stdout and stderr readers.
 type OutputTail = Arc<Mutex<VecDeque<String>>>;
 
@@ -62,10 +75,7 @@ impl Engine {
         no_cache: bool,
         cancel: &mut watch::Receiver<bool>,
     ) -> Result<Vec<GateReport>, EngineError> {
-        let gates: Vec<(&str, &String)> = [("build", &spec.run.build), ("test", &spec.run.test)]
-            .into_iter()
-            .filter_map(|(name, command)| command.as_ref().map(|c| (name, c)))
-            .collect();
+        let gates = gate_commands(&spec.run);
         if gates.is_empty() {
             return Ok(Vec::new());
         }
