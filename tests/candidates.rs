@@ -41,6 +41,8 @@ fn workspace() -> TestWorkspace {
     let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.4.0", ""))]);
     ws.write("plugins/shop/app.py", APP);
     ws.start_engine();
+    // The first deploy holds the plugin's lock, which an accept respects.
+    ws.wait_serving("shop");
     ws
 }
 
@@ -224,4 +226,69 @@ fn bad_candidate_requests_get_clear_errors() {
         json!({"plugin": "nope", "instruction": "x"}),
     );
     assert_eq!(reply["error"]["code"], "unknown_plugin", "{reply:#}");
+}
+
+const TEST_APP: &str = "import unittest\n\nimport app\n\n\nclass AppTest(unittest.TestCase):\n    def test_items(self):\n        self.assertEqual(app.items(), [1, 2, 3])\n\n\nif __name__ == \"__main__\":\n    unittest.main()\n";
+
+#[test]
+fn gates_run_on_the_candidate_and_a_broken_test_comes_back_as_a_problem() {
+    let manifest = sample_plugin("shop", "1.4.0", "").replace(
+        "stop_grace = \"2s\"",
+        "stop_grace = \"2s\"\ntest = \"python3 -m unittest -q\"",
+    );
+    let mut ws = TestWorkspace::new(&[("shop", manifest)]);
+    ws.write("plugins/shop/app.py", APP);
+    ws.write("plugins/shop/test_app.py", TEST_APP);
+    ws.start_engine();
+    ws.wait_serving("shop");
+    let made = ok(call(
+        &ws,
+        "candidate_create",
+        json!({"plugin": "shop", "instruction": "comment"}),
+    ));
+    let id = made["id"].as_str().expect("id").to_string();
+    ok(call(
+        &ws,
+        "candidate_edit",
+        json!({"id": id, "edits": [
+            {"kind": "search_replace", "path": "app.py", "search": "def items():\n", "replace": "def items():\n    # the rows, in order\n"}
+        ]}),
+    ));
+    let run = ok(call(&ws, "candidate_gates", json!({"id": id})));
+    assert_eq!(run["passed"], true, "{run:#}");
+    assert_eq!(
+        ws.json(&["candidate", "show", &id])["status"],
+        "gates_passed"
+    );
+
+    ok(call(
+        &ws,
+        "candidate_edit",
+        json!({"id": id, "edits": [
+            {"kind": "search_replace", "path": "app.py", "search": "return sorted(rows)", "replace": "return sorted(rows, reverse=True)"}
+        ]}),
+    ));
+    let run = ok(call(&ws, "candidate_gates", json!({"id": id})));
+    assert_eq!(run["passed"], false, "{run:#}");
+    let failed = &run["failed"];
+    assert_eq!(failed["gate"], "test", "{run:#}");
+    let problem = &failed["problems"][0];
+    assert_eq!(problem["file"], "test_app.py", "{run:#}");
+    assert_eq!(problem["line"], 8, "{run:#}");
+    assert!(
+        problem["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("AssertionError"),
+        "{run:#}"
+    );
+    assert_eq!(
+        ws.json(&["candidate", "show", &id])["status"],
+        "gates_failed"
+    );
+    // The live source and its tests are untouched.
+    assert_eq!(
+        std::fs::read_to_string(ws.path().join("plugins/shop/app.py")).expect("live"),
+        APP
+    );
 }

@@ -6,9 +6,9 @@
 use super::protocol::{Call, ShutdownRequest, SubscribeRequest};
 use crate::core::engine::{
     AckRequest, AlertsRequest, CandidateAcceptRequest, CandidateCreateRequest,
-    CandidateEditRequest, CandidateRequest, CandidatesRequest, DeployRequest, HistoryRequest,
-    LogsRequest, PluginRequest, PromoteRequest, RollbackRequest, SilenceRequest, StatusRequest,
-    StopPreviewRequest, TrafficRequest, UnsilenceRequest,
+    CandidateEditRequest, CandidateGatesRequest, CandidateRequest, CandidatesRequest,
+    DeployRequest, HistoryRequest, LogsRequest, PluginRequest, PromoteRequest, RollbackRequest,
+    SilenceRequest, StatusRequest, StopPreviewRequest, TrafficRequest, UnsilenceRequest,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -74,9 +74,10 @@ pub fn effect_of(call: &Call) -> Effect {
         | Call::CandidateShow(_)
         | Call::Candidates(_) => Effect::Read,
         Call::CandidateAccept(r) if r.dry_run => Effect::Read,
-        Call::CandidateCreate(_) | Call::CandidateEdit(_) | Call::CandidateDiscard(_) => {
-            Effect::Draft
-        }
+        Call::CandidateCreate(_)
+        | Call::CandidateEdit(_)
+        | Call::CandidateGates(_)
+        | Call::CandidateDiscard(_) => Effect::Draft,
         Call::CandidateAccept(_) => Effect::Change,
         Call::Deploy(r) if r.dry_run => Effect::Read,
         Call::Traffic(r) if r.dry_run => Effect::Read,
@@ -200,6 +201,13 @@ fn build() -> Vec<CallSpec> {
             "EditOutcome",
             "Edit a candidate's staged copy: search_replace blocks (the search text must occur exactly once; on a miss the reply shows the most similar lines with their numbers) or whole_file contents. Paths are relative to the plugin directory. All edits apply or none.",
             schema::<CandidateEditRequest>(),
+        ),
+        spec(
+            "candidate_gates",
+            Draft,
+            "CandidateGateRun",
+            "Run the plugin's build, lint and test gates on a candidate's staged copy (cached passes are reused). A failed gate comes back with its output and the problems read from it (file, line, message).",
+            schema::<CandidateGatesRequest>(),
         ),
         spec(
             "candidate_discard",
@@ -380,7 +388,8 @@ mod tests {
                 "candidate_edit" => serde_json::json!({"id": "k3x9q2", "edits": [
                     {"kind": "whole_file", "path": "a.py", "content": "x"}
                 ]}),
-                "candidate_show" | "candidate_diff" | "candidate_discard" | "candidate_accept" => {
+                "candidate_show" | "candidate_diff" | "candidate_gates" | "candidate_discard"
+                | "candidate_accept" => {
                     serde_json::json!({"id": "k3x9q2"})
                 }
                 _ => serde_json::json!({"plugin": "p"}),

@@ -2,9 +2,9 @@
 
 pub use crate::core::engine::{
     AckRequest, AlertsRequest, CandidateAcceptRequest, CandidateCreateRequest,
-    CandidateEditRequest, CandidateRequest, CandidatesRequest, DeployRequest, HistoryRequest,
-    LogsRequest, PluginRequest, PromoteRequest, RollbackRequest, SilenceRequest, StatusRequest,
-    StopPreviewRequest, TrafficRequest, UnsilenceRequest,
+    CandidateEditRequest, CandidateGatesRequest, CandidateRequest, CandidatesRequest,
+    DeployRequest, HistoryRequest, LogsRequest, PluginRequest, PromoteRequest, RollbackRequest,
+    SilenceRequest, StatusRequest, StopPreviewRequest, TrafficRequest, UnsilenceRequest,
 };
 use crate::core::engine::{EngineError, EngineEvent};
 use crate::core::hint::Hint;
@@ -90,6 +90,8 @@ pub enum Call {
     CandidateEdit(CandidateEditRequest),
     /// A candidate against the live source, as a unified diff and as data.
     CandidateDiff(CandidateRequest),
+    /// The manifest's gates on a candidate's staged tree; problems parsed from a failure.
+    CandidateGates(CandidateGatesRequest),
     CandidateShow(CandidateRequest),
     Candidates(CandidatesRequest),
     CandidateDiscard(CandidateRequest),
@@ -131,6 +133,7 @@ impl Call {
             Call::Ping {} | Call::Reload {} | Call::Unsilence(_) | Call::Shutdown(_) => None,
             // Only the id: the engine knows the candidate's plugin.
             Call::CandidateEdit(_)
+            | Call::CandidateGates(_)
             | Call::CandidateDiff(_)
             | Call::CandidateShow(_)
             | Call::CandidateDiscard(_)

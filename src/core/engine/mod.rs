@@ -48,7 +48,8 @@ pub use analysis::{StepVerdict, outcome_word};
 pub use audit::with_proposal;
 pub use candidate::{
     AcceptOutcome, CandidateAcceptRequest, CandidateCreateRequest, CandidateDiff,
-    CandidateEditRequest, CandidateReport, CandidateRequest, CandidatesRequest, EditOutcome,
+    CandidateEditRequest, CandidateGateRun, CandidateGatesRequest, CandidateReport,
+    CandidateRequest, CandidatesRequest, EditOutcome,
 };
 pub use deploy::DeployRequest;
 pub use error::EngineError;

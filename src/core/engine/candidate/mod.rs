@@ -5,12 +5,14 @@
 //! only `accept` writes the live source, and only when that source is still the one the
 //! candidate started from.
 //!
-//! Not yet: a git branch `naap/candidate-<id>` with a commit per step, and gate runs on the
-//! staged tree (see the helper's report).
+//! Not yet: a git branch `naap/candidate-<id>` with a commit per step (see the helper's
+//! report).
 
+mod gates;
 mod requests;
 mod tree;
 
+pub use gates::{CandidateGateRun, CandidateGatesRequest, FailedGate};
 pub use requests::*;
 
 use super::gate_inputs::{ALWAYS_IGNORED_DIRS, hash_tree};
