@@ -678,6 +678,7 @@ fn effect_name(effect: Effect) -> &'static str {
     match effect {
         Effect::Read => "read",
         Effect::Change => "change",
+        Effect::Draft => "draft",
         Effect::Admin => "admin",
     }
 }

@@ -72,6 +72,12 @@ impl Policy {
                 "refused: the operator runs read-only here, so changes are not even proposed; say what you would change and why instead".to_string(),
             ),
             (Effect::Change, Mode::Confirm | Mode::Suggest) => Decision::Propose,
+            // A draft touches only a candidate's staged copy: nothing a person relies on
+            // changes, so it needs no yes; but read-only means nothing at all is written.
+            (Effect::Draft, Mode::ReadOnly) => Decision::Refuse(
+                "refused: the operator runs read-only here, so it may not even edit a candidate; say what you would change and why instead".to_string(),
+            ),
+            (Effect::Draft, Mode::Confirm | Mode::Suggest) => Decision::Run,
             (Effect::Admin, _) => {
                 Decision::Refuse("refused: that call is not available to the operator".to_string())
             }
@@ -131,6 +137,24 @@ mod tests {
         };
         assert_eq!(suggest.decide(Effect::Change), Decision::Propose);
         assert!(!suggest.proposals_runnable());
+    }
+
+    #[test]
+    fn drafts_run_unasked_except_read_only() {
+        assert_eq!(Policy::default().decide(Effect::Draft), Decision::Run);
+        let suggest = Policy {
+            mode: Mode::Suggest,
+            ..Policy::default()
+        };
+        assert_eq!(suggest.decide(Effect::Draft), Decision::Run);
+        let read_only = Policy {
+            mode: Mode::ReadOnly,
+            ..Policy::default()
+        };
+        assert!(matches!(
+            read_only.decide(Effect::Draft),
+            Decision::Refuse(why) if why.contains("read-only")
+        ));
     }
 
     #[test]

@@ -5,9 +5,10 @@
 
 use super::protocol::{Call, ShutdownRequest, SubscribeRequest};
 use crate::core::engine::{
-    AckRequest, AlertsRequest, DeployRequest, HistoryRequest, LogsRequest, PluginRequest,
-    PromoteRequest, RollbackRequest, SilenceRequest, StatusRequest, StopPreviewRequest,
-    TrafficRequest, UnsilenceRequest,
+    AckRequest, AlertsRequest, CandidateAcceptRequest, CandidateCreateRequest,
+    CandidateEditRequest, CandidateGatesRequest, CandidateRequest, CandidatesRequest,
+    DeployRequest, HistoryRequest, LogsRequest, PluginRequest, PromoteRequest, RollbackRequest,
+    SilenceRequest, StatusRequest, StopPreviewRequest, TrafficRequest, UnsilenceRequest,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -22,6 +23,10 @@ pub enum Effect {
     /// Changes something: from a model it becomes a proposal that runs only on a
     /// person's yes.
     Change,
+    /// Works on a draft only (a candidate's staged tree in the state directory), never on
+    /// live source or traffic: runs unasked for a model in confirm and suggest modes,
+    /// refused in read-only mode.
+    Draft,
     /// Plumbing for faces (subscribe, shutdown): never offered to a model.
     Admin,
 }
@@ -61,7 +66,19 @@ pub fn for_models() -> impl Iterator<Item = &'static CallSpec> {
 /// What this exact call does: a dry run is a read whatever the method.
 pub fn effect_of(call: &Call) -> Effect {
     match call {
-        Call::Status(_) | Call::Logs(_) | Call::History(_) | Call::Alerts(_) => Effect::Read,
+        Call::Status(_)
+        | Call::Logs(_)
+        | Call::History(_)
+        | Call::Alerts(_)
+        | Call::CandidateDiff(_)
+        | Call::CandidateShow(_)
+        | Call::Candidates(_) => Effect::Read,
+        Call::CandidateAccept(r) if r.dry_run => Effect::Read,
+        Call::CandidateCreate(_)
+        | Call::CandidateEdit(_)
+        | Call::CandidateGates(_)
+        | Call::CandidateDiscard(_) => Effect::Draft,
+        Call::CandidateAccept(_) => Effect::Change,
         Call::Deploy(r) if r.dry_run => Effect::Read,
         Call::Traffic(r) if r.dry_run => Effect::Read,
         Call::Rollback(r) if r.dry_run => Effect::Read,
@@ -102,6 +119,7 @@ pub fn dry_run_of(call: &Call) -> Option<Call> {
         Call::Deploy(r) => r.dry_run = true,
         Call::Traffic(r) => r.dry_run = true,
         Call::Rollback(r) => r.dry_run = true,
+        Call::CandidateAccept(r) => r.dry_run = true,
         _ => return None,
     }
     Some(call)
@@ -147,8 +165,64 @@ fn spec(
 }
 
 fn build() -> Vec<CallSpec> {
-    use Effect::{Admin, Change, Read};
+    use Effect::{Admin, Change, Draft, Read};
     vec![
+        spec(
+            "candidates",
+            Read,
+            "CandidateRecord[]",
+            "Candidates (proposed changes kept apart from the live source) of one plugin or all, newest first: id, instruction, status, the version an accepted one became.",
+            schema::<CandidatesRequest>(),
+        ),
+        spec(
+            "candidate_show",
+            Read,
+            "CandidateReport",
+            "One candidate: its instruction, status, staged tree, change counts and history (each edit, gate run and note).",
+            schema::<CandidateRequest>(),
+        ),
+        spec(
+            "candidate_diff",
+            Read,
+            "CandidateDiff",
+            "A candidate against the plugin's live source: a unified diff (`unified`) and the same as files, hunks and lines.",
+            schema::<CandidateRequest>(),
+        ),
+        spec(
+            "candidate_create",
+            Draft,
+            "CandidateReport",
+            "Start a candidate: a staged copy of a plugin's current source for an instruction. Nothing live changes.",
+            schema::<CandidateCreateRequest>(),
+        ),
+        spec(
+            "candidate_edit",
+            Draft,
+            "EditOutcome",
+            "Edit a candidate's staged copy: search_replace blocks (the search text must occur exactly once; on a miss the reply shows the most similar lines with their numbers) or whole_file contents. Paths are relative to the plugin directory. All edits apply or none.",
+            schema::<CandidateEditRequest>(),
+        ),
+        spec(
+            "candidate_gates",
+            Draft,
+            "CandidateGateRun",
+            "Run the plugin's build, lint and test gates on a candidate's staged copy (cached passes are reused). A failed gate comes back with its output and the problems read from it (file, line, message).",
+            schema::<CandidateGatesRequest>(),
+        ),
+        spec(
+            "candidate_discard",
+            Draft,
+            "CandidateRecord",
+            "Discard a candidate: its staged copy is removed; its history stays.",
+            schema::<CandidateRequest>(),
+        ),
+        spec(
+            "candidate_accept",
+            Change,
+            "AcceptOutcome",
+            "Write a candidate into the plugin's source as a version (default: the next patch with the candidate's id, 1.4.0 → 1.4.1-ai.<id>); refused when the source changed since the candidate started. With dry_run it only says what would be written.",
+            schema::<CandidateAcceptRequest>(),
+        ),
         spec(
             "status",
             Read,
@@ -309,6 +383,15 @@ mod tests {
                     serde_json::json!({"plugin": "p", "duration": "1h", "comment": "c", "author": "a"})
                 }
                 "ack" => serde_json::json!({"plugin": "p", "rule": "r", "author": "a"}),
+                "candidates" => serde_json::json!({}),
+                "candidate_create" => serde_json::json!({"plugin": "p", "instruction": "i"}),
+                "candidate_edit" => serde_json::json!({"id": "k3x9q2", "edits": [
+                    {"kind": "whole_file", "path": "a.py", "content": "x"}
+                ]}),
+                "candidate_show" | "candidate_diff" | "candidate_gates" | "candidate_discard"
+                | "candidate_accept" => {
+                    serde_json::json!({"id": "k3x9q2"})
+                }
                 _ => serde_json::json!({"plugin": "p"}),
             };
             let call = call_from_tool(spec.method, &sample)

@@ -1,9 +1,10 @@
 //! The wire types of the socket protocol.
 
 pub use crate::core::engine::{
-    AckRequest, AlertsRequest, DeployRequest, HistoryRequest, LogsRequest, PluginRequest,
-    PromoteRequest, RollbackRequest, SilenceRequest, StatusRequest, StopPreviewRequest,
-    TrafficRequest, UnsilenceRequest,
+    AckRequest, AlertsRequest, CandidateAcceptRequest, CandidateCreateRequest,
+    CandidateEditRequest, CandidateGatesRequest, CandidateRequest, CandidatesRequest,
+    DeployRequest, HistoryRequest, LogsRequest, PluginRequest, PromoteRequest, RollbackRequest,
+    SilenceRequest, StatusRequest, StopPreviewRequest, TrafficRequest, UnsilenceRequest,
 };
 use crate::core::engine::{EngineError, EngineEvent};
 use crate::core::hint::Hint;
@@ -83,6 +84,19 @@ pub enum Call {
     /// Re-read naap.toml and every plugin.toml; apply added, removed and changed plugins.
     Reload {},
     Shutdown(ShutdownRequest),
+    /// A staged copy of a plugin's source, for an instruction.
+    CandidateCreate(CandidateCreateRequest),
+    /// Search/replace or whole-file edits on a candidate: all or none.
+    CandidateEdit(CandidateEditRequest),
+    /// A candidate against the live source, as a unified diff and as data.
+    CandidateDiff(CandidateRequest),
+    /// The manifest's gates on a candidate's staged tree; problems parsed from a failure.
+    CandidateGates(CandidateGatesRequest),
+    CandidateShow(CandidateRequest),
+    Candidates(CandidatesRequest),
+    CandidateDiscard(CandidateRequest),
+    /// Write a candidate into the plugin's source as a version.
+    CandidateAccept(CandidateAcceptRequest),
 }
 
 /// Start receiving pushes: events and snapshots, and log lines when `logs` is set (of one
@@ -117,6 +131,15 @@ impl Call {
     pub fn plugin(&self) -> Option<&str> {
         match self {
             Call::Ping {} | Call::Reload {} | Call::Unsilence(_) | Call::Shutdown(_) => None,
+            // Only the id: the engine knows the candidate's plugin.
+            Call::CandidateEdit(_)
+            | Call::CandidateGates(_)
+            | Call::CandidateDiff(_)
+            | Call::CandidateShow(_)
+            | Call::CandidateDiscard(_)
+            | Call::CandidateAccept(_) => None,
+            Call::CandidateCreate(r) => Some(&r.plugin),
+            Call::Candidates(r) => r.plugin.as_deref(),
             Call::Status(r) => r.plugin.as_deref(),
             Call::Alerts(r) => r.plugin.as_deref(),
             Call::Subscribe(r) => r.plugin.as_deref(),

@@ -283,6 +283,14 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
             Reply::ok(id, serde_json::json!({"subscribed": true}))
         }
         Call::Reload {} => to_reply(id, engine.reload(face).await),
+        Call::CandidateCreate(r) => to_reply(id, engine.create_candidate(r, face)),
+        Call::CandidateEdit(r) => to_reply(id, engine.edit_candidate(r, face)),
+        Call::CandidateGates(r) => to_reply(id, engine.candidate_gates(r, face).await),
+        Call::CandidateDiff(r) => to_reply(id, engine.candidate_diff(&r.id)),
+        Call::CandidateShow(r) => to_reply(id, engine.candidate_report(&r.id)),
+        Call::Candidates(r) => to_reply(id, engine.candidates(r.plugin.as_deref())),
+        Call::CandidateDiscard(r) => to_reply(id, engine.discard_candidate(&r.id, face)),
+        Call::CandidateAccept(r) => to_reply(id, engine.accept_candidate(r, face)),
         Call::Shutdown(r) => {
             engine.request_stop(r.stop_plugins);
             Reply::ok(

@@ -11,6 +11,7 @@ pub(crate) mod stdout;
 pub(crate) mod actions;
 pub(crate) mod alerts;
 pub(crate) mod approve;
+pub(crate) mod candidates;
 pub(crate) mod chat;
 pub(crate) mod context;
 pub(crate) mod generate;

@@ -118,6 +118,11 @@ pub enum Command {
         #[command(subcommand)]
         command: Option<AlertsCommand>,
     },
+    /// Candidates: proposed changes kept apart from the live source until accepted.
+    Candidates { plugin: Option<String> },
+    /// One candidate: show it, diff it against the live source, accept or discard it.
+    #[command(subcommand)]
+    Candidate(CandidateCommand),
     /// Re-read naap.toml and the plugin manifests: load added plugins, stop removed ones,
     /// apply changed ones; running slots of unchanged plugins are not touched.
     Reload,
@@ -330,6 +335,26 @@ pub enum AlertsCommand {
         #[arg(long, env = "USER")]
         author: Option<String>,
     },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum CandidateCommand {
+    /// Its instruction, status and history.
+    Show { id: String },
+    /// Its unified diff against the plugin's live source.
+    Diff { id: String },
+    /// Write it into the plugin's source as a version.
+    Accept {
+        id: String,
+        /// The version it becomes (default: the next patch with the id, 1.4.1-ai.ID).
+        #[arg(long = "version", id = "candidate_version", value_parser = parse_version)]
+        version: Option<Version>,
+        /// Say which files would be written; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Remove its staged tree; its history stays.
+    Discard { id: String },
 }
 
 #[derive(Subcommand, Debug, Clone)]

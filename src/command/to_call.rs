@@ -2,7 +2,7 @@
 //! dashboard's `:` line and the operator's slash commands all go through it, so a flag
 //! means the same thing in every face.
 
-use super::grammar::{AlertsCommand, Command, PreviewCommand};
+use super::grammar::{AlertsCommand, CandidateCommand, Command, PreviewCommand};
 use crate::api::Call;
 use crate::api::protocol::{
     AckRequest, AlertsRequest, HistoryRequest, LogsRequest, PromoteRequest, RollbackRequest,
@@ -72,6 +72,29 @@ pub fn to_call(command: &Command) -> Result<Option<Call>, CallError> {
             limit: *limit,
         }),
         Command::Reload => Call::Reload {},
+        Command::Candidates { plugin } => {
+            Call::Candidates(crate::api::protocol::CandidatesRequest {
+                plugin: plugin.clone(),
+            })
+        }
+        Command::Candidate(command) => {
+            use crate::api::protocol::{CandidateAcceptRequest, CandidateRequest};
+            let one = |id: &String| CandidateRequest { id: id.clone() };
+            match command {
+                CandidateCommand::Show { id } => Call::CandidateShow(one(id)),
+                CandidateCommand::Diff { id } => Call::CandidateDiff(one(id)),
+                CandidateCommand::Discard { id } => Call::CandidateDiscard(one(id)),
+                CandidateCommand::Accept {
+                    id,
+                    version,
+                    dry_run,
+                } => Call::CandidateAccept(CandidateAcceptRequest {
+                    id: id.clone(),
+                    version: version.clone(),
+                    dry_run: *dry_run,
+                }),
+            }
+        }
         Command::Alerts { command } => match command {
             None => Call::Alerts(AlertsRequest {
                 plugin: None,

@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod analysis;
 pub mod engine;
 pub mod event_kind;
+pub mod gate_problems;
 pub mod health;
 pub mod hint;
 pub mod identity;

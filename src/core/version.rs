@@ -129,6 +129,33 @@ impl AsRef<str> for Version {
     }
 }
 
+/// The version a candidate becomes when the person names none: the patch release after
+/// `current`, with the candidate's id as a pre-release (`1.4.0` → `1.4.1-ai.k3x9q2`), so
+/// it sorts after the version it changed and says where it came from. A version that
+/// does not start with `MAJOR.MINOR.PATCH` keeps its text: `2024-05-01` → `2024-05-01-ai.k3x9q2`.
+pub fn candidate_version(current: &str, id: &str) -> Result<Version, VersionError> {
+    let mut parts = current.splitn(3, '.');
+    let (major, minor) = (parts.next(), parts.next());
+    let patch_digits: Option<String> = parts
+        .next()
+        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect());
+    let semver = match (major, minor, patch_digits) {
+        (Some(major), Some(minor), Some(patch))
+            if [major, minor, patch.as_str()]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) =>
+        {
+            patch
+                .parse::<u64>()
+                .ok()
+                .map(|patch| format!("{major}.{minor}.{}", patch + 1))
+        }
+        _ => None,
+    };
+    let base = semver.unwrap_or_else(|| current.to_string());
+    Version::parse(&format!("{base}-ai.{id}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,5 +207,21 @@ mod tests {
         assert_eq!(v.as_str(), "1.2.3");
         let e = serde_json::from_str::<Version>("\"a;b\"").expect_err("bad");
         assert!(e.to_string().contains("`;`"), "{e}");
+    }
+
+    #[test]
+    fn a_candidate_version_is_the_next_patch_with_the_id() {
+        let derived = |v: &str| candidate_version(v, "k3x9q2").map(String::from);
+        assert_eq!(derived("1.4.0"), Ok("1.4.1-ai.k3x9q2".to_string()));
+        assert_eq!(derived("1.4.9-rc.1+b5"), Ok("1.4.10-ai.k3x9q2".to_string()));
+        assert_eq!(
+            derived("2024-05-01"),
+            Ok("2024-05-01-ai.k3x9q2".to_string())
+        );
+        assert_eq!(derived("v2"), Ok("v2-ai.k3x9q2".to_string()));
+        assert!(
+            candidate_version(&"9".repeat(60), "k3x9q2").is_err(),
+            "too long is refused"
+        );
     }
 }

@@ -6,7 +6,7 @@ mod dashboard;
 mod demo;
 mod mcp;
 
-use crate::cli::{self, actions, alerts, logs, output, reload, serve, status, stop};
+use crate::cli::{self, actions, alerts, candidates, logs, output, reload, serve, status, stop};
 use crate::command::{Cli, Command, PreviewCommand, SampleCli, to_call};
 use clap::Parser;
 use std::process::ExitCode;
@@ -77,6 +77,9 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         (Command::History { plugin, limit }, _) => status::history(&cli, plugin, limit).await,
         (Command::Stop { plugins }, _) => stop::stop(&cli, plugins).await,
         (Command::Reload, _) => reload::reload(&cli).await,
+        (Command::Candidates { .. } | Command::Candidate(_), Some(call)) => {
+            candidates::candidates(&cli, call).await
+        }
         (Command::Alerts { command }, Some(call)) => alerts::alerts(&cli, command, call).await,
         (
             Command::Promote { .. }

@@ -3,7 +3,7 @@
 //! A read: `readOnlyHint` true (and idempotent). A change: `readOnlyHint` false, and
 //! `destructiveHint` true when it moves or stops what serves users (deploy, rollback,
 //! traffic, abort, preview_stop, reload: each can take a version out of service or put
-//! one in). Silence, ack and unsilence only change what alerts say; promote, pause and
+//! one in; candidate_accept, which overwrites the plugin's source). Silence, ack and unsilence only change what alerts say; promote, pause and
 //! resume steer a rollout the person already started, within its analysis and automatic
 //! rollback: those are additive, `destructiveHint` false. `idempotentHint` is true where a
 //! second identical call changes nothing more (setting weights, rolling back again, a
@@ -15,6 +15,7 @@ use rmcp::model::ToolAnnotations;
 
 /// Changes that can take a version out of service or put one in.
 pub const DESTRUCTIVE: &[&str] = &[
+    "candidate_accept",
     "deploy",
     "rollback",
     "traffic",
@@ -41,6 +42,12 @@ const IDEMPOTENT: &[&str] = &[
 pub fn annotations(spec: &CallSpec, pending: bool) -> ToolAnnotations {
     match spec.effect {
         Effect::Read | Effect::Admin => read_only(spec.method),
+        // Writes only a candidate's staged copy in the state directory.
+        Effect::Draft => ToolAnnotations::with_title(spec.method)
+            .read_only(false)
+            .destructive(false)
+            .idempotent(false)
+            .open_world(false),
         Effect::Change => {
             let title = if pending {
                 format!("{} (waits for approval)", spec.method)

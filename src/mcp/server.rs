@@ -113,6 +113,19 @@ impl NaapMcp {
                 self.record(client, name, &arguments, ToolEffect::Read, &first_text(&result));
                 result
             }
+            // A draft needs no yes (see `ai::policy`), but read-only writes nothing.
+            Effect::Draft => match shared.mode {
+                Mode::ReadOnly => text_result(
+                    "refused: this MCP server runs read-only (naap mcp --read-only), so not even a candidate is edited".to_string(),
+                    false,
+                ),
+                Mode::AllowChanges | Mode::Propose => {
+                    let result = shared.operator.tools().engine(call).await;
+                    let result = self.engine_result(result);
+                    self.record(client, name, &arguments, ToolEffect::Change, &first_text(&result));
+                    result
+                }
+            },
             Effect::Change => match shared.mode {
                 Mode::ReadOnly => text_result(
                     "refused: this MCP server runs read-only (naap mcp --read-only), so changes are not even proposed".to_string(),

@@ -50,6 +50,10 @@ impl Tools {
                         "{} (A change: calling it makes a proposal that a person must approve; it does not run by itself.)",
                         c.description
                     ),
+                    Effect::Draft => format!(
+                        "{} (A draft: it works on a candidate's staged copy and never touches live source or traffic.)",
+                        c.description
+                    ),
                     _ => c.description.to_string(),
                 },
                 parameters: c.params.clone(),

@@ -237,10 +237,7 @@ impl Engine {
                 "; this replaces the warm {target} {warm}, which is no longer a rollback target"
             )
         });
-        let gates: Vec<(&str, &String)> = [("build", &spec.run.build), ("test", &spec.run.test)]
-            .into_iter()
-            .filter_map(|(n, c)| c.as_ref().map(|c| (n, c)))
-            .collect();
+        let gates = super::gates::gate_commands(&spec.run);
         if req.dry_run {
             let gate_names: Vec<&str> = gates.iter().map(|(n, _)| *n).collect();
             return Ok(ActionOutcome {

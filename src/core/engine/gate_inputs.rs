@@ -51,6 +51,13 @@ pub struct TreeHash {
 /// order does not matter). Unreadable files are an error: a gate must not be skipped on
 /// inputs we could not see.
 pub fn hash_tree(dir: &Path) -> Result<TreeHash, String> {
+    let files = list_files(dir)?;
+    hash_listed(&files)
+}
+
+/// The files a gate sees under `dir` (relative path, full path), in path order: the same
+/// set the input hash covers, so a candidate's staged copy holds exactly these.
+pub fn list_files(dir: &Path) -> Result<Vec<(PathBuf, PathBuf)>, String> {
     let mut files: Vec<(PathBuf, PathBuf)> = Vec::new();
     let walker = WalkBuilder::new(dir)
         // Only naap's own rules: no .gitignore, no global git excludes, no parent
@@ -91,10 +98,13 @@ pub fn hash_tree(dir: &Path) -> Result<TreeHash, String> {
         files.push((relative, entry.path().to_path_buf()));
     }
     files.sort();
+    Ok(files)
+}
 
+fn hash_listed(files: &[(PathBuf, PathBuf)]) -> Result<TreeHash, String> {
     let mut tree = Sha256::new();
     frame(&mut tree, SCHEME.as_bytes());
-    for (relative, full) in &files {
+    for (relative, full) in files {
         frame(&mut tree, relative.as_os_str().as_encoded_bytes());
         let meta = std::fs::symlink_metadata(full)
             .map_err(|e| format!("cannot read {}: {e}", full.display()))?;
@@ -142,6 +152,11 @@ pub fn short_hash(hash: &str) -> &str {
 fn frame(h: &mut Sha256, bytes: &[u8]) {
     h.update((bytes.len() as u64).to_le_bytes());
     h.update(bytes);
+}
+
+/// Hex SHA-256 of one file's content.
+pub fn file_hash(path: &Path) -> Result<String, String> {
+    file_digest(path).map(|d| hex(&d))
 }
 
 fn file_digest(path: &Path) -> Result<[u8; 32], String> {

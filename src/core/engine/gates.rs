@@ -45,11 +45,51 @@ pub enum GateOutcome {
     Cached,
 }
 
+/// The manifest's gates in the order they run: `build`, then `lint`, then `test`; each
+/// only when the manifest has it. A failure stops the ones after it.
+pub(crate) fn gate_commands(run: &crate::core::workspace::RunSpec) -> Vec<(&'static str, &String)> {
+    [
+        ("build", &run.build),
+        ("lint", &run.lint),
+        ("test", &run.test),
+    ]
+    .into_iter()
+    .filter_map(|(name, command)| command.as_ref().map(|c| (name, c)))
+    .collect()
+}
+
+/// Where and for what a list of gates runs.
+pub(crate) struct GateSite<'a> {
+    /// The files the input hash covers.
+    pub tree: &'a Path,
+    pub slot: SlotName,
+    pub version: &'a str,
+    pub no_cache: bool,
+    /// Lines of a failed gate's output to keep (at least the cached tail's).
+    pub keep_lines: usize,
+}
+
+/// The gates that passed (ran or cached), and the one that failed, if one did.
+#[derive(Debug, Default)]
+pub(crate) struct GateRun {
+    pub passed: Vec<GateReport>,
+    pub failure: Option<GateFailure>,
+}
+
+#[derive(Debug)]
+pub(crate) struct GateFailure {
+    pub gate: String,
+    pub status: String,
+    pub duration_ms: u64,
+    /// Its last lines of output, stdout and stderr as they came.
+    pub output: String,
+}
+
 /// A gate's last lines of output, shared by its stdout and stderr readers.
 type OutputTail = Arc<Mutex<VecDeque<String>>>;
 
 impl Engine {
-    /// Runs the plugin's `build` then `test` gates for a deploy, each skipped when a pass
+    /// Runs the plugin's gates (`gate_commands`) for a deploy, each skipped when a pass
     /// with the same input hash is cached (unless `no_cache`). Stops at the first failure.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn run_gates(
@@ -62,15 +102,41 @@ impl Engine {
         no_cache: bool,
         cancel: &mut watch::Receiver<bool>,
     ) -> Result<Vec<GateReport>, EngineError> {
-        let gates: Vec<(&str, &String)> = [("build", &spec.run.build), ("test", &spec.run.test)]
-            .into_iter()
-            .filter_map(|(name, command)| command.as_ref().map(|c| (name, c)))
-            .collect();
-        if gates.is_empty() {
-            return Ok(Vec::new());
+        let site = GateSite {
+            tree: plugin_dir,
+            slot,
+            version,
+            no_cache,
+            keep_lines: OUTPUT_TAIL_LINES,
+        };
+        let run = self.run_gate_list(plugin, spec, &site, cancel).await?;
+        match run.failure {
+            None => Ok(run.passed),
+            Some(failure) => Err(EngineError::GateFailed {
+                plugin: plugin.to_string(),
+                gate: failure.gate,
+                status: failure.status,
+            }),
         }
-        let tree = self.hash_plugin_tree(plugin, plugin_dir).await?;
-        let mut reports = Vec::new();
+    }
+
+    /// Runs the gates on the files under `site.tree` (the plugin directory, or a
+    /// candidate's staged copy) in `spec.run.cwd`, with the gate cache. A gate that fails
+    /// ends the run with its last `keep_lines` lines of output.
+    pub(crate) async fn run_gate_list(
+        &self,
+        plugin: &str,
+        spec: &DeploySpec,
+        site: &GateSite<'_>,
+        cancel: &mut watch::Receiver<bool>,
+    ) -> Result<GateRun, EngineError> {
+        let gates = gate_commands(&spec.run);
+        let mut run = GateRun::default();
+        if gates.is_empty() {
+            return Ok(run);
+        }
+        let (slot, version) = (site.slot, site.version);
+        let tree = self.hash_plugin_tree(plugin, site.tree).await?;
         for (gate, template) in gates {
             let command = self.expand(template, plugin, slot, version, 0);
             let env = self.expand_env(spec, plugin, slot, version, 0);
@@ -83,21 +149,48 @@ impl Engine {
                     version,
                 },
             );
-            if !no_cache && let Some(report) = self.cached_gate(plugin, gate, &input_hash) {
-                reports.push(report);
+            if !site.no_cache
+                && let Some(report) = self.cached_gate(plugin, gate, &input_hash)
+            {
+                run.passed.push(report);
                 continue;
             }
             let mut env = env;
             env.extend(self.resolve_env_from(plugin, spec)?);
             let started = Instant::now();
             let tail = OutputTail::default();
-            self.run_gate(plugin, gate, &command, &spec.run.cwd, &env, cancel, &tail)
-                .await?;
+            let keep = site.keep_lines.max(OUTPUT_TAIL_LINES);
+            let result = self
+                .run_gate(
+                    plugin,
+                    gate,
+                    &command,
+                    &spec.run.cwd,
+                    &env,
+                    cancel,
+                    &tail,
+                    keep,
+                )
+                .await;
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-            let tail_text = tail
+            let lines: Vec<String> = tail
                 .lock()
-                .map(|t| t.iter().cloned().collect::<Vec<_>>().join("\n"))
+                .map(|t| t.iter().cloned().collect())
                 .unwrap_or_default();
+            match result {
+                Ok(()) => {}
+                Err(EngineError::GateFailed { gate, status, .. }) => {
+                    run.failure = Some(GateFailure {
+                        gate,
+                        status,
+                        duration_ms,
+                        output: lines.join("\n"),
+                    });
+                    return Ok(run);
+                }
+                Err(other) => return Err(other),
+            }
+            let tail_text = lines[lines.len().saturating_sub(OUTPUT_TAIL_LINES)..].join("\n");
             // A cache write that fails costs a rebuild next time, not this deploy.
             let cached =
                 self.store()
@@ -105,7 +198,7 @@ impl Engine {
             if let Err(e) = cached {
                 tracing::warn!("could not cache the pass of gate `{gate}` of {plugin}: {e}");
             }
-            reports.push(GateReport {
+            run.passed.push(GateReport {
                 gate: gate.to_string(),
                 outcome: GateOutcome::Ran,
                 input_hash,
@@ -113,7 +206,7 @@ impl Engine {
                 cached_since: None,
             });
         }
-        Ok(reports)
+        Ok(run)
     }
 
     async fn hash_plugin_tree(&self, plugin: &str, dir: &Path) -> Result<TreeHash, EngineError> {
@@ -173,6 +266,7 @@ impl Engine {
         env: &BTreeMap<String, String>,
         cancel: &mut watch::Receiver<bool>,
         tail: &OutputTail,
+        keep: usize,
     ) -> Result<(), EngineError> {
         self.record(
             Some(plugin),
@@ -210,11 +304,11 @@ impl Engine {
             child
                 .stdout
                 .take()
-                .map(|s| self.forward_gate_output(plugin, s, Level::Info, tail.clone())),
+                .map(|s| self.forward_gate_output(plugin, s, Level::Info, tail.clone(), keep)),
             child
                 .stderr
                 .take()
-                .map(|s| self.forward_gate_output(plugin, s, Level::Warn, tail.clone())),
+                .map(|s| self.forward_gate_output(plugin, s, Level::Warn, tail.clone(), keep)),
         ];
         let status = tokio::select! {
             status = child.wait() => status,
@@ -270,6 +364,7 @@ impl Engine {
         stream: impl AsyncRead + Unpin + Send + 'static,
         unmarked: Level,
         tail: OutputTail,
+        keep: usize,
     ) -> tokio::task::JoinHandle<()> {
         let logs = self.inner.logs.clone();
         let plugin = plugin.to_string();
@@ -302,7 +397,7 @@ impl Engine {
                     fields,
                 });
                 if let Ok(mut tail) = tail.lock() {
-                    if tail.len() == OUTPUT_TAIL_LINES {
+                    if tail.len() >= keep {
                         tail.pop_front();
                     }
                     tail.push_back(line);

@@ -11,6 +11,7 @@ mod alerting;
 mod analysis;
 mod audit;
 mod canary;
+pub mod candidate;
 mod deploy;
 mod dry_run;
 mod error;
@@ -45,6 +46,11 @@ pub use alerting::{
 };
 pub use analysis::{StepVerdict, outcome_word};
 pub use audit::with_proposal;
+pub use candidate::{
+    AcceptOutcome, CandidateAcceptRequest, CandidateCreateRequest, CandidateDiff,
+    CandidateEditRequest, CandidateGateRun, CandidateGatesRequest, CandidateReport,
+    CandidateRequest, CandidatesRequest, EditOutcome,
+};
 pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use gates::{GateOutcome, GateReport};

@@ -6,6 +6,7 @@
 //! change before acknowledging it. Timestamps are kept to the millisecond (see `codec`).
 
 mod alerts;
+mod candidates;
 mod codec;
 mod error;
 pub mod file_identity;
@@ -21,6 +22,7 @@ mod schema;
 mod slots;
 
 pub use alerts::{AckRecord, AlertTransitionRecord, NewAlertTransition, NewSilence, SilenceRecord};
+pub use candidates::{CandidateRecord, CandidateStatus, CandidateStepRecord, NewCandidate};
 pub use codec::now;
 pub use error::StoreError;
 pub use gate_cache::GatePass;

@@ -21,6 +21,7 @@ const MIGRATIONS: &[&str] = &[
     V_ROLLOUT_STEPS,
     V_AUDIT_OUTCOMES,
     V_SLOT_DETAIL,
+    V_CANDIDATES,
 ];
 
 /// The newest schema version this build writes.
@@ -137,6 +138,37 @@ END;
 const V_SLOT_DETAIL: &str = r#"
 ALTER TABLE slots ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
 ALTER TABLE previews ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
+"#;
+
+/// Candidates: proposed changes to one plugin, staged apart from its live source (see
+/// `engine::candidate`), and every step of their history. `status` is checked in Rust, not
+/// by a CHECK constraint, so the iterate pipeline can grow statuses without rebuilding the
+/// table. `base_files_json` holds the per-file hashes of the source the candidate started
+/// from, so an accept can name the files that changed since. No foreign key to `plugins`:
+/// like events, a candidate outlives a plugin's removal and may precede its first deploy.
+const V_CANDIDATES: &str = r#"
+CREATE TABLE candidates (
+    id              TEXT PRIMARY KEY NOT NULL,
+    plugin          TEXT NOT NULL,
+    instruction     TEXT NOT NULL,
+    base_hash       TEXT NOT NULL,
+    base_files_json TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    version         TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL
+) STRICT;
+CREATE INDEX candidates_by_plugin ON candidates (plugin, created_at);
+
+CREATE TABLE candidate_steps (
+    id        INTEGER PRIMARY KEY AUTOINCREMENT,
+    candidate TEXT NOT NULL REFERENCES candidates(id),
+    ts        TEXT NOT NULL,
+    kind      TEXT NOT NULL,
+    summary   TEXT NOT NULL,
+    data_json TEXT NOT NULL DEFAULT 'null'
+) STRICT;
+CREATE INDEX candidate_steps_by_candidate ON candidate_steps (candidate, id);
 "#;
 
 const V1: &str = r#"

@@ -9,6 +9,7 @@
 
 mod cross;
 mod duration;
+pub mod edit;
 mod init;
 mod load;
 mod model;

@@ -139,8 +139,12 @@ pub struct RunSpec {
     pub command: String,
     /// Build gate, run before a deploy.
     pub build: Option<String>,
-    /// Test gate, run after the build.
+    /// Test gate, run after the build (and the lint gate).
     pub test: Option<String>,
+    /// Lint gate, run after the build and before the tests. Optional; versions stored
+    /// before it existed decode without it.
+    #[serde(default)]
+    pub lint: Option<String>,
     /// Extra environment (values are templates too). Stored with each deployed version:
     /// put secrets in `env_from`.
     pub env: BTreeMap<String, String>,

@@ -633,6 +633,7 @@ sticky_header = "X-User-Id"
 command = "{naap} sample-service --port {port} --version {version}"
 build = "cargo build --release"
 test = "cargo test"
+lint = "cargo clippy -- -D warnings"
 env = { RUST_LOG = "info", SLOT = "{slot}" }
 cwd = "bin"
 stop_grace = "10s"
@@ -729,6 +730,7 @@ fn full_example_loads_with_every_value() {
     );
     assert_eq!(p.run.build.as_deref(), Some("cargo build --release"));
     assert_eq!(p.run.test.as_deref(), Some("cargo test"));
+    assert_eq!(p.run.lint.as_deref(), Some("cargo clippy -- -D warnings"));
     assert_eq!(p.run.env.get("RUST_LOG").map(String::as_str), Some("info"));
     assert_eq!(p.run.env.get("SLOT").map(String::as_str), Some("{slot}"));
     assert_eq!(p.run.cwd, pdir.join("bin"));
@@ -865,6 +867,7 @@ fn defaults_fill_everything_optional() {
     assert_eq!(p.sticky, None);
     assert_eq!(p.run.build, None);
     assert_eq!(p.run.test, None);
+    assert_eq!(p.run.lint, None);
     assert!(p.run.env.is_empty());
     assert_eq!(p.run.cwd, root.join("plugins/a"));
     assert_eq!(p.run.stop_grace, Duration::from_secs(5));

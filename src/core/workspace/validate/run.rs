@@ -43,6 +43,7 @@ pub(super) fn run(table: &Field<RawRun>, r: &mut Report, dir: &Path) -> Option<R
     };
     let build = optional_command(r, &t.build, "run.build");
     let test = optional_command(r, &t.test, "run.test");
+    let lint = optional_command(r, &t.lint, "run.lint");
 
     let env = env(r, &t.env);
     let env_from = env_from(r, &t.env_from, &env, dir);
@@ -62,6 +63,7 @@ pub(super) fn run(table: &Field<RawRun>, r: &mut Report, dir: &Path) -> Option<R
         command: command?,
         build,
         test,
+        lint,
         env,
         env_from,
         cwd: cwd?,
