@@ -1,4 +1,6 @@
 //! Iterate: from an instruction or a plugin.md to a plugin that ships. [`spec`] reads the
 //! plugin.md format and writes the offline scaffold.
 
+pub mod heal;
+pub mod prompt;
 pub mod spec;
