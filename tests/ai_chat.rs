@@ -429,6 +429,7 @@ async fn a_briefed_turn_offers_and_runs_only_its_tools() {
     let brief = Brief {
         system: "edit the plugin".into(),
         only: Some(vec!["status".into()]),
+        bound: Vec::new(),
         max_tokens: 4096,
     };
     let (tx, _rx) = tokio::sync::mpsc::channel(256);

@@ -39,6 +39,9 @@ pub struct Brief {
     /// The only tools offered (and accepted when called); `None`: every tool the policy
     /// allows.
     pub only: Option<Vec<String>>,
+    /// Parameters fixed for every call of this turn (iterate's candidate id): not offered
+    /// to the model, and set on each call whatever it sends, so it can only act on them.
+    pub bound: Vec<(String, serde_json::Value)>,
     pub max_tokens: u32,
 }
 
@@ -47,8 +50,45 @@ impl Brief {
         Brief {
             system: SYSTEM_PROMPT.to_string(),
             only: None,
+            bound: Vec::new(),
             max_tokens: MAX_ANSWER_TOKENS,
         }
+    }
+
+    /// `arguments` with the bound parameters set.
+    fn bind(&self, arguments: &serde_json::Value) -> serde_json::Value {
+        let mut arguments = arguments.clone();
+        if self.bound.is_empty() {
+            return arguments;
+        }
+        if !arguments.is_object() {
+            arguments = serde_json::json!({});
+        }
+        if let Some(object) = arguments.as_object_mut() {
+            for (key, value) in &self.bound {
+                object.insert(key.clone(), value.clone());
+            }
+        }
+        arguments
+    }
+
+    /// A tool's schema without the bound parameters.
+    fn unbind(&self, mut parameters: serde_json::Value) -> serde_json::Value {
+        for (key, _) in &self.bound {
+            if let Some(props) = parameters
+                .get_mut("properties")
+                .and_then(|p| p.as_object_mut())
+            {
+                props.remove(key);
+            }
+            if let Some(required) = parameters
+                .get_mut("required")
+                .and_then(|r| r.as_array_mut())
+            {
+                required.retain(|r| r.as_str() != Some(key.as_str()));
+            }
+        }
+        parameters
     }
 
     fn offers(&self, tool: &str) -> bool {
@@ -295,6 +335,10 @@ impl Operator {
             .specs(&self.policy)
             .into_iter()
             .filter(|spec| brief.offers(&spec.name))
+            .map(|spec| super::provider::ToolSpec {
+                parameters: brief.unbind(spec.parameters),
+                ..spec
+            })
             .collect()
     }
 
@@ -508,7 +552,7 @@ impl Operator {
                 self.tools.workspace(&call.name, &call.arguments).await,
             )
         } else {
-            match catalog::call_from_tool(&call.name, &call.arguments) {
+            match catalog::call_from_tool(&call.name, &brief.bind(&call.arguments)) {
                 Err(e) => ("unknown".to_string(), Err(format!("error: {e}"))),
                 Ok(engine_call) => {
                     let effect = catalog::effect_of(&engine_call);

@@ -17,7 +17,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use tokio::sync::mpsc;
 
 /// Exit status of a turn that left a proposal waiting.
-const PROPOSAL_WAITING: u8 = 3;
+pub(super) const PROPOSAL_WAITING: u8 = 3;
 
 /// A proposal as `--json` prints it: the call exactly as on the socket.
 #[derive(Serialize)]

@@ -16,6 +16,7 @@ pub(crate) mod chat;
 pub(crate) mod context;
 pub(crate) mod generate;
 pub(crate) mod hint;
+pub(crate) mod iterate;
 pub(crate) mod logs;
 pub(crate) mod output;
 pub(crate) mod reload;

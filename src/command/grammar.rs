@@ -136,6 +136,12 @@ pub enum Command {
     /// message, an interactive session. Changes are proposals: printed, not run, unless
     /// --yes. Exit 0 answered, 1 failed, 2 bad arguments, 3 a proposal is waiting.
     Chat(ChatArgs),
+    /// Change a plugin with the model: `naap iterate shop "make /api/items return the
+    /// newest first"` edits a candidate, runs its gates, fixes what they report (up to
+    /// `[ai] heal_attempts`), then proposes to accept it as a derived version and, once
+    /// accepted, to deploy it as a canary. Without --yes it stops at the first proposal
+    /// (exit 3; `naap approve ID` runs it). Exit 1 when the gates still fail.
+    Iterate(IterateArgs),
     /// Serve naap's operator tools to an MCP client (stdio; `--listen` for streamable
     /// HTTP on loopback). A change becomes a proposal that waits for `naap approve ID`.
     Mcp(McpArgs),
@@ -284,6 +290,30 @@ pub struct ChatArgs {
     /// List the stored sessions.
     #[arg(long, conflicts_with_all = ["message", "resume", "yes", "show_prompt"])]
     pub list: bool,
+}
+
+/// `naap iterate`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct IterateArgs {
+    /// The plugin to change.
+    pub plugin: String,
+    /// What to change, in words (several words are joined).
+    #[arg(required = true)]
+    pub instruction: Vec<String>,
+    /// Run the proposals: accept the candidate, then deploy it as a canary.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// The version the candidate becomes (default: the manifest's next patch with the
+    /// candidate's id, `1.4.0` → `1.4.1-ai.<id>`).
+    #[arg(long)]
+    pub version: Option<String>,
+    /// Which model provider writes the code (as for `naap chat`; offline cannot).
+    #[arg(long, value_parser = ["openai", "anthropic", "ollama"])]
+    pub provider: Option<String>,
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long)]
+    pub base_url: Option<String>,
 }
 
 /// `naap sample-service …` parsed on its own (see `launch`).

@@ -74,6 +74,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         (Command::Rollback { yes, .. }, Some(call)) => actions::rollback(&cli, call, yes).await,
         (Command::Logs(args), _) => logs::logs(&cli, args).await,
         (Command::Chat(args), _) => cli::chat::chat(&cli, args).await,
+        (Command::Iterate(args), _) => cli::iterate::iterate(&cli, args).await,
         (Command::History { plugin, limit }, _) => status::history(&cli, plugin, limit).await,
         (Command::Stop { plugins }, _) => stop::stop(&cli, plugins).await,
         (Command::Reload, _) => reload::reload(&cli).await,

@@ -5,50 +5,39 @@
 //!
 //! Pure bookkeeping; the pipeline runs the rounds.
 
-use crate::core::gate_problems::GateProblem;
+use crate::core::engine::FailedGate;
 use serde::Serialize;
 use std::collections::BTreeSet;
 
 /// How many of a failed gate's last output lines identify a failure with no problems.
 const TAIL_LINES: usize = 20;
 
-/// A gate that failed on a candidate: which gate, the problems read from its output, and
-/// the end of that output (kept raw for formats naap does not know).
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GateFailure {
-    pub gate: String,
-    pub problems: Vec<GateProblem>,
-    pub output_tail: String,
-}
-
-impl GateFailure {
-    /// What makes two failures the same one: the gate and its problems, each by kind,
-    /// file and message, without line numbers (an edit above moves them) and with numbers
-    /// in messages folded (`1 failed in 0.05s`, `0x7f3a…`). Without problems, the output's
-    /// last lines folded the same way.
-    pub fn fingerprint(&self) -> String {
-        let mut parts: BTreeSet<String> = self
-            .problems
-            .iter()
-            .map(|p| format!("{}|{}|{}", p.kind, p.file, fold(&p.message)))
+/// What makes two failures the same one: the gate and its problems, each by kind, file
+/// and message, without line numbers (an edit above moves them) and with numbers in
+/// messages folded (`1 failed in 0.05s`, `0x7f3a…`). Without problems, the output's last
+/// lines folded the same way.
+pub fn fingerprint(failure: &FailedGate) -> String {
+    let mut parts: BTreeSet<String> = failure
+        .problems
+        .iter()
+        .map(|p| format!("{}|{}|{}", p.kind, p.file, fold(&p.message)))
+        .collect();
+    if parts.is_empty() {
+        let lines: Vec<&str> = failure
+            .output
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
             .collect();
-        if parts.is_empty() {
-            let lines: Vec<&str> = self
-                .output_tail
-                .lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty())
-                .collect();
-            let start = lines.len().saturating_sub(TAIL_LINES);
-            parts.extend(lines[start..].iter().map(|l| fold(l)));
-        }
-        let mut key = self.gate.clone();
-        for part in parts {
-            key.push('\n');
-            key.push_str(&part);
-        }
-        key
+        let start = lines.len().saturating_sub(TAIL_LINES);
+        parts.extend(lines[start..].iter().map(|l| fold(l)));
     }
+    let mut key = failure.gate.clone();
+    for part in parts {
+        key.push('\n');
+        key.push_str(&part);
+    }
+    key
 }
 
 /// Numbers and hex runs become `#`, whitespace runs one space.
@@ -114,8 +103,8 @@ impl HealLoop {
     }
 
     /// Records `failure` and decides: another fix, stuck, or out of attempts.
-    pub fn after_failure(&mut self, failure: &GateFailure) -> HealDecision {
-        let key = failure.fingerprint();
+    pub fn after_failure(&mut self, failure: &FailedGate) -> HealDecision {
+        let key = fingerprint(failure);
         let again = self.seen.contains(&key);
         self.seen.push(key);
         if again {
@@ -138,11 +127,13 @@ impl HealLoop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::gate_problems::ProblemFormat;
+    use crate::core::gate_problems::{GateProblem, ProblemFormat};
 
-    fn failure(gate: &str, problems: &[(&str, u32, &str)], tail: &str) -> GateFailure {
-        GateFailure {
+    fn failure(gate: &str, problems: &[(&str, u32, &str)], tail: &str) -> FailedGate {
+        FailedGate {
             gate: gate.to_string(),
+            status: "exit status 1".to_string(),
+            duration_ms: 10,
             problems: problems
                 .iter()
                 .map(|(file, line, message)| GateProblem {
@@ -154,48 +145,84 @@ mod tests {
                     format: ProblemFormat::Pytest,
                 })
                 .collect(),
-            output_tail: tail.to_string(),
+            output: tail.to_string(),
         }
     }
 
     #[test]
     fn the_same_failure_coming_back_is_stuck_before_the_limit() {
         let mut heal = HealLoop::new(3);
-        let first = failure("test", &[("test_app.py", 12, "assert 3 == 4")], "1 failed in 0.05s");
-        assert_eq!(heal.after_failure(&first), HealDecision::Heal { attempt: 1 });
+        let first = failure(
+            "test",
+            &[("test_app.py", 12, "assert 3 == 4")],
+            "1 failed in 0.05s",
+        );
+        assert_eq!(
+            heal.after_failure(&first),
+            HealDecision::Heal { attempt: 1 }
+        );
         // The fix moved the line and changed the timing: still the same failure.
-        let again = failure("test", &[("test_app.py", 14, "assert 3 == 4")], "1 failed in 0.09s");
-        assert_eq!(heal.after_failure(&again), HealDecision::Stuck { attempts: 1 });
+        let again = failure(
+            "test",
+            &[("test_app.py", 14, "assert 3 == 4")],
+            "1 failed in 0.09s",
+        );
+        assert_eq!(
+            heal.after_failure(&again),
+            HealDecision::Stuck { attempts: 1 }
+        );
     }
 
     #[test]
     fn different_failures_heal_until_the_limit() {
         let mut heal = HealLoop::new(2);
-        let a = failure("test", &[("test_app.py", 3, "NameError: name 'x' is not defined")], "");
+        let a = failure(
+            "test",
+            &[("test_app.py", 3, "NameError: name 'x' is not defined")],
+            "",
+        );
         let b = failure("test", &[("app.py", 9, "SyntaxError: invalid syntax")], "");
         let c = failure("build", &[], "error: something else entirely");
         assert_eq!(heal.after_failure(&a), HealDecision::Heal { attempt: 1 });
         assert_eq!(heal.after_failure(&b), HealDecision::Heal { attempt: 2 });
-        assert_eq!(heal.after_failure(&c), HealDecision::Exhausted { attempts: 2 });
+        assert_eq!(
+            heal.after_failure(&c),
+            HealDecision::Exhausted { attempts: 2 }
+        );
         assert_eq!(heal.attempts(), 2);
     }
 
     #[test]
     fn without_problems_the_output_tail_identifies_the_failure() {
-        let one = failure("lint", &[], "checking…\nE: 3 files with problems\ntook 1.2s\n");
-        let same = failure("lint", &[], "checking…\nE: 3 files with problems\ntook 4.7s\n");
+        let one = failure(
+            "lint",
+            &[],
+            "checking…\nE: 3 files with problems\ntook 1.2s\n",
+        );
+        let same = failure(
+            "lint",
+            &[],
+            "checking…\nE: 3 files with problems\ntook 4.7s\n",
+        );
         let other = failure("lint", &[], "checking…\nE: config missing\n");
-        assert_eq!(one.fingerprint(), same.fingerprint());
-        assert_ne!(one.fingerprint(), other.fingerprint());
+        assert_eq!(fingerprint(&one), fingerprint(&same));
+        assert_ne!(fingerprint(&one), fingerprint(&other));
         // The gate is part of it.
-        let build = failure("build", &[], "checking…\nE: 3 files with problems\ntook 1.2s\n");
-        assert_ne!(one.fingerprint(), build.fingerprint());
+        let build = failure(
+            "build",
+            &[],
+            "checking…\nE: 3 files with problems\ntook 1.2s\n",
+        );
+        assert_ne!(fingerprint(&one), fingerprint(&build));
     }
 
     #[test]
     fn zero_attempts_hands_over_at_once() {
         let mut heal = HealLoop::new(0);
         let a = failure("test", &[("t.py", 1, "boom")], "");
-        assert_eq!(heal.after_failure(&a), HealDecision::Exhausted { attempts: 0 });
+        assert_eq!(
+            heal.after_failure(&a),
+            HealDecision::Exhausted { attempts: 0 }
+        );
     }
 }

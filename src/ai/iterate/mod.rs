@@ -2,5 +2,6 @@
 //! plugin.md format and writes the offline scaffold.
 
 pub mod heal;
+pub mod pipeline;
 pub mod prompt;
 pub mod spec;

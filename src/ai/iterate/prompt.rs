@@ -2,7 +2,7 @@
 //! plugin's files, and, after a failed gate, the problems with the files they point at.
 //! Everything here still passes the operator's redactor on its way out.
 
-use super::heal::GateFailure;
+use crate::core::engine::FailedGate;
 
 /// Most bytes of file content put in one prompt; a plugin bigger than that is shown in
 /// part and the model reads the rest with the read tools.
@@ -24,7 +24,12 @@ pub fn system(edit_tool: &str) -> String {
 }
 
 /// The first turn: the instruction and the plugin's files.
-pub fn instruction(plugin: &str, candidate: &str, instruction: &str, files: &[(String, String)]) -> String {
+pub fn instruction(
+    plugin: &str,
+    candidate: &str,
+    instruction: &str,
+    files: &[(String, String)],
+) -> String {
     let mut text = format!(
         "Plugin `{plugin}`, candidate `{candidate}`.\nRequest: {}\n\nThe plugin's files:\n",
         instruction.trim()
@@ -34,14 +39,14 @@ pub fn instruction(plugin: &str, candidate: &str, instruction: &str, files: &[(S
 }
 
 /// A heal turn: what failed, and the files it points at as they are now.
-pub fn heal(attempt: u32, limit: u32, failure: &GateFailure, files: &[(String, String)]) -> String {
+pub fn heal(attempt: u32, limit: u32, failure: &FailedGate, files: &[(String, String)]) -> String {
     let mut text = format!(
         "The `{}` gate failed on the candidate (fix {attempt} of at most {limit}). ",
         failure.gate
     );
     if failure.problems.is_empty() {
         text.push_str("Its output, which names no file naap could read:\n```\n");
-        text.push_str(failure.output_tail.trim_end());
+        text.push_str(failure.output.trim_end());
         text.push_str("\n```\n");
     } else {
         text.push_str("The problems it reported:\n");
@@ -54,7 +59,7 @@ pub fn heal(attempt: u32, limit: u32, failure: &GateFailure, files: &[(String, S
             text.push_str(&format!("- {place}: {} ({})\n", p.message, p.kind));
         }
         text.push_str("\nThe end of its output:\n```\n");
-        text.push_str(failure.output_tail.trim_end());
+        text.push_str(failure.output.trim_end());
         text.push_str("\n```\n");
     }
     text.push_str("\nFix the cause with the edit tool (not the test, unless the test is what is wrong). The files as they are now:\n");
@@ -93,8 +98,10 @@ mod tests {
 
     #[test]
     fn a_heal_prompt_names_each_problem_where_it_is() {
-        let failure = GateFailure {
+        let failure = FailedGate {
             gate: "test".into(),
+            status: "exit status 1".into(),
+            duration_ms: 20,
             problems: vec![GateProblem {
                 file: "test_app.py".into(),
                 line: Some(12),
@@ -103,7 +110,7 @@ mod tests {
                 kind: "test_failure".into(),
                 format: ProblemFormat::PythonTraceback,
             }],
-            output_tail: "FAILED test_app.py::test_order\n1 failed in 0.02s\n".into(),
+            output: "FAILED test_app.py::test_order\n1 failed in 0.02s\n".into(),
         };
         let files = vec![("app.py".to_string(), "print('hi')".to_string())];
         let text = heal(1, 3, &failure, &files);

@@ -49,7 +49,7 @@ pub use audit::with_proposal;
 pub use candidate::{
     AcceptOutcome, CandidateAcceptRequest, CandidateCreateRequest, CandidateDiff,
     CandidateEditRequest, CandidateGateRun, CandidateGatesRequest, CandidateReport,
-    CandidateRequest, CandidatesRequest, EditOutcome,
+    CandidateRequest, CandidatesRequest, EditOutcome, FailedGate,
 };
 pub use deploy::DeployRequest;
 pub use error::EngineError;
