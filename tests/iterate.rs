@@ -262,3 +262,70 @@ async fn naap_iterate_stops_at_the_first_proposal_and_approve_runs_it() {
         "accepted"
     );
 }
+
+/// A candidate whose code answers 500s passes its (absent) gates, ships as a canary, is
+/// rolled back by the canary's analysis, and is marked so with the verdict.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_candidate_that_fails_its_canary_is_rolled_back_and_marked_so() {
+    // The service reads extra flags from a file of its source: the candidate writes them.
+    let manifest = sample_plugin("pay", "1.0.0", "")
+        .replace(
+            "--version {version} ",
+            "--version {version} $(cat fault.args 2>/dev/null) ",
+        )
+        .replace(
+            "kind = \"blue-green\"",
+            "kind = \"canary\"\nsteps = [50, 100]\nstep_interval = \"6s\"",
+        )
+        + "\n[analysis]\nmin_samples = 5\n";
+    let mut ws = TestWorkspace::new(&[("pay", manifest)]);
+    ws.start_engine();
+    ws.wait_serving("pay");
+    let fake = FakeLlm::with(edit_turn(
+        json!([{"kind": "whole_file", "path": "fault.args",
+        "content": "--error-rate 1\n"}]),
+    ));
+    let operator = operator(&ws, &fake);
+    let (tx, _rx) = tokio::sync::mpsc::channel(1024);
+    let req = IterateRequest {
+        plugin: "pay".into(),
+        instruction: "answer faster".into(),
+        version: None,
+        heal_attempts: 3,
+    };
+    let done = iterate(&operator, &req, &tx).await.expect("iterate");
+    assert_eq!(done.end, IterateEnd::Ready, "{done:#?}");
+    operator
+        .approve(&done.proposals[0])
+        .await
+        .expect("accepted");
+
+    let load = Load::start(format!("http://{}/pay/api/items", ws.router()), 3);
+    let deploy = operator
+        .propose(done.ship.clone().expect("the deploy"))
+        .await;
+    let shipped = operator.approve(&deploy).await;
+    load.finish().await;
+    let err = shipped.expect_err("the canary fails its analysis");
+    assert!(err.contains("failed its analysis"), "{err}");
+    assert_eq!(
+        ws.slot("pay", "blue")["weight"],
+        100,
+        "back on the stable slot"
+    );
+
+    let shown = ws.json(&["candidate", "show", &done.candidate]);
+    assert_eq!(shown["status"], "rolled_back", "{shown:#}");
+    let last = shown["history"]
+        .as_array()
+        .and_then(|h| h.last())
+        .cloned()
+        .expect("a history");
+    assert_eq!(last["kind"], "rolled_back", "{shown:#}");
+    assert!(
+        last["summary"]
+            .as_str()
+            .is_some_and(|s| s.contains("analysis")),
+        "the verdict is kept: {last:#}"
+    );
+}

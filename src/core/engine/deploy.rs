@@ -338,6 +338,8 @@ impl Engine {
         if let Err(e) = self.store().finish_rollout(rollout_id, state_text, &detail) {
             tracing::error!("could not finish rollout {rollout_id}: {e}");
         }
+        // A version made from a candidate: its history says how the rollout ended.
+        self.candidate_rollout_ended(plugin, &version, state_text, &detail);
         match result {
             Ok(summary) => {
                 let summary = summary + replaces_warm.as_deref().unwrap_or("");

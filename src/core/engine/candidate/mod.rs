@@ -224,6 +224,44 @@ impl Engine {
             .append_candidate_step(id, kind, summary, &data, status, None)?)
     }
 
+    /// Records on the candidate that became `version` of `plugin` (if one did) how its
+    /// rollout ended: deployed, or rolled back with the verdict, so the operator can be
+    /// asked to try again from there. A failure to record is logged: the rollout's own
+    /// record is what counts.
+    pub(crate) fn candidate_rollout_ended(
+        &self,
+        plugin: &str,
+        version: &str,
+        state: &str,
+        detail: &str,
+    ) {
+        let made = match self.store().candidates(Some(plugin)) {
+            Ok(all) => all
+                .into_iter()
+                .find(|c| c.version.as_deref() == Some(version)),
+            Err(e) => {
+                tracing::warn!("cannot look up the candidate of {plugin} {version}: {e}");
+                return;
+            }
+        };
+        let Some(candidate) = made else {
+            return;
+        };
+        let (kind, status) = match state {
+            "rolled_back" => ("rolled_back", Some(CandidateStatus::RolledBack)),
+            "succeeded" => ("deployed", None),
+            other => (other, None),
+        };
+        let summary = format!("{plugin} {version}: rollout {state}: {detail}");
+        let data = serde_json::json!({"version": version, "state": state, "detail": detail});
+        if let Err(e) =
+            self.store()
+                .append_candidate_step(&candidate.id, kind, &summary, &data, status, None)
+        {
+            tracing::warn!("cannot record on candidate {}: {e}", candidate.id);
+        }
+    }
+
     /// Removes a candidate's staged tree; its record and history stay.
     pub fn discard_candidate(&self, id: &str, face: Face) -> Result<CandidateRecord, EngineError> {
         let plugin = self.candidate_record(id).ok().map(|c| c.plugin);
