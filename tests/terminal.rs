@@ -177,10 +177,12 @@ async fn demo_in_a_real_terminal_moves_traffic_rolls_back_and_filters_logs() {
         "the router does not split 30/70: {seen:?}"
     );
 
-    // Rollback: one key, a confirmation naming what happens, then y.
+    // Rollback: one key, a confirmation saying what happens (the engine's own dry run
+    // replaces the dashboard's estimate), then y.
     tmux.keys(&["r"]);
-    tmux.wait("the rollback confirmation", |s| {
-        s.contains("Roll back expense-tracker?") && s.contains("all traffic to blue v1.0.0, warm")
+    tmux.wait("the rollback confirmation with the engine's dry run", |s| {
+        s.contains("Roll back expense-tracker?")
+            && s.contains("would roll back expense-tracker: all traffic moves to blue 1.0.0")
     });
     tmux.keys(&["y"]);
     tmux.wait("blue back at 100 %", |s| {
