@@ -34,6 +34,17 @@ pub fn operator_for(
     face: Face,
     settings: &FaceSettings,
 ) -> Result<Operator, AiConfigError> {
+    operator_and_config(root, state_dir, face, settings).map(|(operator, _)| operator)
+}
+
+/// [`operator_for`], with the configuration it was made from (for settings beyond the
+/// operator's, such as `heal_attempts`), read once.
+pub fn operator_and_config(
+    root: &Path,
+    state_dir: &Path,
+    face: Face,
+    settings: &FaceSettings,
+) -> Result<(Operator, config::AiConfig), AiConfigError> {
     let config = config::load(Some(root), &settings.overrides)?;
     let provider = config::build(&config)?;
     // The provider's own key is a secret too, should it ever appear in a log line.
@@ -43,7 +54,22 @@ pub fn operator_for(
         .and_then(|v| std::env::var(v).ok())
         .filter(|k| !k.trim().is_empty());
     let mode = settings.mode.unwrap_or(config.mode);
-    Ok(assemble(root, state_dir, face, mode, provider, key).with_price(config.price))
+    let operator = assemble(root, state_dir, face, mode, provider, key).with_price(config.price);
+    Ok((operator, config))
+}
+
+/// The provider flags of a face (`--provider --model --base-url`) as overrides.
+pub fn model_overrides(
+    provider: Option<&str>,
+    model: Option<&str>,
+    base_url: Option<&str>,
+) -> Result<AiOverrides, String> {
+    Ok(AiOverrides {
+        provider: provider.map(str::parse).transpose()?,
+        model: model.map(str::to_string),
+        base_url: base_url.map(str::to_string),
+        ..Default::default()
+    })
 }
 
 /// [`operator_for`], but a broken AI configuration falls back to the offline operator,

@@ -101,19 +101,13 @@ pub async fn chat(cli: &Cli, args: ChatArgs) -> anyhow::Result<()> {
 
 /// The provider and mode the flags ask for.
 fn settings(args: &ChatArgs) -> anyhow::Result<FaceSettings> {
-    let provider = args
-        .provider
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(Usage)?;
     Ok(FaceSettings {
-        overrides: crate::ai::config::AiOverrides {
-            provider,
-            model: args.model.clone(),
-            base_url: args.base_url.clone(),
-            ..Default::default()
-        },
+        overrides: setup::model_overrides(
+            args.provider.as_deref(),
+            args.model.as_deref(),
+            args.base_url.as_deref(),
+        )
+        .map_err(Usage)?,
         mode: if args.read_only {
             Some(Mode::ReadOnly)
         } else if args.suggest {

@@ -40,19 +40,13 @@ struct Decided {
 pub async fn iterate(cli: &Cli, args: IterateArgs) -> anyhow::Result<()> {
     let root = context::workspace_root(cli)?;
     let state = context::state_dir(&root);
-    let provider = args
-        .provider
-        .as_deref()
-        .map(str::parse)
-        .transpose()
-        .map_err(Usage)?;
     let settings = FaceSettings {
-        overrides: crate::ai::config::AiOverrides {
-            provider,
-            model: args.model.clone(),
-            base_url: args.base_url.clone(),
-            ..Default::default()
-        },
+        overrides: setup::model_overrides(
+            args.provider.as_deref(),
+            args.model.as_deref(),
+            args.base_url.as_deref(),
+        )
+        .map_err(Usage)?,
         mode: None,
     };
     let version = args
@@ -61,9 +55,7 @@ pub async fn iterate(cli: &Cli, args: IterateArgs) -> anyhow::Result<()> {
         .map(str::parse)
         .transpose()
         .map_err(|e| Usage(format!("--version: {e}")))?;
-    let config = crate::ai::config::load(Some(&root), &settings.overrides)
-        .map_err(|e| Usage(e.to_string()))?;
-    let operator = setup::operator_for(&root, &state, Face::Ai, &settings)
+    let (operator, config) = setup::operator_and_config(&root, &state, Face::Ai, &settings)
         .map_err(|e| Usage(e.to_string()))?;
     if !operator.policy().proposals_runnable() || !operator.policy().offers_changes() {
         return Err(Usage(
