@@ -10,6 +10,10 @@ use std::time::{Duration, Instant};
 
 struct Tmux {
     session: String,
+    // Each test has its own tmux server (`-L`): on the shared default server, the server
+    // exiting after one test's last session raced the next test's new-session
+    // ("server exited unexpectedly").
+    socket: String,
     // Demos pick the router port 8080 when it is free: two starting at once could both
     // pick it, so the tests of this file take turns.
     _turn: std::sync::MutexGuard<'static, ()>,
@@ -32,7 +36,8 @@ impl Tmux {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let session = format!("naap-e2e-{}-{n}", std::process::id());
-        let status = Command::new("tmux")
+        let socket = session.clone();
+        let status = tmux(&socket)
             .args([
                 "new-session",
                 "-d",
@@ -49,12 +54,13 @@ impl Tmux {
         assert!(status.success(), "tmux new-session failed");
         Tmux {
             session,
+            socket,
             _turn: turn,
         }
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux")
+        let out = tmux(&self.socket)
             .args(["capture-pane", "-p", "-t", &self.session])
             .output()
             .expect("run tmux capture-pane");
@@ -64,7 +70,7 @@ impl Tmux {
     /// Sends tmux key names (`Enter`, `Left`, `y`) one by one.
     fn keys(&self, keys: &[&str]) {
         for key in keys {
-            let status = Command::new("tmux")
+            let status = tmux(&self.socket)
                 .args(["send-keys", "-t", &self.session, key])
                 .status()
                 .expect("run tmux send-keys");
@@ -74,7 +80,7 @@ impl Tmux {
 
     /// Types text literally.
     fn type_text(&self, text: &str) {
-        let status = Command::new("tmux")
+        let status = tmux(&self.socket)
             .args(["send-keys", "-t", &self.session, "-l", text])
             .status()
             .expect("run tmux send-keys");
@@ -98,18 +104,28 @@ impl Tmux {
     }
 
     fn alive(&self) -> bool {
-        Command::new("tmux")
+        tmux(&self.socket)
             .args(["has-session", "-t", &self.session])
             .status()
             .is_ok_and(|s| s.success())
     }
 }
 
+/// A tmux command on the test's own server.
+fn tmux(socket: &str) -> Command {
+    let mut command = Command::new("tmux");
+    command.args(["-L", socket]);
+    // "no server running" after the demo quit is expected, not news.
+    command.stderr(std::process::Stdio::null());
+    command
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
+        let _ = tmux(&self.socket)
             .args(["kill-session", "-t", &self.session])
             .status();
+        let _ = tmux(&self.socket).arg("kill-server").status();
     }
 }
 
