@@ -7,7 +7,7 @@
 mod common;
 use common::fake_llm::{FakeLlm, openai_text, openai_tool_calls};
 use common::*;
-use naap::ai::iterate::pipeline::{IterateEnd, IterateRequest, iterate};
+use naap::ai::iterate::pipeline::{IterateEnd, IterateRequest, ShipAs, iterate};
 use serde_json::json;
 
 const APP: &str = "def items():\n    rows = [1, 2, 3]\n    return sorted(rows)\n";
@@ -59,6 +59,7 @@ fn request(heal_attempts: u32) -> IterateRequest {
         instruction: "make items return the newest first".into(),
         version: None,
         heal_attempts,
+        ship: ShipAs::Canary,
     }
 }
 
@@ -292,6 +293,7 @@ async fn a_candidate_that_fails_its_canary_is_rolled_back_and_marked_so() {
         instruction: "answer faster".into(),
         version: None,
         heal_attempts: 3,
+        ship: ShipAs::Canary,
     };
     let done = iterate(&operator, &req, &tx).await.expect("iterate");
     assert_eq!(done.end, IterateEnd::Ready, "{done:#?}");

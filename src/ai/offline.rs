@@ -162,6 +162,7 @@ fn answer_intent(intent: Intent, text: &str, world: &World) -> Reply {
                         ttl: None,
                         detach: true,
                         force: false,
+                        candidate: None,
                     }),
                 },
             ),

@@ -10,7 +10,7 @@ use super::chat::PROPOSAL_WAITING;
 use super::output::{Exit, Usage, print_json};
 use super::{Cli, context};
 use crate::ai::iterate::heal::HealDecision;
-use crate::ai::iterate::pipeline::{self, IterateEnd, IterateEvent, IterateRequest};
+use crate::ai::iterate::pipeline::{self, IterateEnd, IterateEvent, IterateRequest, ShipAs};
 use crate::ai::operator::{Operator, OperatorEvent, Pending};
 use crate::ai::session::{Decision, SessionEntry, SessionId, SessionStore};
 use crate::ai::setup::{self, FaceSettings};
@@ -70,6 +70,11 @@ pub async fn iterate(cli: &Cli, args: IterateArgs) -> anyhow::Result<()> {
         instruction: args.instruction.join(" "),
         version,
         heal_attempts: config.heal_attempts,
+        ship: if args.preview {
+            ShipAs::Preview
+        } else {
+            ShipAs::Canary
+        },
     };
     let (tx, rx) = mpsc::channel(256);
     let printer = tokio::spawn(print_timeline(rx, cli.json));

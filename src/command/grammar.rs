@@ -220,6 +220,10 @@ pub struct DeployArgs {
     /// slot, replacing a warm previous version there); without it that is a no-op.
     #[arg(long, conflicts_with = "preview")]
     pub force: bool,
+    /// Preview a candidate's staged tree instead of the plugin's source (see
+    /// `naap candidates`); the version defaults to the one its accept would derive.
+    #[arg(long, value_name = "ID", requires = "preview")]
+    pub candidate: Option<String>,
 }
 
 impl DeployArgs {
@@ -234,6 +238,7 @@ impl DeployArgs {
             ttl: self.ttl.clone(),
             detach: self.detach,
             force: self.force,
+            candidate: self.candidate.clone(),
         }
     }
 }
@@ -300,9 +305,18 @@ pub struct IterateArgs {
     /// What to change, in words (several words are joined).
     #[arg(required = true)]
     pub instruction: Vec<String>,
-    /// Run the proposals: accept the candidate, then deploy it as a canary.
+    /// Run the proposals: accept the candidate, then deploy it as a canary (with
+    /// `--preview`: start the preview).
     #[arg(long, short = 'y')]
     pub yes: bool,
+    /// Ship the candidate as a preview (its staged tree in a preview slot, reachable only
+    /// with `x-naap-slot`), not accepted: for a look first.
+    #[arg(long, conflicts_with = "canary")]
+    pub preview: bool,
+    /// Ship it as a canary once accepted, under the plugin's analysis and automatic
+    /// rollback (the default).
+    #[arg(long)]
+    pub canary: bool,
     /// The version the candidate becomes (default: the manifest's next patch with the
     /// candidate's id, `1.4.0` → `1.4.1-ai.<id>`).
     #[arg(long)]

@@ -44,6 +44,19 @@ pub struct IterateRequest {
     pub version: Option<crate::core::version::Version>,
     /// `[ai] heal_attempts`.
     pub heal_attempts: u32,
+    /// How a candidate whose gates pass is proposed for shipping.
+    pub ship: ShipAs,
+}
+
+/// How a ready candidate ships.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShipAs {
+    /// Accept it as a version, then deploy that version as a canary.
+    #[default]
+    Canary,
+    /// Run its staged tree in a preview slot, unaccepted, for a look first.
+    Preview,
 }
 
 /// What happens, as it happens, for a face to show as a timeline.
@@ -99,7 +112,7 @@ pub struct Iterated {
     pub failure: Option<FailedGate>,
     /// Fixes asked of the model.
     pub heal_attempts: u32,
-    /// The accept, when the gates passed.
+    /// The accept (or the preview), when the gates passed.
     pub proposals: Vec<Pending>,
     /// What to propose once the accept ran: the canary deploy of the version it records.
     pub ship: Option<Call>,
@@ -206,9 +219,24 @@ pub async fn iterate(
     let mut proposals = Vec::new();
     let mut ship = None;
     if end == IterateEnd::Ready {
-        let (accept, deploy) = ship_calls(operator, &req.plugin, &id, req.version.clone()).await?;
-        proposals.push(accept);
-        ship = Some(deploy);
+        match req.ship {
+            ShipAs::Canary => {
+                let (accept, deploy) =
+                    ship_calls(operator, &req.plugin, &id, req.version.clone()).await?;
+                proposals.push(accept);
+                ship = Some(deploy);
+            }
+            ShipAs::Preview => {
+                let preview = Call::Deploy(DeployRequest {
+                    plugin: req.plugin.clone(),
+                    version: req.version.clone(),
+                    preview: true,
+                    candidate: Some(id.clone()),
+                    ..Default::default()
+                });
+                proposals.push(operator.propose(preview).await);
+            }
+        }
         for pending in &proposals {
             let _ = events
                 .send(IterateEvent::Proposed {

@@ -53,6 +53,11 @@ pub struct DeployRequest {
     /// Without it, deploying the live version changes nothing (the warm slot is kept).
     #[serde(default)]
     pub force: bool,
+    /// Run a candidate's staged tree instead of the plugin's source (with `preview` only:
+    /// a candidate reaches blue/green once accepted). The version defaults to the one
+    /// its accept would derive.
+    #[serde(default)]
+    pub candidate: Option<String>,
 }
 
 /// What a deploy puts where.
@@ -150,19 +155,31 @@ impl Engine {
                 EngineError::rejected(&req.plugin, "the plugin was removed from the workspace")
             })?;
         let plugin = manifest.name.as_str();
+        let candidate = match &req.candidate {
+            Some(id) => Some(self.candidate_source(plugin, id, req.preview, &manifest.version)?),
+            None => None,
+        };
         let version = req
             .version
             .clone()
             .map(String::from)
+            .or_else(|| candidate.as_ref().map(|c| c.version.clone()))
             .unwrap_or_else(|| manifest.version.clone());
         // Every face checks versions where they enter; this catches any caller that did not.
         if let Err(e) = crate::core::types::Version::parse(&version) {
             return Err(EngineError::rejected(plugin, e.to_string()));
         }
         let strategy = req.strategy.unwrap_or(manifest.strategy.kind);
-        let spec = DeploySpec {
+        let mut spec = DeploySpec {
             run: manifest.run.clone(),
             health: manifest.health.clone(),
+        };
+        let source_dir = match &candidate {
+            Some(c) => {
+                spec.run.cwd = c.rebase(&manifest.dir, &spec.run.cwd);
+                c.tree.clone()
+            }
+            None => manifest.dir.clone(),
         };
         // Before any gate, slot or store row: a secret that cannot be read fails the
         // deploy now, not halfway.
@@ -174,7 +191,11 @@ impl Engine {
                 return Ok(ActionOutcome {
                     plugin: plugin.to_string(),
                     summary: format!(
-                        "would start {plugin} {version} in a new preview slot for {}, reachable only with the header x-naap-slot",
+                        "would start {plugin} {version}{} in a new preview slot for {}, reachable only with the header x-naap-slot",
+                        candidate
+                            .as_ref()
+                            .map(|c| format!(" (candidate {}'s staged tree)", c.id))
+                            .unwrap_or_default(),
                         humantime::format_duration(ttl)
                     ),
                     kind: "dry-run".to_string(),
@@ -188,13 +209,17 @@ impl Engine {
             }
             let target = DeployTarget {
                 plugin,
-                plugin_dir: &manifest.dir,
+                plugin_dir: &source_dir,
                 version: &version,
                 spec: &spec,
                 slot: self.new_preview_slot(plugin),
                 no_cache: req.no_cache,
             };
-            return self.deploy_preview(target, ttl, face).await;
+            let outcome = self.deploy_preview(target, ttl, face).await;
+            if let Some(c) = &candidate {
+                self.candidate_previewed(&c.id, &outcome);
+            }
+            return outcome;
         }
         if req.ttl.is_some() {
             return Err(

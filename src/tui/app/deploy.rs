@@ -82,6 +82,7 @@ impl DeployForm {
             // The call answers once the rollout started; the panes show its progress.
             detach: true,
             force: false,
+            candidate: None,
         }))
     }
 

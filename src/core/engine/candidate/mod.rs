@@ -9,6 +9,7 @@
 //! report).
 
 mod gates;
+mod preview;
 mod requests;
 mod tree;
 
@@ -262,6 +263,30 @@ impl Engine {
         }
     }
 
+    /// Records on candidate `id` that a preview of it started (or could not).
+    pub(crate) fn candidate_previewed(
+        &self,
+        id: &str,
+        outcome: &Result<super::report::ActionOutcome, EngineError>,
+    ) {
+        let (summary, data) = match outcome {
+            Ok(o) => (
+                o.summary.clone(),
+                serde_json::json!({"slot": o.slot, "version": o.version}),
+            ),
+            Err(e) => (
+                format!("the preview did not start: {e}"),
+                serde_json::json!({"error": e.to_string()}),
+            ),
+        };
+        if let Err(e) = self
+            .store()
+            .append_candidate_step(id, "preview", &summary, &data, None, None)
+        {
+            tracing::warn!("cannot record on candidate {id}: {e}");
+        }
+    }
+
     /// Removes a candidate's staged tree; its record and history stay.
     pub fn discard_candidate(&self, id: &str, face: Face) -> Result<CandidateRecord, EngineError> {
         let plugin = self.candidate_record(id).ok().map(|c| c.plugin);
@@ -280,6 +305,18 @@ impl Engine {
 
     fn discard_candidate_inner(&self, id: &str) -> Result<CandidateRecord, EngineError> {
         let candidate = self.open_candidate(id)?;
+        // A preview runs from the staged tree: removing it would pull the files from
+        // under a running process.
+        let previews = self.candidate_previews(&candidate.plugin, id);
+        if let Some(slot) = previews.first() {
+            return Err(EngineError::rejected(
+                &candidate.plugin,
+                format!(
+                    "candidate {id} runs in {slot}; stop the preview first (naap preview stop {} {slot}), then discard it",
+                    candidate.plugin
+                ),
+            ));
+        }
         let dir = candidates_dir(&self.state_dir()).join(id);
         if let Err(e) = std::fs::remove_dir_all(&dir)
             && e.kind() != std::io::ErrorKind::NotFound
