@@ -251,6 +251,22 @@ async fn retries_a_429_reports_a_cut_stream_and_falls_back_to_offline_when_down(
             .is_some_and(|a| a.contains("changed nothing") && a.contains("no previous version")),
         "{turn:#}"
     );
+    // Asked whether it is safe, the same: the engine's answer, not "the previous version
+    // is started again" guessed from the status.
+    let out = chat(
+        &ws,
+        "http://127.0.0.1:9/v1",
+        &["is it safe to roll back shop?", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let turn = json_of(&out);
+    let answer = turn["answer"].as_str().unwrap_or_default();
+    assert!(
+        answer.contains("engine would refuse")
+            && answer.contains("no previous version")
+            && !answer.contains("starts it again"),
+        "{turn:#}"
+    );
     // With a warm previous version, the card carries the engine's dry run.
     ws.json(&["deploy", "shop", "--version", "2.0.0"]);
     let out = chat(&ws, "http://127.0.0.1:9/v1", &["roll back shop", "--json"]);
@@ -266,6 +282,18 @@ async fn retries_a_429_reports_a_cut_stream_and_falls_back_to_offline_when_down(
         preview.contains("would roll back shop") && preview.contains("warm"),
         "{turn:#}"
     );
+    let out = chat(
+        &ws,
+        "http://127.0.0.1:9/v1",
+        &["is it safe to roll back shop?", "--json"],
+    );
+    let turn = json_of(&out);
+    let answer = turn["answer"].as_str().unwrap_or_default();
+    assert!(
+        answer.contains("I changed nothing") && answer.contains("would roll back shop"),
+        "the engine's dry run, explained: {turn:#}"
+    );
+    assert_eq!(turn["proposals"], serde_json::json!([]), "{turn:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

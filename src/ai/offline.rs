@@ -20,6 +20,54 @@ pub struct Reply {
     pub card: Option<Proposal>,
     /// Show this plugin's errors (of one slot, or all) in the log pane.
     pub show_errors: Option<(String, Option<SlotName>)>,
+    /// "Is it safe to …?": the change explained, not proposed. The face that asks the
+    /// engine puts its dry run in (see [`Explained::answer`]); `text` is the router's own
+    /// estimate, for when there is no engine to ask.
+    pub explained: Option<Explained>,
+}
+
+/// A change explained without being proposed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Explained {
+    pub card: Proposal,
+    /// What the status says about it (for a rollback: the version it goes back to).
+    pub outlook: Option<String>,
+    /// The words that propose it ("roll back checkout").
+    pub phrase: String,
+}
+
+impl Explained {
+    /// The answer, given what the engine's dry run said: its lines, or why it refuses.
+    pub fn answer(&self, dry_run: Result<&[String], &str>) -> String {
+        let mut text = match dry_run {
+            Ok(lines) => {
+                let mut text = format!(
+                    "You asked, so I changed nothing. If you ask for it ({}), this happens:",
+                    self.card.label
+                );
+                for line in lines {
+                    text.push_str(&format!("\n• {line}"));
+                }
+                text
+            }
+            Err(why) => format!(
+                "As things stand the engine would refuse it ({}): {why}\nI changed nothing.",
+                self.card.label
+            ),
+        };
+        // The outlook guesses from the status what the engine just answered for sure.
+        if let (Some(outlook), Ok(_)) = (&self.outlook, dry_run) {
+            text.push('\n');
+            text.push_str(outlook);
+        }
+        if dry_run.is_ok() {
+            text.push_str(&format!(
+                "\nSay “{}” and I will show it as a card for you to confirm.",
+                self.phrase
+            ));
+        }
+        text
+    }
 }
 
 impl Reply {
@@ -28,6 +76,7 @@ impl Reply {
             text: text.into(),
             card: None,
             show_errors: None,
+            explained: None,
         }
     }
 
@@ -36,6 +85,7 @@ impl Reply {
             text: text.into(),
             card: Some(card),
             show_errors: None,
+            explained: None,
         }
     }
 }
@@ -116,6 +166,7 @@ fn answer_intent(intent: Intent, text: &str, world: &World) -> Reply {
                 text: answer::errors(&plugin, slot, world.logs),
                 card: None,
                 show_errors: Some((plugin, slot)),
+                explained: None,
             }
         }
         Intent::Rollback { plugin } => match find(&plugin) {
@@ -354,29 +405,18 @@ fn explain(name: &str, action: &Action, world: &World) -> Reply {
         return Reply::text(answer::incomplete(p, action));
     };
     let would = answer_intent(intent, "", world);
-    let has_card = would.card.is_some();
-    let mut text = match would.card {
-        Some(card) => {
-            let mut text = format!(
-                "You asked, so I changed nothing. If you ask for it ({}), this happens:",
-                card.label
-            );
-            for line in &card.lines {
-                text.push_str(&format!("\n• {line}"));
-            }
-            text
-        }
-        None => format!("{}\nI changed nothing.", would.text),
+    let Some(card) = would.card else {
+        return Reply::text(format!("{}\nI changed nothing.", would.text));
     };
-    if *action == Action::Rollback {
-        text.push('\n');
-        text.push_str(&answer::rollback_outlook(p));
+    let explained = Explained {
+        outlook: (*action == Action::Rollback).then(|| answer::rollback_outlook(p)),
+        phrase: action.phrase(name),
+        card,
+    };
+    // Without an engine to ask, the router's own lines.
+    let estimate = explained.answer(Ok(&explained.card.lines));
+    Reply {
+        explained: Some(explained),
+        ..Reply::text(estimate)
     }
-    if has_card {
-        text.push_str(&format!(
-            "\nSay “{}” and I will show it as a card for you to confirm.",
-            action.phrase(name)
-        ));
-    }
-    Reply::text(text)
 }

@@ -689,7 +689,15 @@ impl Operator {
             logs: &line_refs,
         };
         let reply = offline::respond(text, &world);
-        let mut answer = reply.text;
+        let mut answer = match &reply.explained {
+            // What the engine's dry run says, not the router's guess from the status.
+            Some(explained) => match self.dry_run(&explained.card.call).await {
+                Ok(lines) if lines.is_empty() => reply.text.clone(),
+                Ok(lines) => explained.answer(Ok(&lines)),
+                Err(why) => explained.answer(Err(&why)),
+            },
+            None => reply.text.clone(),
+        };
         let mut proposal = None;
         if let Some(card) = reply.card {
             match self.policy.decide(Effect::Change) {
