@@ -344,6 +344,7 @@ fn the_deploy_form_sends_version_and_strategy() {
                 ttl: None,
                 detach: true,
                 force: false,
+                candidate: None,
             })
         }]
     );
