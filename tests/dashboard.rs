@@ -720,3 +720,130 @@ fn a_broken_ai_setup_leaves_the_offline_operator_and_says_why() {
         "{why}"
     );
 }
+
+/// A change asked in the operator pane runs iterate: the pane shows the timeline (the
+/// candidate, the edit, the gates), `D` shows the diff, the accept is a card run on y, the
+/// canary follows as the next card, and the timeline ends with how the canary ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_asked_in_the_pane_shows_its_timeline_and_ships_on_two_yeses() {
+    const APP: &str = "def items():\n    return sorted([1, 2, 3])\n";
+    const TEST: &str = "import unittest\n\nimport app\n\n\nclass T(unittest.TestCase):\n    def test_items(self):\n        self.assertEqual(len(app.items()), 3)\n";
+    let manifest = sample_plugin("shop", "1.4.0", "")
+        .replace(
+            "stop_grace = \"2s\"",
+            "stop_grace = \"2s\"\ntest = \"python3 -m unittest -q\"",
+        )
+        .replace(
+            "kind = \"blue-green\"",
+            "kind = \"canary\"\nsteps = [50, 100]\nstep_interval = \"1s\"",
+        );
+    let mut ws = TestWorkspace::new(&[("shop", manifest)]);
+    ws.write("plugins/shop/app.py", APP);
+    ws.write("plugins/shop/test_app.py", TEST);
+    let edit = serde_json::json!({"edits": [{"kind": "search_replace", "path": "app.py",
+        "search": "sorted([1, 2, 3])", "replace": "sorted([1, 2, 3], reverse=True)"}]})
+    .to_string();
+    let fake = FakeLlm::with([
+        fake_llm::openai_tool_calls(&[("call_e", "candidate_edit", &edit)]),
+        fake_llm::openai_text(&["Items come newest first now."]),
+    ]);
+    with_fake_model(&ws, &fake);
+    ws.start_engine();
+    ws.wait_serving("shop");
+    let mut dash = Dashboard::new(&ws);
+    dash.pump_until("shop selected", |app| app.plugin().is_some())
+        .await;
+    dash.keys(&["o"]).await;
+    dash.app
+        .input
+        .insert_str("make /api/items return the newest first");
+    dash.keys(&["enter"]).await;
+    dash.pump_until("the accept card", |app| {
+        app.op.turn.is_none() && app.operator.has_waiting()
+    })
+    .await;
+
+    let steps: Vec<String> = dash
+        .app
+        .operator
+        .entries
+        .iter()
+        .filter(|e| matches!(e.speaker, naap::ai::transcript::Speaker::Step(_)))
+        .map(|e| e.text.clone())
+        .collect();
+    assert!(steps.len() >= 3, "{steps:#?}");
+    assert!(steps[0].starts_with("candidate "), "{steps:#?}");
+    assert!(
+        steps[1].starts_with("edited: +1 -1 in 1 file(s)"),
+        "{steps:#?}"
+    );
+    assert!(steps[2].starts_with("gates passed"), "{steps:#?}");
+    let candidate = dash.app.op.candidate.clone().expect("a candidate");
+    assert!(
+        candidate.diff.contains("reverse=True"),
+        "{}",
+        candidate.diff
+    );
+    let live = ws.path().join("plugins/shop/app.py");
+    assert_eq!(std::fs::read_to_string(&live).expect("live"), APP);
+
+    // The diff is one key away, with nothing typed; esc closes it.
+    dash.keys(&["D"]).await;
+    assert_eq!(dash.app.overlay, naap::tui::app::Overlay::Diff(0));
+    dash.keys(&["j", "esc"]).await;
+    assert_eq!(dash.app.overlay, naap::tui::app::Overlay::None);
+
+    // y accepts it into the source; the canary deploy follows as a card of its own.
+    dash.keys(&["y"]).await;
+    dash.pump_until("the canary card", |app| {
+        app.operator.has_waiting()
+            && app.operator.entries.iter().any(|e| {
+                e.card
+                    .as_ref()
+                    .is_some_and(|(c, _)| c.label.contains("canary"))
+            })
+    })
+    .await;
+    assert!(
+        std::fs::read_to_string(&live)
+            .expect("live")
+            .contains("reverse=True")
+    );
+    let version = format!("1.4.1-ai.{}", candidate.id);
+    dash.keys(&["y"]).await;
+    dash.pump_until("the canary's end in the timeline", |app| {
+        app.operator.entries.iter().any(|e| {
+            matches!(e.speaker, naap::ai::transcript::Speaker::Step(_))
+                && e.text.starts_with("deploy shop")
+        })
+    })
+    .await;
+    let last = dash
+        .app
+        .operator
+        .entries
+        .iter()
+        .rev()
+        .find(|e| matches!(e.speaker, naap::ai::transcript::Speaker::Step(_)))
+        .expect("a step");
+    assert!(
+        last.text.contains(": done:"),
+        "the canary succeeded: {:?}",
+        last.text
+    );
+    let serving: Vec<serde_json::Value> = plugin_of(&ws.status(), "shop")["slots"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        serving
+            .iter()
+            .any(|s| s["version"] == version.as_str() && s["weight"] == 100),
+        "{serving:#?}"
+    );
+    assert_eq!(audit_faces(&ws, "candidate_accept"), ["ai"]);
+    assert_eq!(
+        ws.json(&["candidate", "show", &candidate.id])["status"],
+        "accepted"
+    );
+}

@@ -493,6 +493,20 @@ mod tests {
     }
 
     #[test]
+    fn a_change_to_the_code_offline_says_it_needs_a_model_and_changes_nothing() {
+        let reply = ask("make /api/items return the newest first", &[]);
+        assert!(reply.card.is_none());
+        for part in [
+            "takes a language model",
+            "[ai]",
+            "naap iterate checkout",
+            "I changed nothing",
+        ] {
+            assert!(reply.text.contains(part), "{part:?} in {}", reply.text);
+        }
+    }
+
+    #[test]
     fn is_it_safe_to_roll_back_says_what_it_would_do_and_whether_the_previous_is_warm() {
         let reply = ask("is it safe to roll back expense-tracker?", &[]);
         assert!(reply.card.is_none());

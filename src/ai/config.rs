@@ -116,6 +116,9 @@ impl FromStr for ProviderKind {
     }
 }
 
+/// Fixes iterate asks for when `[ai] heal_attempts` does not say.
+pub const DEFAULT_HEAL_ATTEMPTS: u32 = 3;
+
 /// The resolved settings.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AiConfig {
@@ -182,7 +185,7 @@ impl AiConfig {
             breaker_failures: 3,
             breaker_cooldown: Duration::from_secs(30),
             price: None,
-            heal_attempts: 3,
+            heal_attempts: DEFAULT_HEAL_ATTEMPTS,
             mode: super::policy::Mode::Confirm,
         }
     }

@@ -111,6 +111,16 @@ fn answer_intent(intent: Intent, text: &str, world: &World) -> Reply {
     };
     match intent {
         Intent::Help => Reply::text(answer::HELP),
+        Intent::Change {
+            plugin,
+            instruction,
+        } => match find(&plugin) {
+            Some(_) => Reply::text(format!(
+                "Changing {plugin}'s code (“{}”) takes a language model, and the offline operator has none: configure one in [ai] (naap.toml, ~/.config/naap/ai.toml or NAAP_AI_PROVIDER) and ask again, or run `naap iterate {plugin} \"…\" --provider …`. I changed nothing.",
+                crate::core::logs::escape_controls(&instruction)
+            )),
+            None => unknown_plugin(&plugin),
+        },
         Intent::Finish { plugin } => finish(find(&plugin), &plugin),
         Intent::Explain { plugin, action } => explain(&plugin, &action, world),
         Intent::Declined { plugin, action } => {

@@ -179,7 +179,7 @@ pub struct Turn {
 }
 
 impl Turn {
-    fn new(by: ProviderInfo) -> Turn {
+    pub fn new(by: ProviderInfo) -> Turn {
         Turn {
             answer: String::new(),
             answered_by: by,
@@ -199,6 +199,8 @@ pub struct Operator {
     policy: Policy,
     redactor: Redactor,
     price: Option<Price>,
+    /// `[ai] heal_attempts`: fixes iterate asks for before handing a candidate back.
+    heal_attempts: u32,
 }
 
 impl Operator {
@@ -214,6 +216,7 @@ impl Operator {
             policy,
             redactor,
             price: None,
+            heal_attempts: super::config::DEFAULT_HEAL_ATTEMPTS,
         }
     }
 
@@ -224,6 +227,23 @@ impl Operator {
 
     pub fn price(&self) -> Option<Price> {
         self.price
+    }
+
+    pub fn with_heal_attempts(self, heal_attempts: u32) -> Operator {
+        Operator {
+            heal_attempts,
+            ..self
+        }
+    }
+
+    /// How many fixes iterate asks for (`[ai] heal_attempts`).
+    pub fn heal_attempts(&self) -> u32 {
+        self.heal_attempts
+    }
+
+    /// Whether a language model answers (the offline router cannot write code).
+    pub fn has_model(&self) -> bool {
+        self.provider.is_some()
     }
 
     pub fn policy(&self) -> &Policy {

@@ -54,7 +54,9 @@ pub fn operator_and_config(
         .and_then(|v| std::env::var(v).ok())
         .filter(|k| !k.trim().is_empty());
     let mode = settings.mode.unwrap_or(config.mode);
-    let operator = assemble(root, state_dir, face, mode, provider, key).with_price(config.price);
+    let operator = assemble(root, state_dir, face, mode, provider, key)
+        .with_price(config.price)
+        .with_heal_attempts(config.heal_attempts);
     Ok((operator, config))
 }
 

@@ -16,6 +16,16 @@ pub enum Speaker {
     Tool,
     /// Something the person should know about the turn: a fallback, a cap, a cancel.
     Notice,
+    /// A step of an iterate run's timeline (edits → gates → fixes → ship → verdict).
+    Step(Tone),
+}
+
+/// How a timeline step went, for its colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tone {
+    Info,
+    Good,
+    Bad,
 }
 
 /// Where a proposed action stands.

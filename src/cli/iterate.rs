@@ -164,7 +164,7 @@ async fn print_timeline(mut rx: mpsc::Receiver<IterateEvent>, json: bool) {
                 noteln!("  · {name}")
             }
             IterateEvent::Turn(_) => {}
-            IterateEvent::Edited { summary } => noteln!("naap: edited: {summary}"),
+            IterateEvent::Edited { summary, .. } => noteln!("naap: edited: {summary}"),
             IterateEvent::Gates { passed, summary } => noteln!(
                 "naap: gates {}: {summary}",
                 if passed { "passed" } else { "failed" }
@@ -179,6 +179,10 @@ async fn print_timeline(mut rx: mpsc::Receiver<IterateEvent>, json: bool) {
                 }
             },
             IterateEvent::Proposed { label, .. } => noteln!("naap: proposed: {label}"),
+            IterateEvent::Shipped { label, ok, summary } => noteln!(
+                "naap: {label}: {} {summary}",
+                if ok { "done:" } else { "failed:" }
+            ),
         }
     }
 }

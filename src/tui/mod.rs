@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod hint;
+pub mod iterate_job;
 pub mod keymap;
 pub mod link;
 pub mod logview;

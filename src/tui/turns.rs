@@ -13,6 +13,7 @@
 //! listed for a person to decide here.
 
 use super::app::{App, Effect, Msg};
+use super::iterate_job::{self, Shipping};
 use crate::ai::approval;
 use crate::ai::operator::{Operator, Pending};
 use crate::ai::provider::Message;
@@ -60,6 +61,8 @@ pub struct Turns {
     history: Arc<Mutex<Vec<Message>>>,
     running: Option<(u64, AbortHandle)>,
     sessions: Option<Sessions>,
+    /// Iterate's proposals still to be decided, and what follows each.
+    shipping: Shipping,
 }
 
 impl Turns {
@@ -70,6 +73,7 @@ impl Turns {
             history: Arc::new(Mutex::new(Vec::new())),
             running: None,
             sessions: None,
+            shipping: Shipping::default(),
         }
     }
 
@@ -197,10 +201,27 @@ impl Turns {
             .sessions
             .as_ref()
             .map(|s| (s.store.clone(), s.current.clone()));
+        let shipping = self.shipping.clone();
         let job = tokio::spawn(async move {
             let session = record.as_ref().and_then(|(store, current)| {
                 begin_turn(store, current, &operator, &text, &forward)
             });
+            // A change to a plugin's code: iterate's pipeline, shown as a timeline.
+            if let Some(req) =
+                crate::ai::iterate::route::change_of(&operator, &text, selected.as_deref()).await
+            {
+                let done = iterate_job::run(&operator, req, turn, &forward, &shipping).await;
+                if let (Some((store, _)), Some(session)) = (&record, session)
+                    && let Err(e) = setup::record_turn(store, session, &done)
+                {
+                    let _ = forward.send(Msg::Done {
+                        label: "session".to_string(),
+                        result: Err(format!("this turn is not kept in the session: {e}")),
+                        hints: Vec::new(),
+                    });
+                }
+                return;
+            }
             let (events_tx, mut events_rx) = mpsc::channel(TURN_EVENTS);
             let mut mine = lock(&history).clone();
             let ask = async {
@@ -269,6 +290,7 @@ impl Turns {
             .sessions
             .as_ref()
             .map(|s| (s.store.clone(), s.current.clone()));
+        let shipping = self.shipping.clone();
         tokio::spawn(async move {
             let result = match record {
                 Some((store, current)) => {
@@ -280,19 +302,24 @@ impl Turns {
                     .map(|value| approval::summary_of(&value)),
                 None => return,
             };
+            let ran = approve.then(|| result.clone());
             if approve {
                 let _ = tx.send(Msg::Done {
-                    label,
+                    label: label.clone(),
                     result,
                     hints: Vec::new(),
                 });
             } else if let Err(e) = result {
                 let _ = tx.send(Msg::Done {
-                    label,
+                    label: label.clone(),
                     result: Err(e),
                     hints: Vec::new(),
                 });
             }
+            // An iterate proposal: the timeline says how it ended; the next one follows.
+            shipping
+                .decided(&operator, &pending, &label, ran.as_ref(), &tx)
+                .await;
         });
     }
 

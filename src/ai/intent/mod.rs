@@ -8,6 +8,7 @@
 
 mod actions;
 mod asks;
+mod change;
 mod mood;
 #[cfg(test)]
 pub(crate) mod table;
@@ -203,6 +204,11 @@ pub enum Intent {
     Status {
         plugin: String,
     },
+    /// A change to a plugin's code, for the iterate pipeline (a model writes it).
+    Change {
+        plugin: String,
+        instruction: String,
+    },
     Help,
     /// A request that names no plugin while none is selected.
     NoPlugin,
@@ -246,6 +252,9 @@ pub fn parse(text: &str, report: Option<&StatusReport>, selected: Option<&str>) 
             },
             (Mood::Request, Some(plugin)) => action.request(plugin).unwrap_or(Intent::Unknown),
         };
+    }
+    if let Some(change) = change::change(&w, text, plugin.clone()) {
+        return change;
     }
     asks::ask(&w, plugin)
 }

@@ -37,6 +37,12 @@ pub(crate) fn report() -> StatusReport {
 pub(crate) const C: &str = "checkout";
 const E: &str = "expense-tracker";
 
+fn change(p: &str, instruction: &str) -> Intent {
+    Intent::Change {
+        plugin: p.into(),
+        instruction: instruction.into(),
+    }
+}
 fn rollback(p: &str) -> Intent {
     Intent::Rollback { plugin: p.into() }
 }
@@ -605,6 +611,21 @@ pub(crate) fn table() -> Vec<(&'static str, Intent)> {
         ("what can you do?", Intent::Help),
         ("hello", Intent::Help),
         ("make it faster", Intent::Unknown),
+        // Changes to the code: for iterate.
+        (
+            "make /api/items return the newest first",
+            change(C, "make /api/items return the newest first"),
+        ),
+        (
+            "add a created_at field to expense-tracker's expenses",
+            change(E, "add a created_at field to expense-tracker's expenses"),
+        ),
+        (
+            "iterate expense-tracker: reject amounts below zero",
+            change(E, "reject amounts below zero"),
+        ),
+        ("iterate log each refund", change(C, "log each refund")),
+        ("should I add a field?", Intent::Unknown),
         ("", Intent::Unknown),
         ("   ", Intent::Unknown),
         ("the weather is nice", Intent::Unknown),

@@ -4,4 +4,5 @@
 pub mod heal;
 pub mod pipeline;
 pub mod prompt;
+pub mod route;
 pub mod spec;

@@ -65,6 +65,7 @@ pub enum ShipAs {
 pub enum IterateEvent {
     Created {
         candidate: String,
+        plugin: String,
         tree: String,
     },
     /// Something in one of the model's turns (text, tool calls).
@@ -72,6 +73,9 @@ pub enum IterateEvent {
     Turn(OperatorEvent),
     Edited {
         summary: String,
+        /// The candidate against the live source (for a face's diff view).
+        #[serde(skip)]
+        diff: String,
     },
     Gates {
         passed: bool,
@@ -83,6 +87,13 @@ pub enum IterateEvent {
     Proposed {
         label: String,
         lines: Vec<String>,
+    },
+    /// A proposal to ship it ran (the face that ran it says so): the preview started, the
+    /// accept wrote the version, the canary ended (succeeded, or rolled back: the verdict).
+    Shipped {
+        label: String,
+        ok: bool,
+        summary: String,
     },
 }
 
@@ -144,6 +155,7 @@ pub async fn iterate(
     let _ = events
         .send(IterateEvent::Created {
             candidate: id.clone(),
+            plugin: req.plugin.clone(),
             tree: tree.clone(),
         })
         .await;
@@ -170,6 +182,7 @@ pub async fn iterate(
         let _ = events
             .send(IterateEvent::Edited {
                 summary: diff_summary(&diff),
+                diff: diff.clone(),
             })
             .await;
         let run: CandidateGateRun = decode(
@@ -355,7 +368,7 @@ async fn candidate_diff(operator: &Operator, id: &str) -> Result<String, String>
 }
 
 /// `+N -M in K file(s)` of a unified diff.
-fn diff_summary(unified: &str) -> String {
+pub fn diff_summary(unified: &str) -> String {
     let (mut added, mut removed, mut files) = (0, 0, 0);
     for line in unified.lines() {
         if line.starts_with("+++") {

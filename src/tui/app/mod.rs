@@ -5,6 +5,7 @@
 mod alerts;
 mod approvals;
 mod deploy;
+mod iterate;
 mod operator;
 #[cfg(test)]
 mod operator_tests;
@@ -16,6 +17,7 @@ mod traffic;
 pub use crate::ai::proposal::Proposal;
 pub use alerts::{FADE_SECS, ShownAlert};
 pub use deploy::DeployForm;
+pub use iterate::CandidateView;
 pub use operator::OperatorState;
 pub use silence::SilenceForm;
 pub use traffic::{FINE_STEP, STEP, TrafficEdit};
@@ -95,6 +97,10 @@ pub enum Msg {
         turn: u64,
         result: Result<(), String>,
     },
+    /// A step of the iterate run the operator pane started (see [`crate::ai::iterate`]).
+    Timeline(crate::ai::iterate::pipeline::IterateEvent),
+    /// A proposal that follows one a person ran (the canary after the accept).
+    FollowUp(Pending),
     /// The engine's dry run for the confirmation of the call hashed `hash`.
     Previewed {
         hash: String,
@@ -171,6 +177,8 @@ pub enum Overlay {
     Deploy(DeployForm),
     /// The proposals waiting in the session store, with the one selected.
     Approvals(usize),
+    /// The diff of the operator's candidate, scrolled this many lines.
+    Diff(u16),
 }
 
 /// The lists `/` narrows (elsewhere it filters the logs).
@@ -314,6 +322,14 @@ impl App {
                 self.on_operator_msg(msg);
                 Vec::new()
             }
+            Msg::Timeline(event) => {
+                self.on_timeline(event);
+                Vec::new()
+            }
+            Msg::FollowUp(pending) => {
+                self.on_follow_up(pending);
+                Vec::new()
+            }
             Msg::Previewed { hash, lines } => {
                 self.previewed(&hash, lines);
                 Vec::new()
@@ -442,6 +458,7 @@ impl App {
             Overlay::Silence(form) => return self.on_silence_key(key, form),
             Overlay::Deploy(form) => return self.on_deploy_key(key, form),
             Overlay::Approvals(at) => return self.on_approvals_key(key, at),
+            Overlay::Diff(scroll) => return self.on_diff_key(key, scroll),
         }
         if self.focus == Pane::Operator {
             return self.on_operator_key(key);
@@ -458,6 +475,7 @@ impl App {
             Action::Quit => return vec![Effect::Quit],
             Action::Help => self.overlay = Overlay::Help,
             Action::Approvals => self.open_approvals(),
+            Action::CandidateDiff => self.open_diff(),
             Action::CommandLine => self.overlay = Overlay::Command(String::new()),
             Action::Filter if self.focus == Pane::Plugins => {
                 self.overlay = Overlay::Find(ListKind::Plugins, self.plugin_filter.clone());

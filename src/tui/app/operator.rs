@@ -39,6 +39,8 @@ pub struct OperatorState {
     tool_lines: HashMap<String, usize>,
     /// Whether this turn already showed a card (its next cards wait beside it).
     carded: bool,
+    /// The candidate iterate works on (or last worked on): `D` shows its diff.
+    pub candidate: Option<super::iterate::CandidateView>,
 }
 
 impl Default for OperatorState {
@@ -53,6 +55,7 @@ impl Default for OperatorState {
             proposals: Vec::new(),
             tool_lines: HashMap::new(),
             carded: false,
+            candidate: None,
         }
     }
 }
@@ -65,6 +68,11 @@ impl OperatorState {
         } else {
             format!("{} {}", self.answering.kind, self.answering.model)
         }
+    }
+
+    /// A proposal whose card is shown, for y to find.
+    pub(super) fn remember(&mut self, pending: Pending) {
+        self.proposals.push(pending);
     }
 
     /// The operator's proposal behind a card, if the card is one.
@@ -84,10 +92,13 @@ impl App {
         let empty = self.input.lines().iter().all(|l| l.trim().is_empty());
         let action = match self.keymap.action(Context::Operator, key) {
             // With nothing typed, `?` (or whatever help is bound to) opens the help.
-            None if empty && key.is_printable() => self
-                .keymap
-                .action(Context::Global, key)
-                .filter(|a| *a == Action::Help),
+            // So does the candidate's diff key, once there is a candidate.
+            None if empty && key.is_printable() => {
+                self.keymap.action(Context::Global, key).filter(|a| {
+                    *a == Action::Help
+                        || (*a == Action::CandidateDiff && self.op.candidate.is_some())
+                })
+            }
             other => other,
         };
         let card_key = matches!(action, Some(Action::Yes | Action::No));

@@ -102,6 +102,7 @@ actions! {
     Zoom @ Global = "zoom" ["z"] "zoom the focused pane to full screen and back";
     FocusOperator @ Global = "operator" ["o"] "talk to the operator (esc leaves, or first stops its answer)";
     Approvals @ Global = "approvals" ["A"] "proposals waiting for a yes (from MCP, naap chat, earlier sessions)";
+    CandidateDiff @ Global = "candidate_diff" ["D"] "the diff of the operator's candidate (after it changed code)";
     Up @ Plugins = "up" ["up", "k"] "select the previous plugin";
     Down @ Plugins = "down" ["down", "j"] "select the next plugin";
     Traffic @ Plugins = "traffic" ["t"] "adjust the traffic sliders";

@@ -8,6 +8,7 @@
 
 mod alerts;
 mod approvals;
+mod diff;
 mod header;
 mod logs;
 mod metrics;
@@ -99,6 +100,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Silence(form) => overlay::silence(frame, body, app, form),
         Overlay::Deploy(form) => overlay::deploy(frame, body, app, form),
         Overlay::Approvals(at) => approvals::draw(frame, body, app, *at),
+        Overlay::Diff(scroll) => diff::draw(frame, body, app, *scroll),
     }
 }
 

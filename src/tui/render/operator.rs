@@ -3,7 +3,7 @@
 //! state, and the input.
 
 use super::style::{self, fg};
-use crate::ai::transcript::{CardState, Speaker};
+use crate::ai::transcript::{CardState, Speaker, Tone};
 use crate::tui::app::App;
 use crate::tui::theme::Paint;
 use ratatui::Frame;
@@ -37,6 +37,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                     format!("    · {}", entry.text),
                     fg(theme, Paint::Muted),
                 )));
+                continue;
+            }
+            Speaker::Step(tone) => {
+                let paint = match tone {
+                    Tone::Info => Paint::Foreground,
+                    Tone::Good => Paint::Healthy,
+                    Tone::Bad => Paint::Unhealthy,
+                };
+                for (i, text) in entry.text.lines().enumerate() {
+                    lines.push(Line::from(vec![
+                        Span::styled(
+                            if i == 0 { "  ▸ " } else { "    " },
+                            fg(theme, paint).add_modifier(Modifier::BOLD),
+                        ),
+                        Span::styled(text.to_string(), fg(theme, paint)),
+                    ]));
+                }
                 continue;
             }
             Speaker::Notice => {

@@ -78,6 +78,15 @@ fn hints(app: &App) -> Vec<Span<'static>> {
             Action::Filter,
             Action::Wrap,
         ],
+        // With a candidate, its diff is one key away: say which.
+        Context::Operator if app.op.candidate.is_some() => &[
+            Action::Send,
+            Action::Yes,
+            Action::No,
+            Action::CandidateDiff,
+            Action::Cancel,
+            Action::FocusNext,
+        ],
         Context::Operator => &[
             Action::Send,
             Action::Yes,

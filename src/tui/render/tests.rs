@@ -313,3 +313,62 @@ fn approvals_list_80x24() {
     app.update(Msg::Key("A".parse().unwrap()));
     insta::assert_snapshot!(screen(&app, 80, 24));
 }
+
+/// The messages an iterate run in the pane sends, up to its accept card.
+fn iterate_timeline(app: &mut App) {
+    use crate::ai::iterate::heal::HealDecision;
+    use crate::ai::iterate::pipeline::IterateEvent;
+    app.update(Msg::Key("o".parse().unwrap()));
+    let diff = "--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n def items():\n-    return sorted(rows)\n+    return sorted(rows, reverse=True)\n";
+    for event in [
+        IterateEvent::Created {
+            candidate: "k3x9q2".into(),
+            plugin: "expense-tracker".into(),
+            tree: "/srv/ops/.naap/candidates/k3x9q2/tree".into(),
+        },
+        IterateEvent::Edited {
+            summary: "+1 -1 in 1 file(s)".into(),
+            diff: diff.into(),
+        },
+        IterateEvent::Gates {
+            passed: false,
+            summary: "test failed (exit 1), 1 problem(s)".into(),
+        },
+        IterateEvent::Heal {
+            decision: HealDecision::Heal { attempt: 1 },
+        },
+        IterateEvent::Gates {
+            passed: true,
+            summary: "2 gate(s) passed".into(),
+        },
+        IterateEvent::Shipped {
+            label: "deploy expense-tracker 1.4.1-ai.k3x9q2 (canary)".into(),
+            ok: false,
+            summary: "rolled back: error rate 21% > 5% at step 1".into(),
+        },
+    ] {
+        app.update(Msg::Timeline(event));
+    }
+}
+
+#[test]
+fn iterate_timeline_80x24() {
+    let mut app = busy_app();
+    iterate_timeline(&mut app);
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("gates passed"), "{text}");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn candidate_diff_overlay_80x24() {
+    let mut app = busy_app();
+    iterate_timeline(&mut app);
+    app.update(Msg::Key("D".parse().unwrap()));
+    let text = screen(&app, 80, 24);
+    assert!(
+        text.contains("+    return sorted(rows, reverse=True)"),
+        "{text}"
+    );
+    insta::assert_snapshot!(text);
+}

@@ -1,0 +1,98 @@
+//! A request to change a plugin's code ("make /api/items return the newest first", "add a
+//! created_at field to expenses", "iterate checkout: log each refund"): work for the
+//! iterate pipeline, never an operation. Recognised only when it opens with a verb of
+//! change and says what in the code, or opens with "iterate"; "make it faster" is too
+//! vague to hand a model as an edit and stays unknown.
+
+use super::Intent;
+use super::words::Words;
+
+/// Verbs that open a request to change code.
+const CHANGE_VERBS: &[&str] = &[
+    "make",
+    "change",
+    "add",
+    "remove",
+    "rename",
+    "return",
+    "sort",
+    "implement",
+    "refactor",
+    "rewrite",
+    "validate",
+    "support",
+    "handle",
+    "allow",
+    "reject",
+    "include",
+    "limit",
+    "paginate",
+    "expose",
+];
+
+/// Words that say what in the code is to change.
+const CODE_WORDS: &[&str] = &[
+    "endpoint",
+    "endpoints",
+    "route",
+    "routes",
+    "field",
+    "fields",
+    "api",
+    "response",
+    "responses",
+    "return",
+    "json",
+    "header",
+    "headers",
+    "function",
+    "test",
+    "tests",
+    "column",
+    "columns",
+    "parameter",
+    "parameters",
+    "query",
+    "validation",
+    "message",
+    "order",
+    "sorted",
+    "newest",
+    "oldest",
+    "page",
+    "pagination",
+];
+
+/// The change `w` asks for, if it is one; `plugin` is the plugin it names or the one in
+/// view. The instruction is the request as typed, less a leading "iterate PLUGIN:".
+pub(super) fn change(w: &Words, text: &str, plugin: Option<String>) -> Option<Intent> {
+    let explicit = w.text(0) == "iterate";
+    let asks_change = CHANGE_VERBS.contains(&w.text(0))
+        && !w.question_mark
+        && (0..w.len()).any(|i| {
+            CODE_WORDS.contains(&w.text(i))
+                || w.chunk(i).starts_with('/')
+                || w.text(i).contains('_')
+        });
+    if !explicit && !asks_change {
+        return None;
+    }
+    let Some(plugin) = plugin else {
+        return Some(Intent::NoPlugin);
+    };
+    let mut instruction = text.trim();
+    if explicit {
+        instruction = instruction["iterate".len()..].trim_start();
+        if let Some(rest) = instruction.strip_prefix(plugin.as_str()) {
+            instruction = rest;
+        }
+        instruction = instruction.trim_start_matches([':', ' ', ',']).trim();
+    }
+    if instruction.is_empty() {
+        return None;
+    }
+    Some(Intent::Change {
+        plugin,
+        instruction: instruction.to_string(),
+    })
+}
