@@ -306,3 +306,45 @@ fn the_operator_pane_streams_a_models_answer_in_a_real_terminal() {
     assert_eq!(request.body["model"], "fake-model");
     assert_eq!(request.body["stream"], true);
 }
+
+/// Iterate in a real terminal: a change asked in the operator pane shows its timeline, `D`
+/// shows the candidate's diff, and y accepts it (the timeline says so).
+#[test]
+fn a_change_asked_in_the_pane_shows_its_timeline_and_diff_in_a_real_terminal() {
+    let edit = serde_json::json!({"edits": [{"kind": "whole_file", "path": "ORDER.md",
+        "content": "Items are listed newest first.\n"}]})
+    .to_string();
+    let fake = fake_llm::FakeLlm::with([
+        fake_llm::openai_tool_calls(&[("call_e", "candidate_edit", &edit)]),
+        fake_llm::openai_text(&["Noted the order."]),
+    ]);
+    let config = tempfile::tempdir().expect("a config dir");
+    let command = format!(
+        "NAAP_CONFIG_DIR={dir} NAAP_AI_CONFIG={dir}/ai.toml NAAP_AI_PROVIDER=openai NAAP_AI_MODEL=fake-model NAAP_AI_BASE_URL={base} {bin} demo --no-traffic",
+        dir = config.path().display(),
+        base = fake.openai_base(),
+        bin = env!("CARGO_BIN_EXE_naap")
+    );
+    let tmux = Tmux::start(&command, 100, 45);
+    tmux.wait("the demo serving", |s| {
+        s.contains("checkout") && slot_line(s, "blue").contains("100%")
+    });
+    tmux.keys(&["o"]);
+    tmux.type_text("make the /api/items of checkout return the newest first");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("the timeline up to the accept card", |s| {
+        s.contains("▸ candidate ") && s.contains("gates passed") && s.contains("y do it")
+    });
+    assert!(screen.contains("edited: +1 -0 in 1 file(s)"), "{screen}");
+    assert!(screen.contains("· candidate_edit ORDER.md"), "{screen}");
+    tmux.keys(&["D"]);
+    tmux.wait("the diff", |s| {
+        s.contains("+Items are listed newest first.") && s.contains("checkout candidate")
+    });
+    tmux.keys(&["Escape"]);
+    tmux.wait("the diff closed", |s| !s.contains("checkout candidate"));
+    tmux.keys(&["y"]);
+    tmux.wait("the accept done in the timeline", |s| {
+        s.contains("candidate_accept") && s.contains("done")
+    });
+}

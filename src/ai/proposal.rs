@@ -183,6 +183,8 @@ pub fn label_of(call: &Call) -> String {
                 ("weights", serde_json::Value::Object(weights)) => {
                     words.extend(weights.iter().map(|(slot, w)| format!("{slot}={w}")));
                 }
+                // A candidate's id says itself: `candidate_accept k3x9q2`.
+                ("id", serde_json::Value::String(id)) => words.push(id.clone()),
                 (_, serde_json::Value::String(text)) => words.push(format!("{key}={text}")),
                 (_, other) => words.push(format!("{key}={other}")),
             }

@@ -201,9 +201,41 @@ pub fn tool_line(name: &str, arguments: &serde_json::Value) -> String {
             match value {
                 serde_json::Value::String(s) => words.push(format!("{key}={s}")),
                 serde_json::Value::Null => {}
+                // Edits name their files; the contents are the diff's business (`D`).
+                serde_json::Value::Array(items) => {
+                    let paths: Vec<&str> = items
+                        .iter()
+                        .filter_map(|i| i.get("path").and_then(|p| p.as_str()))
+                        .collect();
+                    if paths.len() == items.len() && !paths.is_empty() {
+                        words.push(paths.join(", "));
+                    } else {
+                        words.push(format!("{key}=[{} item(s)]", items.len()));
+                    }
+                }
+                serde_json::Value::Object(map) => {
+                    words.push(format!("{key}={{{} field(s)}}", map.len()))
+                }
                 other => words.push(format!("{key}={other}")),
             }
         }
     }
     words.join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tool_line;
+
+    #[test]
+    fn an_edit_shows_as_its_files_not_its_contents() {
+        let edits = serde_json::json!({"edits": [
+            {"kind": "whole_file", "path": "ORDER.md", "content": "a long text"},
+            {"kind": "search_replace", "path": "app.py", "search": "a", "replace": "b"}
+        ]});
+        assert_eq!(
+            tool_line("candidate_edit", &edits),
+            "candidate_edit ORDER.md, app.py"
+        );
+    }
 }
