@@ -341,3 +341,109 @@ async fn the_http_listener_wants_the_token_and_a_loopback_host() {
     let _ = server.kill();
     let _ = server.wait();
 }
+
+/// Iterate's steps over MCP, under the same policy as every face: a client (itself a
+/// model) starts a candidate, edits it, runs its gates and reads its diff without asking
+/// (drafts touch only the staged copy); the preview and the accept wait for a person; a
+/// read-only server edits nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_mcp_client_iterates_on_a_candidate_and_shipping_waits_for_a_person() {
+    let manifest = sample_plugin("shop", "1.4.0", "").replace(
+        "stop_grace = \"2s\"",
+        "stop_grace = \"2s\"\ntest = \"test -s ORDER.md\"",
+    );
+    let mut ws = TestWorkspace::new(&[("shop", manifest)]);
+    ws.write("plugins/shop/ORDER.md", "oldest first\n");
+    ws.start_engine();
+    ws.wait_serving("shop");
+    let client = mcp(&ws, &[]).await;
+
+    let created = call(
+        &client,
+        "candidate_create",
+        json!({"plugin": "shop", "instruction": "list the newest first"}),
+    )
+    .await;
+    assert_ne!(created.is_error, Some(true), "{}", text(&created));
+    let id = created.structured_content.clone().expect("structured")["id"]
+        .as_str()
+        .expect("an id")
+        .to_string();
+
+    // An edit that does not match is refused with the nearest lines; nothing is written.
+    let missed = call(
+        &client,
+        "candidate_edit",
+        json!({"id": id, "edits": [{"kind": "search_replace", "path": "ORDER.md",
+            "search": "oldest at the top", "replace": "newest first"}]}),
+    )
+    .await;
+    assert_eq!(missed.is_error, Some(true), "{}", text(&missed));
+    assert!(text(&missed).contains("oldest first"), "{}", text(&missed));
+    let edited = call(
+        &client,
+        "candidate_edit",
+        json!({"id": id, "edits": [{"kind": "search_replace", "path": "ORDER.md",
+            "search": "oldest first", "replace": "newest first"}]}),
+    )
+    .await;
+    assert_ne!(edited.is_error, Some(true), "{}", text(&edited));
+    let gates = call(&client, "candidate_gates", json!({"id": id})).await;
+    assert_ne!(gates.is_error, Some(true), "{}", text(&gates));
+    let run = gates.structured_content.clone().expect("structured");
+    assert!(run["failed"].is_null(), "{run:#}");
+    let diff = call(&client, "candidate_diff", json!({"id": id})).await;
+    assert!(text(&diff).contains("+newest first"), "{}", text(&diff));
+    let live = ws.path().join("plugins/shop/ORDER.md");
+    assert_eq!(
+        std::fs::read_to_string(&live).expect("live"),
+        "oldest first\n"
+    );
+
+    // Shipping is a change: the preview and the accept wait for a person's yes.
+    let preview = call(
+        &client,
+        "deploy",
+        json!({"plugin": "shop", "preview": true, "candidate": id}),
+    )
+    .await;
+    let waiting = preview.structured_content.clone().expect("structured");
+    assert_eq!(waiting["status"], "pending", "{waiting:#}");
+    assert!(
+        waiting["preview"].to_string().contains("staged tree"),
+        "the engine's dry run says it runs the candidate: {waiting:#}"
+    );
+    let accept = call(&client, "candidate_accept", json!({"id": id})).await;
+    let accept = accept.structured_content.clone().expect("structured");
+    assert_eq!(accept["status"], "pending", "{accept:#}");
+    assert_eq!(
+        std::fs::read_to_string(&live).expect("live"),
+        "oldest first\n"
+    );
+    let approved = ws.json(&["approve", accept["id"].as_str().expect("id")]);
+    assert_eq!(approved["status"], "ran", "{approved:#}");
+    assert_eq!(
+        std::fs::read_to_string(&live).expect("live"),
+        "newest first\n"
+    );
+    assert_eq!(audited_as_mcp(&ws, "candidate_accept"), 1);
+    client.cancel().await.expect("close");
+
+    // Read-only: not even a candidate is started.
+    let client = mcp(&ws, &["--read-only"]).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    assert!(tools.iter().any(|t| t.name == "candidate_diff"));
+    assert!(tools.iter().all(|t| t.name != "candidate_edit"));
+    let refused = client
+        .call_tool(
+            CallToolRequestParams::new("candidate_create").with_arguments(
+                json!({"plugin": "shop", "instruction": "anything"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            ),
+        )
+        .await;
+    assert!(refused.is_err(), "{refused:?}");
+    client.cancel().await.expect("close");
+}
