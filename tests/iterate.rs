@@ -60,6 +60,7 @@ fn request(heal_attempts: u32) -> IterateRequest {
         version: None,
         heal_attempts,
         ship: ShipAs::Canary,
+        retry_of: None,
     }
 }
 
@@ -294,6 +295,7 @@ async fn a_candidate_that_fails_its_canary_is_rolled_back_and_marked_so() {
         version: None,
         heal_attempts: 3,
         ship: ShipAs::Canary,
+        retry_of: None,
     };
     let done = iterate(&operator, &req, &tx).await.expect("iterate");
     assert_eq!(done.end, IterateEnd::Ready, "{done:#?}");
@@ -329,5 +331,40 @@ async fn a_candidate_that_fails_its_canary_is_rolled_back_and_marked_so() {
             .as_str()
             .is_some_and(|s| s.contains("analysis")),
         "the verdict is kept: {last:#}"
+    );
+
+    // Asked to try again from there: the model is told the request and the verdict, and
+    // fixes forward from the source the accept left.
+    let asked_before = fake.requests().len();
+    for reply in edit_turn(json!([{"kind": "whole_file", "path": "fault.args", "content": ""}])) {
+        fake.push(reply);
+    }
+    let retry = IterateRequest {
+        instruction: String::new(),
+        retry_of: Some(done.candidate.clone()),
+        ..req.clone()
+    };
+    let again = iterate(&operator, &retry, &tx)
+        .await
+        .expect("iterate again");
+    assert_eq!(again.end, IterateEnd::Ready, "{again:#?}");
+    assert!(
+        again.diff.contains("---error-rate 1") || again.diff.contains("--error-rate 1"),
+        "{}",
+        again.diff
+    );
+    let told = &fake.requests()[asked_before].raw_body;
+    assert!(
+        told.contains(&format!("This follows candidate `{}`", done.candidate))
+            && told.contains("answer faster")
+            && told.contains("analysis"),
+        "{told}"
+    );
+    let shown = ws.json(&["candidate", "show", &again.candidate]);
+    assert!(
+        shown["instruction"]
+            .as_str()
+            .is_some_and(|i| i.contains(&done.candidate)),
+        "{shown:#}"
     );
 }

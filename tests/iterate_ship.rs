@@ -135,6 +135,7 @@ async fn a_changed_answer_is_previewed_then_ships_as_a_canary_and_its_history_li
         version: None,
         heal_attempts: 3,
         ship: ShipAs::Preview,
+        retry_of: None,
     };
     let done = iterate(&operator, &req, &tx).await.expect("iterate");
     assert_eq!(done.end, IterateEnd::Ready, "{done:#?}");

@@ -121,6 +121,12 @@ fn answer_intent(intent: Intent, text: &str, world: &World) -> Reply {
             )),
             None => unknown_plugin(&plugin),
         },
+        Intent::Retry { plugin, .. } => match find(&plugin) {
+            Some(_) => Reply::text(format!(
+                "Trying again on {plugin}'s code takes a language model, and the offline operator has none: configure one in [ai] and ask again, or run `naap iterate {plugin} --retry CANDIDATE --provider …`. I changed nothing."
+            )),
+            None => unknown_plugin(&plugin),
+        },
         Intent::Finish { plugin } => finish(find(&plugin), &plugin),
         Intent::Explain { plugin, action } => explain(&plugin, &action, world),
         Intent::Declined { plugin, action } => {

@@ -70,6 +70,7 @@ pub async fn iterate(cli: &Cli, args: IterateArgs) -> anyhow::Result<()> {
         instruction: args.instruction.join(" "),
         version,
         heal_attempts: config.heal_attempts,
+        retry_of: args.retry.clone(),
         ship: if args.preview {
             ShipAs::Preview
         } else {

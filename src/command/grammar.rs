@@ -302,9 +302,13 @@ pub struct ChatArgs {
 pub struct IterateArgs {
     /// The plugin to change.
     pub plugin: String,
-    /// What to change, in words (several words are joined).
-    #[arg(required = true)]
+    /// What to change, in words (several words are joined); optional with --retry.
+    #[arg(required_unless_present = "retry")]
     pub instruction: Vec<String>,
+    /// Try again after candidate ID, whose canary rolled back: the model is told its
+    /// request and the verdict, and fixes forward from the source it left.
+    #[arg(long, value_name = "ID")]
+    pub retry: Option<String>,
     /// Run the proposals: accept the candidate, then deploy it as a canary (with
     /// `--preview`: start the preview).
     #[arg(long, short = 'y')]

@@ -66,6 +66,19 @@ const CODE_WORDS: &[&str] = &[
 /// The change `w` asks for, if it is one; `plugin` is the plugin it names or the one in
 /// view. The instruction is the request as typed, less a leading "iterate PLUGIN:".
 pub(super) fn change(w: &Words, text: &str, plugin: Option<String>) -> Option<Intent> {
+    if let Some(rest) = retry(w, text) {
+        return Some(match plugin {
+            Some(plugin) => Intent::Retry {
+                instruction: rest
+                    .strip_prefix(plugin.as_str())
+                    .unwrap_or(&rest)
+                    .trim_start_matches([',', ':', ' '])
+                    .to_string(),
+                plugin,
+            },
+            None => Intent::NoPlugin,
+        });
+    }
     let explicit = w.text(0) == "iterate";
     let asks_change = CHANGE_VERBS.contains(&w.text(0))
         && !w.question_mark
@@ -95,4 +108,33 @@ pub(super) fn change(w: &Words, text: &str, plugin: Option<String>) -> Option<In
         plugin,
         instruction: instruction.to_string(),
     })
+}
+
+/// "try again", "retry", "try once more" at the start (not a question): what follows it.
+fn retry(w: &Words, text: &str) -> Option<String> {
+    let words = if w.seq_at(0, &["try", "again"]) {
+        2
+    } else if w.text(0) == "retry" {
+        1
+    } else if w.seq_at(0, &["try", "once", "more"]) {
+        3
+    } else {
+        return None;
+    };
+    if w.question_mark {
+        return None;
+    }
+    // What was said after the opening words, as typed.
+    let mut rest = text.trim();
+    for _ in 0..words {
+        rest = rest
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, r)| r)
+            .trim_start();
+    }
+    Some(
+        rest.trim_start_matches([',', ':', '-', ' '])
+            .trim()
+            .to_string(),
+    )
 }

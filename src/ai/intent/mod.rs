@@ -209,6 +209,12 @@ pub enum Intent {
         plugin: String,
         instruction: String,
     },
+    /// "Try again": a new candidate that fixes the last one whose canary rolled back,
+    /// told its verdict; `instruction` is anything said beyond "try again".
+    Retry {
+        plugin: String,
+        instruction: String,
+    },
     Help,
     /// A request that names no plugin while none is selected.
     NoPlugin,
@@ -226,6 +232,11 @@ pub fn parse(text: &str, report: Option<&StatusReport>, selected: Option<&str>) 
     let status = plugin
         .as_deref()
         .and_then(|name| report?.plugins.iter().find(|p| p.name == name));
+    // A change to the code first: its words ("the old order", "empty lists") would
+    // otherwise read as traffic or a rollback.
+    if let Some(change) = change::change(&w, text, plugin.clone()) {
+        return change;
+    }
     let weight_of = |word: SlotWord| status.and_then(|p| weight(p, word));
     let mentions = actions::mentions(&w, &weight_of);
     let moods: Vec<Mood> = mentions.iter().map(|m| mood::mood(&w, m.at)).collect();
@@ -252,9 +263,6 @@ pub fn parse(text: &str, report: Option<&StatusReport>, selected: Option<&str>) 
             },
             (Mood::Request, Some(plugin)) => action.request(plugin).unwrap_or(Intent::Unknown),
         };
-    }
-    if let Some(change) = change::change(&w, text, plugin.clone()) {
-        return change;
     }
     asks::ask(&w, plugin)
 }

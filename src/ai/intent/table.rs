@@ -43,6 +43,12 @@ fn change(p: &str, instruction: &str) -> Intent {
         instruction: instruction.into(),
     }
 }
+fn retry(p: &str, instruction: &str) -> Intent {
+    Intent::Retry {
+        plugin: p.into(),
+        instruction: instruction.into(),
+    }
+}
 fn rollback(p: &str) -> Intent {
     Intent::Rollback { plugin: p.into() }
 }
@@ -626,6 +632,20 @@ pub(crate) fn table() -> Vec<(&'static str, Intent)> {
         ),
         ("iterate log each refund", change(C, "log each refund")),
         ("should I add a field?", Intent::Unknown),
+        (
+            "make /api/items return an empty list instead of the old error",
+            change(
+                C,
+                "make /api/items return an empty list instead of the old error",
+            ),
+        ),
+        ("make green take 50%", traffic(C, SlotWord::Slot(Green), 50)),
+        ("try again", retry(C, "")),
+        (
+            "try again, keep the old order for empty lists",
+            retry(C, "keep the old order for empty lists"),
+        ),
+        ("retry expense-tracker", retry(E, "")),
         ("", Intent::Unknown),
         ("   ", Intent::Unknown),
         ("the weather is nice", Intent::Unknown),

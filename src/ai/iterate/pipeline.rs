@@ -46,6 +46,9 @@ pub struct IterateRequest {
     pub heal_attempts: u32,
     /// How a candidate whose gates pass is proposed for shipping.
     pub ship: ShipAs,
+    /// A candidate this one tries again after (its canary rolled back): the model is told
+    /// its request and verdict. The instruction may then be empty.
+    pub retry_of: Option<String>,
 }
 
 /// How a ready candidate ships.
@@ -142,11 +145,35 @@ pub async fn iterate(
     events: &mpsc::Sender<IterateEvent>,
 ) -> Result<Iterated, String> {
     let tools = operator.tools();
+    let previous: Option<CandidateReport> = match &req.retry_of {
+        Some(prev) => Some(decode(
+            tools
+                .engine(Call::CandidateShow(CandidateRequest { id: prev.clone() }))
+                .await?,
+        )?),
+        None => None,
+    };
+    if let Some(p) = &previous
+        && p.candidate.plugin != req.plugin
+    {
+        return Err(format!(
+            "candidate {} is a change to {}, not to {}",
+            p.candidate.id, p.candidate.plugin, req.plugin
+        ));
+    }
+    let instruction = match (&previous, req.instruction.trim()) {
+        (Some(p), "") => format!(
+            "try again after candidate {} ({}) rolled back",
+            p.candidate.id,
+            p.candidate.instruction.trim()
+        ),
+        _ => req.instruction.clone(),
+    };
     let created: CandidateReport = decode(
         tools
             .engine(Call::CandidateCreate(CandidateCreateRequest {
                 plugin: req.plugin.clone(),
-                instruction: req.instruction.clone(),
+                instruction: instruction.clone(),
             }))
             .await?,
     )?;
@@ -168,7 +195,10 @@ pub async fn iterate(
     let mut progress = Progress::default();
     let mut history: Vec<Message> = Vec::new();
     let files = tree_files(Path::new(&tree));
-    let first = prompt::instruction(&req.plugin, &id, &req.instruction, &files);
+    let mut first = prompt::instruction(&req.plugin, &id, &instruction, &files);
+    if let Some(p) = &previous {
+        first.push_str(&prompt::previous(p));
+    }
     progress
         .turn(operator, &mut history, &first, &brief, events)
         .await?;

@@ -38,6 +38,28 @@ pub fn instruction(
     text
 }
 
+/// What a retry is told of the candidate before it: its request, the version it became,
+/// and how its rollout ended (the canary's verdict). Its change is in the source now.
+pub fn previous(report: &crate::core::engine::CandidateReport) -> String {
+    let c = &report.candidate;
+    let ended = report
+        .history
+        .iter()
+        .rev()
+        .find(|s| s.kind == "rolled_back")
+        .or_else(|| report.history.last())
+        .map(|s| s.summary.clone())
+        .unwrap_or_else(|| c.status.to_string());
+    format!(
+        "\nThis follows candidate `{}` (request: {}), which became version {} and ended: {ended}\n\
+         Its change is in the source shown above. Find what made it fail and fix that; keep what the \
+         request asked for unless it is the cause.\n",
+        c.id,
+        c.instruction.trim(),
+        c.version.as_deref().unwrap_or("(none)"),
+    )
+}
+
 /// A heal turn: what failed, and the files it points at as they are now.
 pub fn heal(attempt: u32, limit: u32, failure: &FailedGate, files: &[(String, String)]) -> String {
     let mut text = format!(

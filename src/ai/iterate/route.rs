@@ -8,7 +8,8 @@ use super::pipeline::{IterateEnd, IterateRequest, Iterated, ShipAs};
 use crate::ai::intent::{self, Intent};
 use crate::ai::operator::Operator;
 use crate::api::Call;
-use crate::core::engine::{StatusReport, StatusRequest};
+use crate::core::engine::{CandidatesRequest, StatusReport, StatusRequest};
+use crate::core::store::{CandidateRecord, CandidateStatus};
 
 /// The iterate request `text` makes, if it asks for a change to a plugin's code.
 pub async fn change_of(
@@ -36,9 +37,40 @@ pub async fn change_of(
             version: None,
             heal_attempts: operator.heal_attempts(),
             ship: ShipAs::Canary,
+            retry_of: None,
         }),
+        Intent::Retry {
+            plugin,
+            instruction,
+        } => {
+            let retry_of = last_rolled_back(operator, &plugin).await?;
+            Some(IterateRequest {
+                plugin,
+                instruction,
+                version: None,
+                heal_attempts: operator.heal_attempts(),
+                ship: ShipAs::Canary,
+                retry_of: Some(retry_of),
+            })
+        }
         _ => None,
     }
+}
+
+/// The newest candidate of `plugin` whose rollout rolled back.
+async fn last_rolled_back(operator: &Operator, plugin: &str) -> Option<String> {
+    let list = operator
+        .tools()
+        .engine(Call::Candidates(CandidatesRequest {
+            plugin: Some(plugin.to_string()),
+        }))
+        .await
+        .ok()?;
+    let list: Vec<CandidateRecord> = serde_json::from_value(list).ok()?;
+    list.into_iter()
+        .filter(|c| c.status == CandidateStatus::RolledBack)
+        .max_by_key(|c| c.updated_at)
+        .map(|c| c.id)
 }
 
 /// How an iterate run ended, in a few lines for a person: what changed, the gates, what
