@@ -327,3 +327,58 @@ fn a_taken_name_or_another_language_offline_is_refused_and_nothing_is_written() 
         "{report:#}"
     );
 }
+
+/// With a model, `--implement`: the scaffold is written and loaded (its first deploy runs),
+/// then the model implements the stories through a candidate, whose gates run; without
+/// --yes it stops at the accept proposal (exit 3) and nothing of the model's is live yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_implement_hands_the_stories_to_the_model_through_a_candidate() {
+    use common::fake_llm::{FakeLlm, openai_text, openai_tool_calls};
+    let mut ws = workspace_with_spec();
+    ws.start_engine();
+    let edit = json!({"edits": [{"kind": "whole_file", "path": "IMPLEMENTED.md",
+        "content": "US-1 receipts are kept.\n"}]})
+    .to_string();
+    let fake = FakeLlm::with([
+        openai_tool_calls(&[("call_e", "candidate_edit", &edit)]),
+        openai_text(&["Implemented US-1."]),
+    ]);
+    let spec = ws.path().join("expense-tracker.plugin.md");
+    let out = std::process::Command::new(NAAP)
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(["--json", "generate"])
+        .arg(&spec)
+        .args([
+            "--implement",
+            "--provider",
+            "openai",
+            "--model",
+            "fake-model",
+            "--base-url",
+        ])
+        .arg(fake.openai_base())
+        .env("NAAP_AI_CONFIG", ws.path().join("no-user-ai.toml"))
+        .env_remove("OPENAI_API_KEY")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run naap generate --implement");
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
+    assert_eq!(done["end"], "ready", "{done:#}");
+    assert_eq!(done["plugin"], "expense-tracker", "{done:#}");
+    assert_eq!(done["decided"][0]["status"], "waiting", "{done:#}");
+    let asked = &fake.requests()[0].raw_body;
+    assert!(
+        asked.contains("US-1") && asked.contains("Implement the plugin"),
+        "the stories are the instruction: {asked}"
+    );
+    // The scaffold serves (loaded and deployed by the reload); the model's file is only in
+    // the candidate.
+    ws.wait_serving("expense-tracker");
+    assert!(
+        !ws.path()
+            .join("plugins/expense-tracker/IMPLEMENTED.md")
+            .exists()
+    );
+}

@@ -8,6 +8,45 @@ use crate::command::grammar::GenerateArgs;
 use crate::core::workspace;
 
 pub fn generate(cli: &Cli, args: &GenerateArgs) -> anyhow::Result<()> {
+    scaffold(cli, args).map(|_| ())
+}
+
+/// `--implement`: the scaffold, then the engine loads it, then `naap iterate` on it with
+/// the spec's stories as the instruction: a candidate, its gates and fixes, and the
+/// proposals to accept and ship it, each on a person's yes.
+pub async fn generate_and_implement(cli: &Cli, args: &GenerateArgs) -> anyhow::Result<()> {
+    let (written, plan) = scaffold(cli, args)?;
+    if written.registered_in.is_none() {
+        return Err(Usage(
+            "--implement needs the plugin registered in a workspace, where the engine can run its gates\n  hint: run it inside a workspace (or pass --workspace DIR), without --out"
+                .to_string(),
+        )
+        .into());
+    }
+    let mut client = context::connect(cli).await?;
+    let report: crate::core::engine::ReloadReport =
+        client.call_as(crate::api::Call::Reload {}).await?;
+    if !report.added.iter().any(|a| a.name == written.plugin) && !cli.json {
+        noteln!(
+            "naap: the engine already knew {}; its scaffold is what the model starts from",
+            written.plugin
+        );
+    }
+    drop(client);
+    let iterate = crate::command::IterateArgs {
+        plugin: written.plugin.clone(),
+        instruction: vec![spec::implement_instruction(&plan)],
+        yes: args.yes,
+        provider: args.provider.clone(),
+        model: args.model.clone(),
+        base_url: args.base_url.clone(),
+        ..Default::default()
+    };
+    super::iterate::iterate(cli, iterate).await
+}
+
+/// Writes the plugin for the spec (and registers it), saying so; exits 2 on a bad spec.
+fn scaffold(cli: &Cli, args: &GenerateArgs) -> anyhow::Result<(write::Written, spec::Spec)> {
     let text = std::fs::read_to_string(&args.spec).map_err(|e| {
         Usage(format!(
             "cannot read the spec {}: {e}\n  hint: pass the path of a plugin.md file",
@@ -16,7 +55,10 @@ pub fn generate(cli: &Cli, args: &GenerateArgs) -> anyhow::Result<()> {
     })?;
     let parsed = match spec::parse_spec(&args.spec, &text) {
         Ok(parsed) => parsed,
-        Err(errors) => return spec_failed(cli, &errors),
+        Err(errors) => {
+            spec_failed(cli, &errors)?;
+            return Err(Exit(2).into());
+        }
     };
     if !cli.json {
         for warning in &parsed.warnings {
@@ -50,14 +92,19 @@ pub fn generate(cli: &Cli, args: &GenerateArgs) -> anyhow::Result<()> {
         ),
     };
     let written = write::write_plugin(root.as_deref(), &dir, &files)?;
+    // With --implement, iterate's answer is the JSON document.
+    if cli.json && args.implement {
+        return Ok((written, plan));
+    }
     if cli.json {
         let warnings: Vec<String> = parsed.warnings.iter().map(ToString::to_string).collect();
-        return print_json(&serde_json::json!({
+        print_json(&serde_json::json!({
             "ok": true,
             "written": written,
             "stories": files.stories,
             "warnings": warnings,
-        }));
+        }))?;
+        return Ok((written, plan));
     }
     outln!(
         "wrote {} ({})",
@@ -75,14 +122,14 @@ pub fn generate(cli: &Cli, args: &GenerateArgs) -> anyhow::Result<()> {
         written.checked,
         written.to_implement
     )?;
-    if written.registered_in.is_some() {
+    if written.registered_in.is_some() && !args.implement {
         outln!(
             "next: `naap deploy {name}` runs its gates and serves it under {route} (an engine that is already running loads it with `naap reload`)",
             name = written.plugin,
             route = written.route
         )?;
     }
-    Ok(())
+    Ok((written, plan))
 }
 
 /// Every problem of the spec, then exit 2: a bad spec is a bad argument.

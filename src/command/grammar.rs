@@ -257,6 +257,20 @@ pub struct GenerateArgs {
     /// The plugin name (default: from the `## Plugin:` heading, e.g. expense-tracker).
     #[arg(long)]
     pub name: Option<String>,
+    /// Then have the model implement the stories on the scaffold, through a candidate,
+    /// its gates and fixes, as `naap iterate` (the engine loads the plugin first).
+    #[arg(long)]
+    pub implement: bool,
+    /// With --implement: run the proposals (accept the candidate, deploy it as a canary).
+    #[arg(long, short = 'y', requires = "implement")]
+    pub yes: bool,
+    /// With --implement: the model provider, as for `naap chat`.
+    #[arg(long, requires = "implement", value_parser = ["openai", "anthropic", "ollama"])]
+    pub provider: Option<String>,
+    #[arg(long, requires = "implement")]
+    pub model: Option<String>,
+    #[arg(long, requires = "implement")]
+    pub base_url: Option<String>,
 }
 
 /// `naap chat`.

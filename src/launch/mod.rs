@@ -29,6 +29,11 @@ pub fn main() -> ExitCode {
         }
         Some(Command::Init { dir, force }) => cli::workspace_cmds::init(&cli, dir, force),
         Some(Command::Validate) => cli::workspace_cmds::validate(&cli),
+        Some(Command::Generate(args)) if args.implement => {
+            return run_async(
+                async move { cli::generate::generate_and_implement(&cli, &args).await },
+            );
+        }
         Some(Command::Generate(args)) => cli::generate::generate(&cli, &args),
         Some(Command::Completions { shell }) => {
             let mut script = Vec::new();

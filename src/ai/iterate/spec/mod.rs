@@ -43,7 +43,7 @@ pub fn read_spec(path: &std::path::Path) -> Result<Parsed, SpecErrors> {
 /// A language the offline path cannot write: the model-driven path is needed.
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "only the python scaffold exists offline; --lang {lang} needs a model to write the code\n  hint: use --lang python (the default), or configure a model ([ai] in naap.toml) once the model-driven path is available"
+    "only the python scaffold exists; --lang {lang} has no scaffold to start from\n  hint: use --lang python (the default), and --implement to have a model write the stories on it through a candidate"
 )]
 pub struct NeedsModel {
     pub lang: String,
@@ -65,4 +65,33 @@ pub fn offline_files(
             lang: format!("{other:?}").to_lowercase(),
         }),
     }
+}
+
+/// What a model is asked when it implements a spec on its scaffold (`naap generate
+/// --implement`): every story with its criteria, the ones still open first in mind; the
+/// scaffold's skipped tests mark what is left to do.
+pub fn implement_instruction(spec: &Spec) -> String {
+    let mut text = format!(
+        "Implement the plugin `{}` ({}) as its spec says. It is a scaffold now: JSON CRUD routes for each entity, \
+         and a skipped test for each acceptance criterion still to implement. Implement the criteria that are not \
+         done, turn their skipped tests into real ones that pass, keep the stdlib-only style and the existing routes.\n",
+        spec.name, spec.display_name
+    );
+    if !spec.description.is_empty() {
+        text.push_str(&format!("Description: {}\n", spec.description));
+    }
+    for story in &spec.stories {
+        text.push_str(&format!(
+            "\n{} {}: as a {}, I want {}, so that {}.\n",
+            story.id, story.title, story.role, story.action, story.benefit
+        ));
+        for c in &story.criteria {
+            text.push_str(&format!(
+                "- [{}] {}\n",
+                if c.done { "x" } else { " " },
+                c.text
+            ));
+        }
+    }
+    text
 }
