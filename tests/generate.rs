@@ -133,6 +133,27 @@ async fn the_sample_spec_becomes_a_plugin_that_validates_passes_its_gates_and_se
         "{deployed:#}"
     );
 
+    // The stories with their tests' results, as the test gate last ran them.
+    let stories = ws.json(&["stories", "expense-tracker"]);
+    let results: Vec<&str> = stories["stories"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["criteria"].as_array().into_iter().flatten())
+        .filter_map(|c| c["result"].as_str())
+        .collect();
+    let count = |r: &str| results.iter().filter(|x| **x == r).count() as u64;
+    assert_eq!(count("passed"), checked, "{stories:#}");
+    assert_eq!(count("skipped"), to_implement, "{stories:#}");
+    assert!(stories["last_run"].is_string(), "{stories:#}");
+    let text = stdout(&ws.naap(&["stories", "expense-tracker"]));
+    assert!(
+        text.contains(&format!(
+            "{checked} passed, 0 failed, {to_implement} to implement"
+        )),
+        "{text}"
+    );
+
     // CRUD through naap's router.
     let http = client();
     let base = format!("http://{}/expense-tracker", ws.router());
@@ -306,7 +327,7 @@ fn a_taken_name_or_another_language_offline_is_refused_and_nothing_is_written() 
     assert_eq!(rust.status.code(), Some(2));
     assert!(
         stderr(&rust)
-            .contains("only the python scaffold exists offline; --lang rust needs a model"),
+            .contains("only the python scaffold exists; --lang rust has no scaffold to start from"),
         "{}",
         stderr(&rust)
     );

@@ -72,7 +72,8 @@ pub fn effect_of(call: &Call) -> Effect {
         | Call::Alerts(_)
         | Call::CandidateDiff(_)
         | Call::CandidateShow(_)
-        | Call::Candidates(_) => Effect::Read,
+        | Call::Candidates(_)
+        | Call::Stories(_) => Effect::Read,
         Call::CandidateAccept(r) if r.dry_run => Effect::Read,
         Call::CandidateCreate(_)
         | Call::CandidateEdit(_)
@@ -167,6 +168,13 @@ fn spec(
 fn build() -> Vec<CallSpec> {
     use Effect::{Admin, Change, Draft, Read};
     vec![
+        spec(
+            "stories",
+            Read,
+            "StoriesReport",
+            "A plugin's user stories (for a plugin made from a plugin.md): each acceptance criterion with the test that covers it and that test's last result (passed, failed, skipped = still to implement, not_run).",
+            schema::<PluginRequest>(),
+        ),
         spec(
             "candidates",
             Read,

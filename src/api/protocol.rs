@@ -97,6 +97,9 @@ pub enum Call {
     CandidateDiscard(CandidateRequest),
     /// Write a candidate into the plugin's source as a version.
     CandidateAccept(CandidateAcceptRequest),
+    /// A plugin's user stories (from its plugin.md), each criterion with its test and
+    /// that test's last result.
+    Stories(PluginRequest),
 }
 
 /// Start receiving pushes: events and snapshots, and log lines when `logs` is set (of one
@@ -146,7 +149,7 @@ impl Call {
             Call::Deploy(r) => Some(&r.plugin),
             Call::PreviewStop(r) => Some(&r.plugin),
             Call::Promote(r) => Some(&r.plugin),
-            Call::Abort(r) | Call::Pause(r) | Call::Resume(r) => Some(&r.plugin),
+            Call::Abort(r) | Call::Pause(r) | Call::Resume(r) | Call::Stories(r) => Some(&r.plugin),
             Call::Traffic(r) => Some(&r.plugin),
             Call::Rollback(r) => Some(&r.plugin),
             Call::Logs(r) => Some(&r.plugin),

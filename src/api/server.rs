@@ -288,6 +288,7 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
         Call::CandidateGates(r) => to_reply(id, engine.candidate_gates(r, face).await),
         Call::CandidateDiff(r) => to_reply(id, engine.candidate_diff(&r.id)),
         Call::CandidateShow(r) => to_reply(id, engine.candidate_report(&r.id)),
+        Call::Stories(r) => to_reply(id, engine.stories(&r.plugin)),
         Call::Candidates(r) => to_reply(id, engine.candidates(r.plugin.as_deref())),
         Call::CandidateDiscard(r) => to_reply(id, engine.discard_candidate(&r.id, face)),
         Call::CandidateAccept(r) => to_reply(id, engine.accept_candidate(r, face)),

@@ -6,6 +6,41 @@ use crate::api::Call;
 use crate::core::engine::{AcceptOutcome, CandidateDiff, CandidateReport};
 use crate::core::store::CandidateRecord;
 
+/// `naap stories PLUGIN`: each story, each criterion with its test's last result.
+pub async fn stories(cli: &Cli, call: Call) -> anyhow::Result<()> {
+    let mut client = context::connect(cli).await?;
+    let report: crate::core::engine::StoriesReport = client.call_as(call).await?;
+    if cli.json {
+        return print_json(&report);
+    }
+    let [passed, failed, open, not_run] = report.counts();
+    outln!(
+        "{} ({}): {passed} passed, {failed} failed, {open} to implement, {not_run} not run{}",
+        report.plugin,
+        report.spec,
+        report
+            .last_run
+            .map(|t| format!(" (tests last ran {})", t.format("%Y-%m-%d %H:%M:%S UTC")))
+            .unwrap_or_else(|| " (no test run in the gate lines kept)".to_string())
+    )?;
+    for story in &report.stories {
+        outln!(
+            "{} {}",
+            story.id,
+            crate::core::logs::escape_controls(&story.title)
+        )?;
+        for c in &story.criteria {
+            outln!(
+                "  {} {:<12} {}",
+                c.result.mark(),
+                c.result.as_str(),
+                crate::core::logs::escape_controls(&c.text)
+            )?;
+        }
+    }
+    Ok(())
+}
+
 pub async fn candidates(cli: &Cli, call: Call) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
     match &call {

@@ -120,6 +120,9 @@ pub enum Command {
     },
     /// Candidates: proposed changes kept apart from the live source until accepted.
     Candidates { plugin: Option<String> },
+    /// A plugin's user stories (from its plugin.md): each criterion, its test, and how that
+    /// test did when the test gate last ran.
+    Stories { plugin: String },
     /// One candidate: show it, diff it against the live source, accept or discard it.
     #[command(subcommand)]
     Candidate(CandidateCommand),

@@ -72,6 +72,9 @@ pub fn to_call(command: &Command) -> Result<Option<Call>, CallError> {
             limit: *limit,
         }),
         Command::Reload => Call::Reload {},
+        Command::Stories { plugin } => Call::Stories(crate::core::engine::PluginRequest {
+            plugin: plugin.clone(),
+        }),
         Command::Candidates { plugin } => {
             Call::Candidates(crate::api::protocol::CandidatesRequest {
                 plugin: plugin.clone(),

@@ -83,6 +83,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         (Command::History { plugin, limit }, _) => status::history(&cli, plugin, limit).await,
         (Command::Stop { plugins }, _) => stop::stop(&cli, plugins).await,
         (Command::Reload, _) => reload::reload(&cli).await,
+        (Command::Stories { .. }, Some(call)) => candidates::stories(&cli, call).await,
         (Command::Candidates { .. } | Command::Candidate(_), Some(call)) => {
             candidates::candidates(&cli, call).await
         }

@@ -107,7 +107,8 @@ pub async fn run(socket: &Path, root: &Path, theme: Theme, keymap: Keymap) -> an
                     | Effect::Approve { .. }
                     | Effect::Reject { .. }
                     | Effect::DecideStored { .. }
-                    | Effect::Preview { .. } => {}
+                    | Effect::Preview { .. }
+                    | Effect::Stories { .. } => {}
                 }
             }
         }

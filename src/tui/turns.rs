@@ -177,6 +177,7 @@ impl Turns {
             Effect::Reject { label, pending } => self.decide(label, pending, false, tx.clone()),
             Effect::DecideStored { id, approve } => self.decide_stored(id, approve, tx.clone()),
             Effect::Preview { call } => self.preview(call, tx.clone()),
+            Effect::Stories { plugin } => self.stories(plugin, tx.clone()),
             other => return Some(other),
         }
         None
@@ -347,6 +348,23 @@ impl Turns {
                 result,
                 hints: Vec::new(),
             });
+        });
+    }
+
+    /// A plugin's stories from the engine, for the stories view.
+    pub fn stories(&self, plugin: String, tx: mpsc::UnboundedSender<Msg>) {
+        let operator = self.operator.clone();
+        tokio::spawn(async move {
+            let call = crate::api::Call::Stories(crate::core::engine::PluginRequest { plugin });
+            let report = operator
+                .tools()
+                .engine_for_person(call)
+                .await
+                .and_then(|v| {
+                    serde_json::from_value(v)
+                        .map_err(|e| format!("the engine's stories are not understood: {e}"))
+                });
+            let _ = tx.send(Msg::Stories(report));
         });
     }
 

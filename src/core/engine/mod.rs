@@ -37,6 +37,7 @@ mod secrets;
 mod state;
 mod stop;
 mod store_watch;
+mod stories;
 mod traffic;
 mod warmup;
 
@@ -60,6 +61,7 @@ pub use report::*;
 pub use requests::*;
 pub use rollout_control::RolloutCommand;
 pub use state::DeploySpec;
+pub use stories::{CriterionStatus, StoriesReport, StoryStatus, TestResult};
 pub use traffic::{RollbackRequest, TrafficRequest};
 
 use crate::core::event_kind::EventKind;

@@ -12,6 +12,7 @@ mod operator_tests;
 #[cfg(test)]
 mod proposal_tests;
 mod silence;
+mod stories;
 mod traffic;
 
 pub use crate::ai::proposal::Proposal;
@@ -101,6 +102,8 @@ pub enum Msg {
     Timeline(crate::ai::iterate::pipeline::IterateEvent),
     /// A proposal that follows one a person ran (the canary after the accept).
     FollowUp(Pending),
+    /// The stories asked for with [`Effect::Stories`], or why there are none.
+    Stories(Result<crate::core::engine::StoriesReport, String>),
     /// The engine's dry run for the confirmation of the call hashed `hash`.
     Previewed {
         hash: String,
@@ -156,6 +159,10 @@ pub enum Effect {
     Preview {
         call: Call,
     },
+    /// Ask the engine for `plugin`'s stories ([`Msg::Stories`]).
+    Stories {
+        plugin: String,
+    },
     Quit,
 }
 
@@ -179,6 +186,8 @@ pub enum Overlay {
     Approvals(usize),
     /// The diff of the operator's candidate, scrolled this many lines.
     Diff(u16),
+    /// The selected plugin's stories ([`App::stories`]), scrolled this many lines.
+    Stories(u16),
 }
 
 /// The lists `/` narrows (elsewhere it filters the logs).
@@ -232,6 +241,8 @@ pub struct App {
     pub op: OperatorState,
     /// Proposals waiting in the session store for a person, oldest first.
     pub waiting: Vec<ProposalRecord>,
+    /// The stories last asked for (`S`).
+    pub stories: Option<crate::core::engine::StoriesReport>,
 }
 
 impl App {
@@ -262,6 +273,7 @@ impl App {
             input: TextArea::default(),
             op: OperatorState::default(),
             waiting: Vec::new(),
+            stories: None,
         }
     }
 
@@ -328,6 +340,10 @@ impl App {
             }
             Msg::FollowUp(pending) => {
                 self.on_follow_up(pending);
+                Vec::new()
+            }
+            Msg::Stories(report) => {
+                self.on_stories(report);
                 Vec::new()
             }
             Msg::Previewed { hash, lines } => {
@@ -459,6 +475,7 @@ impl App {
             Overlay::Deploy(form) => return self.on_deploy_key(key, form),
             Overlay::Approvals(at) => return self.on_approvals_key(key, at),
             Overlay::Diff(scroll) => return self.on_diff_key(key, scroll),
+            Overlay::Stories(scroll) => return self.on_stories_key(key, scroll),
         }
         if self.focus == Pane::Operator {
             return self.on_operator_key(key);
@@ -476,6 +493,7 @@ impl App {
             Action::Help => self.overlay = Overlay::Help,
             Action::Approvals => self.open_approvals(),
             Action::CandidateDiff => self.open_diff(),
+            Action::Stories => return self.ask_stories(),
             Action::CommandLine => self.overlay = Overlay::Command(String::new()),
             Action::Filter if self.focus == Pane::Plugins => {
                 self.overlay = Overlay::Find(ListKind::Plugins, self.plugin_filter.clone());

@@ -16,6 +16,7 @@ mod operator;
 mod overlay;
 mod plugins;
 mod statusbar;
+mod stories;
 pub(crate) mod style;
 
 use super::app::{App, ListKind, Overlay, Pane};
@@ -101,6 +102,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::Deploy(form) => overlay::deploy(frame, body, app, form),
         Overlay::Approvals(at) => approvals::draw(frame, body, app, *at),
         Overlay::Diff(scroll) => diff::draw(frame, body, app, *scroll),
+        Overlay::Stories(scroll) => stories::draw(frame, body, app, *scroll),
     }
 }
 

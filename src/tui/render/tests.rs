@@ -372,3 +372,48 @@ fn candidate_diff_overlay_80x24() {
     );
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn stories_view_80x24() {
+    use crate::core::engine::{CriterionStatus, StoriesReport, StoryStatus, TestResult};
+    let mut app = busy_app();
+    let criterion = |text: &str, result| CriterionStatus {
+        text: text.into(),
+        done: false,
+        test: "tests.test_stories.StoryTests.test_x".into(),
+        describes: String::new(),
+        result,
+    };
+    let report = StoriesReport {
+        plugin: "expense-tracker".into(),
+        spec: "plugin.md".into(),
+        last_run: chrono::DateTime::parse_from_rfc3339("2026-11-22T02:58:00Z")
+            .ok()
+            .map(|t| t.to_utc()),
+        stories: vec![
+            StoryStatus {
+                id: "US-1".into(),
+                title: "Submit an expense".into(),
+                criteria: vec![
+                    criterion(
+                        "An expense has an amount and a category",
+                        TestResult::Passed,
+                    ),
+                    criterion("A receipt is attached", TestResult::Failed),
+                ],
+            },
+            StoryStatus {
+                id: "US-3".into(),
+                title: "Spend by month".into(),
+                criteria: vec![criterion(
+                    "The dashboard totals spend by month and category",
+                    TestResult::Skipped,
+                )],
+            },
+        ],
+    };
+    app.update(Msg::Stories(Ok(report)));
+    let text = screen(&app, 80, 24);
+    assert!(text.contains("✗ failed"), "{text}");
+    insta::assert_snapshot!(text);
+}
