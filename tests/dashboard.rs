@@ -725,7 +725,7 @@ fn a_broken_ai_setup_leaves_the_offline_operator_and_says_why() {
 /// candidate, the edit, the gates), `D` shows the diff, the accept is a card run on y, the
 /// canary follows as the next card, and the timeline ends with how the canary ended.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_change_asked_in_the_pane_shows_its_timeline_and_ships_on_two_yeses() {
+async fn a_change_asked_in_the_pane_shows_its_timeline_and_ships_a_yes_per_step() {
     const APP: &str = "def items():\n    return sorted([1, 2, 3])\n";
     const TEST: &str = "import unittest\n\nimport app\n\n\nclass T(unittest.TestCase):\n    def test_items(self):\n        self.assertEqual(len(app.items()), 3)\n";
     let manifest = sample_plugin("shop", "1.4.0", "")
@@ -793,6 +793,35 @@ async fn a_change_asked_in_the_pane_shows_its_timeline_and_ships_on_two_yeses() 
     dash.keys(&["j", "esc"]).await;
     assert_eq!(dash.app.overlay, naap::tui::app::Overlay::None);
 
+    // The first card is the preview: y starts the candidate's tree in a preview slot.
+    let first_card = dash
+        .app
+        .operator
+        .entries
+        .iter()
+        .find_map(|e| e.card.as_ref().map(|(c, _)| c.label.clone()))
+        .expect("a card");
+    assert!(
+        first_card.starts_with("deploy shop") && first_card.contains("preview"),
+        "{first_card}"
+    );
+    dash.keys(&["y"]).await;
+    dash.pump_until("the preview in the timeline", |app| {
+        app.operator.entries.iter().any(|e| {
+            matches!(e.speaker, naap::ai::transcript::Speaker::Step(_))
+                && e.text.contains("preview")
+                && e.text.contains("done")
+        })
+    })
+    .await;
+    assert!(
+        !plugin_of(&ws.status(), "shop")["previews"]
+            .as_array()
+            .is_none_or(|p| p.is_empty()),
+        "a preview runs"
+    );
+    assert_eq!(std::fs::read_to_string(&live).expect("live"), APP);
+
     // y accepts it into the source; the canary deploy follows as a card of its own.
     dash.keys(&["y"]).await;
     dash.pump_until("the canary card", |app| {
@@ -815,6 +844,8 @@ async fn a_change_asked_in_the_pane_shows_its_timeline_and_ships_on_two_yeses() 
         app.operator.entries.iter().any(|e| {
             matches!(e.speaker, naap::ai::transcript::Speaker::Step(_))
                 && e.text.starts_with("deploy shop")
+                && e.text.contains("canary")
+                && !e.text.contains("preview")
         })
     })
     .await;
@@ -842,6 +873,14 @@ async fn a_change_asked_in_the_pane_shows_its_timeline_and_ships_on_two_yeses() 
         "{serving:#?}"
     );
     assert_eq!(audit_faces(&ws, "candidate_accept"), ["ai"]);
+    // The canary's own steps joined the timeline between the card and its end.
+    assert!(
+        dash.app.operator.entries.iter().any(|e| {
+            matches!(e.speaker, naap::ai::transcript::Speaker::Step(_)) && e.text.contains("step")
+        }),
+        "{:#?}",
+        dash.app.operator.entries
+    );
     assert_eq!(
         ws.json(&["candidate", "show", &candidate.id])["status"],
         "accepted"

@@ -342,7 +342,11 @@ fn a_change_asked_in_the_pane_shows_its_timeline_and_diff_in_a_real_terminal() {
         s.contains("+Items are listed newest first.") && s.contains("checkout candidate")
     });
     tmux.keys(&["Escape"]);
-    tmux.wait("the diff closed", |s| !s.contains("checkout candidate"));
+    tmux.wait("the diff closed", |s| {
+        !s.contains("+Items are listed newest first.")
+    });
+    // The first card is the preview; n skips it and the accept's card is next.
+    tmux.keys(&["n"]);
     tmux.keys(&["y"]);
     tmux.wait("the accept done in the timeline", |s| {
         s.contains("candidate_accept") && s.contains("done")

@@ -96,8 +96,10 @@ pub async fn run(
         Ok(done) => {
             let text = route::outcome_text(&done);
             say(&text);
+            let last = done.proposals.len().saturating_sub(1);
             for (i, pending) in done.proposals.iter().enumerate() {
-                let then = if i == 0 { done.ship.clone() } else { None };
+                // The canary follows the accept, which is the last proposal.
+                let then = if i == last { done.ship.clone() } else { None };
                 shipping.expect(&pending.id, then);
                 let _ = forward.send(Msg::Operator {
                     turn,

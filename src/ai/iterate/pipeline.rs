@@ -60,6 +60,9 @@ pub enum ShipAs {
     Canary,
     /// Run its staged tree in a preview slot, unaccepted, for a look first.
     Preview,
+    /// Both, in order (the dashboard's cards): the preview, then the accept, then the
+    /// canary once the accept ran. Each is its own yes; a no to the preview skips it.
+    PreviewThenCanary,
 }
 
 /// What happens, as it happens, for a face to show as a timeline.
@@ -128,7 +131,8 @@ pub struct Iterated {
     pub heal_attempts: u32,
     /// The accept (or the preview), when the gates passed.
     pub proposals: Vec<Pending>,
-    /// What to propose once the accept ran: the canary deploy of the version it records.
+    /// What to propose once the accept (the last proposal) ran: the canary deploy of the
+    /// version it records.
     pub ship: Option<Call>,
     /// What the model said last.
     pub answer: String,
@@ -262,23 +266,21 @@ pub async fn iterate(
     let mut proposals = Vec::new();
     let mut ship = None;
     if end == IterateEnd::Ready {
-        match req.ship {
-            ShipAs::Canary => {
-                let (accept, deploy) =
-                    ship_calls(operator, &req.plugin, &id, req.version.clone()).await?;
-                proposals.push(accept);
-                ship = Some(deploy);
-            }
-            ShipAs::Preview => {
-                let preview = Call::Deploy(DeployRequest {
-                    plugin: req.plugin.clone(),
-                    version: req.version.clone(),
-                    preview: true,
-                    candidate: Some(id.clone()),
-                    ..Default::default()
-                });
-                proposals.push(operator.propose(preview).await);
-            }
+        if matches!(req.ship, ShipAs::Preview | ShipAs::PreviewThenCanary) {
+            let preview = Call::Deploy(DeployRequest {
+                plugin: req.plugin.clone(),
+                version: req.version.clone(),
+                preview: true,
+                candidate: Some(id.clone()),
+                ..Default::default()
+            });
+            proposals.push(operator.propose(preview).await);
+        }
+        if matches!(req.ship, ShipAs::Canary | ShipAs::PreviewThenCanary) {
+            let (accept, deploy) =
+                ship_calls(operator, &req.plugin, &id, req.version.clone()).await?;
+            proposals.push(accept);
+            ship = Some(deploy);
         }
         for pending in &proposals {
             let _ = events

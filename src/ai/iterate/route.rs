@@ -36,7 +36,7 @@ pub async fn change_of(
             instruction,
             version: None,
             heal_attempts: operator.heal_attempts(),
-            ship: ShipAs::Canary,
+            ship: ShipAs::PreviewThenCanary,
             retry_of: None,
         }),
         Intent::Retry {
@@ -49,7 +49,7 @@ pub async fn change_of(
                 instruction,
                 version: None,
                 heal_attempts: operator.heal_attempts(),
-                ship: ShipAs::Canary,
+                ship: ShipAs::PreviewThenCanary,
                 retry_of: Some(retry_of),
             })
         }
@@ -115,9 +115,11 @@ pub fn outcome_text(done: &Iterated) -> String {
         }
     };
     if done.end == IterateEnd::Ready {
-        text.push_str(match done.ship {
-            Some(_) => "\nAccept it (y) and I propose its canary next.",
-            None => "\nStart its preview (y) to try it with the header; accept it later.",
+        let preview = done.proposals.len() > 1 || done.ship.is_none();
+        text.push_str(match (preview, done.ship.is_some()) {
+            (true, true) => "\nTry it first as a preview (y; n skips it), then accept it (y) and I propose its canary.",
+            (false, _) => "\nAccept it (y) and I propose its canary next.",
+            (true, false) => "\nStart its preview (y) to try it with the header; accept it later.",
         });
     }
     text

@@ -119,14 +119,13 @@ impl Engine {
             .ok_or_else(|| EngineError::rejected(plugin, "the plugin was removed"))?;
         let path = dir.join(STORIES_FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            EngineError::rejected(
-                plugin,
-                format!(
-                    "{} has no stories: cannot read {} ({e}); stories come with a plugin made by `naap generate SPEC.md`",
-                    plugin,
-                    path.display()
+            let why = match e.kind() {
+                std::io::ErrorKind::NotFound => format!(
+                    "no stories: there is no {STORIES_FILE} in its directory; stories come with a plugin made by `naap generate SPEC.md`"
                 ),
-            )
+                _ => format!("cannot read {}: {e}", path.display()),
+            };
+            EngineError::rejected(plugin, why)
         })?;
         let file: StoriesFile = serde_json::from_str(&text).map_err(|e| {
             EngineError::rejected(

@@ -17,6 +17,10 @@ pub struct CandidateView {
     pub plugin: String,
     /// Unified, against the live source.
     pub diff: String,
+    /// While its canary is proposed or under way: the newest engine event shown in the
+    /// timeline (rollout steps and verdicts of its plugin), so a replayed one is not shown
+    /// twice.
+    pub canary_events_after: Option<i64>,
 }
 
 /// Lines a page key scrolls the diff.
@@ -41,6 +45,7 @@ impl App {
                     id: candidate,
                     plugin,
                     diff: String::new(),
+                    canary_events_after: None,
                 });
                 (Tone::Info, text)
             }
@@ -72,6 +77,11 @@ impl App {
             // The card that follows says it in full.
             IterateEvent::Proposed { .. } => return,
             IterateEvent::Shipped { label, ok, summary } => {
+                if label.starts_with("deploy")
+                    && let Some(view) = &mut self.op.candidate
+                {
+                    view.canary_events_after = None;
+                }
                 let tone = if ok { Tone::Good } else { Tone::Bad };
                 let how = if ok { "done" } else { "failed" };
                 (tone, format!("{label}: {how}: {summary}"))
@@ -84,8 +94,38 @@ impl App {
 
     /// A proposal that follows one a person ran: one more card, answered like the others.
     pub(super) fn on_follow_up(&mut self, pending: Pending) {
+        // The canary card: from now on its plugin's rollout steps join the timeline.
+        let newest = self.events.back().map_or(0, |e| e.id);
+        if let Some(view) = &mut self.op.candidate {
+            view.canary_events_after = Some(newest);
+        }
         self.operator.another_card(pending.proposal.clone());
         self.op.remember(pending);
+    }
+
+    /// An engine event: a step or verdict of the candidate's canary joins the timeline.
+    pub(super) fn timeline_event(&mut self, record: &crate::core::store::EventRecord) {
+        use crate::core::event_kind::EventKind as K;
+        let Some(view) = &mut self.op.candidate else {
+            return;
+        };
+        let Some(after) = view.canary_events_after else {
+            return;
+        };
+        if record.id <= after || record.plugin.as_deref() != Some(view.plugin.as_str()) {
+            return;
+        }
+        let tone = match record.kind {
+            K::CanaryStep | K::CanaryJudged | K::RolloutHeld | K::RolloutPromoted => Tone::Info,
+            K::DeploySucceeded => Tone::Good,
+            K::AutoRollback | K::RolledBack | K::RolloutAborted | K::DeployFailed => Tone::Bad,
+            _ => return,
+        };
+        view.canary_events_after = Some(record.id);
+        self.operator.note(
+            Speaker::Step(tone),
+            crate::core::logs::escape_controls(&record.message).into_owned(),
+        );
     }
 
     pub(super) fn open_diff(&mut self) {

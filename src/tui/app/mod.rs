@@ -373,6 +373,7 @@ impl App {
         match event {
             EngineEvent::Snapshot(report) => self.on_report(report),
             EngineEvent::Event(record) => {
+                self.timeline_event(&record);
                 if self.events.len() == RECENT_EVENTS {
                     self.events.pop_front();
                 }
