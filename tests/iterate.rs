@@ -184,6 +184,35 @@ async fn a_broken_test_is_healed_and_the_candidate_ships_only_on_yes() {
     let shown = ws.json(&["candidate", "show", &done.candidate]);
     assert_eq!(shown["status"], "accepted", "{shown:#}");
     assert_eq!(shown["version"], version.as_str(), "{shown:#}");
+    // Every attempt is in the history: the edit, the failed gates, the fix, the gates
+    // passing, the accept.
+    let steps: Vec<(String, String)> = shown["history"]
+        .as_array()
+        .expect("a history")
+        .iter()
+        .map(|s| {
+            (
+                s["kind"].as_str().unwrap_or("").to_string(),
+                s["summary"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let kinds: Vec<&str> = steps
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| ["edit", "gates", "heal", "accepted"].contains(k))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["edit", "gates", "heal", "gates", "accepted"],
+        "{steps:#?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .any(|(k, s)| k == "heal" && s.starts_with("fix 1 after a failed gate run")),
+        "{steps:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

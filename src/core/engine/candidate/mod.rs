@@ -141,10 +141,30 @@ impl Engine {
             "stat": diff.stat,
             "files": diff.files.iter().map(|f| serde_json::json!({"path": f.path, "added": f.added, "removed": f.removed})).collect::<Vec<_>>(),
         });
+        // The first edit after a failed gate run is an attempt to fix it (by whoever
+        // edits: iterate's heal loop, an MCP client, a person): the history says so.
+        let (kind, summary) = if candidate.status == CandidateStatus::GatesFailed {
+            let earlier = self
+                .store()
+                .candidate_steps(&req.id)?
+                .iter()
+                .filter(|s| s.kind == "heal")
+                .count();
+            (
+                "heal",
+                format!(
+                    "fix {} after a failed gate run: {}",
+                    earlier + 1,
+                    diff.summary()
+                ),
+            )
+        } else {
+            ("edit", diff.summary())
+        };
         self.store().append_candidate_step(
             &req.id,
-            "edit",
-            &diff.summary(),
+            kind,
+            &summary,
             &data,
             Some(CandidateStatus::Open),
             None,
