@@ -292,3 +292,69 @@ fn gates_run_on_the_candidate_and_a_broken_test_comes_back_as_a_problem() {
         APP
     );
 }
+
+/// Runs git in `dir` (with an identity of its own), its trimmed stdout.
+fn git(dir: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@localhost")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@localhost")
+        .output()
+        .expect("run git");
+    assert!(out.status.success(), "git {args:?}: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A plugin in a git repository: its candidate is also a branch `naap/candidate-<id>` with
+/// a commit per edit, and the person's checkout stays as it was.
+#[test]
+fn a_candidate_of_a_plugin_in_git_is_also_a_branch_with_a_commit_per_edit() {
+    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.4.0", ""))]);
+    ws.write("plugins/shop/app.py", APP);
+    ws.write(".gitignore", ".naap/\nserve.out\n");
+    git(ws.path(), &["init", "-q", "-b", "main"]);
+    git(ws.path(), &["add", "-A"]);
+    git(ws.path(), &["commit", "-q", "-m", "the workspace"]);
+    let head = git(ws.path(), &["rev-parse", "HEAD"]);
+    ws.start_engine();
+    ws.wait_serving("shop");
+
+    let made = ok(call(
+        &ws,
+        "candidate_create",
+        json!({"plugin": "shop", "instruction": "newest first"}),
+    ));
+    let id = made["id"].as_str().expect("id").to_string();
+    ok(call(
+        &ws,
+        "candidate_edit",
+        json!({"id": id, "edits": [
+            {"kind": "search_replace", "path": "app.py", "search": "return sorted(rows)", "replace": "return sorted(rows, reverse=True)"}
+        ]}),
+    ));
+    let branch = format!("naap/candidate-{id}");
+    assert_eq!(git(ws.path(), &["rev-parse", &format!("{branch}^")]), head);
+    assert!(
+        git(
+            ws.path(),
+            &["show", &format!("{branch}:plugins/shop/app.py")]
+        )
+        .contains("reverse=True")
+    );
+    assert!(
+        git(ws.path(), &["log", "-1", "--format=%s", &branch])
+            .starts_with(&format!("naap candidate {id}: ")),
+    );
+    // The person's branch and files are untouched until an accept.
+    assert_eq!(git(ws.path(), &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(ws.path(), &["status", "--porcelain"]), "");
+    let shown = ws.json(&["candidate", "show", &id]);
+    let noted = shown["history"].as_array().into_iter().flatten().any(|s| {
+        s["kind"] == "branch" && s["summary"].as_str().is_some_and(|t| t.contains(&branch))
+    });
+    assert!(noted, "{shown:#}");
+}

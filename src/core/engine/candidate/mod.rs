@@ -5,10 +5,13 @@
 //! only `accept` writes the live source, and only when that source is still the one the
 //! candidate started from.
 //!
-//! Not yet: a git branch `naap/candidate-<id>` with a commit per step (see the helper's
-//! report).
+//! When the plugin lives in a git repository, the candidate is also a branch
+//! `naap/candidate-<id>` there with a commit per edit ([`git`]), built without touching
+//! the person's checkout; accept still writes the files into the source, and the branch
+//! stays for review.
 
 mod gates;
+mod git;
 mod preview;
 mod requests;
 mod tree;
@@ -92,6 +95,18 @@ impl Engine {
             let _ = std::fs::remove_dir_all(&root);
             return Err(e.into());
         }
+        if let Some(repo) = git::repo_of(&source) {
+            let summary = match repo.start(&id) {
+                Ok(head) => format!(
+                    "kept as branch {} in {} too, from {}; a commit per edit",
+                    git::branch(&id),
+                    repo.root.display(),
+                    &head[..head.len().min(12)]
+                ),
+                Err(why) => format!("not kept as a git branch: {why}"),
+            };
+            self.note_branch(&id, &summary);
+        }
         self.candidate_report(&id)
     }
 
@@ -169,6 +184,7 @@ impl Engine {
             Some(CandidateStatus::Open),
             None,
         )?;
+        self.mirror_to_branch(&candidate.plugin, &req.id, &summary);
         Ok(EditOutcome {
             id: req.id.clone(),
             unified: diff.unified(),
@@ -470,6 +486,35 @@ impl Engine {
     }
 
     // ---- helpers ----
+
+    /// Commits the staged tree on the candidate's git branch, when its plugin is in a
+    /// repository and the branch was started; a failure is noted on the candidate.
+    fn mirror_to_branch(&self, plugin: &str, id: &str, summary: &str) {
+        let Ok(source) = self.plugin_source(plugin) else {
+            return;
+        };
+        let Some(repo) = git::repo_of(&source) else {
+            return;
+        };
+        let message = format!("naap candidate {id}: {summary}");
+        let scratch = candidates_dir(&self.state_dir()).join(id);
+        if let Err(why) = repo.commit(id, &self.candidate_tree(id), &scratch, &message) {
+            self.note_branch(
+                id,
+                &format!("this step is not on branch {}: {why}", git::branch(id)),
+            );
+        }
+    }
+
+    fn note_branch(&self, id: &str, summary: &str) {
+        let data = serde_json::json!({"branch": git::branch(id)});
+        if let Err(e) = self
+            .store()
+            .append_candidate_step(id, "branch", summary, &data, None, None)
+        {
+            tracing::warn!("cannot record on candidate {id}: {e}");
+        }
+    }
 
     fn candidate_record(&self, id: &str) -> Result<CandidateRecord, EngineError> {
         self.store().candidate(id)?.ok_or_else(|| {
