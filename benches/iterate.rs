@@ -18,6 +18,7 @@
 
 #[path = "../tests/common/fake_llm.rs"]
 mod fake_llm;
+mod support;
 
 use fake_llm::{FakeLlm, Reply, openai_text, openai_tool_calls};
 use naap::ai::iterate::pipeline::{IterateEnd, IterateEvent, IterateRequest, ShipAs, iterate};
@@ -40,14 +41,12 @@ const SERVER: &str = "import sys\nfrom http.server import BaseHTTPRequestHandler
 const TEST: &str = "import unittest\n\nimport app\n\n\nclass T(unittest.TestCase):\n    def test_order(self):\n        self.assertIn(app.ORDER.split()[0], ('oldest', 'newest'))\n";
 const GATE: &str = "python3 -m unittest -q";
 
-fn percentile(samples: &mut [f64], p: f64) -> f64 {
-    samples.sort_by(|a, b| a.total_cmp(b));
-    let at = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples.get(at).copied().unwrap_or(f64::NAN)
-}
-
 fn row(name: &str, samples: &mut [f64]) -> f64 {
-    let (p50, p99) = (percentile(samples, 0.5), percentile(samples, 0.99));
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let (p50, p99) = (
+        support::percentile(samples, 50.0),
+        support::percentile(samples, 99.0),
+    );
     println!("| {name} | {} | {p50:.1} | {p99:.1} |", samples.len());
     p50
 }

@@ -13,14 +13,12 @@ use std::time::{Duration, Instant};
 
 mod support;
 
-fn percentile(samples: &mut [f64], p: f64) -> f64 {
-    samples.sort_by(|a, b| a.total_cmp(b));
-    let at = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples.get(at).copied().unwrap_or(f64::NAN)
-}
-
 fn row(name: &str, samples: &mut [f64]) -> f64 {
-    let (p50, p99) = (percentile(samples, 0.5), percentile(samples, 0.99));
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let (p50, p99) = (
+        support::percentile(samples, 50.0),
+        support::percentile(samples, 99.0),
+    );
     println!("| {name} | {} | {p50:.3} | {p99:.3} |", samples.len());
     p50
 }

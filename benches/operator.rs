@@ -18,6 +18,7 @@
 
 #[path = "../tests/common/fake_llm.rs"]
 mod fake_llm;
+mod support;
 
 use fake_llm::{FakeLlm, openai_text, openai_tool_calls};
 use naap::ai::operator::{Operator, OperatorEvent};
@@ -35,14 +36,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
-fn percentile(samples: &mut [f64], p: f64) -> f64 {
-    samples.sort_by(|a, b| a.total_cmp(b));
-    let at = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples.get(at).copied().unwrap_or(f64::NAN)
-}
-
 fn row(name: &str, samples: &mut [f64]) -> (f64, f64) {
-    let (p50, p99) = (percentile(samples, 0.5), percentile(samples, 0.99));
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let (p50, p99) = (
+        support::percentile(samples, 50.0),
+        support::percentile(samples, 99.0),
+    );
     println!("| {name} | {} | {p50:.3} | {p99:.3} |", samples.len());
     (p50, p99)
 }

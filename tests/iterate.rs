@@ -35,24 +35,6 @@ fn edit_turn(edits: serde_json::Value) -> [common::fake_llm::Reply; 2] {
     ]
 }
 
-fn operator(ws: &TestWorkspace, fake: &FakeLlm) -> naap::ai::operator::Operator {
-    naap::ai::setup::operator_for(
-        ws.path(),
-        &ws.state_dir(),
-        naap::core::types::Face::Ai,
-        &naap::ai::setup::FaceSettings {
-            overrides: naap::ai::config::AiOverrides {
-                provider: Some(naap::ai::config::ProviderKind::OpenAi),
-                model: Some("fake-model".into()),
-                base_url: Some(fake.openai_base()),
-                ..Default::default()
-            },
-            mode: None,
-        },
-    )
-    .expect("an operator on the fake model")
-}
-
 fn request(heal_attempts: u32) -> IterateRequest {
     IterateRequest {
         plugin: "shop".into(),
@@ -79,7 +61,7 @@ async fn a_broken_test_is_healed_and_the_candidate_ships_only_on_yes() {
         "search": "[1, 2, 3]", "replace": "[3, 2, 1]"}]),
     ));
     let fake = FakeLlm::with(script);
-    let operator = operator(&ws, &fake);
+    let operator = operator_on(&ws, &fake);
     let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
     let done = iterate(&operator, &request(3), &tx).await.expect("iterate");
     drop(tx);
@@ -229,7 +211,7 @@ async fn the_same_failure_twice_stops_as_stuck_before_the_attempt_limit() {
         "search": "rows = [1, 2, 3]", "replace": "rows = [1, 2, 3]  # the rows"}]),
     ));
     let fake = FakeLlm::with(script);
-    let operator = operator(&ws, &fake);
+    let operator = operator_on(&ws, &fake);
     let (tx, _rx) = tokio::sync::mpsc::channel(1024);
     let done = iterate(&operator, &request(3), &tx).await.expect("iterate");
     assert_eq!(done.end, IterateEnd::Stuck, "{done:#?}");
@@ -316,7 +298,7 @@ async fn a_candidate_that_fails_its_canary_is_rolled_back_and_marked_so() {
         json!([{"kind": "whole_file", "path": "fault.args",
         "content": "--error-rate 1\n"}]),
     ));
-    let operator = operator(&ws, &fake);
+    let operator = operator_on(&ws, &fake);
     let (tx, _rx) = tokio::sync::mpsc::channel(1024);
     let req = IterateRequest {
         plugin: "pay".into(),

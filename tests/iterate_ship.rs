@@ -72,24 +72,6 @@ keep_previous_warm = "30m"
     .to_string()
 }
 
-fn operator(ws: &TestWorkspace, fake: &FakeLlm) -> naap::ai::operator::Operator {
-    naap::ai::setup::operator_for(
-        ws.path(),
-        &ws.state_dir(),
-        naap::core::types::Face::Ai,
-        &naap::ai::setup::FaceSettings {
-            overrides: naap::ai::config::AiOverrides {
-                provider: Some(naap::ai::config::ProviderKind::OpenAi),
-                model: Some("fake-model".into()),
-                base_url: Some(fake.openai_base()),
-                ..Default::default()
-            },
-            mode: None,
-        },
-    )
-    .expect("an operator on the fake model")
-}
-
 /// The body of GET `url`, with `x-naap-slot: slot` when given.
 async fn body(url: &str, slot: Option<&str>) -> (u16, String) {
     let mut request = client().get(url);
@@ -126,7 +108,7 @@ async fn a_changed_answer_is_previewed_then_ships_as_a_canary_and_its_history_li
         openai_tool_calls(&[("call_e", "candidate_edit", &arguments)]),
         openai_text(&["Items now come newest first."]),
     ]);
-    let operator = operator(&ws, &fake);
+    let operator = operator_on(&ws, &fake);
     let (tx, _rx) = tokio::sync::mpsc::channel(1024);
     let instruction = "make /api/items return the newest first";
     let req = IterateRequest {

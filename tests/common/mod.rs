@@ -16,6 +16,25 @@ pub mod logs;
 
 pub const NAAP: &str = env!("CARGO_BIN_EXE_naap");
 
+/// The workspace's operator (as the `ai` face) on the fake server's OpenAI endpoint.
+pub fn operator_on(ws: &TestWorkspace, fake: &fake_llm::FakeLlm) -> naap::ai::operator::Operator {
+    naap::ai::setup::operator_for(
+        ws.path(),
+        &ws.state_dir(),
+        naap::core::types::Face::Ai,
+        &naap::ai::setup::FaceSettings {
+            overrides: naap::ai::config::AiOverrides {
+                provider: Some(naap::ai::config::ProviderKind::OpenAi),
+                model: Some("fake-model".into()),
+                base_url: Some(fake.openai_base()),
+                ..Default::default()
+            },
+            mode: None,
+        },
+    )
+    .expect("an operator on the fake model")
+}
+
 /// A workspace in a temp dir, with an engine started on demand and killed on drop.
 pub struct TestWorkspace {
     pub dir: tempfile::TempDir,
