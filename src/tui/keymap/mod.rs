@@ -112,7 +112,7 @@ actions! {
     PauseResume @ Plugins = "pause_resume" ["space"] "pause or resume the running rollout";
     Rollback @ Plugins = "rollback" ["r"] "roll back (asks for confirmation)";
     IncidentRollback @ Plugins = "incident_rollback" ["R"] "incident rollback: all traffic to stable now, skip steps and analysis";
-    Stories @ Plugins = "stories" ["S"] "the plugin's user stories with their tests' last results (a plugin made from a plugin.md)";
+    Stories @ Plugins = "stories" ["S"] "its user stories with their tests' last results (from a plugin.md)";
     SliderUp @ Traffic = "slider_up" ["up", "k"] "previous slot";
     SliderDown @ Traffic = "slider_down" ["down", "j"] "next slot";
     Less @ Traffic = "less" ["left", "h"] "less traffic to this slot (10 % steps)";
