@@ -7,14 +7,13 @@
 use super::Intent;
 use super::words::Words;
 
-/// Verbs that open a request to change code.
+/// Verbs that open a request to change code. Not "return": "return to 2.4.0" is a rollback.
 const CHANGE_VERBS: &[&str] = &[
     "make",
     "change",
     "add",
     "remove",
     "rename",
-    "return",
     "sort",
     "implement",
     "refactor",

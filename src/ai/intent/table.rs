@@ -640,6 +640,10 @@ pub(crate) fn table() -> Vec<(&'static str, Intent)> {
             ),
         ),
         ("make green take 50%", traffic(C, SlotWord::Slot(Green), 50)),
+        (
+            "return expense-tracker to the previous version",
+            rollback(E),
+        ),
         ("try again", retry(C, "")),
         (
             "try again, keep the old order for empty lists",
