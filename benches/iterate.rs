@@ -245,13 +245,9 @@ fn write_workspace(dir: &Path) {
 }
 
 fn main() -> ExitCode {
-    let bench = std::env::args().skip(1).any(|a| a == "--bench");
-    let rounds: usize = if bench {
-        std::env::var("ROUNDS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .filter(|n| *n > 0)
-            .unwrap_or(20)
+    let bench = support::bench_mode();
+    let rounds = if bench {
+        support::env_usize("ROUNDS", 20)
     } else {
         2
     };

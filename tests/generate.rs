@@ -365,25 +365,8 @@ async fn generate_implement_hands_the_stories_to_the_model_through_a_candidate()
         openai_text(&["Implemented US-1."]),
     ]);
     let spec = ws.path().join("expense-tracker.plugin.md");
-    let out = std::process::Command::new(NAAP)
-        .arg("--workspace")
-        .arg(ws.path())
-        .args(["--json", "generate"])
-        .arg(&spec)
-        .args([
-            "--implement",
-            "--provider",
-            "openai",
-            "--model",
-            "fake-model",
-            "--base-url",
-        ])
-        .arg(fake.openai_base())
-        .env("NAAP_AI_CONFIG", ws.path().join("no-user-ai.toml"))
-        .env_remove("OPENAI_API_KEY")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run naap generate --implement");
+    let spec = spec.to_str().expect("utf-8 path");
+    let out = naap_on_fake_model(&ws, &fake, &["--json", "generate", spec, "--implement"]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let done: Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(done["end"], "ready", "{done:#}");

@@ -236,23 +236,11 @@ async fn naap_iterate_stops_at_the_first_proposal_and_approve_runs_it() {
         json!([{"kind": "search_replace", "path": "app.py",
         "search": "rows = [1, 2, 3]", "replace": "rows = [1, 2, 3]  # newest last"}]),
     ));
-    let out = std::process::Command::new(NAAP)
-        .arg("--workspace")
-        .arg(ws.path())
-        .args(["iterate", "shop", "note", "the", "order", "--json"])
-        .args([
-            "--provider",
-            "openai",
-            "--model",
-            "fake-model",
-            "--base-url",
-        ])
-        .arg(fake.openai_base())
-        .env("NAAP_AI_CONFIG", ws.path().join("no-user-ai.toml"))
-        .env_remove("OPENAI_API_KEY")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("run naap iterate");
+    let out = naap_on_fake_model(
+        &ws,
+        &fake,
+        &["iterate", "shop", "note", "the", "order", "--json"],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let done: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert_eq!(done["end"], "ready", "{done:#}");

@@ -16,6 +16,28 @@ pub mod logs;
 
 pub const NAAP: &str = env!("CARGO_BIN_EXE_naap");
 
+/// `naap --workspace WS ARGS --provider openai --model fake-model --base-url FAKE`, with no
+/// user AI configuration or key in the way: a face's provider flags, on the fake server.
+pub fn naap_on_fake_model(ws: &TestWorkspace, fake: &fake_llm::FakeLlm, args: &[&str]) -> Output {
+    Command::new(NAAP)
+        .arg("--workspace")
+        .arg(ws.path())
+        .args(args)
+        .args([
+            "--provider",
+            "openai",
+            "--model",
+            "fake-model",
+            "--base-url",
+        ])
+        .arg(fake.openai_base())
+        .env("NAAP_AI_CONFIG", ws.path().join("no-user-ai.toml"))
+        .env_remove("OPENAI_API_KEY")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run naap")
+}
+
 /// The workspace's operator (as the `ai` face) on the fake server's OpenAI endpoint.
 pub fn operator_on(ws: &TestWorkspace, fake: &fake_llm::FakeLlm) -> naap::ai::operator::Operator {
     naap::ai::setup::operator_for(
