@@ -105,7 +105,10 @@ async fn run_pipeline(operator: &Operator, req: &IterateRequest) -> (Phases, Str
         .first()
         .cloned()
         .expect("the accept proposal");
-    operator.approve(&ship).await.expect("the accept runs");
+    operator
+        .approve(&ship, None)
+        .await
+        .expect("the accept runs");
     (phases, done.candidate, done.end)
 }
 
@@ -120,7 +123,10 @@ async fn canary_takes_traffic(operator: &Operator, client: &mut Client, version:
     });
     let pending = operator.propose(call).await;
     let began = Instant::now();
-    operator.approve(&pending).await.expect("the deploy starts");
+    operator
+        .approve(&pending, None)
+        .await
+        .expect("the deploy starts");
     let deadline = Instant::now() + Duration::from_secs(60);
     let took = loop {
         let report: StatusReport = client

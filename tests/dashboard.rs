@@ -90,9 +90,14 @@ impl Dashboard {
                 let Some(effect) = self.turns.handle(effect, &self.tx) else {
                     continue;
                 };
-                if let Effect::Call { label, call } = effect {
+                if let Effect::Call {
+                    label,
+                    call,
+                    confirmed,
+                } = effect
+                {
                     labels.push(label.clone());
-                    let done = link::perform(&self.socket, label, call).await;
+                    let done = link::perform(&self.socket, label, call, confirmed).await;
                     if let Msg::Done {
                         result: Err(e),
                         label,
@@ -885,4 +890,82 @@ async fn a_change_asked_in_the_pane_shows_its_timeline_and_ships_a_yes_per_step(
         ws.json(&["candidate", "show", &candidate.id])["status"],
         "accepted"
     );
+}
+
+/// The screen as text, drawn at `width`×`height` on a TestBackend.
+fn screen(app: &App, width: u16, height: u16) -> String {
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height))
+        .expect("a terminal");
+    terminal
+        .draw(|frame| naap::tui::render::draw(frame, app))
+        .expect("draw");
+    let buffer = terminal.backend().buffer();
+    (0..height)
+        .map(|y| {
+            (0..width)
+                .map(|x| buffer[(x, y)].symbol())
+                .collect::<String>()
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// In a production workspace every change from the dashboard waits on a confirmation that
+/// says PRODUCTION; the yes travels with the call, which the engine would refuse without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_production_every_change_asks_on_a_card_that_says_production() {
+    let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
+    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
+    ws.write(
+        "naap.toml",
+        &format!("environment = \"production\"\n{toml}"),
+    );
+    ws.start_engine();
+    ws.wait_serving("shop");
+    ws.json(&[
+        "deploy",
+        "shop",
+        "--version",
+        "2.0.0",
+        "--yes",
+        "--env",
+        "production",
+    ]);
+    let mut dash = Dashboard::new(&ws);
+    dash.pump_until("both slots healthy", |app| {
+        app.plugin().is_some_and(|p| {
+            p.slots
+                .iter()
+                .all(|s| s.health == naap::core::types::Health::Healthy)
+        })
+    })
+    .await;
+    assert!(
+        screen(&dash.app, 100, 30)
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("PRODUCTION")),
+        "the header names production:\n{}",
+        screen(&dash.app, 100, 30)
+    );
+
+    // The sliders' enter sends nothing yet: a card asks, naming production.
+    assert!(dash.keys(&["t", "left", "enter"]).await.is_empty());
+    let shown = screen(&dash.app, 100, 30);
+    assert!(
+        shown.contains("PRODUCTION") && shown.contains("traffic shop"),
+        "{shown}"
+    );
+    assert_eq!(ws.slot("shop", "green")["weight"], 100, "nothing moved");
+    let calls = dash.keys(&["y"]).await;
+    assert_eq!(calls, ["traffic shop blue=10 green=90"]);
+    assert_eq!(ws.slot("shop", "green")["weight"], 90);
+
+    // The incident rollback keeps its one key and one confirmation: no typing.
+    assert!(dash.keys(&["R"]).await.is_empty());
+    let shown = screen(&dash.app, 80, 24);
+    assert!(shown.contains("PRODUCTION"), "{shown}");
+    let calls = dash.keys(&["y"]).await;
+    assert_eq!(calls.len(), 1, "{calls:?}");
+    assert_eq!(ws.slot("shop", "blue")["weight"], 100);
 }

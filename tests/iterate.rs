@@ -155,7 +155,7 @@ async fn a_broken_test_is_healed_and_the_candidate_ships_only_on_yes() {
 
     // A yes to the accept writes the candidate into the source.
     operator
-        .approve(&done.proposals[0])
+        .approve(&done.proposals[0], None)
         .await
         .expect("accepted");
     assert!(
@@ -299,7 +299,7 @@ async fn a_candidate_that_fails_its_canary_is_rolled_back_and_marked_so() {
     let done = iterate(&operator, &req, &tx).await.expect("iterate");
     assert_eq!(done.end, IterateEnd::Ready, "{done:#?}");
     operator
-        .approve(&done.proposals[0])
+        .approve(&done.proposals[0], None)
         .await
         .expect("accepted");
 
@@ -307,7 +307,7 @@ async fn a_candidate_that_fails_its_canary_is_rolled_back_and_marked_so() {
     let deploy = operator
         .propose(done.ship.clone().expect("the deploy"))
         .await;
-    let shipped = operator.approve(&deploy).await;
+    let shipped = operator.approve(&deploy, None).await;
     load.finish().await;
     let err = shipped.expect_err("the canary fails its analysis");
     assert!(err.contains("failed its analysis"), "{err}");

@@ -144,7 +144,10 @@ async fn a_changed_answer_is_previewed_then_ships_as_a_canary_and_its_history_li
         "the dry run says it runs the candidate: {:?}",
         preview.proposal.lines
     );
-    let started = operator.approve(preview).await.expect("the preview starts");
+    let started = operator
+        .approve(preview, None)
+        .await
+        .expect("the preview starts");
     let slot = started["slot"]
         .as_str()
         .expect("a preview slot")

@@ -11,6 +11,7 @@ use super::session::{
 use super::tools::Tools;
 use crate::api::Call;
 use crate::core::types::Face;
+use crate::core::workspace::Environment;
 
 /// Why a proposal cannot be decided.
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +144,7 @@ pub async fn approve(
     store
         .set_proposal_status(id, ProposalStatus::Approved, None, Some(decision))
         .map_err(ApprovalError::from_store)?;
-    let outcome = tools.engine(call).await;
+    let outcome = tools.engine_confirmed(call, decision.confirmed).await;
     let (status, text) = match &outcome {
         Ok(value) => (ProposalStatus::Ran, summary_of(value)),
         Err(e) => (ProposalStatus::Failed, e.clone()),
@@ -189,10 +190,11 @@ pub fn audit_face(record: &ProposalRecord) -> Face {
 }
 
 /// The face that decided, for a person at the terminal.
-pub fn cli_decision() -> Decision {
+pub fn cli_decision(confirmed: Option<Environment>) -> Decision {
     Decision {
         face: Face::Cli,
         by: crate::core::identity::operator_name(),
+        confirmed,
     }
 }
 
@@ -224,11 +226,11 @@ mod tests {
             Err(ApprovalError::Tampered { .. })
         ));
 
-        let rejected = reject(&store, &entry.id, &cli_decision()).unwrap();
+        let rejected = reject(&store, &entry.id, &cli_decision(None)).unwrap();
         assert_eq!(rejected.proposal.status, ProposalStatus::Rejected);
         assert_eq!(rejected.proposal.decided.map(|d| d.face), Some(Face::Cli));
         assert!(matches!(
-            reject(&store, &entry.id, &cli_decision()),
+            reject(&store, &entry.id, &cli_decision(None)),
             Err(ApprovalError::NotWaiting { .. })
         ));
         let unknown: ProposalId = "p-unknown".parse().unwrap();

@@ -19,6 +19,7 @@ use crate::api::protocol::{HistoryRequest, LogsRequest, StatusRequest};
 use crate::core::engine::{HistoryReport, StatusReport};
 use crate::core::logs::LogLine;
 use crate::core::store::EventRecord;
+use crate::core::workspace::Environment;
 use serde::Serialize;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -364,7 +365,12 @@ impl Operator {
 
     /// Runs an approved proposal, as this face (the operator), after checking it is the
     /// call that was shown.
-    pub async fn approve(&self, pending: &Pending) -> Result<serde_json::Value, String> {
+    /// `confirmed`: the environment the person confirmed it in, when their face asked.
+    pub async fn approve(
+        &self,
+        pending: &Pending,
+        confirmed: Option<Environment>,
+    ) -> Result<serde_json::Value, String> {
         if !self.policy.proposals_runnable() {
             return Err(
                 "this face only suggests: run the call yourself (it is shown with the proposal)"
@@ -378,7 +384,7 @@ impl Operator {
             );
         }
         self.tools
-            .engine_for_proposal(pending.proposal.call.clone(), &pending.id)
+            .engine_for_proposal(pending.proposal.call.clone(), &pending.id, confirmed)
             .await
     }
 

@@ -273,7 +273,7 @@ pub async fn settle(
             outcome: Some(format!("not run: {e}")),
         };
     }
-    let (status, outcome) = match operator.approve(pending).await {
+    let (status, outcome) = match operator.approve(pending, decision.confirmed).await {
         Ok(value) => (
             ProposalStatus::Ran,
             value

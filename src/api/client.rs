@@ -1,7 +1,7 @@
 //! The socket client every face uses. It can start an engine in the background when none
 //! runs (the tmux model): the engine outlives the terminal that started it.
 
-use super::protocol::{Call, Request, ServerLine};
+use super::protocol::{Call, Confirmation, Request, ServerLine};
 use crate::core::engine::{EngineEvent, lock, socket_path};
 use crate::core::hint::Hint;
 use crate::core::types::Face;
@@ -140,7 +140,17 @@ impl Client {
 
     /// Sends one request and waits for its reply; pushes that arrive meanwhile are kept.
     pub async fn call(&mut self, call: Call) -> Result<serde_json::Value, ClientError> {
-        self.call_with(call, None).await
+        self.call_with(call, None, None).await
+    }
+
+    /// [`Client::call`] with a person's confirmation, which a production workspace needs
+    /// for every change (`api::production`).
+    pub async fn call_confirmed(
+        &mut self,
+        call: Call,
+        confirm: Option<Confirmation>,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.call_with(call, None, confirm).await
     }
 
     /// Runs the call a person approved as operator proposal `proposal` (the audit names it).
@@ -148,14 +158,17 @@ impl Client {
         &mut self,
         call: Call,
         proposal: &str,
+        confirm: Option<Confirmation>,
     ) -> Result<serde_json::Value, ClientError> {
-        self.call_with(call, Some(proposal.to_string())).await
+        self.call_with(call, Some(proposal.to_string()), confirm)
+            .await
     }
 
     async fn call_with(
         &mut self,
         call: Call,
         proposal: Option<String>,
+        confirm: Option<Confirmation>,
     ) -> Result<serde_json::Value, ClientError> {
         let id = self.next_id;
         self.next_id += 1;
@@ -164,6 +177,7 @@ impl Client {
             call,
             face: self.face,
             proposal,
+            confirm,
         })
         .map_err(|e| ClientError::Protocol(e.to_string()))?;
         line.push('\n');

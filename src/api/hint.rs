@@ -24,6 +24,9 @@ pub fn for_model(hint: &Hint) -> String {
                 call_text("abort", &p)
             )
         }
+        Hint::Confirm { environment, .. } => format!(
+            "this is a {environment} workspace: only a person can confirm this change; propose it and wait for their yes"
+        ),
         Hint::SetParam { param, example } => match example {
             Some(example) => format!(
                 "make the same call again with {}={} (for example)",
@@ -92,7 +95,7 @@ pub fn calls(hint: &Hint) -> Vec<(&'static str, Params)> {
             "preview_stop",
             vec![("plugin", json!(plugin)), ("id", json!(id))],
         )],
-        Hint::SetParam { .. } => Vec::new(),
+        Hint::SetParam { .. } | Hint::Confirm { .. } => Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@
 pub mod catalog;
 pub mod client;
 pub mod hint;
+pub mod production;
 pub mod protocol;
 pub mod server;
 

@@ -30,6 +30,20 @@ pub struct Request {
         deserialize_with = "proposal_id"
     )]
     pub proposal: Option<String>,
+    /// A person's confirmation of a change in a production workspace; without it the
+    /// engine refuses every change there (`api::production`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<Confirmation>,
+}
+
+/// "Yes, change `plugin` in `environment`": what a face sends once its person confirmed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Confirmation {
+    pub environment: crate::core::workspace::Environment,
+    /// The plugin the person confirmed; must be the call's, when the call has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
 }
 
 fn proposal_id<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {

@@ -217,6 +217,10 @@ fn handle_line(engine: &Engine, line: &str, out: &mpsc::UnboundedSender<String>)
             return;
         }
     };
+    if let Some(refusal) = super::production::refused(engine, &request) {
+        send(out, &refusal);
+        return;
+    }
     let engine = engine.clone();
     let out = out.clone();
     tokio::spawn(async move {
@@ -238,7 +242,11 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
     match call {
         Call::Ping {} => Reply::ok(
             id,
-            serde_json::json!({"pong": true, "pid": std::process::id()}),
+            serde_json::json!({
+                "pong": true,
+                "pid": std::process::id(),
+                "environment": engine.environment(),
+            }),
         ),
         Call::Status(r) => to_reply(id, engine.status(r.plugin.as_deref())),
         Call::Deploy(r) => to_reply(id, engine.deploy(r, face).await),

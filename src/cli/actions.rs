@@ -1,7 +1,7 @@
 //! `naap deploy`, `traffic`, `rollback`, `promote`…: actions that change something.
 
 use super::output::print_json;
-use super::{Cli, context};
+use super::{Cli, confirm, context};
 use crate::api::Call;
 use crate::api::protocol::{DeployRequest, SubscribeRequest};
 use crate::core::engine::{ActionOutcome, EngineEvent, GateOutcome, GateReport};
@@ -10,6 +10,14 @@ use std::io::{BufRead, IsTerminal, Write};
 
 pub async fn deploy(cli: &Cli, req: DeployRequest, detach: bool) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
+    let changing = if req.dry_run {
+        confirm::Changing {
+            environment: confirm::environment(&mut client).await?,
+            confirmed: None,
+        }
+    } else {
+        confirm::before_change(cli, &mut client, "deploy", Some(&req.plugin)).await?
+    };
     let progress = if !cli.json && !req.dry_run && !detach {
         noteln!(
             "deploying {}{} …",
@@ -23,7 +31,12 @@ pub async fn deploy(cli: &Cli, req: DeployRequest, detach: bool) -> anyhow::Resu
     } else {
         None
     };
-    let outcome: Result<ActionOutcome, _> = client.call_as(Call::Deploy(req)).await;
+    let call = Call::Deploy(req);
+    let confirm = changing.confirmation(&call);
+    let outcome: Result<ActionOutcome, _> =
+        client.call_confirmed(call, confirm).await.and_then(|v| {
+            serde_json::from_value(v).map_err(|e| crate::api::ClientError::Protocol(e.to_string()))
+        });
     if let Some(mut progress) = progress {
         // Events travel on the other connection: let the last ones arrive, briefly — but
         // only when the deploy got as far as starting; a refusal (bad manifest, unknown
@@ -43,7 +56,7 @@ pub async fn deploy(cli: &Cli, req: DeployRequest, detach: bool) -> anyhow::Resu
             progress.abort();
         }
     }
-    report(cli, &outcome?)
+    report(cli, &outcome?, &changing)
 }
 
 /// Prints the rollout's events (steps, judgements, holds) as they happen, from a second
@@ -104,17 +117,34 @@ const PROGRESS_KINDS: &[EventKind] = &[
 /// `naap promote | abort | pause | resume | traffic | preview stop`: one call, its outcome.
 pub async fn act(cli: &Cli, call: Call) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
-    let outcome: ActionOutcome = client.call_as(call).await?;
-    report(cli, &outcome)
+    let (outcome, changing): (ActionOutcome, _) =
+        confirm::call_change(cli, &mut client, call).await?;
+    report(cli, &outcome, &changing)
 }
 
-/// `naap rollback`: asks a person at a terminal first (unless `--yes` or `--dry-run`).
-pub async fn rollback(cli: &Cli, call: Call, yes: bool) -> anyhow::Result<()> {
+/// `naap rollback`: asks a person at a terminal first (unless `--yes` or `--dry-run`); in
+/// production the confirmation that names it is the question.
+pub async fn rollback(cli: &Cli, call: Call) -> anyhow::Result<()> {
     let Call::Rollback(req) = &call else {
         anyhow::bail!("not a rollback: {}", call.method());
     };
+    if req.dry_run {
+        let mut client = context::connect(cli).await?;
+        let outcome: ActionOutcome = client.call_as(call).await?;
+        let environment = confirm::environment(&mut client).await?;
+        return report(
+            cli,
+            &outcome,
+            &confirm::Changing {
+                environment,
+                confirmed: None,
+            },
+        );
+    }
+    let mut client = context::connect(cli).await?;
+    let environment = confirm::environment(&mut client).await?;
     // Ask only a person at a terminal; a script must not hang on a prompt.
-    if !yes && !req.dry_run && std::io::stdin().is_terminal() && !cli.json {
+    if !cli.yes && !environment.is_production() && std::io::stdin().is_terminal() && !cli.json {
         let target = req
             .to
             .as_ref()
@@ -129,7 +159,9 @@ pub async fn rollback(cli: &Cli, call: Call, yes: bool) -> anyhow::Result<()> {
             return Ok(());
         }
     }
-    act(cli, call).await
+    let (outcome, changing): (ActionOutcome, _) =
+        confirm::call_change(cli, &mut client, call).await?;
+    report(cli, &outcome, &changing)
 }
 
 fn gate_line(gate: &GateReport) -> String {
@@ -149,11 +181,11 @@ fn gate_line(gate: &GateReport) -> String {
     }
 }
 
-fn report(cli: &Cli, outcome: &ActionOutcome) -> anyhow::Result<()> {
+fn report(cli: &Cli, outcome: &ActionOutcome, changing: &confirm::Changing) -> anyhow::Result<()> {
     if cli.json {
         return print_json(outcome);
     }
-    outln!("{}", outcome.summary)?;
+    outln!("{}{}", changing.prefix(), outcome.summary)?;
     if let Some(line) = super::hint::hint_line(&outcome.hints) {
         outln!("{line}")?;
     }

@@ -19,12 +19,14 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>, call: Call) -> an
         }
         Some(AlertsCommand::Silence { target, .. }) => {
             let mut client = context::connect(cli).await?;
-            let silence: serde_json::Value = client.call(call).await?;
+            let (silence, changing): (serde_json::Value, _) =
+                super::confirm::call_change(cli, &mut client, call).await?;
             if cli.json {
                 return print_json(&silence);
             }
             outln!(
-                "silence #{} on {}/{} until {}",
+                "{}silence #{} on {}/{} until {}",
+                changing.prefix(),
                 silence["id"],
                 target.split('/').next().unwrap_or(&target),
                 silence["rule"].as_str().unwrap_or("*"),
@@ -34,21 +36,24 @@ pub async fn alerts(cli: &Cli, command: Option<AlertsCommand>, call: Call) -> an
         }
         Some(AlertsCommand::Unsilence { id }) => {
             let mut client = context::connect(cli).await?;
-            let result = client.call(call).await?;
+            let (result, changing): (serde_json::Value, _) =
+                super::confirm::call_change(cli, &mut client, call).await?;
             if cli.json {
                 return print_json(&result);
             }
-            outln!("silence #{id} expired")?;
+            outln!("{}silence #{id} expired", changing.prefix())?;
             Ok(())
         }
         Some(AlertsCommand::Ack { target, .. }) => {
             let mut client = context::connect(cli).await?;
-            let ack = client.call(call).await?;
+            let (ack, changing): (serde_json::Value, _) =
+                super::confirm::call_change(cli, &mut client, call).await?;
             if cli.json {
                 return print_json(&ack);
             }
             outln!(
-                "{target} acknowledged by {}: no repeats until it resolves",
+                "{}{target} acknowledged by {}: no repeats until it resolves",
+                changing.prefix(),
                 ack["author"].as_str().unwrap_or("?")
             )?;
             Ok(())

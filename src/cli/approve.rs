@@ -51,14 +51,29 @@ pub async fn approve(cli: &Cli, id: &str) -> anyhow::Result<()> {
         show(&record)?;
     }
     // The engine must be up to run it; this starts one unless --no-start.
-    drop(connect(cli).await?);
+    let mut client = connect(cli).await?;
+    // A tampered record is refused by `approve` below; here it only names nothing.
+    let call = approval::checked_call(&record.proposal).ok();
+    let changing = super::confirm::before_change(
+        cli,
+        &mut client,
+        &format!("proposal {id}"),
+        call.as_ref().and_then(|c| c.plugin()),
+    )
+    .await?;
+    drop(client);
     let root = workspace_root(cli)?;
     let socket = crate::core::engine::socket_path(&state_dir(&root));
     // Audited as the face that proposed it; the store says a person said yes from the CLI.
     let tools = Tools::new(socket, root, approval::audit_face(&record));
-    let approved = approval::approve(&store, &tools, &id, &approval::cli_decision())
-        .await
-        .map_err(refusal)?;
+    let approved = approval::approve(
+        &store,
+        &tools,
+        &id,
+        &approval::cli_decision(changing.confirmed),
+    )
+    .await
+    .map_err(refusal)?;
     let status = approved.record.proposal.status.as_str();
     if cli.json {
         print_json(&serde_json::json!({
@@ -69,7 +84,7 @@ pub async fn approve(cli: &Cli, id: &str) -> anyhow::Result<()> {
         }))?;
     } else {
         match &approved.outcome {
-            Ok(value) => outln!("ran: {}", approval::summary_of(value))?,
+            Ok(value) => outln!("{}ran: {}", changing.prefix(), approval::summary_of(value))?,
             Err(e) => outln!("failed: {e}")?,
         }
     }
@@ -82,7 +97,7 @@ pub async fn approve(cli: &Cli, id: &str) -> anyhow::Result<()> {
 pub fn reject(cli: &Cli, id: &str) -> anyhow::Result<()> {
     let id = parse_id(id)?;
     let store = open(cli)?;
-    let record = approval::reject(&store, &id, &approval::cli_decision()).map_err(refusal)?;
+    let record = approval::reject(&store, &id, &approval::cli_decision(None)).map_err(refusal)?;
     if cli.json {
         print_json(&serde_json::json!({
             "id": id,

@@ -121,11 +121,12 @@ pub async fn candidates(cli: &Cli, call: Call) -> anyhow::Result<()> {
             Ok(())
         }
         Call::CandidateAccept(_) => {
-            let outcome: AcceptOutcome = client.call_as(call).await?;
+            let (outcome, changing): (AcceptOutcome, _) =
+                super::confirm::call_change(cli, &mut client, call).await?;
             if cli.json {
                 return print_json(&outcome);
             }
-            outln!("{}", outcome.summary)?;
+            outln!("{}{}", changing.prefix(), outcome.summary)?;
             Ok(())
         }
         other => anyhow::bail!("not a candidate call: {}", other.method()),

@@ -3,6 +3,7 @@
 //! with y/n on each proposal. Exit status: 0 answered, 1 failure, 2 bad arguments, 3 a
 //! proposal is waiting.
 
+use super::confirm;
 use super::output::{Exit, Usage, print_json};
 use super::{Cli, context};
 use crate::ai::operator::{OperatorEvent, Pending, Turn};
@@ -12,6 +13,7 @@ use crate::ai::session::{Decision, SessionEntry, SessionId, SessionStore};
 use crate::ai::setup::{self, FaceSettings};
 use crate::command::ChatArgs;
 use crate::core::types::Face;
+use crate::core::workspace::Environment;
 use serde::Serialize;
 use std::io::{BufRead, IsTerminal, Write};
 use tokio::sync::mpsc;
@@ -56,10 +58,18 @@ pub async fn chat(cli: &Cli, args: ChatArgs) -> anyhow::Result<()> {
     if args.list {
         return list(cli, &store);
     }
+    if cli.yes && (args.read_only || args.suggest) {
+        return Err(Usage(
+            "--yes runs proposals, which --read-only and --suggest do not make runnable; drop one"
+                .to_string(),
+        )
+        .into());
+    }
     let operator = setup::operator_for(&root, &state, Face::Ai, &settings(&args)?)
         .map_err(|e| Usage(e.to_string()))?;
-    // The engine must run (started in the background unless --no-start).
-    drop(context::connect(cli).await?);
+    // The engine must run (started in the background unless --no-start); its environment
+    // decides how a proposal is confirmed.
+    let environment = confirm::environment(&mut context::connect(cli).await?).await?;
     let info = operator.answerer();
     let (session, mut history) = match &args.resume {
         Some(id) => {
@@ -84,7 +94,16 @@ pub async fn chat(cli: &Cli, args: ChatArgs) -> anyhow::Result<()> {
         return print_json(&request);
     }
     if message.trim().is_empty() {
-        return interactive(cli, &operator, &store, session, &mut history, &args).await;
+        return interactive(
+            cli,
+            &operator,
+            &store,
+            session,
+            &mut history,
+            &args,
+            environment,
+        )
+        .await;
     }
     let turn = one_turn(
         cli,
@@ -96,7 +115,7 @@ pub async fn chat(cli: &Cli, args: ChatArgs) -> anyhow::Result<()> {
         &args,
     )
     .await?;
-    finish(cli, &operator, &store, session, &turn, &args).await
+    finish(cli, &operator, &store, session, &turn, environment).await
 }
 
 /// The provider and mode the flags ask for.
@@ -177,15 +196,17 @@ async fn finish(
     store: &SessionStore,
     session: SessionId,
     turn: &Turn,
-    args: &ChatArgs,
+    environment: Environment,
 ) -> anyhow::Result<()> {
     let mut views = Vec::new();
     let mut waiting = false;
     for pending in &turn.proposals {
         let (status, outcome) = if !operator.policy().proposals_runnable() {
             ("not_runnable".to_string(), None)
-        } else if args.yes {
-            run(operator, store, pending, true).await
+        } else if cli.yes {
+            let plugin = pending.proposal.call.plugin();
+            let confirmed = confirm::confirm(cli, environment, &pending.proposal.label, plugin)?;
+            run(operator, store, pending, true, confirmed).await
         } else {
             waiting = true;
             ("waiting".to_string(), None)
@@ -233,10 +254,12 @@ async fn run(
     store: &SessionStore,
     pending: &Pending,
     approve: bool,
+    confirmed: Option<Environment>,
 ) -> (String, Option<String>) {
     let decision = Decision {
         face: Face::Cli,
         by: crate::core::identity::operator_name(),
+        confirmed,
     };
     let settled = setup::settle(operator, store, pending, approve, &decision).await;
     (settled.status.to_string(), settled.outcome)
@@ -289,6 +312,7 @@ async fn interactive(
     session: SessionId,
     history: &mut Vec<Message>,
     args: &ChatArgs,
+    environment: Environment,
 ) -> anyhow::Result<()> {
     if !std::io::stdin().is_terminal() && cli.json {
         return Err(Usage(
@@ -325,15 +349,25 @@ async fn interactive(
                 outln!("  suggest mode: shown only")?;
                 continue;
             }
-            crate::cli::stdout::note(format_args!("run it? [y/N] "));
-            let _ = std::io::stderr().flush();
-            let mut answer = String::new();
-            stdin.lock().read_line(&mut answer)?;
-            if matches!(answer.trim(), "y" | "Y" | "yes") {
-                let (status, outcome) = run(operator, store, pending, true).await;
+            let answer = if environment.is_production() {
+                // The question names production and the plugin; the typed name is the yes.
+                let plugin = pending.proposal.call.plugin();
+                match confirm::confirm(cli, environment, &pending.proposal.label, plugin) {
+                    Ok(Some(confirmed)) => Some(Some(confirmed)),
+                    _ => None,
+                }
+            } else {
+                crate::cli::stdout::note(format_args!("run it? [y/N] "));
+                let _ = std::io::stderr().flush();
+                let mut answer = String::new();
+                stdin.lock().read_line(&mut answer)?;
+                matches!(answer.trim(), "y" | "Y" | "yes").then_some(None)
+            };
+            if let Some(confirmed) = answer {
+                let (status, outcome) = run(operator, store, pending, true, confirmed).await;
                 outln!("  {status}: {}", outcome.unwrap_or_default())?;
             } else {
-                let _ = run(operator, store, pending, false).await;
+                let _ = run(operator, store, pending, false, None).await;
                 outln!("  rejected: nothing changed")?;
             }
         }

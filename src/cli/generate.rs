@@ -24,8 +24,8 @@ pub async fn generate_and_implement(cli: &Cli, args: &GenerateArgs) -> anyhow::R
         .into());
     }
     let mut client = context::connect(cli).await?;
-    let report: crate::core::engine::ReloadReport =
-        client.call_as(crate::api::Call::Reload {}).await?;
+    let (report, _): (crate::core::engine::ReloadReport, _) =
+        super::confirm::call_change(cli, &mut client, crate::api::Call::Reload {}).await?;
     if !report.added.iter().any(|a| a.name == written.plugin) && !cli.json {
         noteln!(
             "naap: the engine already knew {}; its scaffold is what the model starts from",
@@ -36,7 +36,6 @@ pub async fn generate_and_implement(cli: &Cli, args: &GenerateArgs) -> anyhow::R
     let iterate = crate::command::IterateArgs {
         plugin: written.plugin.clone(),
         instruction: vec![spec::implement_instruction(&plan)],
-        yes: args.yes,
         provider: args.provider.clone(),
         model: args.model.clone(),
         base_url: args.base_url.clone(),

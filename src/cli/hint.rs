@@ -69,6 +69,9 @@ pub fn for_cli(hint: &Hint) -> String {
         Hint::StopPreview { plugin, id } => {
             format!("stop it early with `naap preview stop {plugin} {id}`")
         }
+        Hint::Confirm { environment, .. } => format!(
+            "run it at a terminal and confirm, or add `--yes --env {environment}` in a script"
+        ),
         Hint::SetParam { param, example } => match example {
             Some(example) => format!("pass e.g. `{} {}`", flag(*param), quoted(example)),
             None => format!("add `{}`", flag(*param)),

@@ -63,8 +63,19 @@ pub async fn iterate(cli: &Cli, args: IterateArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    // The engine must run (started in the background unless --no-start).
-    drop(context::connect(cli).await?);
+    // The engine must run (started in the background unless --no-start). With --yes the
+    // proposals run: in production that is confirmed now, before the model works.
+    let environment = super::confirm::environment(&mut context::connect(cli).await?).await?;
+    let run = if cli.yes {
+        Some(super::confirm::confirm(
+            cli,
+            environment,
+            "iterate",
+            Some(&args.plugin),
+        )?)
+    } else {
+        None
+    };
     let req = IterateRequest {
         plugin: args.plugin.clone(),
         instruction: args.instruction.join(" "),
@@ -95,12 +106,12 @@ pub async fn iterate(cli: &Cli, args: IterateArgs) -> anyhow::Result<()> {
     )?;
     let mut decided = Vec::new();
     for pending in &done.proposals {
-        let status = decide(&operator, &store, session, pending, args.yes).await?;
+        let status = decide(&operator, &store, session, pending, run).await?;
         let ran = status.status == "ran";
         decided.push(status);
         if ran && let Some(ship) = &done.ship {
             let deploy = operator.propose(ship.clone()).await;
-            decided.push(decide(&operator, &store, session, &deploy, args.yes).await?);
+            decided.push(decide(&operator, &store, session, &deploy, run).await?);
         }
     }
     if cli.json {
@@ -120,22 +131,24 @@ pub async fn iterate(cli: &Cli, args: IterateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Keeps `pending` in the session; with `yes` runs it (hash checked, audited as `ai`).
+/// Keeps `pending` in the session; with `run` runs it (hash checked, audited as `ai`),
+/// with the environment the person confirmed it in, if they did.
 async fn decide(
     operator: &Operator,
     store: &SessionStore,
     session: SessionId,
     pending: &Pending,
-    yes: bool,
+    run: Option<Option<crate::core::workspace::Environment>>,
 ) -> anyhow::Result<Decided> {
     store.append(
         session,
         &SessionEntry::Proposal(setup::proposal_entry(pending)?),
     )?;
-    let (status, outcome) = if yes {
+    let (status, outcome) = if let Some(confirmed) = run {
         let decision = Decision {
             face: Face::Cli,
             by: crate::core::identity::operator_name(),
+            confirmed,
         };
         let settled = setup::settle(operator, store, pending, true, &decision).await;
         (settled.status.to_string(), settled.outcome)

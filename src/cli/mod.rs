@@ -13,6 +13,7 @@ pub(crate) mod alerts;
 pub(crate) mod approve;
 pub(crate) mod candidates;
 pub(crate) mod chat;
+pub(crate) mod confirm;
 pub(crate) mod context;
 pub(crate) mod generate;
 pub(crate) mod hint;

@@ -7,11 +7,12 @@ use crate::core::engine::ReloadReport;
 
 pub async fn reload(cli: &Cli) -> anyhow::Result<()> {
     let mut client = context::connect(cli).await?;
-    let report: ReloadReport = client.call_as(Call::Reload {}).await?;
+    let (report, changing): (ReloadReport, _) =
+        super::confirm::call_change(cli, &mut client, Call::Reload {}).await?;
     if cli.json {
         return print_json(&report);
     }
-    out!("{}", render(&report))
+    out!("{}{}", changing.prefix(), render(&report))
 }
 
 fn render(report: &ReloadReport) -> String {

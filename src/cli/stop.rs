@@ -41,11 +41,16 @@ pub async fn stop(cli: &Cli, plugins: bool) -> anyhow::Result<()> {
                     start_time: crate::core::procstat::start_time(pid),
                 });
             }
-            client
-                .call(Call::Shutdown(crate::api::protocol::ShutdownRequest {
-                    stop_plugins: plugins,
-                }))
-                .await?;
+            let shutdown = Call::Shutdown(crate::api::protocol::ShutdownRequest {
+                stop_plugins: plugins,
+            });
+            if plugins {
+                // Stopping every slot is a change to what serves (production asks first).
+                let _: (serde_json::Value, _) =
+                    super::confirm::call_change(cli, &mut client, shutdown).await?;
+            } else {
+                client.call(shutdown).await?;
+            }
             (slots, false)
         }
         Err(ClientError::NoEngine(_)) => match holder {

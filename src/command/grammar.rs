@@ -26,6 +26,17 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub no_start: bool,
 
+    /// Answer yes to the confirmation of a change (and run an operator's proposals). In a
+    /// production workspace only together with `--env production`, so a script cannot
+    /// change production by accident.
+    #[arg(long, short = 'y', global = true)]
+    pub yes: bool,
+
+    /// The environment this command means to change (`production`, `staging`, `test`,
+    /// `development`): a change is refused when the workspace's is another.
+    #[arg(long, global = true, value_name = "ENV", value_parser = ["development", "test", "staging", "production"])]
+    pub env: Option<String>,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -98,9 +109,6 @@ pub enum Command {
         /// Roll back to this version instead of the previous one.
         #[arg(long, value_parser = parse_version)]
         to: Option<Version>,
-        /// Do not ask for confirmation.
-        #[arg(long, short = 'y')]
-        yes: bool,
         /// Say what the rollback would do; change nothing.
         #[arg(long)]
         dry_run: bool,
@@ -264,9 +272,6 @@ pub struct GenerateArgs {
     /// its gates and fixes, as `naap iterate` (the engine loads the plugin first).
     #[arg(long)]
     pub implement: bool,
-    /// With --implement: run the proposals (accept the candidate, deploy it as a canary).
-    #[arg(long, short = 'y', requires = "implement")]
-    pub yes: bool,
     /// With --implement: the model provider, as for `naap chat`.
     #[arg(long, requires = "implement", value_parser = ["openai", "anthropic", "ollama"])]
     pub provider: Option<String>,
@@ -281,9 +286,6 @@ pub struct GenerateArgs {
 pub struct ChatArgs {
     /// The message (several words are joined); none starts an interactive session.
     pub message: Vec<String>,
-    /// Run the proposals of this turn (like `rollback --yes`).
-    #[arg(long, short = 'y', conflicts_with_all = ["read_only", "suggest"])]
-    pub yes: bool,
     /// Read only: the operator may look but proposes nothing.
     #[arg(long, conflicts_with = "suggest")]
     pub read_only: bool,
@@ -310,7 +312,7 @@ pub struct ChatArgs {
     #[arg(long, num_args = 0..=1, default_missing_value = "", value_name = "ID")]
     pub resume: Option<String>,
     /// List the stored sessions.
-    #[arg(long, conflicts_with_all = ["message", "resume", "yes", "show_prompt"])]
+    #[arg(long, conflicts_with_all = ["message", "resume", "show_prompt"])]
     pub list: bool,
 }
 
@@ -326,10 +328,6 @@ pub struct IterateArgs {
     /// request and the verdict, and fixes forward from the source it left.
     #[arg(long, value_name = "ID")]
     pub retry: Option<String>,
-    /// Run the proposals: accept the candidate, then deploy it as a canary (with
-    /// `--preview`: start the preview).
-    #[arg(long, short = 'y')]
-    pub yes: bool,
     /// Ship the candidate as a preview (its staged tree in a preview slot, reachable only
     /// with `x-naap-slot`), not accepted: for a look first.
     #[arg(long, conflicts_with = "canary")]

@@ -49,6 +49,14 @@ pub enum Hint {
     Reload,
     /// Stop a preview before its TTL ends.
     StopPreview { plugin: String, id: String },
+    /// The workspace is `environment` (production): a person must confirm the change,
+    /// naming the environment and the plugin, and the same request goes again with that
+    /// confirmation.
+    Confirm {
+        environment: crate::core::workspace::Environment,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        plugin: Option<String>,
+    },
     /// Make the same request again with `param` set: to a value like `example`, or, for a
     /// switch (no example), turned on.
     SetParam {

@@ -14,7 +14,15 @@ pub async fn mcp(cli: Cli, args: McpArgs) -> anyhow::Result<()> {
     let root = workspace_root(&cli)?;
     let state = state_dir(&root);
     // Reached once now so a missing engine is started (or reported) before a client waits.
-    drop(connect(&cli).await?);
+    let environment = crate::cli::confirm::environment(&mut connect(&cli).await?).await?;
+    // An MCP client's own "yes" is a model's or a program's, not a person's who was told
+    // this is production; the engine would refuse each change anyway, so say it at once.
+    if args.allow_changes && environment.is_production() {
+        return Err(Usage(format!(
+            "--allow-changes is refused in a {environment} workspace: every change there needs a person's confirmation\n  hint: run `naap mcp` without it; its changes then wait for `naap approve ID` or the dashboard's A list"
+        ))
+        .into());
+    }
     let mode = if args.read_only {
         Mode::ReadOnly
     } else if args.allow_changes {

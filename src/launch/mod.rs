@@ -76,7 +76,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         (Command::Deploy(args), Some(crate::api::Call::Deploy(req))) => {
             actions::deploy(&cli, req, args.detach).await
         }
-        (Command::Rollback { yes, .. }, Some(call)) => actions::rollback(&cli, call, yes).await,
+        (Command::Rollback { .. }, Some(call)) => actions::rollback(&cli, call).await,
         (Command::Logs(args), _) => logs::logs(&cli, args).await,
         (Command::Chat(args), _) => cli::chat::chat(&cli, args).await,
         (Command::Iterate(args), _) => cli::iterate::iterate(&cli, args).await,

@@ -76,6 +76,12 @@ pub fn for_dashboard(hint: &Hint, keymap: &Keymap) -> String {
         Hint::StopPreview { plugin, id } => {
             format!("run `naap preview stop {plugin} {id}` in a shell")
         }
+        Hint::Confirm { environment, .. } => {
+            format!(
+                "answer the {} confirmation with y",
+                environment.name().to_uppercase()
+            )
+        }
         // Parameters the forms do not ask for are set on the `:` line, which takes the
         // CLI's flags.
         Hint::SetParam { param, example } => {

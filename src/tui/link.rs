@@ -104,10 +104,16 @@ async fn follow(socket: &Path, tx: &UnboundedSender<Msg>) -> Result<(), ClientEr
 }
 
 /// Makes one engine call for the dashboard and describes how it went.
-pub async fn perform(socket: &Path, label: String, call: Call) -> Msg {
+pub async fn perform(
+    socket: &Path,
+    label: String,
+    call: Call,
+    confirmed: Option<crate::core::workspace::Environment>,
+) -> Msg {
     let result = async {
         let mut client = Client::connect(socket, Face::Dashboard).await?;
-        client.call(call).await
+        let confirm = confirmed.map(|env| crate::api::production::confirmation_for(env, &call));
+        client.call_confirmed(call, confirm).await
     }
     .await;
     let (result, hints) = match result {

@@ -94,11 +94,15 @@ pub async fn run(socket: &Path, root: &Path, theme: Theme, keymap: Keymap) -> an
                 };
                 match effect {
                     Effect::Quit => quit = true,
-                    Effect::Call { label, call } => {
+                    Effect::Call {
+                        label,
+                        call,
+                        confirmed,
+                    } => {
                         let tx = tx.clone();
                         let socket = socket.to_path_buf();
                         tokio::spawn(async move {
-                            let _ = tx.send(link::perform(&socket, label, call).await);
+                            let _ = tx.send(link::perform(&socket, label, call, confirmed).await);
                         });
                     }
                     // Handled by `turns` above.

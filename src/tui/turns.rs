@@ -24,6 +24,7 @@ use crate::ai::setup;
 use crate::ai::tools::Tools;
 use crate::ai::transcript::Transcript;
 use crate::core::types::Face;
+use crate::core::workspace::Environment;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
@@ -173,9 +174,19 @@ impl Turns {
                 selected,
             } => self.ask(turn, text, selected, tx.clone()),
             Effect::CancelTurn { turn } => self.cancel(turn),
-            Effect::Approve { label, pending } => self.decide(label, pending, true, tx.clone()),
-            Effect::Reject { label, pending } => self.decide(label, pending, false, tx.clone()),
-            Effect::DecideStored { id, approve } => self.decide_stored(id, approve, tx.clone()),
+            Effect::Approve {
+                label,
+                pending,
+                confirmed,
+            } => self.decide(label, pending, true, confirmed, tx.clone()),
+            Effect::Reject { label, pending } => {
+                self.decide(label, pending, false, None, tx.clone())
+            }
+            Effect::DecideStored {
+                id,
+                approve,
+                confirmed,
+            } => self.decide_stored(id, approve, confirmed, tx.clone()),
             Effect::Preview { call } => self.preview(call, tx.clone()),
             Effect::Stories { plugin } => self.stories(plugin, tx.clone()),
             other => return Some(other),
@@ -284,6 +295,7 @@ impl Turns {
         label: String,
         pending: Pending,
         approve: bool,
+        confirmed: Option<Environment>,
         tx: mpsc::UnboundedSender<Msg>,
     ) {
         let operator = self.operator.clone();
@@ -295,10 +307,10 @@ impl Turns {
         tokio::spawn(async move {
             let result = match record {
                 Some((store, current)) => {
-                    settle_here(&operator, &store, &current, &pending, approve).await
+                    settle_here(&operator, &store, &current, &pending, approve, confirmed).await
                 }
                 None if approve => operator
-                    .approve(&pending)
+                    .approve(&pending, confirmed)
                     .await
                     .map(|value| approval::summary_of(&value)),
                 None => return,
@@ -326,7 +338,13 @@ impl Turns {
 
     /// A person's yes or no, from the approvals list, to a proposal waiting in the store.
     /// A yes runs it exactly as stored (hash checked), audited as the face that asked.
-    pub fn decide_stored(&self, id: String, approve: bool, tx: mpsc::UnboundedSender<Msg>) {
+    pub fn decide_stored(
+        &self,
+        id: String,
+        approve: bool,
+        confirmed: Option<Environment>,
+        tx: mpsc::UnboundedSender<Msg>,
+    ) {
         let label = format!("proposal {id}");
         let Some(sessions) = &self.sessions else {
             let _ = tx.send(Msg::Done {
@@ -342,7 +360,7 @@ impl Turns {
             sessions.root.clone(),
         );
         tokio::spawn(async move {
-            let result = decide_in_store(&store, &socket, &root, &id, approve).await;
+            let result = decide_in_store(&store, &socket, &root, &id, approve, confirmed).await;
             let _ = tx.send(Msg::Done {
                 label,
                 result,
@@ -434,10 +452,11 @@ fn session_of(
 }
 
 /// A person at this dashboard.
-fn dashboard_decision() -> Decision {
+fn dashboard_decision(confirmed: Option<Environment>) -> Decision {
     Decision {
         face: Face::Dashboard,
         by: crate::core::identity::operator_name(),
+        confirmed,
     }
 }
 
@@ -449,6 +468,7 @@ async fn settle_here(
     current: &Mutex<Option<SessionId>>,
     pending: &Pending,
     approve: bool,
+    confirmed: Option<Environment>,
 ) -> Result<String, String> {
     let id: ProposalId = pending.id.parse()?;
     if store.proposal(&id).is_err() {
@@ -458,7 +478,14 @@ async fn settle_here(
             .append(session, &SessionEntry::Proposal(entry))
             .map_err(|e| e.to_string())?;
     }
-    let settled = setup::settle(operator, store, pending, approve, &dashboard_decision()).await;
+    let settled = setup::settle(
+        operator,
+        store,
+        pending,
+        approve,
+        &dashboard_decision(confirmed),
+    )
+    .await;
     match settled.status {
         crate::ai::session::ProposalStatus::Ran => Ok(settled.outcome.unwrap_or_default()),
         crate::ai::session::ProposalStatus::Rejected => match settled.outcome {
@@ -477,10 +504,11 @@ async fn decide_in_store(
     root: &Path,
     id: &str,
     approve: bool,
+    confirmed: Option<Environment>,
 ) -> Result<String, String> {
     let id: ProposalId = id.parse()?;
     if !approve {
-        return approval::reject(store, &id, &dashboard_decision())
+        return approval::reject(store, &id, &dashboard_decision(None))
             .map(|_| "rejected; it will not run".to_string())
             .map_err(|e| e.to_string());
     }
@@ -490,7 +518,7 @@ async fn decide_in_store(
         root.to_path_buf(),
         approval::audit_face(&record),
     );
-    let approved = approval::approve(store, &tools, &id, &dashboard_decision())
+    let approved = approval::approve(store, &tools, &id, &dashboard_decision(confirmed))
         .await
         .map_err(|e| e.to_string())?;
     approved.outcome.map(|value| approval::summary_of(&value))

@@ -173,6 +173,11 @@ pub struct Decision {
     /// The person, as the face knows them (the login name for the CLI, an MCP client's
     /// name); may be empty.
     pub by: String,
+    /// The environment the person confirmed the change in, when the face asked them
+    /// (a production workspace runs no change without it). Not stored: it only travels
+    /// with the call.
+    #[serde(default, skip)]
+    pub confirmed: Option<crate::core::workspace::Environment>,
 }
 
 /// A decision as stored, with its time.

@@ -122,6 +122,7 @@ fn proposals_move_through_their_statuses_once() {
     let yes = Decision {
         face: Face::Dashboard,
         by: "alice".into(),
+        confirmed: None,
     };
     let approved = store
         .set_proposal_status(&pid, ProposalStatus::Approved, None, Some(&yes))
@@ -593,6 +594,7 @@ fn of_two_faces_approving_at_once_exactly_one_wins() {
                     let decision = Decision {
                         face,
                         by: String::new(),
+                        confirmed: None,
                     };
                     store
                         .set_proposal_status(&pid, ProposalStatus::Approved, None, Some(&decision))

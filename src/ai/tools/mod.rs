@@ -8,6 +8,7 @@ use super::provider::ToolSpec;
 use crate::api::catalog::{self, Effect};
 use crate::api::{Call, Client};
 use crate::core::types::Face;
+use crate::core::workspace::Environment;
 use std::path::PathBuf;
 use tokio::sync::Mutex;
 
@@ -73,13 +74,23 @@ impl Tools {
 
     /// Sends one call to the engine as this face.
     pub async fn engine(&self, call: Call) -> Result<serde_json::Value, String> {
-        self.send(call, None, Reader::Model).await
+        self.send(call, None, Reader::Model, None).await
     }
 
     /// [`Tools::engine`] for what a person reads (a proposal's dry run): an error is the
     /// engine's message without the hints in the model's terms, since a face shows its own.
     pub async fn engine_for_person(&self, call: Call) -> Result<serde_json::Value, String> {
-        self.send(call, None, Reader::Person).await
+        self.send(call, None, Reader::Person, None).await
+    }
+
+    /// Runs a call a person said yes to; `confirmed` is the environment they confirmed it
+    /// in, when their face asked (a production workspace needs it for every change).
+    pub async fn engine_confirmed(
+        &self,
+        call: Call,
+        confirmed: Option<Environment>,
+    ) -> Result<serde_json::Value, String> {
+        self.send(call, None, Reader::Model, confirmed).await
     }
 
     /// Runs the call of an approved proposal; the engine's audit names the proposal.
@@ -87,8 +98,10 @@ impl Tools {
         &self,
         call: Call,
         proposal: &str,
+        confirmed: Option<Environment>,
     ) -> Result<serde_json::Value, String> {
-        self.send(call, Some(proposal), Reader::Model).await
+        self.send(call, Some(proposal), Reader::Model, confirmed)
+            .await
     }
 
     async fn send(
@@ -96,6 +109,7 @@ impl Tools {
         call: Call,
         proposal: Option<&str>,
         reader: Reader,
+        confirmed: Option<Environment>,
     ) -> Result<serde_json::Value, String> {
         let mut slot = self.client.lock().await;
         if slot.is_none() {
@@ -107,9 +121,10 @@ impl Tools {
         let Some(client) = slot.as_mut() else {
             return Err("no connection to the engine".to_string());
         };
+        let confirm = confirmed.map(|env| crate::api::production::confirmation_for(env, &call));
         let result = match proposal {
-            Some(id) => client.call_for_proposal(call, id).await,
-            None => client.call(call).await,
+            Some(id) => client.call_for_proposal(call, id, confirm).await,
+            None => client.call_confirmed(call, confirm).await,
         };
         result.map_err(|e| match &e {
             // The engine's hints, in the model's terms: the call and parameters to use.

@@ -188,6 +188,7 @@ impl Engine {
             router: router_addr.to_string(),
             admin: admin_addr.map(|a| a.to_string()),
             containment: crate::core::runtime::containment_mechanism(),
+            environment: ws.environment,
         };
         let router = Router::with_failure_sink(routes::upstream_failure_sink(logs.clone()));
         let metrics = MetricsRegistry::default();
@@ -249,6 +250,11 @@ impl Engine {
 
     pub fn info(&self) -> &EngineInfo {
         &self.inner.info
+    }
+
+    /// The workspace's environment as last loaded (a reload may change it).
+    pub fn environment(&self) -> crate::core::workspace::Environment {
+        self.workspace().environment
     }
 
     pub fn state_dir(&self) -> PathBuf {

@@ -39,6 +39,9 @@ pub struct EngineInfo {
     /// How the processes of each slot are kept together, so that a stop leaves none.
     #[serde(default)]
     pub containment: String,
+    /// naap.toml's `environment` as the engine last loaded it.
+    #[serde(default)]
+    pub environment: crate::core::workspace::Environment,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

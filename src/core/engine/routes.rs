@@ -198,8 +198,10 @@ impl Engine {
                 problems: b.problems.0.iter().map(|p| p.to_string()).collect(),
             })
             .collect();
+        let mut engine = self.inner.info.clone();
+        engine.environment = ws.environment;
         Ok(StatusReport {
-            engine: self.inner.info.clone(),
+            engine,
             store: self.inner.store_health.get(),
             plugins: out,
             broken,

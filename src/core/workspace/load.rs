@@ -96,6 +96,8 @@ fn read_parts(root: &Path) -> Result<Parts, Problems> {
     let raw = raw::read_workspace(&TableRef::root(&doc), &mut report);
     let router = router(&raw, &mut report);
     let state_dir = state_dir(&raw, &mut report, &root);
+    let environment = super::environment::environment(&raw.environment, &mut report);
+    let deployed_md = deployed_md(&raw, &mut report, &root);
     let dirs = plugin_dirs(&raw, &mut report, &root);
     let workspace_problems = report.problems;
 
@@ -169,6 +171,8 @@ fn read_parts(root: &Path) -> Result<Parts, Problems> {
             file,
             state_dir,
             router,
+            environment,
+            deployed_md,
             plugins,
             broken: Vec::new(),
         },
@@ -286,6 +290,35 @@ fn state_dir(raw: &RawWorkspace, r: &mut Report, root: &Path) -> PathBuf {
             dir
         }
         _ => root.join(DEFAULT_STATE_DIR),
+    }
+}
+
+/// `[export] deployed_md`, resolved against the workspace root.
+fn deployed_md(raw: &RawWorkspace, r: &mut Report, root: &Path) -> Option<PathBuf> {
+    match &raw.deployed_md {
+        Field::Present(s) if s.get_ref().trim().is_empty() || s.get_ref().ends_with('/') => {
+            r.at(
+                &s.span(),
+                "export.deployed_md",
+                "deployed_md must name a file",
+                "e.g. deployed_md = \"DEPLOYED.md\" (relative to naap.toml), or leave it out",
+            );
+            None
+        }
+        Field::Present(s) => {
+            let path = normalise(&root.join(s.get_ref()));
+            if path.is_dir() {
+                r.at(
+                    &s.span(),
+                    "export.deployed_md",
+                    format!("`{}` is a directory", s.get_ref()),
+                    "name a file in it, e.g. deployed_md = \"DEPLOYED.md\"",
+                );
+                return None;
+            }
+            Some(path)
+        }
+        _ => None,
     }
 }
 

@@ -10,6 +10,7 @@
 mod cross;
 mod duration;
 pub mod edit;
+mod environment;
 mod init;
 mod load;
 mod model;
@@ -25,6 +26,7 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use environment::Environment;
 pub use init::init;
 pub use load::{PLUGIN_FILE, WORKSPACE_FILE, find_root, load, load_lenient};
 pub use model::{

@@ -20,6 +20,10 @@ pub struct Workspace {
     pub state_dir: PathBuf,
     /// The router's listeners.
     pub router: RouterConfig,
+    /// `environment = "production"`: how careful every face must be before a change.
+    pub environment: super::Environment,
+    /// `[export] deployed_md`: the DEPLOYED.md kept current after every change (absolute).
+    pub deployed_md: Option<PathBuf>,
     /// The plugins, in the order naap.toml lists them.
     pub plugins: Vec<PluginManifest>,
     /// Plugins whose plugin.toml has problems (only from `load_lenient`; `load` fails

@@ -13,6 +13,9 @@ pub(super) struct RawWorkspace {
     pub listen: Field<Spanned<String>>,
     pub admin: Field<Spanned<String>>,
     pub state_dir: Field<Spanned<String>>,
+    pub environment: Field<Spanned<String>>,
+    /// `[export] deployed_md`.
+    pub deployed_md: Field<Spanned<String>>,
     pub plugins: Vec<RawPluginEntry>,
 }
 
@@ -121,7 +124,18 @@ pub(super) struct RawAlert {
 
 pub(super) fn read_workspace(doc: &TableRef, r: &mut Report) -> RawWorkspace {
     // `[ai]` belongs to the AI operator (`ai::config` reads it); the core only lets it be.
-    doc.deny_unknown(r, &["router", "state", "plugins", "ai"]);
+    doc.deny_unknown(
+        r,
+        &["environment", "router", "state", "export", "plugins", "ai"],
+    );
+    let environment = doc.string(r, "environment");
+    let deployed_md = match doc.table(r, "export").value() {
+        Some(t) => {
+            t.deny_unknown(r, &["deployed_md"]);
+            t.string(r, "deployed_md")
+        }
+        None => Field::Absent,
+    };
     let router = doc.table(r, "router");
     let (listen, admin) = match router.value() {
         Some(t) => {
@@ -153,6 +167,8 @@ pub(super) fn read_workspace(doc: &TableRef, r: &mut Report) -> RawWorkspace {
         listen,
         admin,
         state_dir,
+        environment,
+        deployed_md,
         plugins,
     }
 }

@@ -96,7 +96,11 @@ impl App {
                 if !self.waiting.is_empty() {
                     self.overlay = Overlay::Approvals(at.min(self.waiting.len() - 1));
                 }
-                vec![Effect::DecideStored { id, approve }]
+                vec![Effect::DecideStored {
+                    id,
+                    approve,
+                    confirmed: self.confirmed(),
+                }]
             }
             _ => {
                 // Any other key keeps the list up: a stray key must not decide.

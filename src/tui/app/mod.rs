@@ -9,6 +9,7 @@ mod iterate;
 mod operator;
 #[cfg(test)]
 mod operator_tests;
+mod production;
 #[cfg(test)]
 mod proposal_tests;
 mod silence;
@@ -16,6 +17,7 @@ mod stories;
 mod traffic;
 
 pub use crate::ai::proposal::Proposal;
+use crate::core::workspace::Environment;
 pub use alerts::{FADE_SECS, ShownAlert};
 pub use deploy::DeployForm;
 pub use iterate::CandidateView;
@@ -125,6 +127,9 @@ pub enum Effect {
     Call {
         label: String,
         call: Call,
+        /// The environment the person confirmed the change in (a production workspace
+        /// runs no change without it).
+        confirmed: Option<Environment>,
     },
     /// Run operator turn `turn` on `text` as a task of its own, reporting with
     /// [`Msg::Operator`] and [`Msg::TurnEnded`]; `selected` is the plugin in view.
@@ -142,6 +147,7 @@ pub enum Effect {
     Approve {
         label: String,
         pending: Pending,
+        confirmed: Option<Environment>,
     },
     /// A person said no to an operator proposal: record it; nothing runs.
     Reject {
@@ -153,6 +159,7 @@ pub enum Effect {
     DecideStored {
         id: String,
         approve: bool,
+        confirmed: Option<Environment>,
     },
     /// Ask the engine for its dry run of `call` ([`Msg::Previewed`]) for the confirmation
     /// on screen.
@@ -673,12 +680,6 @@ impl App {
         Vec::new()
     }
 
-    /// Sends an engine call and remembers it is under way.
-    fn send(&mut self, label: String, call: Call) -> Vec<Effect> {
-        self.in_flight.push(label.clone());
-        vec![Effect::Call { label, call }]
-    }
-
     fn on_deploy_key(&mut self, key: Key, mut form: DeployForm) -> Vec<Effect> {
         match key.code {
             Code::Named(Named::Esc) => Vec::new(),
@@ -740,25 +741,20 @@ impl App {
             edit.weight(SlotName::Blue),
             edit.weight(SlotName::Green)
         );
-        self.in_flight.push(label.clone());
-        vec![Effect::Call {
+        self.send(
             label,
-            call: Call::Traffic(crate::api::protocol::TrafficRequest {
+            Call::Traffic(crate::api::protocol::TrafficRequest {
                 plugin: edit.plugin.clone(),
                 weights: edit.pending.clone(),
                 dry_run: false,
             }),
-        }]
+        )
     }
 
     fn on_confirm_key(&mut self, key: Key, confirmation: Proposal) -> Vec<Effect> {
         match key.code {
             Code::Char('y') | Code::Char('Y') | Code::Named(Named::Enter) => {
-                self.in_flight.push(confirmation.label.clone());
-                vec![Effect::Call {
-                    label: confirmation.label,
-                    call: confirmation.call,
-                }]
+                self.send_confirmed(confirmation.label, confirmation.call)
             }
             Code::Char('n') | Code::Char('N') | Code::Named(Named::Esc) => {
                 self.notify("cancelled; nothing changed".to_string(), false);
@@ -885,10 +881,7 @@ impl App {
                 );
                 Vec::new()
             }
-            Ok(Some((label, call))) => {
-                self.in_flight.push(label.clone());
-                vec![Effect::Call { label, call }]
-            }
+            Ok(Some((label, call))) => self.send(label, call),
             Ok(None) => Vec::new(),
             Err(message) => {
                 self.notify(message, true);

@@ -168,9 +168,13 @@ impl App {
         match pending {
             Some(pending) => {
                 self.in_flight.push(label.clone());
-                vec![Effect::Approve { label, pending }]
+                vec![Effect::Approve {
+                    label,
+                    pending,
+                    confirmed: self.confirmed(),
+                }]
             }
-            None => self.send(label, call),
+            None => self.send_confirmed(label, call),
         }
     }
 

@@ -195,6 +195,7 @@ fn a_proposal_from_the_model_becomes_a_card_that_runs_through_the_operator_on_ye
         [Effect::Approve {
             label: "rollback shop".into(),
             pending: shop,
+            confirmed: None,
         }]
     );
     assert_eq!(app.in_flight, ["rollback shop"]);

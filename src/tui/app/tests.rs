@@ -152,7 +152,8 @@ fn rollback_asks_first_and_names_what_will_happen() {
             call: Call::Rollback(crate::api::protocol::RollbackRequest {
                 plugin: "shop".into(),
                 ..Default::default()
-            })
+            }),
+            confirmed: None,
         }]
     );
 }
@@ -345,7 +346,8 @@ fn the_deploy_form_sends_version_and_strategy() {
                 detach: true,
                 force: false,
                 candidate: None,
-            })
+            }),
+            confirmed: None,
         }]
     );
 }
@@ -476,7 +478,7 @@ fn the_operator_proposes_actions_as_cards_and_acts_only_on_yes() {
     );
     // The card is the operator's proposal: y runs it through the operator (as `ai`).
     let effects = app.update(key("y"));
-    let [Effect::Approve { label, pending }] = &effects[..] else {
+    let [Effect::Approve { label, pending, .. }] = &effects[..] else {
         panic!("expected one approval, got {effects:?}");
     };
     let Call::Traffic(crate::api::protocol::TrafficRequest { weights, .. }) =

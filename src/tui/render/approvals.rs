@@ -65,7 +65,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, at: usize) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .block(style::pane(theme, title, true)),
+            .block(style::pane(
+                theme,
+                style::titled_with_environment(theme, app.environment(), title),
+                true,
+            )),
         box_area,
     );
 }

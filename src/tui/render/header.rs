@@ -1,6 +1,6 @@
 //! The top line: where this is, whether the engine is reachable and its store writes.
 
-use super::style::fg;
+use super::style::{self, fg};
 use crate::tui::app::App;
 use crate::tui::theme::Paint;
 use ratatui::Frame;
@@ -50,7 +50,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App) {
                 fg(theme, Paint::Title).add_modifier(Modifier::BOLD),
             ),
             Span::styled(format!("{clock}  "), fg(theme, Paint::Muted)),
-            // Before the workspace's details: on a narrow terminal it must not be cut.
+            // Before the workspace's details: on a narrow terminal they must not be cut.
+            style::environment_badge(theme, report.engine.environment)
+                .map(|badge| Span::styled(format!("{} ", badge.content), badge.style))
+                .unwrap_or_default(),
             waiting(app),
             Span::styled(
                 report.engine.workspace.clone(),

@@ -91,13 +91,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                 CardState::Failed(text) => (format!("failed: {text}"), Paint::Unhealthy),
                 CardState::Rejected => ("not done".to_string(), Paint::Muted),
             };
-            lines.push(Line::from(vec![
-                Span::styled("    ┃ ", fg(theme, status_paint)),
-                Span::styled(
-                    card.title.clone(),
-                    fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
-                ),
-            ]));
+            let mut title = vec![Span::styled("    ┃ ", fg(theme, status_paint))];
+            // A card that would change production says so, before what it does.
+            if *state == CardState::Waiting
+                && let Some(badge) = style::environment_badge(theme, app.environment())
+            {
+                title.push(badge);
+                title.push(Span::raw(" "));
+            }
+            title.push(Span::styled(
+                card.title.clone(),
+                fg(theme, Paint::Foreground).add_modifier(Modifier::BOLD),
+            ));
+            lines.push(Line::from(title));
             for l in &card.lines {
                 lines.push(Line::from(vec![
                     Span::styled("    ┃ ", fg(theme, status_paint)),

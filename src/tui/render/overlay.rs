@@ -119,7 +119,11 @@ pub fn confirm(frame: &mut Frame, area: Rect, app: &App, c: &Proposal) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: true })
-            .block(style::pane(theme, format!(" {} ", c.title), true)),
+            .block(style::pane(
+                theme,
+                style::titled_with_environment(theme, app.environment(), format!(" {} ", c.title)),
+                true,
+            )),
         box_area,
     );
 }

@@ -53,3 +53,38 @@ pub fn pane<'a>(
                 .fg(theme.color(Paint::Foreground)),
         )
 }
+
+/// The environment as a badge (` PRODUCTION `, reversed in the danger colour), before a
+/// title or in the header; nothing for a development workspace.
+pub fn environment_badge(
+    theme: &Theme,
+    environment: crate::core::workspace::Environment,
+) -> Option<ratatui::text::Span<'static>> {
+    use crate::core::workspace::Environment;
+    match environment {
+        Environment::Development => None,
+        Environment::Production => Some(ratatui::text::Span::styled(
+            " PRODUCTION ",
+            Style::new()
+                .fg(theme.color(Paint::Background))
+                .bg(theme.color(Paint::Danger))
+                .add_modifier(Modifier::BOLD),
+        )),
+        other => Some(ratatui::text::Span::styled(
+            format!(" {} ", other.name()),
+            fg(theme, Paint::Title).add_modifier(Modifier::BOLD),
+        )),
+    }
+}
+
+/// A pane's title after the environment badge, for what changes something.
+pub fn titled_with_environment(
+    theme: &Theme,
+    environment: crate::core::workspace::Environment,
+    title: String,
+) -> ratatui::text::Line<'static> {
+    let mut spans: Vec<ratatui::text::Span<'static>> =
+        environment_badge(theme, environment).into_iter().collect();
+    spans.push(ratatui::text::Span::raw(title));
+    ratatui::text::Line::from(spans)
+}

@@ -57,6 +57,7 @@ paints! {
     Starting = "state"."starting",
     Failed = "state"."failed",
     Warm = "state"."warm",
+    Danger = "state"."danger",
     LevelTrace = "levels"."trace",
     LevelDebug = "levels"."debug",
     LevelInfo = "levels"."info",

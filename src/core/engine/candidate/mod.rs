@@ -231,6 +231,11 @@ impl Engine {
         })
     }
 
+    /// The plugin candidate `id` belongs to, if there is such a candidate.
+    pub fn candidate_plugin(&self, id: &str) -> Option<String> {
+        self.candidate_record(id).ok().map(|c| c.plugin)
+    }
+
     /// The candidates of one plugin (or all), newest first.
     pub fn candidates(&self, plugin: Option<&str>) -> Result<Vec<CandidateRecord>, EngineError> {
         if let Some(plugin) = plugin {
