@@ -7,8 +7,9 @@ use super::protocol::{Call, ShutdownRequest, SubscribeRequest};
 use crate::core::engine::{
     AckRequest, AlertsRequest, CandidateAcceptRequest, CandidateCreateRequest,
     CandidateEditRequest, CandidateGatesRequest, CandidateRequest, CandidatesRequest,
-    DeployRequest, HistoryRequest, LogsRequest, PluginRequest, PromoteRequest, RollbackRequest,
-    SilenceRequest, StatusRequest, StopPreviewRequest, TrafficRequest, UnsilenceRequest,
+    DeployRequest, DisableRequest, HistoryRequest, LogsRequest, PluginRequest, PluginsRequest,
+    PromoteRequest, RollbackRequest, SilenceRequest, StatusRequest, StopPreviewRequest,
+    TrafficRequest, UnsilenceRequest,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -73,7 +74,8 @@ pub fn effect_of(call: &Call) -> Effect {
         | Call::CandidateDiff(_)
         | Call::CandidateShow(_)
         | Call::Candidates(_)
-        | Call::Stories(_) => Effect::Read,
+        | Call::Stories(_)
+        | Call::Plugins(_) => Effect::Read,
         Call::CandidateAccept(r) if r.dry_run => Effect::Read,
         Call::CandidateCreate(_)
         | Call::CandidateEdit(_)
@@ -94,6 +96,8 @@ pub fn effect_of(call: &Call) -> Effect {
         | Call::Silence(_)
         | Call::Unsilence(_)
         | Call::Ack(_)
+        | Call::PluginDisable(_)
+        | Call::PluginEnable(_)
         | Call::Reload {} => Effect::Change,
         Call::Ping {} | Call::Subscribe(_) | Call::Shutdown(_) => Effect::Admin,
     }
@@ -173,6 +177,27 @@ fn build() -> Vec<CallSpec> {
             Read,
             "StoriesReport",
             "A plugin's user stories (for a plugin made from a plugin.md): each acceptance criterion with the test that covers it and that test's last result (passed, failed, skipped = still to implement, not_run).",
+            schema::<PluginRequest>(),
+        ),
+        spec(
+            "plugins",
+            Read,
+            "PluginVersions[]",
+            "Every plugin (or one) with every version it has had: when each was first and last deployed, how its last rollout ended, which is live, and whether the plugin is disabled.",
+            schema::<PluginsRequest>(),
+        ),
+        spec(
+            "plugin_disable",
+            Change,
+            "ActionOutcome",
+            "Disable a plugin: its slots stop (drained first) and the router answers its route with 503 and a body that says so, until plugin_enable. Its history is kept. Refused while a rollout runs.",
+            schema::<DisableRequest>(),
+        ),
+        spec(
+            "plugin_enable",
+            Change,
+            "ActionOutcome",
+            "Enable a disabled plugin: its route opens and the version that served when it was disabled starts again. If that start fails it stays disabled.",
             schema::<PluginRequest>(),
         ),
         spec(

@@ -91,6 +91,7 @@ pub fn calls(hint: &Hint) -> Vec<(&'static str, Params)> {
         Hint::Status { plugin: None } => vec![("status", Vec::new())],
         Hint::Alerts => vec![("alerts", Vec::new())],
         Hint::Reload => vec![("reload", Vec::new())],
+        Hint::Enable { plugin } => on("plugin_enable", plugin),
         Hint::StopPreview { plugin, id } => vec![(
             "preview_stop",
             vec![("plugin", json!(plugin)), ("id", json!(id))],

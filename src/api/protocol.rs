@@ -6,6 +6,7 @@ pub use crate::core::engine::{
     DeployRequest, HistoryRequest, LogsRequest, PluginRequest, PromoteRequest, RollbackRequest,
     SilenceRequest, StatusRequest, StopPreviewRequest, TrafficRequest, UnsilenceRequest,
 };
+pub use crate::core::engine::{DisableRequest, PluginsRequest};
 use crate::core::engine::{EngineError, EngineEvent};
 use crate::core::hint::Hint;
 use crate::core::types::Face;
@@ -114,6 +115,12 @@ pub enum Call {
     /// A plugin's user stories (from its plugin.md), each criterion with its test and
     /// that test's last result.
     Stories(PluginRequest),
+    /// Every plugin (or one) with every version it has had.
+    Plugins(PluginsRequest),
+    /// Stop a plugin's slots and close its route (503) until it is enabled.
+    PluginDisable(DisableRequest),
+    /// Open a disabled plugin's route and start its last live version.
+    PluginEnable(PluginRequest),
 }
 
 /// Start receiving pushes: events and snapshots, and log lines when `logs` is set (of one
@@ -163,7 +170,13 @@ impl Call {
             Call::Deploy(r) => Some(&r.plugin),
             Call::PreviewStop(r) => Some(&r.plugin),
             Call::Promote(r) => Some(&r.plugin),
-            Call::Abort(r) | Call::Pause(r) | Call::Resume(r) | Call::Stories(r) => Some(&r.plugin),
+            Call::Abort(r)
+            | Call::Pause(r)
+            | Call::Resume(r)
+            | Call::Stories(r)
+            | Call::PluginEnable(r) => Some(&r.plugin),
+            Call::Plugins(r) => r.plugin.as_deref(),
+            Call::PluginDisable(r) => Some(&r.plugin),
             Call::Traffic(r) => Some(&r.plugin),
             Call::Rollback(r) => Some(&r.plugin),
             Call::Logs(r) => Some(&r.plugin),

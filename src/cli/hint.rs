@@ -66,6 +66,7 @@ pub fn for_cli(hint: &Hint) -> String {
         } => format!("see `naap status {plugin}`"),
         Hint::Alerts => "see `naap alerts list`".to_string(),
         Hint::Reload => "run `naap reload`".to_string(),
+        Hint::Enable { plugin } => format!("run `naap plugin enable {plugin}`"),
         Hint::StopPreview { plugin, id } => {
             format!("stop it early with `naap preview stop {plugin} {id}`")
         }

@@ -20,6 +20,7 @@ pub(crate) mod hint;
 pub(crate) mod iterate;
 pub(crate) mod logs;
 pub(crate) mod output;
+pub(crate) mod plugins;
 pub(crate) mod reload;
 pub(crate) mod serve;
 pub(crate) mod status;

@@ -81,6 +81,9 @@ pub enum Command {
     /// Manage preview slots (`naap deploy PLUGIN --preview` starts one).
     #[command(subcommand)]
     Preview(PreviewCommand),
+    /// Every plugin with every version it has had; turn a plugin off and on again.
+    #[command(subcommand)]
+    Plugin(PluginCommand),
     /// Canary: go on to the next step (releasing a pause); `--full` goes straight to 100 %.
     Promote {
         plugin: String,
@@ -418,6 +421,23 @@ pub enum CandidateCommand {
     },
     /// Remove its staged tree; its history stays.
     Discard { id: String },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum PluginCommand {
+    /// Every plugin (or one) with every known version: first deployed, last outcome, live.
+    List { plugin: Option<String> },
+    /// Stop a plugin's slots and close its route: the router answers 503 with a body that
+    /// says so, its history is kept, and `enable` brings it back.
+    Disable {
+        plugin: String,
+        /// Why, for the 503 body and the history.
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Open a disabled plugin's route and start the version that served when it was
+    /// disabled.
+    Enable { plugin: String },
 }
 
 #[derive(Subcommand, Debug, Clone)]

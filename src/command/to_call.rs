@@ -2,7 +2,7 @@
 //! dashboard's `:` line and the operator's slash commands all go through it, so a flag
 //! means the same thing in every face.
 
-use super::grammar::{AlertsCommand, CandidateCommand, Command, PreviewCommand};
+use super::grammar::{AlertsCommand, CandidateCommand, Command, PluginCommand, PreviewCommand};
 use crate::api::Call;
 use crate::api::protocol::{
     AckRequest, AlertsRequest, HistoryRequest, LogsRequest, PromoteRequest, RollbackRequest,
@@ -26,6 +26,22 @@ pub fn to_call(command: &Command) -> Result<Option<Call>, CallError> {
             plugin: plugin.clone(),
         }),
         Command::Deploy(args) => Call::Deploy(args.request()),
+        Command::Plugin(PluginCommand::List { plugin }) => {
+            Call::Plugins(crate::core::engine::PluginsRequest {
+                plugin: plugin.clone(),
+            })
+        }
+        Command::Plugin(PluginCommand::Disable { plugin, reason }) => {
+            Call::PluginDisable(crate::core::engine::DisableRequest {
+                plugin: plugin.clone(),
+                reason: reason.clone(),
+            })
+        }
+        Command::Plugin(PluginCommand::Enable { plugin }) => {
+            Call::PluginEnable(crate::core::engine::PluginRequest {
+                plugin: plugin.clone(),
+            })
+        }
         Command::Preview(PreviewCommand::Stop { plugin, id }) => {
             Call::PreviewStop(StopPreviewRequest {
                 plugin: plugin.clone(),

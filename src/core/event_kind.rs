@@ -58,6 +58,10 @@ event_kinds! {
     PluginRemoved = "plugin_removed",
     /// A reload read a changed plugin.toml.
     ManifestReloaded = "manifest_reloaded",
+    /// A person disabled a plugin: its slots stop, the router answers 503.
+    PluginDisabled = "plugin_disabled",
+    /// A person enabled a disabled plugin again.
+    PluginEnabled = "plugin_enabled",
 
     /// A deploy started its rollout.
     DeployStarted = "deploy_started",

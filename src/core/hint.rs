@@ -47,6 +47,8 @@ pub enum Hint {
     Alerts,
     /// Re-read naap.toml and the plugin manifests.
     Reload,
+    /// Enable a disabled plugin: its route opens and its last live version starts.
+    Enable { plugin: String },
     /// Stop a preview before its TTL ends.
     StopPreview { plugin: String, id: String },
     /// The workspace is `environment` (production): a person must confirm the change,

@@ -7,7 +7,7 @@ mod demo;
 mod mcp;
 
 use crate::cli::{self, actions, alerts, candidates, logs, output, reload, serve, status, stop};
-use crate::command::{Cli, Command, PreviewCommand, SampleCli, to_call};
+use crate::command::{Cli, Command, PluginCommand, PreviewCommand, SampleCli, to_call};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -83,6 +83,9 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         (Command::History { plugin, limit }, _) => status::history(&cli, plugin, limit).await,
         (Command::Stop { plugins }, _) => stop::stop(&cli, plugins).await,
         (Command::Reload, _) => reload::reload(&cli).await,
+        (Command::Plugin(PluginCommand::List { .. }), Some(call)) => {
+            cli::plugins::list(&cli, call).await
+        }
         (Command::Stories { .. }, Some(call)) => candidates::stories(&cli, call).await,
         (Command::Candidates { .. } | Command::Candidate(_), Some(call)) => {
             candidates::candidates(&cli, call).await
@@ -94,6 +97,7 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
             | Command::Pause { .. }
             | Command::Resume { .. }
             | Command::Traffic { .. }
+            | Command::Plugin(PluginCommand::Disable { .. } | PluginCommand::Enable { .. })
             | Command::Preview(PreviewCommand::Stop { .. }),
             Some(call),
         ) => actions::act(&cli, call).await,

@@ -73,6 +73,7 @@ pub fn for_dashboard(hint: &Hint, keymap: &Keymap) -> String {
         Hint::Status { plugin: None } => "see the plugins pane".to_string(),
         Hint::Alerts => "see the alerts pane".to_string(),
         Hint::Reload => "type `:reload`".to_string(),
+        Hint::Enable { plugin } => format!("type `:plugin enable {plugin}`"),
         Hint::StopPreview { plugin, id } => {
             format!("run `naap preview stop {plugin} {id}` in a shell")
         }

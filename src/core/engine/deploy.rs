@@ -147,6 +147,7 @@ impl Engine {
     ) -> Result<ActionOutcome, EngineError> {
         let started = Instant::now();
         self.refresh_plugin(&req.plugin)?;
+        self.require_enabled(&req.plugin)?;
         let manifest = self
             .workspace()
             .plugin(&req.plugin)

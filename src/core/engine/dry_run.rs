@@ -53,6 +53,7 @@ impl Engine {
         let started = Instant::now();
         let plugin = req.plugin.as_str();
         self.require_plugin(plugin)?;
+        self.require_enabled(plugin)?;
         let outcome = |summary: String, slot: Option<SlotName>, version: Option<String>| {
             let weights = match slot {
                 Some(slot) => vec![(slot, 100), (slot.other(), 0)],

@@ -20,6 +20,7 @@ mod gate_inputs;
 mod gates;
 mod guard;
 mod judge;
+mod lifecycle;
 mod listening;
 pub mod lock;
 mod monitor;
@@ -55,6 +56,7 @@ pub use candidate::{
 pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use gates::{GateOutcome, GateReport};
+pub use lifecycle::{DisableRequest, KnownVersion, PluginVersions, PluginsRequest};
 pub use preview::{StopPreviewRequest, parse_ttl};
 pub use reload::{AddedPlugin, ChangedPlugin, ReloadReport, RemovedPlugin};
 pub use report::*;
@@ -104,6 +106,9 @@ pub(crate) struct Inner {
     http: reqwest::Client,
     events: broadcast::Sender<EngineEvent>,
     plugins: Mutex<BTreeMap<String, PluginState>>,
+    /// Plugins a person disabled, as in the store (read there at start): kept here for the
+    /// route table, which is rebuilt on every change of weights or health.
+    disabled: Mutex<BTreeMap<String, crate::core::store::DisabledRecord>>,
     /// Alert rules, their state, silences and acks. Never held while taking `plugins`.
     alerts: Mutex<alerting::AlertsState>,
     /// The bounded queue to the alert notifier task.
@@ -195,6 +200,15 @@ impl Engine {
         let (notify_tx, notify_rx) = alerting::delivery::queue();
         let ws_root = ws.root.clone();
         let store_health = store.health();
+        let disabled = store
+            .disabled_plugins()
+            .unwrap_or_else(|e| {
+                tracing::error!("cannot read the disabled plugins: {e}");
+                Vec::new()
+            })
+            .into_iter()
+            .map(|d| (d.plugin.clone(), d))
+            .collect();
         let engine = Engine {
             inner: Arc::new(Inner {
                 workspace: RwLock::new(ws),
@@ -207,6 +221,7 @@ impl Engine {
                 http,
                 events,
                 plugins: Mutex::new(BTreeMap::new()),
+                disabled: Mutex::new(disabled),
                 alerts: Mutex::new(alerting::AlertsState::default()),
                 notify_tx,
                 health_tx,

@@ -63,6 +63,7 @@ impl Engine {
     ) -> Result<ActionOutcome, EngineError> {
         let started = Instant::now();
         self.require_plugin(plugin)?;
+        self.require_enabled(plugin)?;
         let by = face.to_string();
         let (target, version, wake) = {
             let plugins = self.lock_plugins();

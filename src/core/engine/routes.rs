@@ -44,7 +44,8 @@ impl Engine {
             let mut routes = Vec::with_capacity(ws.plugins.len());
             for manifest in &ws.plugins {
                 let mut slots = Vec::new();
-                if let Some(state) = plugins.get(&manifest.name) {
+                let closed = self.closed_body(&manifest.name);
+                if let Some(state) = plugins.get(&manifest.name).filter(|_| closed.is_none()) {
                     for (name, slot) in &state.slots {
                         let (Some(port), Some(version)) = (slot.port, slot.version.as_ref()) else {
                             continue;
@@ -73,6 +74,7 @@ impl Engine {
                         Sticky::Cookie(c) => StickyBy::Cookie(c.clone()),
                     }),
                     slots,
+                    closed,
                 });
             }
             RouteTable { plugins: routes }
@@ -186,6 +188,7 @@ impl Engine {
                     .cloned()
                     .collect(),
                 previews,
+                disabled: self.disabled(&manifest.name),
             });
         }
         let broken = ws

@@ -62,6 +62,7 @@ impl Engine {
         let started = Instant::now();
         let plugin = req.plugin.as_str();
         self.require_plugin(plugin)?;
+        self.require_enabled(plugin)?;
         if let Some(&preview) = req.weights.keys().find(|s| s.is_preview()) {
             let version = self
                 .lock_plugins()
@@ -209,6 +210,7 @@ impl Engine {
         let started = Instant::now();
         let plugin = req.plugin.as_str();
         self.require_plugin(plugin)?;
+        self.require_enabled(plugin)?;
         // A deploy in flight is cancelled first: its new slot must not win the race.
         let (in_flight_target, cancel) = {
             let mut plugins = self.lock_plugins();

@@ -191,7 +191,12 @@ impl CompiledPlugin {
         CompiledPlugin {
             name: route.name.clone(),
             sticky,
-            no_slot_body: Bytes::from(no_slot_message(&route.name, &route.slots)),
+            no_slot_body: Bytes::from(
+                route
+                    .closed
+                    .clone()
+                    .unwrap_or_else(|| no_slot_message(&route.name, &route.slots)),
+            ),
             slots,
             eligible,
             standby,

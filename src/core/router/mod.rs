@@ -60,6 +60,8 @@ pub struct PluginRoute {
     pub sticky: Option<StickyBy>,
     /// The slots with a running process.
     pub slots: Vec<SlotTarget>,
+    /// Set while the plugin is disabled: every request gets a 503 with this body.
+    pub closed: Option<String>,
 }
 
 /// Which requests belong to a plugin.

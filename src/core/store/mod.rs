@@ -8,6 +8,7 @@
 mod alerts;
 mod candidates;
 mod codec;
+mod disabled;
 mod error;
 pub mod file_identity;
 mod gate_cache;
@@ -24,6 +25,7 @@ mod slots;
 pub use alerts::{AckRecord, AlertTransitionRecord, NewAlertTransition, NewSilence, SilenceRecord};
 pub use candidates::{CandidateRecord, CandidateStatus, CandidateStepRecord, NewCandidate};
 pub use codec::now;
+pub use disabled::DisabledRecord;
 pub use error::StoreError;
 pub use gate_cache::GatePass;
 pub use health::{HealthCell, StoreHealth};

@@ -22,6 +22,7 @@ const MIGRATIONS: &[&str] = &[
     V_AUDIT_OUTCOMES,
     V_SLOT_DETAIL,
     V_CANDIDATES,
+    V_DISABLED,
 ];
 
 /// The newest schema version this build writes.
@@ -138,6 +139,20 @@ END;
 const V_SLOT_DETAIL: &str = r#"
 ALTER TABLE slots ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
 ALTER TABLE previews ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
+"#;
+
+/// Plugins a person disabled (`naap plugin disable`): their slots are stopped and the
+/// router answers 503 until `enable` starts `version` again. A row per disabled plugin; an
+/// enabled plugin has none. No foreign key: the history of a removed plugin is kept, and
+/// so is the fact that it was off.
+const V_DISABLED: &str = r#"
+CREATE TABLE disabled_plugins (
+    plugin      TEXT PRIMARY KEY NOT NULL,
+    disabled_at TEXT NOT NULL,
+    face        TEXT NOT NULL,
+    version     TEXT,
+    reason      TEXT NOT NULL DEFAULT ''
+) STRICT;
 "#;
 
 /// Candidates: proposed changes to one plugin, staged apart from its live source (see

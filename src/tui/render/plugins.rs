@@ -29,6 +29,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
             selected_line = lines.len();
         }
         lines.push(plugin_line(app, plugin, selected));
+        if let Some(off) = &plugin.disabled {
+            // Off on purpose: the router answers 503 until `:plugin enable`.
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "  DISABLED {} by {}{}; :plugin enable {}",
+                    off.since.format("%H:%M"),
+                    off.face,
+                    if off.reason.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", off.reason)
+                    },
+                    plugin.name
+                ),
+                fg(theme, Paint::Danger).add_modifier(Modifier::BOLD),
+            )));
+        }
         if let Some(rollout) = &plugin.rollout {
             lines.push(Line::from(vec![
                 Span::styled("  ↳ ", fg(theme, Paint::Muted)),

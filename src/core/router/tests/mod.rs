@@ -73,6 +73,7 @@ fn prefix(name: &str, prefix: &str, strip: bool, slots: Vec<SlotTarget>) -> Plug
         },
         sticky: None,
         slots,
+        closed: None,
     }
 }
 
@@ -398,6 +399,7 @@ async fn a_host_route_beats_any_prefix_whatever_the_case_and_port() {
                 matcher: RouteMatch::Host("notes.localhost".into()),
                 sticky: None,
                 slots: vec![target(SlotName::Blue, &notes, 100, true)],
+                closed: None,
             },
         ],
     };
@@ -437,6 +439,7 @@ async fn unknown_paths_get_404_naming_the_known_routes() {
                 matcher: RouteMatch::Host("notes.localhost".into()),
                 sticky: None,
                 slots: vec![],
+                closed: None,
             },
         ],
     };
