@@ -75,7 +75,8 @@ pub fn effect_of(call: &Call) -> Effect {
         | Call::CandidateShow(_)
         | Call::Candidates(_)
         | Call::Stories(_)
-        | Call::Plugins(_) => Effect::Read,
+        | Call::Plugins(_)
+        | Call::Deployed {} => Effect::Read,
         Call::CandidateAccept(r) if r.dry_run => Effect::Read,
         Call::CandidateCreate(_)
         | Call::CandidateEdit(_)
@@ -185,6 +186,13 @@ fn build() -> Vec<CallSpec> {
             "PluginVersions[]",
             "Every plugin (or one) with every version it has had: when each was first and last deployed, how its last rollout ended, which is live, and whether the plugin is disabled.",
             schema::<PluginsRequest>(),
+        ),
+        spec(
+            "deployed",
+            Read,
+            "DeployedPage",
+            "DEPLOYED.md as of now, in Markdown: every plugin, its live and warm versions, route and URL, since when and by which face, and its last rollouts and rollbacks.",
+            empty(),
         ),
         spec(
             "plugin_disable",
@@ -406,7 +414,8 @@ mod tests {
         // Each spec decodes from an empty-ish call of its own method and agrees on effect.
         for spec in catalog() {
             let sample = match spec.method {
-                "ping" | "reload" | "subscribe" | "shutdown" | "status" | "alerts" => {
+                "ping" | "reload" | "subscribe" | "shutdown" | "status" | "alerts" | "deployed"
+                | "plugins" => {
                     serde_json::json!({})
                 }
                 "unsilence" => serde_json::json!({"id": 1}),

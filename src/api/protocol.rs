@@ -117,6 +117,8 @@ pub enum Call {
     Stories(PluginRequest),
     /// Every plugin (or one) with every version it has had.
     Plugins(PluginsRequest),
+    /// DEPLOYED.md as of now: what runs where, since when, by whom, the last rollouts.
+    Deployed {},
     /// Stop a plugin's slots and close its route (503) until it is enabled.
     PluginDisable(DisableRequest),
     /// Open a disabled plugin's route and start its last live version.
@@ -154,7 +156,11 @@ impl Call {
     /// The plugin the call is about, if any.
     pub fn plugin(&self) -> Option<&str> {
         match self {
-            Call::Ping {} | Call::Reload {} | Call::Unsilence(_) | Call::Shutdown(_) => None,
+            Call::Ping {}
+            | Call::Reload {}
+            | Call::Deployed {}
+            | Call::Unsilence(_)
+            | Call::Shutdown(_) => None,
             // Only the id: the engine knows the candidate's plugin.
             Call::CandidateEdit(_)
             | Call::CandidateGates(_)

@@ -297,6 +297,12 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
         Call::CandidateDiff(r) => to_reply(id, engine.candidate_diff(&r.id)),
         Call::CandidateShow(r) => to_reply(id, engine.candidate_report(&r.id)),
         Call::Stories(r) => to_reply(id, engine.stories(&r.plugin)),
+        Call::Deployed {} => to_reply(
+            id,
+            engine
+                .deployed_markdown()
+                .map(|markdown| serde_json::json!({ "markdown": markdown })),
+        ),
         Call::Plugins(r) => to_reply(id, engine.plugin_versions(r.plugin.as_deref())),
         Call::PluginDisable(r) => to_reply(id, engine.disable_plugin(r, face).await),
         Call::PluginEnable(r) => to_reply(id, engine.enable_plugin(r, face).await),

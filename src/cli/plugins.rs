@@ -53,3 +53,36 @@ fn render(plugins: &[PluginVersions]) -> String {
     }
     out
 }
+
+/// `naap export deployed [--out FILE]`: DEPLOYED.md to stdout, or into FILE whole (a
+/// temporary file beside it, renamed over it) so a reader never sees half a page.
+pub async fn export_deployed(
+    cli: &Cli,
+    call: Call,
+    out: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    let mut client = context::connect(cli).await?;
+    let page: serde_json::Value = client.call_as(call).await?;
+    let markdown = page["markdown"].as_str().unwrap_or_default();
+    let Some(path) = out else {
+        if cli.json {
+            return print_json(&page);
+        }
+        return out!("{markdown}");
+    };
+    let tmp = path.with_extension("naap-tmp");
+    std::fs::write(&tmp, markdown)
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            super::output::Usage(format!(
+                "--out {}: cannot write it: {e}\n  hint: pass a file in a directory that exists and you can write",
+                path.display()
+            ))
+        })?;
+    if cli.json {
+        return print_json(&serde_json::json!({"out": path, "bytes": markdown.len()}));
+    }
+    outln!("wrote {} ({} bytes)", path.display(), markdown.len())?;
+    Ok(())
+}

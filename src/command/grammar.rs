@@ -81,6 +81,9 @@ pub enum Command {
     /// Manage preview slots (`naap deploy PLUGIN --preview` starts one).
     #[command(subcommand)]
     Preview(PreviewCommand),
+    /// Write what runs where, for people: `naap export deployed [--out DEPLOYED.md]`.
+    #[command(subcommand)]
+    Export(ExportCommand),
     /// Every plugin with every version it has had; turn a plugin off and on again.
     #[command(subcommand)]
     Plugin(PluginCommand),
@@ -421,6 +424,17 @@ pub enum CandidateCommand {
     },
     /// Remove its staged tree; its history stays.
     Discard { id: String },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ExportCommand {
+    /// DEPLOYED.md: every plugin, its live and warm versions, route and URL, since when and
+    /// by which face, its last rollouts and rollbacks. To stdout, or to `--out` (written
+    /// whole or not at all). `[export] deployed_md` in naap.toml keeps one current.
+    Deployed {
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]

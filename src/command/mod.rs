@@ -8,7 +8,7 @@ pub mod manual;
 pub mod to_call;
 
 pub use grammar::{
-    AlertsCommand, CandidateCommand, ChatArgs, Cli, Command, DeployArgs, IterateArgs, LogsArgs,
-    McpArgs, PluginCommand, PreviewCommand, SampleCli,
+    AlertsCommand, CandidateCommand, ChatArgs, Cli, Command, DeployArgs, ExportCommand,
+    IterateArgs, LogsArgs, McpArgs, PluginCommand, PreviewCommand, SampleCli,
 };
 pub use to_call::{CallError, to_call};

@@ -26,6 +26,7 @@ pub fn to_call(command: &Command) -> Result<Option<Call>, CallError> {
             plugin: plugin.clone(),
         }),
         Command::Deploy(args) => Call::Deploy(args.request()),
+        Command::Export(_) => Call::Deployed {},
         Command::Plugin(PluginCommand::List { plugin }) => {
             Call::Plugins(crate::core::engine::PluginsRequest {
                 plugin: plugin.clone(),

@@ -7,7 +7,9 @@ mod demo;
 mod mcp;
 
 use crate::cli::{self, actions, alerts, candidates, logs, output, reload, serve, status, stop};
-use crate::command::{Cli, Command, PluginCommand, PreviewCommand, SampleCli, to_call};
+use crate::command::{
+    Cli, Command, ExportCommand, PluginCommand, PreviewCommand, SampleCli, to_call,
+};
 use clap::Parser;
 use std::process::ExitCode;
 
@@ -83,6 +85,9 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         (Command::History { plugin, limit }, _) => status::history(&cli, plugin, limit).await,
         (Command::Stop { plugins }, _) => stop::stop(&cli, plugins).await,
         (Command::Reload, _) => reload::reload(&cli).await,
+        (Command::Export(ExportCommand::Deployed { out }), Some(call)) => {
+            cli::plugins::export_deployed(&cli, call, out.as_deref()).await
+        }
         (Command::Plugin(PluginCommand::List { .. }), Some(call)) => {
             cli::plugins::list(&cli, call).await
         }

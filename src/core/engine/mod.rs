@@ -13,6 +13,7 @@ mod audit;
 mod canary;
 pub mod candidate;
 mod deploy;
+mod deployed;
 mod dry_run;
 mod error;
 mod event_log;
@@ -248,6 +249,7 @@ impl Engine {
         tokio::spawn(alerting::delivery::run(engine.clone(), notify_rx, ws_root));
         tokio::spawn(monitor::run(engine.clone(), runtime_rx, health_rx));
         tokio::spawn(store_watch::run(engine.clone(), shutdown_rx.clone()));
+        tokio::spawn(deployed::keep_current(engine.clone()));
         let recovered = engine.reconcile().await;
         engine.complete_interrupted(interrupted, &recovered);
         tokio::spawn(router.clone().serve(listener, shutdown_rx.clone()));
