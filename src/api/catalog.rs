@@ -7,9 +7,9 @@ use super::protocol::{Call, ShutdownRequest, SubscribeRequest};
 use crate::core::engine::{
     AckRequest, AlertsRequest, CandidateAcceptRequest, CandidateCreateRequest,
     CandidateEditRequest, CandidateGatesRequest, CandidateRequest, CandidatesRequest,
-    DeployRequest, DisableRequest, HistoryRequest, LogsRequest, PluginRequest, PluginsRequest,
-    PromoteRequest, RollbackRequest, SilenceRequest, StatusRequest, StopPreviewRequest,
-    TrafficRequest, UnsilenceRequest,
+    DeployRequest, DisableRequest, HistoryRequest, IncidentRequest, IncidentsRequest, LogsRequest,
+    PluginRequest, PluginsRequest, PromoteRequest, ResolveRequest, RollbackRequest, SilenceRequest,
+    StatusRequest, StopPreviewRequest, TrafficRequest, UnsilenceRequest,
 };
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -76,7 +76,9 @@ pub fn effect_of(call: &Call) -> Effect {
         | Call::Candidates(_)
         | Call::Stories(_)
         | Call::Plugins(_)
-        | Call::Deployed {} => Effect::Read,
+        | Call::Deployed {}
+        | Call::Incidents(_)
+        | Call::IncidentShow(_) => Effect::Read,
         Call::CandidateAccept(r) if r.dry_run => Effect::Read,
         Call::CandidateCreate(_)
         | Call::CandidateEdit(_)
@@ -98,6 +100,7 @@ pub fn effect_of(call: &Call) -> Effect {
         | Call::Unsilence(_)
         | Call::Ack(_)
         | Call::PluginDisable(_)
+        | Call::IncidentResolve(_)
         | Call::PluginEnable(_)
         | Call::Reload {} => Effect::Change,
         Call::Ping {} | Call::Subscribe(_) | Call::Shutdown(_) => Effect::Admin,
@@ -186,6 +189,27 @@ fn build() -> Vec<CallSpec> {
             "PluginVersions[]",
             "Every plugin (or one) with every version it has had: when each was first and last deployed, how its last rollout ended, which is live, and whether the plugin is disabled.",
             schema::<PluginsRequest>(),
+        ),
+        spec(
+            "incidents",
+            Read,
+            "IncidentRecord[]",
+            "Incidents, newest first (open ones unless all=true): opened by an automatic rollback, a critical alert firing, a crash loop or a failed deploy; each with its signals and, once resolved, the note saying what fixed it.",
+            schema::<IncidentsRequest>(),
+        ),
+        spec(
+            "incident_show",
+            Read,
+            "IncidentReport",
+            "One incident: its signals and the actions taken while it was open (with the face of each), the resolved incidents it looks like (same plugin, same signals, similar error lines) with how each was resolved, and the incident as Markdown. Read the past resolutions before proposing a fix.",
+            schema::<IncidentRequest>(),
+        ),
+        spec(
+            "incident_resolve",
+            Change,
+            "IncidentRecord",
+            "Resolve an open incident with a note saying what fixed it (kept for the next incident like it).",
+            schema::<ResolveRequest>(),
         ),
         spec(
             "deployed",
@@ -415,10 +439,11 @@ mod tests {
         for spec in catalog() {
             let sample = match spec.method {
                 "ping" | "reload" | "subscribe" | "shutdown" | "status" | "alerts" | "deployed"
-                | "plugins" => {
+                | "plugins" | "incidents" => {
                     serde_json::json!({})
                 }
-                "unsilence" => serde_json::json!({"id": 1}),
+                "unsilence" | "incident_show" => serde_json::json!({"id": 1}),
+                "incident_resolve" => serde_json::json!({"id": 1, "note": "n"}),
                 "preview_stop" => serde_json::json!({"plugin": "p", "id": "3fa91c"}),
                 "traffic" => serde_json::json!({"plugin": "p", "weights": {"blue": 100}}),
                 "silence" => {

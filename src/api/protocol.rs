@@ -6,7 +6,9 @@ pub use crate::core::engine::{
     DeployRequest, HistoryRequest, LogsRequest, PluginRequest, PromoteRequest, RollbackRequest,
     SilenceRequest, StatusRequest, StopPreviewRequest, TrafficRequest, UnsilenceRequest,
 };
-pub use crate::core::engine::{DisableRequest, PluginsRequest};
+pub use crate::core::engine::{
+    DisableRequest, IncidentRequest, IncidentsRequest, PluginsRequest, ResolveRequest,
+};
 use crate::core::engine::{EngineError, EngineEvent};
 use crate::core::hint::Hint;
 use crate::core::types::Face;
@@ -117,6 +119,12 @@ pub enum Call {
     Stories(PluginRequest),
     /// Every plugin (or one) with every version it has had.
     Plugins(PluginsRequest),
+    /// Incidents, newest first: open ones unless `all`.
+    Incidents(IncidentsRequest),
+    /// One incident: timeline, the past ones it looks like, Markdown.
+    IncidentShow(IncidentRequest),
+    /// Resolve an open incident with a note.
+    IncidentResolve(ResolveRequest),
     /// DEPLOYED.md as of now: what runs where, since when, by whom, the last rollouts.
     Deployed {},
     /// Stop a plugin's slots and close its route (503) until it is enabled.
@@ -159,6 +167,8 @@ impl Call {
             Call::Ping {}
             | Call::Reload {}
             | Call::Deployed {}
+            | Call::IncidentShow(_)
+            | Call::IncidentResolve(_)
             | Call::Unsilence(_)
             | Call::Shutdown(_) => None,
             // Only the id: the engine knows the candidate's plugin.
@@ -182,6 +192,7 @@ impl Call {
             | Call::Stories(r)
             | Call::PluginEnable(r) => Some(&r.plugin),
             Call::Plugins(r) => r.plugin.as_deref(),
+            Call::Incidents(r) => r.plugin.as_deref(),
             Call::PluginDisable(r) => Some(&r.plugin),
             Call::Traffic(r) => Some(&r.plugin),
             Call::Rollback(r) => Some(&r.plugin),

@@ -297,6 +297,9 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
         Call::CandidateDiff(r) => to_reply(id, engine.candidate_diff(&r.id)),
         Call::CandidateShow(r) => to_reply(id, engine.candidate_report(&r.id)),
         Call::Stories(r) => to_reply(id, engine.stories(&r.plugin)),
+        Call::Incidents(r) => to_reply(id, engine.incidents(&r)),
+        Call::IncidentShow(r) => to_reply(id, engine.incident_report(r.id)),
+        Call::IncidentResolve(r) => to_reply(id, engine.resolve_incident(&r, face)),
         Call::Deployed {} => to_reply(
             id,
             engine

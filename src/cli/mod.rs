@@ -17,6 +17,7 @@ pub(crate) mod confirm;
 pub(crate) mod context;
 pub(crate) mod generate;
 pub(crate) mod hint;
+pub(crate) mod incidents;
 pub(crate) mod iterate;
 pub(crate) mod logs;
 pub(crate) mod output;

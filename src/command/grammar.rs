@@ -81,6 +81,10 @@ pub enum Command {
     /// Manage preview slots (`naap deploy PLUGIN --preview` starts one).
     #[command(subcommand)]
     Preview(PreviewCommand),
+    /// Incidents the engine opened (automatic rollback, critical alert, crash loop, failed
+    /// deploy): list, show (with the past ones like it), resolve with a note.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
     /// Write what runs where, for people: `naap export deployed [--out DEPLOYED.md]`.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -424,6 +428,30 @@ pub enum CandidateCommand {
     },
     /// Remove its staged tree; its history stays.
     Discard { id: String },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum IncidentCommand {
+    /// Open incidents (of one plugin), newest first; `--all` for resolved ones too.
+    List {
+        plugin: Option<String>,
+        #[arg(long)]
+        all: bool,
+    },
+    /// One incident: signals, actions taken and by which face, the resolved incidents it
+    /// looks like and how each was resolved. `--markdown` prints it as Markdown.
+    Show {
+        id: i64,
+        #[arg(long)]
+        markdown: bool,
+    },
+    /// Close an open incident with what fixed it.
+    Resolve {
+        id: i64,
+        /// What fixed it, for the next person who sees one like it.
+        #[arg(long)]
+        note: String,
+    },
 }
 
 #[derive(Subcommand, Debug, Clone)]

@@ -2,7 +2,9 @@
 //! dashboard's `:` line and the operator's slash commands all go through it, so a flag
 //! means the same thing in every face.
 
-use super::grammar::{AlertsCommand, CandidateCommand, Command, PluginCommand, PreviewCommand};
+use super::grammar::{
+    AlertsCommand, CandidateCommand, Command, IncidentCommand, PluginCommand, PreviewCommand,
+};
 use crate::api::Call;
 use crate::api::protocol::{
     AckRequest, AlertsRequest, HistoryRequest, LogsRequest, PromoteRequest, RollbackRequest,
@@ -27,6 +29,21 @@ pub fn to_call(command: &Command) -> Result<Option<Call>, CallError> {
         }),
         Command::Deploy(args) => Call::Deploy(args.request()),
         Command::Export(_) => Call::Deployed {},
+        Command::Incident(IncidentCommand::List { plugin, all }) => {
+            Call::Incidents(crate::core::engine::IncidentsRequest {
+                plugin: plugin.clone(),
+                all: *all,
+            })
+        }
+        Command::Incident(IncidentCommand::Show { id, .. }) => {
+            Call::IncidentShow(crate::core::engine::IncidentRequest { id: *id })
+        }
+        Command::Incident(IncidentCommand::Resolve { id, note }) => {
+            Call::IncidentResolve(crate::core::engine::ResolveRequest {
+                id: *id,
+                note: note.clone(),
+            })
+        }
         Command::Plugin(PluginCommand::List { plugin }) => {
             Call::Plugins(crate::core::engine::PluginsRequest {
                 plugin: plugin.clone(),

@@ -62,6 +62,11 @@ event_kinds! {
     PluginDisabled = "plugin_disabled",
     /// A person enabled a disabled plugin again.
     PluginEnabled = "plugin_enabled",
+    /// A signal (automatic rollback, critical alert, crash loop, failed deploy) opened an
+    /// incident.
+    IncidentOpened = "incident_opened",
+    /// A person resolved an incident with a note.
+    IncidentResolved = "incident_resolved",
 
     /// A deploy started its rollout.
     DeployStarted = "deploy_started",

@@ -85,6 +85,9 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         (Command::History { plugin, limit }, _) => status::history(&cli, plugin, limit).await,
         (Command::Stop { plugins }, _) => stop::stop(&cli, plugins).await,
         (Command::Reload, _) => reload::reload(&cli).await,
+        (Command::Incident(command), Some(call)) => {
+            cli::incidents::incident(&cli, command, call).await
+        }
         (Command::Export(ExportCommand::Deployed { out }), Some(call)) => {
             cli::plugins::export_deployed(&cli, call, out.as_deref()).await
         }

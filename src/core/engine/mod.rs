@@ -20,6 +20,7 @@ mod event_log;
 mod gate_inputs;
 mod gates;
 mod guard;
+mod incidents;
 mod judge;
 mod lifecycle;
 mod listening;
@@ -57,6 +58,10 @@ pub use candidate::{
 pub use deploy::DeployRequest;
 pub use error::EngineError;
 pub use gates::{GateOutcome, GateReport};
+pub use incidents::{
+    IncidentReport, IncidentRequest, IncidentsRequest, OpenIncident, ResolveRequest,
+    SimilarIncident, TimelineEntry,
+};
 pub use lifecycle::{DisableRequest, KnownVersion, PluginVersions, PluginsRequest};
 pub use preview::{StopPreviewRequest, parse_ttl};
 pub use reload::{AddedPlugin, ChangedPlugin, ReloadReport, RemovedPlugin};
@@ -110,6 +115,9 @@ pub(crate) struct Inner {
     /// Plugins a person disabled, as in the store (read there at start): kept here for the
     /// route table, which is rebuilt on every change of weights or health.
     disabled: Mutex<BTreeMap<String, crate::core::store::DisabledRecord>>,
+    /// The open incident of each plugin, with the past ones it looks like (rebuilt by
+    /// `incidents` after each signal and resolve, read by every status).
+    open_incidents: Mutex<BTreeMap<String, incidents::OpenIncident>>,
     /// Alert rules, their state, silences and acks. Never held while taking `plugins`.
     alerts: Mutex<alerting::AlertsState>,
     /// The bounded queue to the alert notifier task.
@@ -223,6 +231,7 @@ impl Engine {
                 events,
                 plugins: Mutex::new(BTreeMap::new()),
                 disabled: Mutex::new(disabled),
+                open_incidents: Mutex::new(BTreeMap::new()),
                 alerts: Mutex::new(alerting::AlertsState::default()),
                 notify_tx,
                 health_tx,
@@ -250,6 +259,7 @@ impl Engine {
         tokio::spawn(monitor::run(engine.clone(), runtime_rx, health_rx));
         tokio::spawn(store_watch::run(engine.clone(), shutdown_rx.clone()));
         tokio::spawn(deployed::keep_current(engine.clone()));
+        tokio::spawn(incidents::watch(engine.clone()));
         let recovered = engine.reconcile().await;
         engine.complete_interrupted(interrupted, &recovered);
         tokio::spawn(router.clone().serve(listener, shutdown_rx.clone()));

@@ -66,6 +66,9 @@ pub struct PluginStatus {
     /// Preview slots (`naap deploy --preview`), each with its `expires_at`.
     #[serde(default)]
     pub previews: Vec<SlotStatus>,
+    /// Its open incident, with the resolved ones it looks like first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub incident: Option<super::OpenIncident>,
     /// Set while a person has the plugin disabled (`naap plugin disable`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled: Option<crate::core::store::DisabledRecord>,

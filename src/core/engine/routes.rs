@@ -189,6 +189,7 @@ impl Engine {
                     .collect(),
                 previews,
                 disabled: self.disabled(&manifest.name),
+                incident: self.open_incident_of(&manifest.name),
             });
         }
         let broken = ws

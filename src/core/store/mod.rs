@@ -13,6 +13,7 @@ mod error;
 pub mod file_identity;
 mod gate_cache;
 mod health;
+mod incidents;
 mod journal;
 mod plugins;
 mod previews;
@@ -29,6 +30,7 @@ pub use disabled::DisabledRecord;
 pub use error::StoreError;
 pub use gate_cache::GatePass;
 pub use health::{HealthCell, StoreHealth};
+pub use incidents::{IncidentRecord, SignalRecord};
 pub use records::{
     AuditRecord, AuditResult, EventKind, EventRecord, NewAudit, NewEvent, NewRollout, PluginRecord,
     RolloutRecord, RolloutState, SlotRecord, VersionRecord,

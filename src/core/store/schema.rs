@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     V_SLOT_DETAIL,
     V_CANDIDATES,
     V_DISABLED,
+    V_INCIDENTS,
 ];
 
 /// The newest schema version this build writes.
@@ -139,6 +140,31 @@ END;
 const V_SLOT_DETAIL: &str = r#"
 ALTER TABLE slots ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
 ALTER TABLE previews ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
+"#;
+
+/// Incidents: opened by the engine on an automatic rollback, a critical alert firing, a
+/// crash loop or a failed deploy (or joined, when one of that plugin is open), resolved by a
+/// person with a note. `signals` are what opened or joined it, a line each; `fingerprint`
+/// is the normalised error lines of the plugin's logs when it opened, for "looks like".
+const V_INCIDENTS: &str = r#"
+CREATE TABLE incidents (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    plugin      TEXT NOT NULL,
+    title       TEXT NOT NULL,
+    opened_at   TEXT NOT NULL,
+    resolved_at TEXT,
+    resolved_by TEXT,
+    note        TEXT NOT NULL DEFAULT '',
+    fingerprint TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX incidents_by_plugin ON incidents (plugin, resolved_at);
+CREATE TABLE incident_signals (
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    ts          TEXT NOT NULL,
+    signal      TEXT NOT NULL,
+    detail      TEXT NOT NULL
+) STRICT;
+CREATE INDEX incident_signals_by_incident ON incident_signals (incident_id, ts);
 "#;
 
 /// Plugins a person disabled (`naap plugin disable`): their slots are stopped and the

@@ -39,6 +39,45 @@ fn notable(kind: &EventKind) -> Option<Paint> {
     }
 }
 
+/// Two lines per open incident: what opened it, and the resolution of the past one most
+/// like it, if any.
+fn incident_lines(app: &App) -> Vec<Line<'static>> {
+    let theme = &app.theme;
+    let mut lines = Vec::new();
+    for plugin in app.report.iter().flat_map(|r| &r.plugins) {
+        let Some(incident) = &plugin.incident else {
+            continue;
+        };
+        let age = short_age((app.now - incident.opened_at).num_seconds());
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(" INCIDENT #{} ", incident.id),
+                fg(theme, Paint::Danger).add_modifier(Modifier::BOLD | Modifier::REVERSED),
+            ),
+            Span::styled(
+                format!(
+                    "{} {age} {}",
+                    plugin.name,
+                    escape_controls(&incident.signals.join(", "))
+                ),
+                fg(theme, Paint::AlertFiring),
+            ),
+        ]));
+        if let Some(like) = incident.similar.first() {
+            lines.push(Line::from(Span::styled(
+                format!(
+                    "  like #{} ({:.0} %): {}",
+                    like.id,
+                    like.score * 100.0,
+                    escape_controls(&like.note)
+                ),
+                fg(theme, Paint::Foreground),
+            )));
+        }
+    }
+    lines
+}
+
 /// Rows the pane wants at 80×24, where it shares the plugin column: alerts and problems.
 pub fn rows_wanted(app: &App) -> u16 {
     let problems = app
@@ -46,18 +85,28 @@ pub fn rows_wanted(app: &App) -> u16 {
         .iter()
         .filter(|e| notable(&e.kind) == Some(Paint::AlertFiring))
         .count();
-    (app.shown_alerts().len() + problems).min(6) as u16
+    let incidents = app
+        .report
+        .iter()
+        .flat_map(|r| &r.plugins)
+        .filter(|p| p.incident.is_some())
+        .count()
+        * 2;
+    (incidents + app.shown_alerts().len() + problems).min(6) as u16
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let theme = &app.theme;
     let rows = area.height.saturating_sub(2) as usize;
-    let mut lines: Vec<Line> = app
-        .shown_alerts()
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| alert_line(app, a, focused && i == app.alert_cursor))
-        .collect();
+    // Open incidents first, each with how the one most like it was resolved: at 3 a.m.
+    // the last fix is the first thing to read.
+    let mut lines: Vec<Line> = incident_lines(app);
+    lines.extend(
+        app.shown_alerts()
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| alert_line(app, a, focused && i == app.alert_cursor)),
+    );
     let events: Vec<Line> = app
         .events
         .iter()

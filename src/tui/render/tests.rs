@@ -417,3 +417,45 @@ fn stories_view_80x24() {
     assert!(text.contains("✗ failed"), "{text}");
     insta::assert_snapshot!(text);
 }
+
+/// A production workspace with an open incident: the header says PRODUCTION, the alerts
+/// pane puts the incident and the last fix of one like it first, and the rollback
+/// confirmation says PRODUCTION.
+#[test]
+fn production_incident_and_its_confirmation_80x24() {
+    let mut app = busy_app();
+    if let Some(report) = app.report.as_mut() {
+        report.engine.environment = crate::core::workspace::Environment::Production;
+        report.plugins[0].incident = Some(crate::core::engine::OpenIncident {
+            id: 7,
+            title: "automatic rollback".into(),
+            opened_at: now() - chrono::Duration::minutes(3),
+            signals: vec!["alert:auto-rollback".into(), "auto_rollback".into()],
+            similar: vec![crate::core::engine::SimilarIncident {
+                id: 4,
+                plugin: report.plugins[0].name.clone(),
+                score: 0.86,
+                title: "automatic rollback".into(),
+                resolved_at: Some(now() - chrono::Duration::days(2)),
+                note: "db pool too small; rolled back, raised pool_size".into(),
+                actions: vec!["rollback by dashboard".into()],
+            }],
+        });
+    }
+    let main = screen(&app, 80, 24);
+    assert!(
+        main.lines()
+            .next()
+            .is_some_and(|l| l.contains("PRODUCTION")),
+        "{main}"
+    );
+    assert!(
+        main.contains("INCIDENT #7") && main.contains("like #4 (86 %)"),
+        "{main}"
+    );
+    insta::assert_snapshot!("production_main_80x24", main);
+    app.update(Msg::Key("r".parse().unwrap()));
+    let confirm = screen(&app, 80, 24);
+    assert!(confirm.contains("PRODUCTION"), "{confirm}");
+    insta::assert_snapshot!("production_rollback_confirmation_80x24", confirm);
+}
