@@ -78,7 +78,10 @@ pub fn effect_of(call: &Call) -> Effect {
         | Call::Plugins(_)
         | Call::Deployed {}
         | Call::Incidents(_)
+        | Call::Runbooks {}
+        | Call::RunbookShow(_)
         | Call::IncidentShow(_) => Effect::Read,
+        Call::RunbookRun(r) if r.dry_run => Effect::Read,
         Call::CandidateAccept(r) if r.dry_run => Effect::Read,
         Call::CandidateCreate(_)
         | Call::CandidateEdit(_)
@@ -101,6 +104,7 @@ pub fn effect_of(call: &Call) -> Effect {
         | Call::Ack(_)
         | Call::PluginDisable(_)
         | Call::IncidentResolve(_)
+        | Call::RunbookRun(_)
         | Call::PluginEnable(_)
         | Call::Reload {} => Effect::Change,
         Call::Ping {} | Call::Subscribe(_) | Call::Shutdown(_) => Effect::Admin,
@@ -129,6 +133,7 @@ pub fn dry_run_of(call: &Call) -> Option<Call> {
         Call::Traffic(r) => r.dry_run = true,
         Call::Rollback(r) => r.dry_run = true,
         Call::CandidateAccept(r) => r.dry_run = true,
+        Call::RunbookRun(r) => r.dry_run = true,
         _ => return None,
     }
     Some(call)
@@ -210,6 +215,27 @@ fn build() -> Vec<CallSpec> {
             "IncidentRecord",
             "Resolve an open incident with a note saying what fixed it (kept for the next incident like it).",
             schema::<ResolveRequest>(),
+        ),
+        spec(
+            "runbooks",
+            Read,
+            "RunbookList",
+            "The workspace's runbooks (runbooks/*.toml): named chains of naap calls, shell commands and checks, each step with its compensation; a broken file is listed with its problem.",
+            empty(),
+        ),
+        spec(
+            "runbook_show",
+            Read,
+            "RunbookView",
+            "One runbook: its steps (call, shell, wait_healthy, expect), conditions, timeouts and compensations, and its last runs with each step's outcome.",
+            schema::<super::runbook::RunbookRequest>(),
+        ),
+        spec(
+            "runbook_run",
+            Change,
+            "RunbookOutcome",
+            "Run a runbook as a saga: its steps in order (parallel groups together); when one fails, the compensations of the steps already done run in reverse order and the run ends failed, saying what was undone. With dry_run it only lists what would run.",
+            schema::<super::runbook::RunbookRequest>(),
         ),
         spec(
             "deployed",
@@ -439,11 +465,12 @@ mod tests {
         for spec in catalog() {
             let sample = match spec.method {
                 "ping" | "reload" | "subscribe" | "shutdown" | "status" | "alerts" | "deployed"
-                | "plugins" | "incidents" => {
+                | "plugins" | "incidents" | "runbooks" => {
                     serde_json::json!({})
                 }
                 "unsilence" | "incident_show" => serde_json::json!({"id": 1}),
                 "incident_resolve" => serde_json::json!({"id": 1, "note": "n"}),
+                "runbook_show" | "runbook_run" => serde_json::json!({"name": "restart"}),
                 "preview_stop" => serde_json::json!({"plugin": "p", "id": "3fa91c"}),
                 "traffic" => serde_json::json!({"plugin": "p", "weights": {"blue": 100}}),
                 "silence" => {

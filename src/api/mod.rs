@@ -11,6 +11,7 @@ pub mod client;
 pub mod hint;
 pub mod production;
 pub mod protocol;
+pub mod runbook;
 pub mod server;
 
 pub use client::{Client, ClientError};

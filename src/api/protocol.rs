@@ -125,6 +125,12 @@ pub enum Call {
     IncidentShow(IncidentRequest),
     /// Resolve an open incident with a note.
     IncidentResolve(ResolveRequest),
+    /// The workspace's runbooks (`runbooks/*.toml`), each checked.
+    Runbooks {},
+    /// One runbook's steps and its last runs.
+    RunbookShow(super::runbook::RunbookRequest),
+    /// Run a runbook as a saga (`dry_run`: say what would run).
+    RunbookRun(super::runbook::RunbookRequest),
     /// DEPLOYED.md as of now: what runs where, since when, by whom, the last rollouts.
     Deployed {},
     /// Stop a plugin's slots and close its route (503) until it is enabled.
@@ -167,6 +173,9 @@ impl Call {
             Call::Ping {}
             | Call::Reload {}
             | Call::Deployed {}
+            | Call::Runbooks {}
+            | Call::RunbookShow(_)
+            | Call::RunbookRun(_)
             | Call::IncidentShow(_)
             | Call::IncidentResolve(_)
             | Call::Unsilence(_)

@@ -231,6 +231,21 @@ fn handle_line(engine: &Engine, line: &str, out: &mpsc::UnboundedSender<String>)
     });
 }
 
+/// One call made inside the engine for a face (a runbook's step): dispatched as a socket
+/// request would be, without the socket.
+pub(crate) async fn run_call(engine: &Engine, call: Call, face: crate::core::types::Face) -> Reply {
+    // A step's call never subscribes; its pushes would have nowhere to go.
+    let (out, _) = mpsc::unbounded_channel();
+    let request = Request {
+        id: 0,
+        call,
+        face,
+        proposal: None,
+        confirm: None,
+    };
+    dispatch(engine, request, &out).await
+}
+
 async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender<String>) -> Reply {
     let Request { id, call, face, .. } = request;
     fn to_reply<T: Serialize>(id: u64, r: Result<T, crate::core::engine::EngineError>) -> Reply {
@@ -298,6 +313,21 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
         Call::CandidateShow(r) => to_reply(id, engine.candidate_report(&r.id)),
         Call::Stories(r) => to_reply(id, engine.stories(&r.plugin)),
         Call::Incidents(r) => to_reply(id, engine.incidents(&r)),
+        Call::Runbooks {} => Reply::ok(
+            id,
+            serde_json::to_value(
+                super::runbook::list(engine)
+                    .into_iter()
+                    .map(|r| match r {
+                        Ok(r) => serde_json::json!({"name": r.name, "description": r.description, "steps": r.steps.len()}),
+                        Err(problem) => serde_json::json!({"problem": problem}),
+                    })
+                    .collect::<Vec<_>>(),
+            )
+            .unwrap_or_default(),
+        ),
+        Call::RunbookShow(r) => to_reply(id, super::runbook::show(engine, &r.name)),
+        Call::RunbookRun(r) => to_reply(id, super::runbook::run(engine, &r, face).await),
         Call::IncidentShow(r) => to_reply(id, engine.incident_report(r.id)),
         Call::IncidentResolve(r) => to_reply(id, engine.resolve_incident(&r, face)),
         Call::Deployed {} => to_reply(

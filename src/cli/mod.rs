@@ -23,6 +23,7 @@ pub(crate) mod logs;
 pub(crate) mod output;
 pub(crate) mod plugins;
 pub(crate) mod reload;
+pub(crate) mod runbooks;
 pub(crate) mod serve;
 pub(crate) mod status;
 pub(crate) mod stop;

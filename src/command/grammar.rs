@@ -85,6 +85,10 @@ pub enum Command {
     /// deploy): list, show (with the past ones like it), resolve with a note.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Runbooks (`runbooks/*.toml`): list them, show one with its last runs, run one as a
+    /// saga (a failed step undoes the steps done, newest first).
+    #[command(subcommand)]
+    Runbook(RunbookCommand),
     /// Write what runs where, for people: `naap export deployed [--out DEPLOYED.md]`.
     #[command(subcommand)]
     Export(ExportCommand),
@@ -451,6 +455,21 @@ pub enum IncidentCommand {
         /// What fixed it, for the next person who sees one like it.
         #[arg(long)]
         note: String,
+    },
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum RunbookCommand {
+    /// Every runbook of the workspace, checked.
+    List,
+    /// One runbook's steps, conditions, timeouts and compensations, and its last runs.
+    Show { name: String },
+    /// Run it: exit 0 when every step passed, 1 when one failed (the steps done are undone).
+    Run {
+        name: String,
+        /// List what would run, in order, with each compensation; run nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

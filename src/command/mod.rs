@@ -9,6 +9,7 @@ pub mod to_call;
 
 pub use grammar::{
     AlertsCommand, CandidateCommand, ChatArgs, Cli, Command, DeployArgs, ExportCommand,
-    IncidentCommand, IterateArgs, LogsArgs, McpArgs, PluginCommand, PreviewCommand, SampleCli,
+    IncidentCommand, IterateArgs, LogsArgs, McpArgs, PluginCommand, PreviewCommand, RunbookCommand,
+    SampleCli,
 };
 pub use to_call::{CallError, to_call};

@@ -4,6 +4,7 @@
 
 use super::grammar::{
     AlertsCommand, CandidateCommand, Command, IncidentCommand, PluginCommand, PreviewCommand,
+    RunbookCommand,
 };
 use crate::api::Call;
 use crate::api::protocol::{
@@ -29,6 +30,19 @@ pub fn to_call(command: &Command) -> Result<Option<Call>, CallError> {
         }),
         Command::Deploy(args) => Call::Deploy(args.request()),
         Command::Export(_) => Call::Deployed {},
+        Command::Runbook(RunbookCommand::List) => Call::Runbooks {},
+        Command::Runbook(RunbookCommand::Show { name }) => {
+            Call::RunbookShow(crate::api::runbook::RunbookRequest {
+                name: name.clone(),
+                dry_run: false,
+            })
+        }
+        Command::Runbook(RunbookCommand::Run { name, dry_run }) => {
+            Call::RunbookRun(crate::api::runbook::RunbookRequest {
+                name: name.clone(),
+                dry_run: *dry_run,
+            })
+        }
         Command::Incident(IncidentCommand::List { plugin, all }) => {
             Call::Incidents(crate::core::engine::IncidentsRequest {
                 plugin: plugin.clone(),

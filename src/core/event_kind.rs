@@ -67,6 +67,12 @@ event_kinds! {
     IncidentOpened = "incident_opened",
     /// A person resolved an incident with a note.
     IncidentResolved = "incident_resolved",
+    /// A runbook run started.
+    RunbookStarted = "runbook_started",
+    /// A runbook step (or a compensation) ended: ok, failed or skipped.
+    RunbookStep = "runbook_step",
+    /// A runbook run ended: succeeded, or failed with its done steps compensated.
+    RunbookFinished = "runbook_finished",
 
     /// A deploy started its rollout.
     DeployStarted = "deploy_started",

@@ -15,6 +15,7 @@ pub mod private_files;
 pub mod procstat;
 pub mod rollout;
 pub mod router;
+pub mod runbook;
 pub mod runtime;
 mod schema;
 pub mod store;

@@ -7,7 +7,7 @@ use crate::core::engine::{Engine, StatusReport, socket_path};
 use std::path::Path;
 use std::time::Duration;
 
-const DEMO_FILES: [(&str, &str); 4] = [
+const DEMO_FILES: [(&str, &str); 7] = [
     ("naap.toml", include_str!("../../assets/demo/naap.toml")),
     (
         "plugins/expense-tracker/plugin.toml",
@@ -16,6 +16,19 @@ const DEMO_FILES: [(&str, &str); 4] = [
     (
         "plugins/checkout/plugin.toml",
         include_str!("../../assets/demo/plugins/checkout/plugin.toml"),
+    ),
+    // The three example runbooks: `naap runbook list` in the demo.
+    (
+        "runbooks/verified-restart.toml",
+        include_str!("../../assets/demo/runbooks/verified-restart.toml"),
+    ),
+    (
+        "runbooks/checked-canary.toml",
+        include_str!("../../assets/demo/runbooks/checked-canary.toml"),
+    ),
+    (
+        "runbooks/drain-and-rollback.toml",
+        include_str!("../../assets/demo/runbooks/drain-and-rollback.toml"),
     ),
     // A plugin.md to try `naap generate` on (the demo's own expense-tracker keeps its name,
     // so the welcome suggests another).

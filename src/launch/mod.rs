@@ -85,6 +85,9 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
         (Command::History { plugin, limit }, _) => status::history(&cli, plugin, limit).await,
         (Command::Stop { plugins }, _) => stop::stop(&cli, plugins).await,
         (Command::Reload, _) => reload::reload(&cli).await,
+        (Command::Runbook(command), Some(call)) => {
+            cli::runbooks::runbook(&cli, command, call).await
+        }
         (Command::Incident(command), Some(call)) => {
             cli::incidents::incident(&cli, command, call).await
         }

@@ -36,6 +36,7 @@ pub mod report;
 mod requests;
 mod rollout_control;
 mod routes;
+mod runbook_checks;
 mod secrets;
 mod state;
 mod stop;
@@ -282,6 +283,11 @@ impl Engine {
     /// The workspace's environment as last loaded (a reload may change it).
     pub fn environment(&self) -> crate::core::workspace::Environment {
         self.workspace().environment
+    }
+
+    /// The workspace root (the directory of naap.toml).
+    pub fn root(&self) -> PathBuf {
+        self.workspace().root.clone()
     }
 
     pub fn state_dir(&self) -> PathBuf {

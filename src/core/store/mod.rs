@@ -20,6 +20,7 @@ mod previews;
 mod records;
 mod rollout_steps;
 mod rollouts;
+mod runbooks;
 mod schema;
 mod slots;
 
@@ -36,6 +37,7 @@ pub use records::{
     RolloutRecord, RolloutState, SlotRecord, VersionRecord,
 };
 pub use rollout_steps::StepJudgementRecord;
+pub use runbooks::{RunbookRunRecord, RunbookStepRecord};
 pub use schema::SCHEMA_VERSION;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     V_CANDIDATES,
     V_DISABLED,
     V_INCIDENTS,
+    V_RUNBOOK_RUNS,
 ];
 
 /// The newest schema version this build writes.
@@ -140,6 +141,28 @@ END;
 const V_SLOT_DETAIL: &str = r#"
 ALTER TABLE slots ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
 ALTER TABLE previews ADD COLUMN health_detail TEXT NOT NULL DEFAULT '';
+"#;
+
+/// Runbook runs and each step's outcome, compensations included (`api::runbook`).
+const V_RUNBOOK_RUNS: &str = r#"
+CREATE TABLE runbook_runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    runbook     TEXT NOT NULL,
+    face        TEXT NOT NULL,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    outcome     TEXT NOT NULL DEFAULT 'running',
+    summary     TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE TABLE runbook_steps (
+    run_id  INTEGER NOT NULL REFERENCES runbook_runs(id),
+    ts      TEXT NOT NULL,
+    step    TEXT NOT NULL,
+    phase   TEXT NOT NULL CHECK (phase IN ('run', 'compensate')),
+    outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'failed', 'skipped')),
+    detail  TEXT NOT NULL
+) STRICT;
+CREATE INDEX runbook_steps_by_run ON runbook_steps (run_id, ts);
 "#;
 
 /// Incidents: opened by the engine on an automatic rollback, a critical alert firing, a

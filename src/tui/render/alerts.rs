@@ -34,7 +34,14 @@ fn notable(kind: &EventKind) -> Option<Paint> {
         | K::DeploySucceeded
         | K::TrafficChanged
         | K::HealthChanged
-        | K::SlotRestarted => Some(Paint::Foreground),
+        | K::SlotRestarted
+        | K::RunbookStarted
+        | K::RunbookStep
+        | K::RunbookFinished
+        | K::IncidentOpened
+        | K::IncidentResolved
+        | K::PluginDisabled
+        | K::PluginEnabled => Some(Paint::Foreground),
         _ => None,
     }
 }

@@ -278,25 +278,7 @@ impl Engine {
             plugins_with_rules
                 .into_iter()
                 .map(|name| {
-                    let sample = match plugins.get(&name) {
-                        Some(state) => {
-                            let inputs: Vec<SlotInput> = state
-                                .slots
-                                .iter()
-                                .map(|(slot, s)| SlotInput {
-                                    slot: *slot,
-                                    weight: s.weight,
-                                    process_state: s.process_state.0,
-                                    health: s.health.0,
-                                    cpu_percent: s.cpu_percent,
-                                    rss_bytes: s.rss_bytes,
-                                    metrics: self.inner.metrics.slot(&name, *slot).snapshot(),
-                                })
-                                .collect();
-                            build_sample(&inputs, &state.restart_times)
-                        }
-                        None => Default::default(),
-                    };
+                    let sample = self.sample_of(&plugins, &name);
                     (name, sample)
                 })
                 .collect()
@@ -304,6 +286,33 @@ impl Engine {
         let planned = self.lock_alerts().evaluate(&samples, now);
         for p in planned {
             self.act_on(p);
+        }
+    }
+
+    /// What alert rules (and a runbook's `expect`) read of one plugin now.
+    pub(crate) fn sample_of(
+        &self,
+        plugins: &BTreeMap<String, super::state::PluginState>,
+        name: &str,
+    ) -> crate::core::alerts::PluginSample {
+        match plugins.get(name) {
+            Some(state) => {
+                let inputs: Vec<SlotInput> = state
+                    .slots
+                    .iter()
+                    .map(|(slot, s)| SlotInput {
+                        slot: *slot,
+                        weight: s.weight,
+                        process_state: s.process_state.0,
+                        health: s.health.0,
+                        cpu_percent: s.cpu_percent,
+                        rss_bytes: s.rss_bytes,
+                        metrics: self.inner.metrics.slot(name, *slot).snapshot(),
+                    })
+                    .collect();
+                build_sample(&inputs, &state.restart_times)
+            }
+            None => Default::default(),
         }
     }
 
