@@ -46,7 +46,7 @@ fn render(plugins: &[PluginVersions]) -> String {
                 v.first_deployed.format("%Y-%m-%d %H:%M"),
                 v.last_deployed
                     .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-                    .unwrap_or_else(|| "-".repeat(16)),
+                    .unwrap_or_else(|| format!("{:<16}", "never live")),
                 v.last_outcome.as_deref().unwrap_or("-"),
             ));
         }

@@ -169,7 +169,7 @@ fn plugin_section(
     if let Some(slot) = warm(p) {
         let _ = writeln!(
             md,
-            "- **Warm:** {} on {} (0 %, a rollback is a weight flip){}",
+            "- **Warm:** {} on {} (0 %, kept running: a rollback to it is a weight flip){}",
             slot.version.as_deref().unwrap_or("?"),
             slot.slot,
             slot.warm_until
