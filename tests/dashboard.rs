@@ -915,11 +915,7 @@ fn screen(app: &App, width: u16, height: u16) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_production_every_change_asks_on_a_card_that_says_production() {
     let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
-    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
-    ws.write(
-        "naap.toml",
-        &format!("environment = \"production\"\n{toml}"),
-    );
+    ws.prepend_to_naap_toml("environment = \"production\"");
     ws.start_engine();
     ws.wait_serving("shop");
     ws.json(&[

@@ -20,11 +20,7 @@ fn page_with(ws: &TestWorkspace, wanted: &[&str]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deployed_md_follows_a_deploy_and_a_rollback() {
     let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
-    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
-    ws.write(
-        "naap.toml",
-        &format!("environment = \"staging\"\n[export]\ndeployed_md = \"DEPLOYED.md\"\n{toml}"),
-    );
+    ws.prepend_to_naap_toml("environment = \"staging\"\n[export]\ndeployed_md = \"DEPLOYED.md\"");
     ws.start_engine();
     ws.wait_serving("shop");
     let first = page_with(
@@ -84,11 +80,7 @@ async fn deployed_md_follows_a_deploy_and_a_rollback() {
 fn a_deployed_md_that_is_a_directory_is_refused_at_its_line() {
     let ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
     std::fs::create_dir_all(ws.path().join("docs")).expect("dir");
-    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
-    ws.write(
-        "naap.toml",
-        &format!("[export]\ndeployed_md = \"docs\"\n{toml}"),
-    );
+    ws.prepend_to_naap_toml("[export]\ndeployed_md = \"docs\"");
     let out = ws.naap(&["validate"]);
     assert_eq!(out.status.code(), Some(1));
     let text = format!("{}{}", stdout(&out), stderr(&out));

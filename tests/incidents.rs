@@ -4,8 +4,6 @@
 
 mod common;
 use common::*;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// 2.0.0 answers 30 % errors; 1.0.0 runs clean; the engine rolls back above 5 %.
@@ -23,24 +21,12 @@ fn flaky_plugin() -> String {
 
 /// Deploys the flaky 2.0.0 under load and waits until the engine rolled it back.
 async fn deploy_until_rolled_back(ws: &TestWorkspace) {
-    let url = format!("http://{}/pay/api/items", ws.router());
-    let stop = Arc::new(AtomicBool::new(false));
-    let load = {
-        let (stop, url) = (stop.clone(), url.clone());
-        tokio::spawn(async move {
-            let http = client();
-            while !stop.load(Ordering::Relaxed) {
-                let _ = get(&http, &url).await;
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-        })
-    };
+    let load = Load::start(format!("http://{}/pay/api/items", ws.router()), 1);
     let out = ws.naap(&["deploy", "pay", "--version", "2.0.0", "--force", "--json"]);
     let rolled_back = wait_for(Duration::from_secs(30), || {
         ws.slot("pay", "blue")["weight"] == 100 && ws.slot("pay", "green")["weight"] == 0
     });
-    stop.store(true, Ordering::Relaxed);
-    let _ = load.await;
+    load.finish().await;
     assert!(
         rolled_back,
         "no automatic rollback: {}\n{:#}",

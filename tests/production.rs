@@ -10,11 +10,7 @@ use std::os::unix::net::UnixStream;
 
 fn production_workspace() -> TestWorkspace {
     let mut ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
-    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
-    ws.write(
-        "naap.toml",
-        &format!("environment = \"production\"\n{toml}"),
-    );
+    ws.prepend_to_naap_toml("environment = \"production\"");
     ws.start_engine();
     ws.wait_serving("shop");
     ws
@@ -162,8 +158,7 @@ async fn mcp_allow_changes_is_refused_in_production() {
 #[test]
 fn an_unknown_environment_is_a_positioned_error_with_a_suggestion() {
     let ws = TestWorkspace::new(&[("shop", sample_plugin("shop", "1.0.0", ""))]);
-    let toml = std::fs::read_to_string(ws.path().join("naap.toml")).expect("naap.toml");
-    ws.write("naap.toml", &format!("environment = \"prod\"\n{toml}"));
+    ws.prepend_to_naap_toml("environment = \"prod\"");
     let out = ws.naap(&["validate"]);
     assert_eq!(out.status.code(), Some(1));
     let err = format!("{}{}", stdout(&out), stderr(&out));

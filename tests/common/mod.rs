@@ -122,6 +122,12 @@ impl TestWorkspace {
         std::fs::write(file, text).expect("write");
     }
 
+    /// Puts `lines` at the top of naap.toml, where top-level keys (`environment`) must go.
+    pub fn prepend_to_naap_toml(&self, lines: &str) {
+        let toml = std::fs::read_to_string(self.path().join("naap.toml")).expect("naap.toml");
+        self.write("naap.toml", &format!("{lines}\n{toml}"));
+    }
+
     /// Starts `naap serve` as a child process and waits for its socket to answer.
     pub fn start_engine(&mut self) {
         let log = std::fs::File::create(self.path().join("serve.out")).expect("serve log");
