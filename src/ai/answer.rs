@@ -124,14 +124,40 @@ pub fn why_failing(plugin: &PluginStatus, events: &[EventRecord], logs: &[&LogLi
         .filter(|l| l.plugin == plugin.name && l.level >= Level::Error)
         .take(3)
         .collect();
-    if findings.is_empty() && errors.is_empty() {
-        return format!(
-            "Nothing looks wrong with {}: every running slot is healthy, errors are under 1%, no alert fires.\n{}",
+    // An open incident, and how the past ones like it were resolved, before anything else:
+    // the last fix is the first thing an on-call wants to read.
+    let mut out = String::new();
+    if let Some(incident) = &plugin.incident {
+        out.push_str(&format!(
+            "Incident #{} is open on {} ({}).",
+            incident.id,
             plugin.name,
-            status(plugin)
-        );
+            incident.signals.join(", ")
+        ));
+        for like in &incident.similar {
+            out.push_str(&format!(
+                "\n• It looks like #{} ({:.0} % alike), resolved: {}{}",
+                like.id,
+                like.score * 100.0,
+                escape_controls(&like.note),
+                if like.actions.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (then: {})", like.actions.join(", "))
+                }
+            ));
+        }
+        out.push('\n');
     }
-    let mut out = format!("What I see on {}:", plugin.name);
+    if findings.is_empty() && errors.is_empty() {
+        return out
+            + &format!(
+                "Nothing looks wrong with {}: every running slot is healthy, errors are under 1%, no alert fires.\n{}",
+                plugin.name,
+                status(plugin)
+            );
+    }
+    out.push_str(&format!("What I see on {}:", plugin.name));
     for f in findings {
         out.push_str(&format!("\n• {f}"));
     }
@@ -614,5 +640,40 @@ mod tests {
             .card
             .expect("a card");
         assert_eq!(card.title, "traffic checkout blue=100 green=0");
+    }
+}
+
+#[cfg(test)]
+mod incident_tests {
+    use crate::ai::intent::table::report;
+
+    #[test]
+    fn an_open_incident_puts_the_past_resolution_first() {
+        let mut r = report();
+        let plugin = &mut r.plugins[0];
+        plugin.incident = Some(crate::core::engine::OpenIncident {
+            id: 9,
+            title: "automatic rollback".into(),
+            opened_at: chrono::Utc::now(),
+            signals: vec!["auto_rollback".into()],
+            similar: vec![crate::core::engine::SimilarIncident {
+                id: 4,
+                plugin: plugin.name.clone(),
+                score: 0.8,
+                title: "automatic rollback".into(),
+                resolved_at: Some(chrono::Utc::now()),
+                note: "pool too small; raised pool_size".into(),
+                actions: vec!["rollback by dashboard".into()],
+            }],
+        });
+        let answer = super::why_failing(plugin, &[], &[]);
+        assert!(
+            answer.starts_with(&format!("Incident #9 is open on {}", plugin.name)),
+            "{answer}"
+        );
+        assert!(
+            answer.contains("It looks like #4 (80 % alike), resolved: pool too small; raised pool_size (then: rollback by dashboard)"),
+            "{answer}"
+        );
     }
 }
