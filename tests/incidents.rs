@@ -6,19 +6,6 @@ mod common;
 use common::*;
 use std::time::Duration;
 
-/// 2.0.0 answers 30 % errors; 1.0.0 runs clean; the engine rolls back above 5 %.
-fn flaky_plugin() -> String {
-    sample_plugin("pay", "1.0.0", "")
-        .replace(
-            "--version {version} ",
-            "--version {version} $([ \\\"$NAAP_VERSION\\\" = 2.0.0 ] && echo --error-rate 0.3)",
-        )
-        .replace(
-            "keep_previous_warm = \"30m\"",
-            "keep_previous_warm = \"30m\"\non_error_rate = 0.05\non_health_check_fail = false",
-        )
-}
-
 /// Deploys the flaky 2.0.0 under load and waits until the engine rolled it back.
 async fn deploy_until_rolled_back(ws: &TestWorkspace) {
     let load = Load::start(format!("http://{}/pay/api/items", ws.router()), 1);
@@ -44,7 +31,7 @@ fn open_incidents(ws: &TestWorkspace) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_automatic_rollback_opens_an_incident_and_the_next_like_it_offers_its_resolution() {
-    let mut ws = TestWorkspace::new(&[("pay", flaky_plugin())]);
+    let mut ws = TestWorkspace::new(&[("pay", flaky_v2("pay"))]);
     ws.start_engine();
     ws.wait_serving("pay");
     assert!(open_incidents(&ws).is_empty());

@@ -196,19 +196,6 @@ async fn six_concurrent_rollbacks_end_on_the_previous_version_without_a_redeploy
     assert_eq!(events_of(&ws, "till", "rolled_back").len(), 1);
 }
 
-/// 2.0.0 answers 30 % errors; the guard rolls it back by itself.
-fn flaky_v2(name: &str) -> String {
-    sample_plugin(name, "1.0.0", "")
-        .replace(
-            "--version {version} ",
-            "--version {version} $([ \\\"$NAAP_VERSION\\\" = 2.0.0 ] && echo --error-rate 0.3)",
-        )
-        .replace(
-            "keep_previous_warm = \"30m\"",
-            "keep_previous_warm = \"30m\"\non_error_rate = 0.05\non_health_check_fail = false",
-        )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_after_an_automatic_rollback_says_how_the_rollout_ended() {
     let mut ws = TestWorkspace::new(&[("pay", flaky_v2("pay"))]);

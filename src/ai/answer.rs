@@ -136,15 +136,10 @@ pub fn why_failing(plugin: &PluginStatus, events: &[EventRecord], logs: &[&LogLi
         ));
         for like in &incident.similar {
             out.push_str(&format!(
-                "\n• It looks like #{} ({:.0} % alike), resolved: {}{}",
+                "\n• It looks like #{} ({:.0} % alike), {}",
                 like.id,
                 like.score * 100.0,
-                escape_controls(&like.note),
-                if like.actions.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (then: {})", like.actions.join(", "))
-                }
+                escape_controls(&like.resolution())
             ));
         }
         out.push('\n');

@@ -79,16 +79,11 @@ fn show(r: &IncidentReport) -> String {
         out.push_str("looks like:\n");
         for s in &r.similar {
             out.push_str(&format!(
-                "  #{} {} ({:.0} % alike): resolved: {}{}\n",
+                "  #{} {} ({:.0} % alike): {}\n",
                 s.id,
                 s.plugin,
                 s.score * 100.0,
-                s.note,
-                if s.actions.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (then: {})", s.actions.join(", "))
-                }
+                crate::core::logs::escape_controls(&s.resolution())
             ));
         }
     }

@@ -70,11 +70,7 @@ pub async fn export_deployed(
         }
         return out!("{markdown}");
     };
-    let tmp = path.with_extension("naap-tmp");
-    std::fs::write(&tmp, markdown)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
+    crate::core::atomic_file::replace_file(path, markdown).map_err(|e| {
             super::output::Usage(format!(
                 "--out {}: cannot write it: {e}\n  hint: pass a file in a directory that exists and you can write",
                 path.display()

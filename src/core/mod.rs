@@ -3,6 +3,7 @@
 
 pub mod alerts;
 pub mod analysis;
+pub mod atomic_file;
 pub mod engine;
 pub mod event_kind;
 pub mod gate_problems;

@@ -380,6 +380,20 @@ pub async fn versions_answering(
     seen
 }
 
+/// A sample plugin whose 2.0.0 answers 30 % errors (1.0.0 runs clean) and whose guard rolls
+/// back above 5 %.
+pub fn flaky_v2(name: &str) -> String {
+    sample_plugin(name, "1.0.0", "")
+        .replace(
+            "--version {version} ",
+            "--version {version} $([ \\\"$NAAP_VERSION\\\" = 2.0.0 ] && echo --error-rate 0.3)",
+        )
+        .replace(
+            "keep_previous_warm = \"30m\"",
+            "keep_previous_warm = \"30m\"\non_error_rate = 0.05\non_health_check_fail = false",
+        )
+}
+
 /// GETs through the router from `loops` concurrent loops until finished; counts what was
 /// sent and what failed (anything but a 200, or no answer).
 pub struct Load {

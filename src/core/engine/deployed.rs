@@ -53,16 +53,12 @@ impl Engine {
     /// Writes DEPLOYED.md to `path` whole or not at all (a temporary file renamed over it).
     pub fn write_deployed(&self, path: &std::path::Path) -> Result<(), EngineError> {
         let text = self.deployed_markdown()?;
-        let tmp = path.with_extension("md.naap-tmp");
-        std::fs::write(&tmp, text)
-            .and_then(|()| std::fs::rename(&tmp, path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                EngineError::BadRequest(format!(
-                    "cannot write {}: {e}; check that its directory exists and is writable",
-                    path.display()
-                ))
-            })
+        crate::core::atomic_file::replace_file(path, &text).map_err(|e| {
+            EngineError::BadRequest(format!(
+                "cannot write {}: {e}; check that its directory exists and is writable",
+                path.display()
+            ))
+        })
     }
 }
 

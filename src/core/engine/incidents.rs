@@ -86,6 +86,18 @@ pub struct SimilarIncident {
     pub actions: Vec<String>,
 }
 
+impl SimilarIncident {
+    /// `resolved: NOTE (then: rollback by dashboard)`: what fixed it, as every face says it.
+    pub fn resolution(&self) -> String {
+        let then = if self.actions.is_empty() {
+            String::new()
+        } else {
+            format!(" (then: {})", self.actions.join(", "))
+        };
+        format!("resolved: {}{then}", self.note)
+    }
+}
+
 /// An open incident as the status shows it, with the past ones it looks like first.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OpenIncident {
@@ -421,17 +433,12 @@ fn markdown(i: &IncidentRecord, timeline: &[TimelineEntry], similar: &[SimilarIn
         for s in similar {
             let _ = writeln!(
                 md,
-                "- #{} ({}, {:.0} % alike): {} — resolved: {}{}",
+                "- #{} ({}, {:.0} % alike): {} — {}",
                 s.id,
                 s.plugin,
                 s.score * 100.0,
                 s.title,
-                s.note,
-                if s.actions.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (then: {})", s.actions.join(", "))
-                }
+                s.resolution()
             );
         }
     }

@@ -334,23 +334,14 @@ impl Engine {
             }
             Err(e) => {
                 // Nothing half-applied: it stays off, with its record as it was.
-                let restored = self.store().set_disabled(
-                    plugin,
-                    record.face,
-                    record.version.as_deref(),
-                    &record.reason,
-                );
-                match restored {
-                    Ok(mut again) => {
-                        again.since = record.since;
-                        self.inner
-                            .disabled
-                            .lock()
-                            .unwrap_or_else(|e| e.into_inner())
-                            .insert(plugin.to_string(), again);
-                    }
-                    Err(store) => tracing::error!("{plugin}: could not keep it disabled: {store}"),
+                if let Err(store) = self.store().put_disabled(&record) {
+                    tracing::error!("{plugin}: could not keep it disabled: {store}");
                 }
+                self.inner
+                    .disabled
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(plugin.to_string(), record);
                 self.publish_routes();
                 Err(EngineError::rejected(
                     plugin,

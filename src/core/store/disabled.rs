@@ -37,21 +37,33 @@ impl Store {
         version: Option<&str>,
         reason: &str,
     ) -> Result<DisabledRecord, StoreError> {
-        let since = now();
+        let record = DisabledRecord {
+            plugin: plugin.to_string(),
+            since: now(),
+            face,
+            version: version.map(str::to_string),
+            reason: reason.to_string(),
+        };
+        self.put_disabled(&record)?;
+        Ok(record)
+    }
+
+    /// Stores `record` as it is (an enable that failed puts back the record it took).
+    pub fn put_disabled(&self, record: &DisabledRecord) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "INSERT OR REPLACE INTO disabled_plugins (plugin, disabled_at, face, version, reason)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![plugin, ts_to_text(&since), face.to_string(), version, reason],
+                params![
+                    record.plugin,
+                    ts_to_text(&record.since),
+                    record.face.to_string(),
+                    record.version,
+                    record.reason
+                ],
             )
             .map_err(|e| self.err("disabling a plugin", e))?;
-        Ok(DisabledRecord {
-            plugin: plugin.to_string(),
-            since,
-            face,
-            version: version.map(str::to_string),
-            reason: reason.to_string(),
-        })
+        Ok(())
     }
 
     /// Forgets that `plugin` was disabled; returns the record it had, if any.

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::scaffold::PluginFiles;
+use crate::core::atomic_file::replace_file;
 use crate::core::workspace;
 
 /// Why a plugin could not be put in place. Every variant says what to do.
@@ -240,16 +241,4 @@ pub fn with_plugin_entry(text: &str, path: &str) -> Result<String, String> {
             "naap.toml would not parse with the entry appended: {e}"
         )),
     }
-}
-
-/// Writes `text` to a temporary file beside `file`, then renames it over `file`.
-fn replace_file(file: &Path, text: &str) -> std::io::Result<()> {
-    let tmp = file.with_extension(format!("toml.naap-generate-{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    if let Ok(meta) = std::fs::metadata(file) {
-        let _ = std::fs::set_permissions(&tmp, meta.permissions());
-    }
-    std::fs::rename(&tmp, file).inspect_err(|_| {
-        let _ = std::fs::remove_file(&tmp);
-    })
 }
