@@ -52,8 +52,16 @@ fn a_redeploy_stops_the_old_slots_setsid_child() {
         "the old slot's setsid'd server {old:?} outlived the redeploy"
     );
     assert!(new.alive(), "the new slot's server runs");
-    let blue = ws.slot("redeployed", "blue");
-    assert_eq!(blue["process_state"], "stopped", "{blue:#}");
+    // The slot is marked stopped once its supervisor has read the last output, a moment
+    // after the process is gone.
+    assert!(
+        wait_for(
+            Duration::from_secs(10),
+            || ws.slot("redeployed", "blue")["process_state"] == "stopped"
+        ),
+        "{:#}",
+        ws.slot("redeployed", "blue")
+    );
 }
 
 #[test]

@@ -91,6 +91,8 @@ pub fn effect_of(call: &Call) -> Effect {
         Call::Deploy(r) if r.dry_run => Effect::Read,
         Call::Traffic(r) if r.dry_run => Effect::Read,
         Call::Rollback(r) if r.dry_run => Effect::Read,
+        Call::Scale(r) if r.dry_run => Effect::Read,
+        Call::Restart(r) if r.dry_run => Effect::Read,
         Call::Deploy(_)
         | Call::PreviewStop(_)
         | Call::Promote(_)
@@ -106,6 +108,8 @@ pub fn effect_of(call: &Call) -> Effect {
         | Call::IncidentResolve(_)
         | Call::RunbookRun(_)
         | Call::PluginEnable(_)
+        | Call::Scale(_)
+        | Call::Restart(_)
         | Call::Reload {} => Effect::Change,
         Call::Ping {} | Call::Subscribe(_) | Call::Shutdown(_) => Effect::Admin,
     }
@@ -134,6 +138,8 @@ pub fn dry_run_of(call: &Call) -> Option<Call> {
         Call::Rollback(r) => r.dry_run = true,
         Call::CandidateAccept(r) => r.dry_run = true,
         Call::RunbookRun(r) => r.dry_run = true,
+        Call::Scale(r) => r.dry_run = true,
+        Call::Restart(r) => r.dry_run = true,
         _ => return None,
     }
     Some(call)
@@ -250,6 +256,20 @@ fn build() -> Vec<CallSpec> {
             "ActionOutcome",
             "Disable a plugin: its slots stop (drained first) and the router answers its route with 503 and a body that says so, until plugin_enable. Its history is kept. Refused while a rollout runs.",
             schema::<DisableRequest>(),
+        ),
+        spec(
+            "scale",
+            Change,
+            "ActionOutcome",
+            "Run `replicas` processes (1-64) in each of the plugin's running slots, live: new ones get traffic once healthy, removed ones are drained first. Lasts until scaled again.",
+            schema::<crate::core::engine::ScaleRequest>(),
+        ),
+        spec(
+            "restart",
+            Change,
+            "ActionOutcome",
+            "Rolling restart of a plugin's replicas (one slot, or every running one): each is drained, stopped, started again and waited for, one at a time; no request fails.",
+            schema::<crate::core::engine::RestartRequest>(),
         ),
         spec(
             "plugin_enable",
@@ -477,6 +497,7 @@ mod tests {
                     serde_json::json!({"plugin": "p", "duration": "1h", "comment": "c", "author": "a"})
                 }
                 "ack" => serde_json::json!({"plugin": "p", "rule": "r", "author": "a"}),
+                "scale" => serde_json::json!({"plugin": "p", "replicas": 3}),
                 "candidates" => serde_json::json!({}),
                 "candidate_create" => serde_json::json!({"plugin": "p", "instruction": "i"}),
                 "candidate_edit" => serde_json::json!({"id": "k3x9q2", "edits": [

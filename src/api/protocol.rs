@@ -8,6 +8,7 @@ pub use crate::core::engine::{
 };
 pub use crate::core::engine::{
     DisableRequest, IncidentRequest, IncidentsRequest, PluginsRequest, ResolveRequest,
+    RestartRequest, ScaleRequest,
 };
 use crate::core::engine::{EngineError, EngineEvent};
 use crate::core::hint::Hint;
@@ -137,6 +138,10 @@ pub enum Call {
     PluginDisable(DisableRequest),
     /// Open a disabled plugin's route and start its last live version.
     PluginEnable(PluginRequest),
+    /// Run N replicas in each of a plugin's running slots, live.
+    Scale(ScaleRequest),
+    /// A rolling restart of a plugin's replicas, one at a time.
+    Restart(RestartRequest),
 }
 
 /// Start receiving pushes: events and snapshots, and log lines when `logs` is set (of one
@@ -203,6 +208,8 @@ impl Call {
             Call::Plugins(r) => r.plugin.as_deref(),
             Call::Incidents(r) => r.plugin.as_deref(),
             Call::PluginDisable(r) => Some(&r.plugin),
+            Call::Scale(r) => Some(&r.plugin),
+            Call::Restart(r) => Some(&r.plugin),
             Call::Traffic(r) => Some(&r.plugin),
             Call::Rollback(r) => Some(&r.plugin),
             Call::Logs(r) => Some(&r.plugin),

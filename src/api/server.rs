@@ -338,6 +338,8 @@ async fn dispatch(engine: &Engine, request: Request, out: &mpsc::UnboundedSender
         ),
         Call::Plugins(r) => to_reply(id, engine.plugin_versions(r.plugin.as_deref())),
         Call::PluginDisable(r) => to_reply(id, engine.disable_plugin(r, face).await),
+        Call::Scale(r) => to_reply(id, engine.scale(r, face).await),
+        Call::Restart(r) => to_reply(id, engine.restart(r, face).await),
         Call::PluginEnable(r) => to_reply(id, engine.enable_plugin(r, face).await),
         Call::Candidates(r) => to_reply(id, engine.candidates(r.plugin.as_deref())),
         Call::CandidateDiscard(r) => to_reply(id, engine.discard_candidate(&r.id, face)),

@@ -95,6 +95,25 @@ pub enum Command {
     /// Every plugin with every version it has had; turn a plugin off and on again.
     #[command(subcommand)]
     Plugin(PluginCommand),
+    /// Run N processes per slot, live: `naap scale PLUGIN 3`.
+    Scale {
+        plugin: String,
+        #[arg(value_parser = clap::value_parser!(u32).range(1..=64))]
+        replicas: u32,
+        /// Say what would change; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Rolling restart: every replica in turn drained, restarted and waited for.
+    Restart {
+        plugin: String,
+        /// Only this slot (default: every running slot).
+        #[arg(long, value_parser = parse_slot)]
+        slot: Option<SlotName>,
+        /// Say what would restart; change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Canary: go on to the next step (releasing a pause); `--full` goes straight to 100 %.
     Promote {
         plugin: String,
@@ -553,6 +572,10 @@ fn parse_level(s: &str) -> Result<crate::core::types::Level, String> {
 }
 
 fn parse_log_origin(s: &str) -> Result<crate::core::logs::LogOrigin, String> {
+    s.parse()
+}
+
+fn parse_slot(s: &str) -> Result<SlotName, String> {
     s.parse()
 }
 

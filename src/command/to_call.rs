@@ -69,6 +69,24 @@ pub fn to_call(command: &Command) -> Result<Option<Call>, CallError> {
                 reason: reason.clone(),
             })
         }
+        Command::Scale {
+            plugin,
+            replicas,
+            dry_run,
+        } => Call::Scale(crate::core::engine::ScaleRequest {
+            plugin: plugin.clone(),
+            replicas: *replicas,
+            dry_run: *dry_run,
+        }),
+        Command::Restart {
+            plugin,
+            slot,
+            dry_run,
+        } => Call::Restart(crate::core::engine::RestartRequest {
+            plugin: plugin.clone(),
+            slot: *slot,
+            dry_run: *dry_run,
+        }),
         Command::Plugin(PluginCommand::Enable { plugin }) => {
             Call::PluginEnable(crate::core::engine::PluginRequest {
                 plugin: plugin.clone(),

@@ -73,6 +73,17 @@ event_kinds! {
     RunbookStep = "runbook_step",
     /// A runbook run ended: succeeded, or failed with its done steps compensated.
     RunbookFinished = "runbook_finished",
+    /// A person changed a plugin's replica count (`naap scale`).
+    PluginScaled = "plugin_scaled",
+    /// A replica of a slot started or stopped (scale, restart, recovery).
+    ReplicaStarted = "replica_started",
+    ReplicaStopped = "replica_stopped",
+    /// The router took a replica out of rotation after consecutive errors.
+    ReplicaEjected = "replica_ejected",
+    /// A probe after an ejection passed: the replica is back in rotation.
+    ReplicaReturned = "replica_returned",
+    /// A rolling restart of a plugin's replicas ended.
+    PluginRestarted = "plugin_restarted",
 
     /// A deploy started its rollout.
     DeployStarted = "deploy_started",

@@ -108,6 +108,8 @@ async fn dispatch_client(cli: Cli) -> anyhow::Result<()> {
             | Command::Pause { .. }
             | Command::Resume { .. }
             | Command::Traffic { .. }
+            | Command::Scale { .. }
+            | Command::Restart { .. }
             | Command::Plugin(PluginCommand::Disable { .. } | PluginCommand::Enable { .. })
             | Command::Preview(PreviewCommand::Stop { .. }),
             Some(call),

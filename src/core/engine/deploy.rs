@@ -4,13 +4,13 @@ use super::gates::GateReport;
 use super::gates::cancelled;
 use super::report::{ActionOutcome, RolloutStatus};
 use super::state::{DeploySpec, SlotHealth, SlotProcess};
-use super::{Engine, EngineError, slot_log_dir};
+use super::{Engine, EngineError};
 use crate::core::event_kind::EventKind;
 use crate::core::health::{HealthChecker, HealthConfig, Probe, spawn_checker};
 use crate::core::hint::{Hint, Param};
 use crate::core::logs::LogOrigin;
 use crate::core::rollout::{RolloutController, RolloutEnd, RolloutPlan};
-use crate::core::runtime::{ProcessId, SlotSpec, free_port};
+use crate::core::runtime::{ProcessId, free_port};
 use crate::core::store::NewRollout;
 use crate::core::types::{Face, Health, ProcessState, SlotName, StrategyKind};
 use crate::core::workspace::{HealthCheck, Placeholders, expand_for_shell, expand_placeholders};
@@ -426,6 +426,8 @@ impl Engine {
             .await?;
         self.wait_serving(plugin, target, spec.run.startup_timeout, cancel)
             .await?;
+        // The other replicas, beside the first: traffic moves once every one serves.
+        self.start_missing_replicas(plugin, target).await?;
 
         let keep_warm = self
             .workspace()
@@ -593,21 +595,7 @@ impl Engine {
                 hints: Vec::new(),
             })?,
         };
-        let slot_spec = SlotSpec {
-            plugin: plugin.to_string(),
-            slot,
-            version: version.to_string(),
-            command: self.expand(&spec.run.command, plugin, slot, version, port),
-            cwd: spec.run.cwd.clone(),
-            env: {
-                let mut env = self.expand_env(spec, plugin, slot, version, port);
-                env.extend(secrets);
-                env
-            },
-            port,
-            stop_grace: spec.run.stop_grace,
-            log_dir: slot_log_dir(&self.state_dir()),
-        };
+        let slot_spec = self.unit_spec(plugin, slot, 0, version, spec, port, secrets);
         if adopt.is_none() {
             // What an earlier run left behind (its leader gone, so no handle stopped it)
             // would hold the port or the files; like systemd before starting a unit.
@@ -669,6 +657,7 @@ impl Engine {
             state.health = SlotHealth(Health::Unknown);
             state.health_detail = "waiting for the first health check".to_string();
             state.port_note = None;
+            state.draining = false;
             if adopt.is_none() {
                 state.started_at = Some(Utc::now());
                 state.restarts = 0;
@@ -687,9 +676,22 @@ impl Engine {
         port: u16,
         spec: &DeploySpec,
     ) -> HealthChecker {
+        self.replica_checker(plugin, slot, 0, port, spec)
+    }
+
+    /// Health checks for one replica's process, starting in startup mode.
+    pub(crate) fn replica_checker(
+        &self,
+        plugin: &str,
+        slot: SlotName,
+        replica: u32,
+        port: u16,
+        spec: &DeploySpec,
+    ) -> HealthChecker {
         spawn_checker(
             plugin.to_string(),
             slot,
+            replica,
             port,
             health_config(spec),
             self.inner.http.clone(),
@@ -711,7 +713,7 @@ impl Engine {
                 let plugins = self.lock_plugins();
                 match plugins.get(plugin).and_then(|p| p.slot(slot)) {
                     Some(s) => (
-                        s.is_serving(),
+                        s.primary_serving(),
                         s.process_state.0 == ProcessState::Failed,
                         s.health_detail.clone(),
                     ),

@@ -351,7 +351,8 @@ impl Engine {
         }
     }
 
-    fn lifecycle_outcome(
+    /// An answer about a plugin as a whole (no slot or version of its own).
+    pub(super) fn lifecycle_outcome(
         &self,
         plugin: &str,
         kind: &str,

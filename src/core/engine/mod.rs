@@ -32,6 +32,8 @@ mod preview;
 mod reconcile;
 mod recover;
 mod reload;
+mod replica_events;
+mod replicas;
 pub mod report;
 mod requests;
 mod rollout_control;
@@ -66,6 +68,7 @@ pub use incidents::{
 pub use lifecycle::{DisableRequest, KnownVersion, PluginVersions, PluginsRequest};
 pub use preview::{StopPreviewRequest, parse_ttl};
 pub use reload::{AddedPlugin, ChangedPlugin, ReloadReport, RemovedPlugin};
+pub use replicas::{RestartRequest, ScaleRequest};
 pub use report::*;
 pub use requests::*;
 pub use rollout_control::RolloutCommand;
@@ -77,6 +80,7 @@ use crate::core::event_kind::EventKind;
 use crate::core::health::HealthChange;
 use crate::core::logs::{LogHub, LogQuery};
 use crate::core::metrics::MetricsRegistry;
+use crate::core::router::OutlierEvent;
 use crate::core::router::Router;
 use crate::core::runtime::{LocalRuntime, RestartPolicy, RuntimeEvent};
 use crate::core::store::{HealthCell, NewEvent, SlotRecord, Store};
@@ -205,7 +209,14 @@ impl Engine {
             containment: crate::core::runtime::containment_mechanism(),
             environment: ws.environment,
         };
-        let router = Router::with_failure_sink(routes::upstream_failure_sink(logs.clone()));
+        // Ejections are decided on the router's threads and recorded by the monitor.
+        let (outlier_tx, outlier_rx) = mpsc::unbounded_channel::<OutlierEvent>();
+        let router = Router::with_sinks(
+            routes::upstream_failure_sink(logs.clone()),
+            Some(std::sync::Arc::new(move |event: &OutlierEvent| {
+                let _ = outlier_tx.send(event.clone());
+            })),
+        );
         let metrics = MetricsRegistry::default();
         let (notify_tx, notify_rx) = alerting::delivery::queue();
         let ws_root = ws.root.clone();
@@ -257,7 +268,12 @@ impl Engine {
         engine.reload_alert_rules();
         engine.restore_alert_state(Utc::now());
         tokio::spawn(alerting::delivery::run(engine.clone(), notify_rx, ws_root));
-        tokio::spawn(monitor::run(engine.clone(), runtime_rx, health_rx));
+        tokio::spawn(monitor::run(
+            engine.clone(),
+            runtime_rx,
+            health_rx,
+            outlier_rx,
+        ));
         tokio::spawn(store_watch::run(engine.clone(), shutdown_rx.clone()));
         tokio::spawn(deployed::keep_current(engine.clone()));
         tokio::spawn(incidents::watch(engine.clone()));

@@ -17,6 +17,7 @@ pub(crate) async fn run(
     engine: Engine,
     mut runtime: mpsc::UnboundedReceiver<RuntimeEvent>,
     mut health: mpsc::UnboundedReceiver<HealthChange>,
+    mut outliers: mpsc::UnboundedReceiver<crate::core::router::OutlierEvent>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -34,6 +35,7 @@ pub(crate) async fn run(
         tokio::select! {
             Some(event) = runtime.recv() => engine.on_runtime_event(event),
             Some(change) = health.recv() => engine.on_health_change(change),
+            Some(event) = outliers.recv() => engine.on_outlier(event),
             _ = tick.tick() => engine.on_tick(&mut cpu).await,
             _ = guard.tick() => engine.check_rollback_thresholds(),
             _ = alerts.tick() => engine.evaluate_alerts(Utc::now()),
@@ -44,12 +46,16 @@ pub(crate) async fn run(
 
 impl Engine {
     fn on_runtime_event(&self, event: RuntimeEvent) {
+        if super::replica_events::replica_of(&event) > 0 {
+            return self.on_replica_event(event);
+        }
         match event {
             RuntimeEvent::Started {
                 plugin,
                 slot,
                 process,
                 adopted,
+                ..
             } => {
                 // A process other than the one the slot was launched with is a restart
                 // after a crash: its health is unknown until a fresh checker (in startup
@@ -78,6 +84,7 @@ impl Engine {
                 code,
                 signal,
                 uptime,
+                ..
             } => {
                 let current = self
                     .lock_plugins()
@@ -87,11 +94,7 @@ impl Engine {
                 if current.is_some_and(|c| c != process) {
                     return; // a previous process of this slot; already replaced
                 }
-                let how = match (code, signal) {
-                    (Some(code), _) => format!("exit code {code}"),
-                    (None, Some(sig)) => format!("signal {sig}"),
-                    _ => "unknown status".to_string(),
-                };
+                let how = self.exit_cause(&plugin, slot, 0, code, signal);
                 let after = uptime
                     .map(|u| format!(" after {:.1}s", u.as_secs_f64()))
                     .unwrap_or_default();
@@ -108,7 +111,11 @@ impl Engine {
                     Some(&plugin),
                     Some(slot),
                     EventKind::ProcessExited,
-                    format!("{slot} process {} exited ({how}){after}", process.pid),
+                    if how.starts_with("killed: out of memory") {
+                        format!("{slot} {how} (process {}{after})", process.pid)
+                    } else {
+                        format!("{slot} process {} exited ({how}){after}", process.pid)
+                    },
                     serde_json::json!({"pid": process.pid, "code": code, "signal": signal}),
                 );
             }
@@ -117,6 +124,7 @@ impl Engine {
                 plugin,
                 slot,
                 reason,
+                ..
             } => {
                 self.update_slot(&plugin, slot, |s| {
                     s.process_state = SlotProcess(ProcessState::Failed);
@@ -134,7 +142,7 @@ impl Engine {
                     serde_json::json!({"reason": reason}),
                 );
             }
-            RuntimeEvent::Stopped { plugin, slot } => {
+            RuntimeEvent::Stopped { plugin, slot, .. } => {
                 // Only when no newer process was launched into the slot meanwhile.
                 let replaced = self
                     .lock_plugins()
@@ -157,11 +165,15 @@ impl Engine {
     }
 
     fn on_health_change(&self, change: HealthChange) {
+        if change.replica > 0 {
+            return self.on_replica_health(change);
+        }
         let HealthChange {
             plugin,
             slot,
             health,
             detail,
+            ..
         } = change;
         let mut previous = Health::Unknown;
         let mut live = false;
@@ -203,7 +215,7 @@ impl Engine {
     }
 
     /// Applies a change to a slot, persists it and republishes the routes.
-    fn update_slot(
+    pub(super) fn update_slot(
         &self,
         plugin: &str,
         slot: SlotName,
@@ -228,31 +240,45 @@ impl Engine {
 
     async fn on_tick(&self, cpu: &mut CpuMeter) {
         let now = Instant::now();
-        let groups: Vec<(String, SlotName, u32)> = {
+        // (plugin, slot, replica, process group) of every running process.
+        let groups: Vec<(String, SlotName, u32, u32)> = {
             let plugins = self.lock_plugins();
-            plugins
-                .iter()
-                .flat_map(|(name, p)| {
-                    p.slots.iter().filter_map(move |(slot, s)| {
-                        s.process.map(|pr| (name.clone(), *slot, pr.pid))
-                    })
-                })
-                .collect()
+            let mut groups = Vec::new();
+            for (name, p) in plugins.iter() {
+                for (slot, s) in &p.slots {
+                    if let Some(pr) = s.process {
+                        groups.push((name.clone(), *slot, 0, pr.pid));
+                    }
+                    for r in &s.replicas {
+                        if let Some(pr) = r.process {
+                            groups.push((name.clone(), *slot, r.index, pr.pid));
+                        }
+                    }
+                }
+            }
+            groups
         };
-        let pgids: Vec<u32> = groups.iter().map(|(_, _, pid)| *pid).collect();
+        let pgids: Vec<u32> = groups.iter().map(|(_, _, _, pid)| *pid).collect();
         let usage = tokio::task::spawn_blocking(move || procstat::usage_by_group(&pgids))
             .await
             .unwrap_or_default();
         let mut expired = Vec::new();
         {
             let mut plugins = self.lock_plugins();
-            for (plugin, slot, pgid) in &groups {
+            for (plugin, slot, replica, pgid) in &groups {
                 let Some(s) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(slot)) else {
                     continue;
                 };
-                if let Some(u) = usage.get(pgid) {
-                    s.cpu_percent = cpu.percent(*pgid, u.cpu_ticks, now);
+                let Some(u) = usage.get(pgid) else {
+                    continue;
+                };
+                let percent = cpu.percent(*pgid, u.cpu_ticks, now);
+                if *replica == 0 {
+                    s.cpu_percent = percent;
                     s.rss_bytes = u.rss_bytes;
+                } else if let Some(r) = s.replica_mut(*replica) {
+                    r.cpu_percent = percent;
+                    r.rss_bytes = u.rss_bytes;
                 }
             }
             let utc_now = Utc::now();

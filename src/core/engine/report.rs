@@ -94,6 +94,30 @@ pub struct SlotStatus {
     pub cpu_percent: f64,
     pub rss_bytes: u64,
     pub metrics: MetricsSnapshot,
+    /// Every process of the slot, replica 0 first, when it runs more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replicas: Vec<ReplicaStatus>,
+    /// The version's `[resources]` and what enforces each on this host.
+    #[serde(default)]
+    pub limits: crate::core::runtime::LimitsApplied,
+}
+
+/// One process of a slot.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ReplicaStatus {
+    pub index: u32,
+    pub pid: Option<u32>,
+    pub port: Option<u16>,
+    pub process_state: ProcessState,
+    pub health: Health,
+    pub health_detail: String,
+    /// Out of rotation: scaled away or being restarted.
+    pub draining: bool,
+    pub restarts: u32,
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+    /// Requests outstanding and in total, errors, and the router's ejection of it.
+    pub stats: crate::core::metrics::ReplicaSnapshot,
 }
 
 impl SlotStatus {

@@ -5,7 +5,8 @@ use super::{Engine, EngineError};
 use crate::core::logs::{LogHub, LogLine};
 use crate::core::procstat;
 use crate::core::router::{
-    FailureSink, PluginRoute, RouteMatch, RouteTable, SlotTarget, StickyBy, UpstreamFailure,
+    FailureSink, PluginRoute, ReplicaTarget, RouteMatch, RouteTable, SlotTarget, StickyBy,
+    UpstreamFailure,
 };
 use crate::core::types::{Level, LogSource};
 use crate::core::workspace::{Route, Sticky};
@@ -50,13 +51,33 @@ impl Engine {
                         let (Some(port), Some(version)) = (slot.port, slot.version.as_ref()) else {
                             continue;
                         };
+                        let local = |port| SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+                        let mut replicas = Vec::with_capacity(1 + slot.replicas.len());
+                        // Replica 0 while it has a process (a rolling restart takes it out
+                        // of rotation and starts it anew).
+                        if slot.handle.is_some() || slot.replicas.is_empty() {
+                            replicas.push(ReplicaTarget {
+                                index: 0,
+                                addr: local(port),
+                                healthy: slot.primary_serving(),
+                                stats: self.inner.metrics.replica(&manifest.name, *name, 0),
+                            });
+                        }
+                        for r in &slot.replicas {
+                            replicas.push(ReplicaTarget {
+                                index: r.index,
+                                addr: local(r.port),
+                                healthy: r.is_serving(),
+                                stats: self.inner.metrics.replica(&manifest.name, *name, r.index),
+                            });
+                        }
                         slots.push(SlotTarget {
                             slot: *name,
-                            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
                             version: version.clone(),
                             weight: slot.weight,
                             healthy: slot.is_serving(),
                             metrics: self.inner.metrics.slot(&manifest.name, *name),
+                            replicas,
                         });
                     }
                 }
@@ -75,6 +96,7 @@ impl Engine {
                     }),
                     slots,
                     closed,
+                    outlier: manifest.outlier.clone(),
                 });
             }
             RouteTable { plugins: routes }
@@ -160,6 +182,12 @@ impl Engine {
                         (rss, _) => rss,
                     },
                     metrics: self.inner.metrics.slot(&manifest.name, name).snapshot(),
+                    replicas: self.replica_statuses(&manifest.name, name, slot),
+                    limits: slot
+                        .spec
+                        .as_ref()
+                        .map(|s| super::replicas::limits_of(s).applied())
+                        .unwrap_or_default(),
                 });
             }
             let live_version = state
@@ -210,5 +238,47 @@ impl Engine {
             plugins: out,
             broken,
         })
+    }
+}
+
+impl Engine {
+    /// The slot's processes for status, when it runs more than one.
+    fn replica_statuses(
+        &self,
+        plugin: &str,
+        name: crate::core::types::SlotName,
+        slot: &super::state::SlotState,
+    ) -> Vec<super::report::ReplicaStatus> {
+        if slot.replicas.is_empty() {
+            return Vec::new();
+        }
+        let stats = |index| self.inner.metrics.replica(plugin, name, index).snapshot();
+        let mut out = vec![super::report::ReplicaStatus {
+            index: 0,
+            pid: slot.process.map(|p| p.pid),
+            port: slot.port,
+            process_state: slot.process_state.0,
+            health: slot.health.0,
+            health_detail: slot.detail(),
+            draining: slot.draining,
+            restarts: slot.restarts,
+            cpu_percent: slot.cpu_percent,
+            rss_bytes: slot.rss_bytes,
+            stats: stats(0),
+        }];
+        out.extend(slot.replicas.iter().map(|r| super::report::ReplicaStatus {
+            index: r.index,
+            pid: r.process.map(|p| p.pid),
+            port: Some(r.port),
+            process_state: r.process_state.0,
+            health: r.health.0,
+            health_detail: r.health_detail.clone(),
+            draining: r.draining,
+            restarts: r.restarts,
+            cpu_percent: r.cpu_percent,
+            rss_bytes: r.rss_bytes,
+            stats: stats(r.index),
+        }));
+        out
     }
 }

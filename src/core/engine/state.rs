@@ -95,6 +95,36 @@ pub(crate) struct SlotState {
     pub checker: Option<HealthChecker>,
     /// Set while the slot drains and stops; turns true when it has stopped.
     pub stopping: Option<watch::Receiver<bool>>,
+    /// Replica 0 (the fields above) is out of rotation for a rolling restart.
+    pub draining: bool,
+    /// The slot's other processes, replica 1 upwards. Not stored: after an engine restart
+    /// they are started afresh beside the adopted replica 0.
+    pub replicas: Vec<ReplicaState>,
+}
+
+/// One of a slot's extra processes (replica 1 and up).
+pub(crate) struct ReplicaState {
+    pub index: u32,
+    pub port: u16,
+    pub process: Option<ProcessId>,
+    pub handle: Option<SlotHandle>,
+    pub checker: Option<HealthChecker>,
+    pub process_state: SlotProcess,
+    pub health: SlotHealth,
+    pub health_detail: String,
+    pub restarts: u32,
+    pub cpu_percent: f64,
+    pub rss_bytes: u64,
+    /// Out of rotation: being scaled away or restarted.
+    pub draining: bool,
+}
+
+impl ReplicaState {
+    pub fn is_serving(&self) -> bool {
+        !self.draining
+            && self.process_state.0 == ProcessState::Running
+            && self.health.0 == Health::Healthy
+    }
 }
 
 impl SlotState {
@@ -109,9 +139,23 @@ impl SlotState {
         }
     }
 
-    /// Ready for traffic: the process runs and its health checks pass.
+    /// Ready for traffic: some replica runs and passes its health checks.
     pub fn is_serving(&self) -> bool {
+        self.primary_serving() || self.replicas.iter().any(ReplicaState::is_serving)
+    }
+
+    /// Replica 0 runs, passes its health checks and is in rotation.
+    pub fn primary_serving(&self) -> bool {
+        !self.draining && self.primary_ready()
+    }
+
+    /// Replica 0 runs and passes its health checks (in rotation or not).
+    pub fn primary_ready(&self) -> bool {
         self.process_state.0 == ProcessState::Running && self.health.0 == Health::Healthy
+    }
+
+    pub fn replica_mut(&mut self, index: u32) -> Option<&mut ReplicaState> {
+        self.replicas.iter_mut().find(|r| r.index == index)
     }
 }
 

@@ -20,6 +20,7 @@ const DEFAULT_STOP_GRACE: Duration = Duration::from_secs(5);
 /// A stop that took the slot out of traffic and still has to drain and signal it.
 pub(crate) struct PendingStop {
     handle: SlotHandle,
+    extras: Vec<SlotHandle>,
     version: String,
     grace: Duration,
     done: watch::Sender<bool>,
@@ -85,13 +86,23 @@ impl Engine {
     /// has no process (or another stop already took it).
     fn begin_stop(&self, plugin: &str, slot: SlotName, why: &str) -> Option<PendingStop> {
         let (done, stopping) = watch::channel(false);
-        let (handle, version, grace) = {
+        let (handle, extras, version, grace) = {
             let mut plugins = self.lock_plugins();
             let state = plugins
                 .get_mut(plugin)
                 .and_then(|p| p.slots.get_mut(&slot))?;
             state.checker = None;
             let handle = state.handle.take()?;
+            // The other replicas stop with the slot; the slot's in-flight gauge counts
+            // requests on all of them.
+            let extras: Vec<SlotHandle> = state
+                .replicas
+                .drain(..)
+                .filter_map(|mut r| {
+                    r.checker = None;
+                    r.handle.take()
+                })
+                .collect();
             state.process_state = SlotProcess(ProcessState::Stopping);
             state.weight = 0;
             // No longer a rollback target, and not expired a second time.
@@ -101,7 +112,12 @@ impl Engine {
                 .spec
                 .as_ref()
                 .map_or(DEFAULT_STOP_GRACE, |s| s.run.stop_grace);
-            (handle, state.version.clone().unwrap_or_default(), grace)
+            (
+                handle,
+                extras,
+                state.version.clone().unwrap_or_default(),
+                grace,
+            )
         };
         self.publish_routes();
         let in_flight = self.inner.metrics.slot(plugin, slot).in_flight();
@@ -119,6 +135,7 @@ impl Engine {
         }
         Some(PendingStop {
             handle,
+            extras,
             version,
             grace,
             done,
@@ -128,12 +145,18 @@ impl Engine {
     async fn finish_stop(&self, plugin: &str, slot: SlotName, why: &str, pending: PendingStop) {
         let PendingStop {
             handle,
+            extras,
             version,
             grace,
             done,
         } = pending;
         let drain = self.drain(plugin, slot, grace).await;
+        let mut stops = tokio::task::JoinSet::new();
+        for extra in extras {
+            stops.spawn(extra.stop());
+        }
         handle.stop().await;
+        while stops.join_next().await.is_some() {}
         {
             let mut plugins = self.lock_plugins();
             if let Some(state) = plugins.get_mut(plugin).and_then(|p| p.slots.get_mut(&slot)) {

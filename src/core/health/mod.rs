@@ -58,6 +58,8 @@ pub struct HealthChange {
     pub plugin: String,
     /// The slot that changed.
     pub slot: SlotName,
+    /// Which of its replicas (0 for the slot's first process).
+    pub replica: u32,
     /// Its new health.
     pub health: Health,
     /// The check that decided it, e.g. "GET /health → 503" or "GET /health: connection refused".
@@ -89,6 +91,7 @@ impl Drop for HealthChecker {
 pub fn spawn_checker(
     plugin: String,
     slot: SlotName,
+    replica: u32,
     port: u16,
     cfg: HealthConfig,
     client: reqwest::Client,
@@ -121,6 +124,7 @@ pub fn spawn_checker(
                 let change = HealthChange {
                     plugin: plugin.clone(),
                     slot,
+                    replica,
                     health: Health::Unknown,
                     detail: detail.clone(),
                 };
@@ -140,6 +144,7 @@ pub fn spawn_checker(
                 let change = HealthChange {
                     plugin: plugin.clone(),
                     slot,
+                    replica,
                     health,
                     detail,
                 };

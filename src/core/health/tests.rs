@@ -92,6 +92,7 @@ async fn the_checker_reports_every_transition() {
     let checker = spawn_checker(
         "app".into(),
         SlotName::Green,
+        0,
         port,
         config(http_probe()),
         client(),
@@ -134,6 +135,7 @@ async fn a_tcp_probe_sees_a_closed_port_as_unhealthy() {
     let _checker = spawn_checker(
         "app".into(),
         SlotName::Blue,
+        0,
         port,
         config(Probe::Tcp),
         client(),
@@ -202,7 +204,7 @@ async fn a_starting_slot_is_not_reported_unhealthy_before_it_binds() {
         ..config(http_probe())
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let _checker = spawn_checker("p".into(), SlotName::Blue, port, cfg, client(), tx);
+    let _checker = spawn_checker("p".into(), SlotName::Blue, 0, port, cfg, client(), tx);
     // Several startup probes fail meanwhile (refused): reported once, as news about a
     // slot still starting (health stays unknown), never as unhealthy, and not repeated.
     let first = next_change(&mut rx).await;
@@ -232,7 +234,7 @@ async fn a_slot_that_never_comes_up_is_reported_after_the_grace() {
         ..config(http_probe())
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let _checker = spawn_checker("p".into(), SlotName::Blue, port, cfg, client(), tx);
+    let _checker = spawn_checker("p".into(), SlotName::Blue, 0, port, cfg, client(), tx);
     let starting = next_change(&mut rx).await;
     assert_eq!(starting.health, Health::Unknown, "{starting:?}");
     let change = next_change(&mut rx).await;

@@ -2,7 +2,7 @@
 //! has not finished yet. A slot is stopped only once this reaches 0 (or its `stop_grace`
 //! passed), so a deploy never cuts a stream or a slow answer mid-way.
 
-use super::SlotMetrics;
+use super::{ReplicaStats, SlotMetrics};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -11,6 +11,8 @@ use std::sync::atomic::Ordering;
 #[must_use = "the request counts as in flight only while the guard lives"]
 pub struct InFlight {
     metrics: Arc<SlotMetrics>,
+    /// The replica it went to, whose outstanding count goes down with the slot's.
+    replica: Option<Arc<ReplicaStats>>,
 }
 
 impl SlotMetrics {
@@ -19,7 +21,16 @@ impl SlotMetrics {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight {
             metrics: Arc::clone(self),
+            replica: None,
         }
+    }
+
+    /// Counts a request as in flight on the slot and outstanding on one of its replicas.
+    pub fn track_on_replica(self: &Arc<Self>, replica: &Arc<ReplicaStats>) -> InFlight {
+        let mut guard = self.track_in_flight();
+        replica.start_outstanding();
+        guard.replica = Some(Arc::clone(replica));
+        guard
     }
 
     /// Requests forwarded to the slot whose response has not finished.
@@ -31,6 +42,9 @@ impl SlotMetrics {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.metrics.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if let Some(replica) = &self.replica {
+            replica.finish_outstanding();
+        }
     }
 }
 

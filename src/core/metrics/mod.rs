@@ -5,6 +5,7 @@ mod clock;
 mod in_flight;
 mod proxy_counters;
 mod registry;
+mod replica;
 mod window;
 
 #[cfg(test)]
@@ -18,6 +19,7 @@ pub use clock::now_second;
 pub use in_flight::InFlight;
 pub use proxy_counters::TunnelGuard;
 pub use registry::MetricsRegistry;
+pub use replica::{OutlierChange, ReplicaSnapshot, ReplicaStats, monotonic_ms};
 use window::Window;
 
 /// Seconds of history the rate, error rate and percentiles are computed over (the current,

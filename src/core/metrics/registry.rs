@@ -1,16 +1,18 @@
 //! The set of every slot's metrics, shared by the router, the engine and the admin endpoint.
 
-use super::{MetricsSnapshot, SlotMetrics};
+use super::{MetricsSnapshot, ReplicaStats, SlotMetrics};
 use crate::core::types::SlotName;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
 type Slots = HashMap<(String, SlotName), Arc<SlotMetrics>>;
+type Replicas = HashMap<(String, SlotName, u32), Arc<ReplicaStats>>;
 
-/// Metrics of every plugin × slot; cloning shares the same registry.
+/// Metrics of every plugin × slot (and replica); cloning shares the same registry.
 #[derive(Clone, Default)]
 pub struct MetricsRegistry {
     slots: Arc<RwLock<Slots>>,
+    replicas: Arc<RwLock<Replicas>>,
 }
 
 impl std::fmt::Debug for MetricsRegistry {
@@ -41,6 +43,32 @@ impl MetricsRegistry {
         )
     }
 
+    /// The counters and outlier state of one replica, created empty on first use. They
+    /// outlive route tables, so a new table keeps a replica's outstanding requests and its
+    /// ejection.
+    pub fn replica(&self, plugin: &str, slot: SlotName, replica: u32) -> Arc<ReplicaStats> {
+        let key = (plugin.to_owned(), slot, replica);
+        let read = self.replicas.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(m) = read.get(&key) {
+            return Arc::clone(m);
+        }
+        drop(read);
+        let mut write = self
+            .replicas
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(write.entry(key).or_default())
+    }
+
+    /// Forgets one replica (scaled away or restarted: a new process starts afresh).
+    pub fn remove_replica(&self, plugin: &str, slot: SlotName, replica: u32) {
+        let mut write = self
+            .replicas
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        write.remove(&(plugin.to_owned(), slot, replica));
+    }
+
     /// A snapshot of every slot, ordered by plugin then slot.
     pub fn snapshot_all(&self) -> Vec<(String, SlotName, MetricsSnapshot)> {
         // Snapshots are taken outside the registry lock so a slow snapshot never blocks
@@ -67,11 +95,21 @@ impl MetricsRegistry {
     pub fn remove_plugin(&self, plugin: &str) {
         let mut write = self.slots.write().unwrap_or_else(PoisonError::into_inner);
         write.retain(|(p, _), _| p != plugin);
+        let mut replicas = self
+            .replicas
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        replicas.retain(|(p, _, _), _| p != plugin);
     }
 
     /// Forgets one slot (a removed preview: its id never comes back).
     pub fn remove_slot(&self, plugin: &str, slot: SlotName) {
         let mut write = self.slots.write().unwrap_or_else(PoisonError::into_inner);
         write.retain(|(p, s), _| !(p == plugin && *s == slot));
+        let mut replicas = self
+            .replicas
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        replicas.retain(|(p, s, _), _| !(p == plugin && *s == slot));
     }
 }

@@ -5,8 +5,9 @@
 use super::respond;
 use super::respond::Reject;
 use super::{RouteMatch, RouteTable, SlotTarget, StickyBy};
-use crate::core::metrics::SlotMetrics;
+use crate::core::metrics::{ReplicaStats, SlotMetrics, monotonic_ms};
 use crate::core::types::SlotName;
+use crate::core::workspace::OutlierSpec;
 use hyper::body::Bytes;
 use hyper::header::{COOKIE, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::uri::Authority;
@@ -58,18 +59,80 @@ enum Sticky {
     Cookie(String),
 }
 
-/// One slot's process, with its response headers prepared.
+/// One slot, with its replicas and its response headers prepared.
 pub(super) struct Target {
     pub(super) plugin: String,
     pub(super) slot: SlotName,
-    pub(super) addr: std::net::SocketAddr,
-    pub(super) authority: Authority,
     pub(super) metrics: Arc<SlotMetrics>,
+    pub(super) replicas: Vec<Replica>,
+    pub(super) outlier: OutlierSpec,
     slot_header: HeaderValue,
     version_header: HeaderValue,
 }
 
+/// One process of a slot.
+pub(super) struct Replica {
+    pub(super) index: u32,
+    pub(super) addr: std::net::SocketAddr,
+    pub(super) authority: Authority,
+    pub(super) stats: Arc<ReplicaStats>,
+    healthy: bool,
+}
+
 impl Target {
+    /// The replica for a request: among the healthy ones not ejected, the one with the
+    /// fewest requests outstanding (ties broken from a random start, so equal replicas
+    /// share the load); when every healthy one is ejected, the least loaded healthy one;
+    /// when none is healthy (a pinned slot), the first. `except` is a replica that just
+    /// failed this request.
+    pub(super) fn pick(&self, except: Option<usize>) -> Option<usize> {
+        let count = self.replicas.len();
+        if count == 1 {
+            return (except != Some(0)).then_some(0);
+        }
+        let now = monotonic_ms();
+        let start = fastrand::usize(0..count.max(1));
+        let mut best: Option<(bool, u64, usize)> = None;
+        for offset in 0..count {
+            let at = (start + offset) % count;
+            let replica = &self.replicas[at];
+            if Some(at) == except || !replica.healthy {
+                continue;
+            }
+            // Rank: in rotation first, then fewest outstanding.
+            let rank = (
+                replica.stats.is_ejected(now),
+                replica.stats.outstanding(),
+                at,
+            );
+            if best.is_none_or(|b| (rank.0, rank.1) < (b.0, b.1)) {
+                best = Some(rank);
+            }
+        }
+        best.map(|(_, _, at)| at)
+            .or_else(|| (0..count).find(|at| Some(*at) != except))
+    }
+
+    /// Whether another replica of the slot than `replica` is healthy and in rotation:
+    /// the last one is never ejected.
+    pub(super) fn others_in_rotation(&self, replica: usize) -> bool {
+        let now = monotonic_ms();
+        self.replicas
+            .iter()
+            .enumerate()
+            .any(|(at, r)| at != replica && r.healthy && !r.stats.is_ejected(now))
+    }
+
+    /// Whether this replica passes its health checks (and is not draining).
+    pub(super) fn replica_healthy(&self, replica: usize) -> bool {
+        self.replicas.get(replica).is_some_and(|r| r.healthy)
+    }
+
+    /// Whether a request that failed on one replica could go to another of this slot.
+    pub(super) fn has_other_replicas(&self) -> bool {
+        self.replicas.iter().filter(|r| r.healthy).count() > 1
+    }
+
     /// Marks a response with the slot and version that produced it.
     pub(super) fn stamp(&self, headers: &mut HeaderMap) {
         headers.insert(X_NAAP_SLOT, self.slot_header.clone());
@@ -161,12 +224,18 @@ impl CompiledPlugin {
         let slots: Vec<Arc<Target>> = route
             .slots
             .iter()
-            .map(|s| Arc::new(Target::new(&route.name, s)))
+            .filter(|s| !s.replicas.is_empty())
+            .map(|s| Arc::new(Target::new(&route.name, s, &route.outlier)))
             .collect();
         let mut eligible = Vec::new();
         let mut standby = Vec::new();
         let mut total_weight: u32 = 0;
-        for (spec, target) in route.slots.iter().zip(&slots) {
+        for (spec, target) in route
+            .slots
+            .iter()
+            .filter(|s| !s.replicas.is_empty())
+            .zip(&slots)
+        {
             // A preview is reached by its header only, never by weight or by a retry.
             if !spec.healthy || spec.slot.is_preview() {
                 continue;
@@ -246,8 +315,8 @@ impl CompiledPlugin {
 
     /// Whether a retry could find a slot other than the one a request went to; checked
     /// before the request head is copied for a retry, so a plugin with one slot pays nothing.
-    pub(super) fn has_other_slots(&self) -> bool {
-        self.eligible.len() + self.standby.len() > 1
+    pub(super) fn has_other_slots(&self, target: &Target) -> bool {
+        self.eligible.len() + self.standby.len() > 1 || target.has_other_replicas()
     }
 
     /// A healthy slot other than `failed` for a retry: one with weight first, else a warm one.
@@ -270,16 +339,25 @@ impl CompiledPlugin {
 }
 
 impl Target {
-    fn new(plugin: &str, spec: &SlotTarget) -> Target {
-        // A SocketAddr always renders as a valid authority ("127.0.0.1:80", "[::1]:80").
-        let authority = Authority::try_from(spec.addr.to_string().as_str())
-            .expect("a socket address is a valid URI authority");
+    fn new(plugin: &str, spec: &SlotTarget, outlier: &OutlierSpec) -> Target {
         Target {
             plugin: plugin.to_owned(),
             slot: spec.slot,
-            addr: spec.addr,
-            authority,
             metrics: Arc::clone(&spec.metrics),
+            replicas: spec
+                .replicas
+                .iter()
+                .map(|r| Replica {
+                    index: r.index,
+                    addr: r.addr,
+                    // A SocketAddr always renders as a valid authority ("127.0.0.1:80").
+                    authority: Authority::try_from(r.addr.to_string().as_str())
+                        .expect("a socket address is a valid URI authority"),
+                    stats: Arc::clone(&r.stats),
+                    healthy: r.healthy,
+                })
+                .collect(),
+            outlier: outlier.clone(),
             slot_header: header_value_lossy(&spec.slot.as_str()),
             version_header: header_value_lossy(&spec.version),
         }
@@ -438,14 +516,14 @@ mod tests {
 
     #[test]
     fn no_slot_message_names_each_slot() {
-        let slots = vec![SlotTarget {
-            slot: SlotName::Blue,
-            addr: "127.0.0.1:1".parse().expect("literal address"),
-            version: "1".into(),
-            weight: 100,
-            healthy: false,
-            metrics: Arc::new(SlotMetrics::new()),
-        }];
+        let slots = vec![SlotTarget::single(
+            SlotName::Blue,
+            "127.0.0.1:1".parse().expect("literal address"),
+            "1".into(),
+            100,
+            false,
+            Arc::new(crate::core::metrics::SlotMetrics::new()),
+        )];
         assert_eq!(
             no_slot_message("x", &slots),
             "naap: no healthy slot for plugin x (blue: unhealthy, weight 100; green: stopped)\n"

@@ -20,10 +20,14 @@ use std::sync::Arc;
 /// Where routing sent a request.
 struct Routed {
     target: Arc<Target>,
+    /// Which of the slot's replicas (an index into `target.replicas`).
+    replica: usize,
     uri: Uri,
-    /// Another slot could take the request if this one fails before answering: not pinned
-    /// by `x-naap-slot`, and the plugin has another healthy slot.
+    /// Another replica or slot could take the request if this one fails before answering:
+    /// not pinned by `x-naap-slot` to a slot of one replica, and there is another.
     retryable: bool,
+    /// `x-naap-slot` chose the slot: a retry stays on it.
+    pinned: bool,
     /// For reports (a standard method is copied without allocating).
     method: Method,
 }
@@ -60,34 +64,48 @@ impl Router {
             None => Either::Left(body),
         };
         // Counted from here until the response body ends, the tunnel closes or the client
-        // goes away: a slot is stopped only when nothing is in flight (`Engine::stop_slot`).
-        let in_flight = routed.target.metrics.track_in_flight();
-        let first = forward::send_to_slot(client, &routed.target, Request::from_parts(parts, body));
+        // goes away: a slot (or one replica) is stopped only when nothing is in flight.
+        let target = &routed.target;
+        let in_flight = target
+            .metrics
+            .track_on_replica(&target.replicas[routed.replica].stats);
+        let first = forward::send_to_slot(
+            client,
+            target,
+            routed.replica,
+            Request::from_parts(parts, body),
+            self.outliers.as_ref(),
+        );
         let err = match first.await {
-            Ok(response) => return finish(&routed.target, response, client_side, in_flight),
+            Ok(response) => return finish(target, response, client_side, in_flight),
             Err(err) => err,
         };
         drop(in_flight);
         let retry_on = replay
             .filter(|_| retry::failed_before_answer(&err))
             .and_then(|replay| {
-                let other = self.fallback(&routed.target)?;
-                Some((replay.to(&other.authority)?, other))
+                let (other, replica) = self.fallback(&routed)?;
+                let authority = &other.replicas[replica].authority;
+                Some((replay.to(authority)?, other, replica))
             });
-        let Some((again, other)) = retry_on else {
+        let Some((again, other, replica)) = retry_on else {
             self.report(&routed, None, &err, &request_id);
-            return failed(&routed.target, &err, &request_id);
+            return failed(target, &err, &request_id);
         };
-        routed.target.metrics.record_retry();
+        target.metrics.record_retry();
         self.report(&routed, Some(&other), &err, &request_id);
-        let in_flight = other.metrics.track_in_flight();
-        match forward::send_to_slot(client, &other, again).await {
+        let in_flight = other
+            .metrics
+            .track_on_replica(&other.replicas[replica].stats);
+        match forward::send_to_slot(client, &other, replica, again, self.outliers.as_ref()).await {
             Ok(response) => finish(&other, response, client_side, in_flight),
             Err(err) => {
                 let retried = Routed {
                     target: Arc::clone(&other),
+                    replica,
                     uri: routed.uri.clone(),
                     retryable: false,
+                    pinned: true,
                     method: routed.method.clone(),
                 };
                 self.report(&retried, None, &err, &request_id);
@@ -96,8 +114,8 @@ impl Router {
         }
     }
 
-    /// Picks the slot and the upstream URI without awaiting, so the table guard is never
-    /// held across an await.
+    /// Picks the slot, its replica and the upstream URI without awaiting, so the table
+    /// guard is never held across an await.
     fn route(&self, req: &Request<Incoming>) -> Result<Routed, respond::Reject> {
         let table = self.table.load();
         let uri = req.uri();
@@ -108,23 +126,45 @@ impl Router {
         };
         let plugin = &table.plugins[found.plugin];
         let (target, pinned) = plugin.select(req.headers())?;
+        // Every target has a replica (slots without one are left out of the table).
+        let replica = target.pick(None).unwrap_or(0);
         let rewritten = match &path {
             Cow::Owned(p) => Some(p.as_str()),
             Cow::Borrowed(_) => None,
         };
-        let upstream = forward::upstream_uri(&target.authority, uri, rewritten, found.strip_len)
+        let authority = &target.replicas[replica].authority;
+        let upstream = forward::upstream_uri(authority, uri, rewritten, found.strip_len)
             .map_err(|e| respond::bad_request(format!("naap: cannot forward {uri}: {e}\n")))?;
         Ok(Routed {
             target: Arc::clone(target),
+            replica,
             uri: upstream,
-            retryable: !pinned && plugin.has_other_slots(),
+            retryable: if pinned {
+                target.has_other_replicas()
+            } else {
+                plugin.has_other_slots(target)
+            },
+            pinned,
             method: req.method().clone(),
         })
     }
 
-    /// Another slot of the same plugin to retry on, from the current table.
-    fn fallback(&self, failed: &Target) -> Option<Arc<Target>> {
-        self.table.load().fallback(&failed.plugin, failed.slot)
+    /// Where to retry a request that failed before an answer: another healthy replica of
+    /// the same slot (as nginx's next upstream), else another slot of the plugin from the
+    /// current table — unless the request was pinned to its slot.
+    fn fallback(&self, failed: &Routed) -> Option<(Arc<Target>, usize)> {
+        let target = &failed.target;
+        if let Some(other) = target.pick(Some(failed.replica))
+            && target.replica_healthy(other)
+        {
+            return Some((Arc::clone(target), other));
+        }
+        if failed.pinned {
+            return None;
+        }
+        let other = self.table.load().fallback(&target.plugin, target.slot)?;
+        let replica = other.pick(None)?;
+        Some((other, replica))
     }
 
     /// The detail of a failed attempt, for the operator: engine log and plugin logs.
@@ -139,7 +179,7 @@ impl Router {
         let failure = UpstreamFailure {
             plugin: target.plugin.clone(),
             slot: target.slot,
-            addr: target.addr,
+            addr: target.replicas[routed.replica].addr,
             method: routed.method.to_string(),
             path: routed
                 .uri

@@ -2,8 +2,9 @@
 //! the client: URI, hop-by-hop headers, x-forwarded-* headers.
 
 use super::compiled::Target;
+use super::report::{OutlierEvent, OutlierSink};
 use super::{Upstream, UpstreamBody};
-use crate::core::metrics::Outcome;
+use crate::core::metrics::{Outcome, monotonic_ms};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::http::uri::{Authority, PathAndQuery, Scheme};
@@ -53,10 +54,14 @@ impl ConnInfo {
 /// Sends one attempt to a slot and records it in the slot's metrics. Latency is time to
 /// the response head: what a caller waits before anything arrives, and independent of how
 /// fast the caller reads a large body.
+/// The answer also feeds the replica's outlier detection; an ejection or a return is
+/// handed to `outliers`.
 pub(super) async fn send_to_slot(
     client: &Upstream,
     target: &Target,
+    replica: usize,
     req: Request<UpstreamBody>,
+    outliers: Option<&OutlierSink>,
 ) -> Result<Response<Incoming>, hyper_util::client::legacy::Error> {
     let started = Instant::now();
     let result = client.request(req).await;
@@ -66,6 +71,26 @@ pub(super) async fn send_to_slot(
         Err(_) => Outcome::UpstreamFailure,
     };
     target.metrics.record(latency, outcome);
+    if let Some(r) = target.replicas.get(replica) {
+        let spec = &target.outlier;
+        let change = r.stats.observe(
+            outcome.is_error(),
+            spec.consecutive_errors,
+            spec.base_ejection,
+            spec.max_ejection,
+            target.others_in_rotation(replica),
+            monotonic_ms(),
+        );
+        if let (Some(change), Some(sink)) = (change, outliers) {
+            sink(&OutlierEvent {
+                plugin: target.plugin.clone(),
+                slot: target.slot,
+                replica: r.index,
+                addr: r.addr,
+                change,
+            });
+        }
+    }
     result
 }
 

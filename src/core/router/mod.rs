@@ -18,8 +18,9 @@ mod tunnel;
 #[cfg(test)]
 mod tests;
 
-use crate::core::metrics::SlotMetrics;
+use crate::core::metrics::{ReplicaStats, SlotMetrics};
 use crate::core::types::SlotName;
+use crate::core::workspace::OutlierSpec;
 use arc_swap::ArcSwap;
 use compiled::Compiled;
 use http_body_util::{Either, Empty, Full};
@@ -35,7 +36,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use admin::serve_admin;
-pub use report::{FailureSink, UpstreamFailure};
+pub use report::{FailureSink, OutlierEvent, OutlierSink, UpstreamFailure};
 
 /// Slots are local processes: a connect that takes longer than this means the slot is wedged.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,6 +63,8 @@ pub struct PluginRoute {
     pub slots: Vec<SlotTarget>,
     /// Set while the plugin is disabled: every request gets a 503 with this body.
     pub closed: Option<String>,
+    /// When a failing replica is taken out of rotation.
+    pub outlier: OutlierSpec,
 }
 
 /// Which requests belong to a plugin.
@@ -82,21 +85,62 @@ pub enum StickyBy {
     Cookie(String),
 }
 
-/// One slot's process as the router sees it.
+/// One slot as the router sees it: a version, a weight and its replicas.
 #[derive(Clone, Debug)]
 pub struct SlotTarget {
     /// Which slot this is.
     pub slot: SlotName,
-    /// Where the slot's process listens.
-    pub addr: SocketAddr,
     /// The plugin version running in the slot (sent back as `x-naap-version`).
     pub version: String,
     /// Share of traffic, in percent (0..=100).
     pub weight: u32,
-    /// Whether health checks pass; unhealthy slots get no weighted or sticky traffic.
+    /// Whether some replica passes its health checks; an unhealthy slot gets no weighted
+    /// or sticky traffic.
     pub healthy: bool,
     /// Where the router records this slot's requests.
     pub metrics: Arc<SlotMetrics>,
+    /// The slot's processes, replica 0 first; requests go to the healthy one with the
+    /// fewest outstanding.
+    pub replicas: Vec<ReplicaTarget>,
+}
+
+/// One process of a slot.
+#[derive(Clone, Debug)]
+pub struct ReplicaTarget {
+    /// 0 for the slot's first process.
+    pub index: u32,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its health checks pass and it is not being drained.
+    pub healthy: bool,
+    /// Outstanding requests and outlier state, kept across route tables.
+    pub stats: Arc<ReplicaStats>,
+}
+
+impl SlotTarget {
+    /// A slot with one process (tests and the simplest deploys).
+    pub fn single(
+        slot: SlotName,
+        addr: SocketAddr,
+        version: String,
+        weight: u32,
+        healthy: bool,
+        metrics: Arc<SlotMetrics>,
+    ) -> SlotTarget {
+        SlotTarget {
+            slot,
+            version,
+            weight,
+            healthy,
+            metrics,
+            replicas: vec![ReplicaTarget {
+                index: 0,
+                addr,
+                healthy,
+                stats: Arc::new(ReplicaStats::new()),
+            }],
+        }
+    }
 }
 
 /// The body of every response the proxy sends: the slot's own streamed body, or a short
@@ -108,6 +152,8 @@ pub struct Router {
     table: ArcSwap<Compiled>,
     /// Where failed exchanges are reported besides the engine log (the plugin's logs).
     failures: Option<FailureSink>,
+    /// Where ejections and returns of replicas are reported (the engine's events).
+    outliers: Option<OutlierSink>,
 }
 
 /// The body sent to a slot: the client's, streamed, or an empty one for a request that may
@@ -152,15 +198,23 @@ impl Router {
         Arc::new(Router {
             table: ArcSwap::from_pointee(Compiled::new(RouteTable::default())),
             failures: None,
+            outliers: None,
         })
     }
 
     /// A router that also hands every failed exchange with a slot to `failures` (the
     /// engine puts them in the plugin's logs).
     pub fn with_failure_sink(failures: FailureSink) -> Arc<Router> {
+        Router::with_sinks(failures, None)
+    }
+
+    /// A router that reports failed exchanges to `failures` and outlier ejections to
+    /// `outliers`.
+    pub fn with_sinks(failures: FailureSink, outliers: Option<OutlierSink>) -> Arc<Router> {
         Arc::new(Router {
             table: ArcSwap::from_pointee(Compiled::new(RouteTable::default())),
             failures: Some(failures),
+            outliers,
         })
     }
 

@@ -42,6 +42,19 @@ impl UpstreamFailure {
 /// Receives every upstream failure, on the serving thread: keep it quick.
 pub type FailureSink = Arc<dyn Fn(&UpstreamFailure) + Send + Sync>;
 
+/// A replica taken out of rotation by the router, or brought back by a passing probe.
+#[derive(Clone, Debug)]
+pub struct OutlierEvent {
+    pub plugin: String,
+    pub slot: SlotName,
+    pub replica: u32,
+    pub addr: SocketAddr,
+    pub change: crate::core::metrics::OutlierChange,
+}
+
+/// Receives every ejection and return, on the serving thread: keep it quick.
+pub type OutlierSink = Arc<dyn Fn(&OutlierEvent) + Send + Sync>;
+
 /// "client error (Connect): tcp connect error: Connection refused (os error 111)".
 pub(super) fn error_chain(err: &dyn std::error::Error) -> String {
     let mut out = err.to_string();

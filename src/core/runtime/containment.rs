@@ -44,25 +44,30 @@ pub(super) struct Scope {
 
 /// The value of [`SLOT_ID_VAR`] for a slot: the common prefix of its log files.
 pub(super) fn slot_id(spec: &SlotSpec) -> String {
-    slot_id_of(&spec.log_dir, &spec.plugin, spec.slot)
+    slot_id_of(&spec.log_dir, &spec.plugin, spec.slot, spec.replica)
 }
 
-fn slot_id_of(log_dir: &Path, plugin: &str, slot: SlotName) -> String {
+/// Each replica has a marker of its own (compared whole, so `.blue` never matches
+/// `.blue.r1`): stopping one replica leaves its siblings running.
+fn slot_id_of(log_dir: &Path, plugin: &str, slot: SlotName, replica: u32) -> String {
     log_dir
-        .join(format!("{plugin}.{slot}"))
+        .join(super::unit_name(plugin, slot, replica))
         .display()
         .to_string()
 }
 
 impl Scope {
     pub fn new(spec: &SlotSpec, leader: Option<ProcessId>) -> Scope {
-        Scope::of(&spec.log_dir, &spec.plugin, spec.slot, leader)
+        Scope {
+            marker: format!("{SLOT_ID_VAR}={}", slot_id(spec)),
+            leader,
+        }
     }
 
     /// The slot `plugin`/`slot` whose log files are in `log_dir`.
     pub fn of(log_dir: &Path, plugin: &str, slot: SlotName, leader: Option<ProcessId>) -> Scope {
         Scope {
-            marker: format!("{SLOT_ID_VAR}={}", slot_id_of(log_dir, plugin, slot)),
+            marker: format!("{SLOT_ID_VAR}={}", slot_id_of(log_dir, plugin, slot, 0)),
             leader,
         }
     }

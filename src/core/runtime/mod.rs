@@ -9,6 +9,7 @@
 
 mod containment;
 mod error;
+mod limits;
 mod policy;
 mod process;
 mod readback;
@@ -21,6 +22,7 @@ mod tests;
 
 pub use containment::{SLOT_ID_VAR, mechanism as containment_mechanism};
 pub use error::RuntimeError;
+pub use limits::{Limits, LimitsApplied, looks_out_of_memory};
 pub use policy::RestartPolicy;
 
 use crate::core::logs::LogHub;
@@ -60,17 +62,38 @@ pub struct SlotSpec {
     pub stop_grace: Duration,
     /// Where the stdout and stderr files go.
     pub log_dir: PathBuf,
+    /// Which of the slot's processes this is: 0 for the first, which every slot has.
+    pub replica: u32,
+    /// Limits on the process, set before it runs its command.
+    pub limits: Limits,
 }
 
 impl SlotSpec {
-    /// `{log_dir}/{plugin}.{slot}.stdout.log`
+    /// `{log_dir}/{unit}.stdout.log`, the unit being `{plugin}.{slot}` (`.r{n}` after it for
+    /// replica n > 0).
     pub fn stdout_log_path(&self) -> PathBuf {
-        log_path(&self.log_dir, &self.plugin, self.slot, LogSource::Stdout)
+        self.log_dir.join(format!(
+            "{}.stdout.log",
+            unit_name(&self.plugin, self.slot, self.replica)
+        ))
     }
 
-    /// `{log_dir}/{plugin}.{slot}.stderr.log`
+    /// `{log_dir}/{unit}.stderr.log`
     pub fn stderr_log_path(&self) -> PathBuf {
-        log_path(&self.log_dir, &self.plugin, self.slot, LogSource::Stderr)
+        self.log_dir.join(format!(
+            "{}.stderr.log",
+            unit_name(&self.plugin, self.slot, self.replica)
+        ))
+    }
+}
+
+/// `{plugin}.{slot}` for a slot's first process, `{plugin}.{slot}.r{n}` for replica n: the
+/// stem of its log files and of its containment marker.
+pub fn unit_name(plugin: &str, slot: SlotName, replica: u32) -> String {
+    if replica == 0 {
+        format!("{plugin}.{slot}")
+    } else {
+        format!("{plugin}.{slot}.r{replica}")
     }
 }
 
@@ -100,6 +123,7 @@ pub enum RuntimeEvent {
     Started {
         plugin: String,
         slot: SlotName,
+        replica: u32,
         process: ProcessId,
         adopted: bool,
     },
@@ -108,6 +132,7 @@ pub enum RuntimeEvent {
     Exited {
         plugin: String,
         slot: SlotName,
+        replica: u32,
         process: ProcessId,
         code: Option<i32>,
         signal: Option<i32>,
@@ -117,6 +142,7 @@ pub enum RuntimeEvent {
     Restarting {
         plugin: String,
         slot: SlotName,
+        replica: u32,
         attempt: u32,
         delay: Duration,
     },
@@ -124,10 +150,15 @@ pub enum RuntimeEvent {
     Failed {
         plugin: String,
         slot: SlotName,
+        replica: u32,
         reason: String,
     },
     /// A requested stop completed (no `Exited` is sent for it).
-    Stopped { plugin: String, slot: SlotName },
+    Stopped {
+        plugin: String,
+        slot: SlotName,
+        replica: u32,
+    },
 }
 
 /// A free TCP port on 127.0.0.1, found by binding port 0. Another process could take it
@@ -246,6 +277,7 @@ impl LocalRuntime {
         let report = Reporter {
             plugin: spec.plugin.clone(),
             slot: spec.slot,
+            replica: spec.replica,
             logs: self.logs.clone(),
             events: self.events.clone(),
         };

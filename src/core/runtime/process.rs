@@ -178,6 +178,7 @@ pub(super) fn spawn(spec: &SlotSpec, truncate_logs: bool) -> Result<Running, Run
         .env("NAAP_PLUGIN", &spec.plugin)
         .env("NAAP_SLOT", spec.slot.to_string())
         .env("NAAP_VERSION", &spec.version)
+        .env("NAAP_REPLICA", spec.replica.to_string())
         .env(containment::SLOT_ID_VAR, containment::slot_id(spec))
         .stdin(Stdio::null())
         .stdout(Stdio::from(stdout))
@@ -189,12 +190,13 @@ pub(super) fn spawn(spec: &SlotSpec, truncate_logs: bool) -> Result<Running, Run
     // the session id finds the children that leave the group.
     // SAFETY: the closure runs in the forked child before exec and only calls setsid,
     // which is async-signal-safe.
+    let rlimits = spec.limits.rlimits();
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            Ok(())
+            super::limits::set_in_child(&rlimits)
         });
     }
     let child = command.spawn().map_err(|source| RuntimeError::Spawn {

@@ -50,6 +50,7 @@ impl SlotStatus {
 pub(super) struct Reporter {
     pub plugin: String,
     pub slot: SlotName,
+    pub replica: u32,
     pub logs: LogHub,
     pub events: mpsc::UnboundedSender<RuntimeEvent>,
 }
@@ -78,6 +79,7 @@ impl Reporter {
         self.event(RuntimeEvent::Started {
             plugin: self.plugin.clone(),
             slot: self.slot,
+            replica: self.replica,
             process,
             adopted,
         });
@@ -87,6 +89,7 @@ impl Reporter {
         self.event(RuntimeEvent::Restarting {
             plugin: self.plugin.clone(),
             slot: self.slot,
+            replica: self.replica,
             attempt,
             delay,
         });
@@ -96,6 +99,7 @@ impl Reporter {
         self.event(RuntimeEvent::Failed {
             plugin: self.plugin.clone(),
             slot: self.slot,
+            replica: self.replica,
             reason,
         });
     }
@@ -104,6 +108,7 @@ impl Reporter {
         self.event(RuntimeEvent::Stopped {
             plugin: self.plugin.clone(),
             slot: self.slot,
+            replica: self.replica,
         });
     }
 }

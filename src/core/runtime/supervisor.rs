@@ -84,6 +84,7 @@ impl Supervisor {
         self.report.event(RuntimeEvent::Exited {
             plugin: self.spec.plugin.clone(),
             slot: self.spec.slot,
+            replica: self.report.replica,
             process: id,
             code: exit.code,
             signal: exit.signal,

@@ -50,6 +50,8 @@ impl Fixture {
             port: free_port().expect("a free port"),
             stop_grace: Duration::from_secs(5),
             log_dir: self.dir.path().join("logs"),
+            replica: 0,
+            limits: Default::default(),
         }
     }
 
@@ -110,6 +112,7 @@ async fn output_reaches_the_hub_with_source_and_level() {
         RuntimeEvent::Started {
             plugin: "api".into(),
             slot: SlotName::Blue,
+            replica: 0,
             process,
             adopted: false
         }
@@ -158,7 +161,8 @@ async fn output_reaches_the_hub_with_source_and_level() {
         fx.next_event().await,
         RuntimeEvent::Stopped {
             plugin: "api".into(),
-            slot: SlotName::Blue
+            slot: SlotName::Blue,
+            replica: 0,
         }
     );
     assert!(!procstat::is_alive(process.pid, process.start_time));
@@ -282,7 +286,8 @@ async fn crashes_restart_with_growing_backoff_until_a_crash_loop() {
         fx.next_event().await,
         RuntimeEvent::Stopped {
             plugin: "api".into(),
-            slot: SlotName::Blue
+            slot: SlotName::Blue,
+            replica: 0,
         }
     );
 }
@@ -336,6 +341,7 @@ async fn a_detached_process_keeps_running_and_can_be_adopted() {
         RuntimeEvent::Started {
             plugin: "api".into(),
             slot: SlotName::Blue,
+            replica: 0,
             process,
             adopted: true
         }
@@ -370,7 +376,8 @@ async fn a_detached_process_keeps_running_and_can_be_adopted() {
         fx_b.next_event().await,
         RuntimeEvent::Stopped {
             plugin: "api".into(),
-            slot: SlotName::Blue
+            slot: SlotName::Blue,
+            replica: 0,
         }
     );
 }

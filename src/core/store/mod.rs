@@ -21,6 +21,7 @@ mod records;
 mod rollout_steps;
 mod rollouts;
 mod runbooks;
+mod scale;
 mod schema;
 mod slots;
 

@@ -25,7 +25,19 @@ const MIGRATIONS: &[&str] = &[
     V_DISABLED,
     V_INCIDENTS,
     V_RUNBOOK_RUNS,
+    V_SCALE,
 ];
+
+/// `naap scale`: the replica count a person set for a plugin, which beats its manifest's
+/// `[run] replicas` until scaled again (as `kubectl scale` does a Deployment's).
+const V_SCALE: &str = r#"
+CREATE TABLE plugin_scale (
+    plugin    TEXT PRIMARY KEY NOT NULL,
+    replicas  INTEGER NOT NULL,
+    scaled_at TEXT NOT NULL,
+    face      TEXT NOT NULL
+) STRICT;
+"#;
 
 /// The newest schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -30,12 +30,13 @@ pub use environment::Environment;
 pub use init::init;
 pub use load::{PLUGIN_FILE, WORKSPACE_FILE, find_root, load, load_lenient};
 pub use model::{
-    AlertSpec, AnalysisSpec, BrokenPlugin, HealthCheck, HealthSpec, PluginManifest, RollbackSpec,
-    Route, RouterConfig, RunSpec, Sticky, StrategySpec, Workspace,
+    AlertSpec, AnalysisSpec, BrokenPlugin, HealthCheck, HealthSpec, OutlierSpec, PluginManifest,
+    Resources, RollbackSpec, Route, RouterConfig, RunSpec, Sticky, StrategySpec, Workspace,
 };
 pub use placeholders::{PLACEHOLDER_NAMES, Placeholders, expand_for_shell, expand_placeholders};
 pub use problem::{Problem, Problems};
 pub use secrets::SecretRef;
+pub use validate::capacity::{MAX_REPLICAS, parse_bytes, show_bytes};
 
 // The positioned TOML reading, shared with the dashboard's theme and keymap files so they
 // report problems the same way (file, line, column, field, hint).

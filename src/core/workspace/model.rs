@@ -105,6 +105,8 @@ pub struct PluginManifest {
     /// How each canary step is judged; `None` without an `[analysis]` table (steps are then
     /// only timed and health-checked).
     pub analysis: Option<AnalysisSpec>,
+    /// When the router ejects a failing replica.
+    pub outlier: OutlierSpec,
 }
 
 /// Which requests go to a plugin.
@@ -162,6 +164,62 @@ pub struct RunSpec {
     pub stop_grace: Duration,
     /// Time a new slot gets to become healthy.
     pub startup_timeout: Duration,
+    /// Processes per slot, each on its own port; the router balances among the healthy
+    /// ones. Versions stored before replicas existed ran one.
+    #[serde(default = "one_replica")]
+    pub replicas: u32,
+    /// `[resources]`: limits on each process of a slot.
+    #[serde(default)]
+    pub resources: Resources,
+}
+
+fn one_replica() -> u32 {
+    1
+}
+
+/// `[resources]`: what one replica may use. `None` leaves that resource unlimited.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Resources {
+    /// Memory in bytes (`memory = "256Mi"`).
+    pub memory_bytes: Option<u64>,
+    /// CPUs (`cpu = 0.5` is half of one core).
+    pub cpu: Option<f64>,
+    /// Processes and threads.
+    pub pids: Option<u64>,
+    /// Open file descriptors.
+    pub open_files: Option<u64>,
+}
+
+impl Resources {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.memory_bytes.is_some()
+            || self.cpu.is_some()
+            || self.pids.is_some()
+            || self.open_files.is_some()
+    }
+}
+
+/// `[outlier_detection]`: when the router takes a replica out of rotation by itself (Envoy's
+/// outlier detection: consecutive errors, a growing ejection, then a probe).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OutlierSpec {
+    /// 5xx answers or connection errors in a row that eject a replica (0 turns it off).
+    pub consecutive_errors: u32,
+    /// The first ejection's length; each further one adds as much again.
+    pub base_ejection: Duration,
+    /// The longest ejection.
+    pub max_ejection: Duration,
+}
+
+impl Default for OutlierSpec {
+    fn default() -> Self {
+        OutlierSpec {
+            consecutive_errors: 5,
+            base_ejection: Duration::from_secs(30),
+            max_ejection: Duration::from_secs(300),
+        }
+    }
 }
 
 /// `[health]`.

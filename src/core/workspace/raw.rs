@@ -38,6 +38,23 @@ pub(super) struct RawPlugin {
     pub rollback: RawRollback,
     pub alerts: Vec<RawAlert>,
     pub analysis: Field<RawAnalysis>,
+    pub resources: RawResources,
+    pub outlier: RawOutlier,
+}
+
+/// `[resources]`; every key is optional.
+pub(super) struct RawResources {
+    pub memory: Field<Spanned<String>>,
+    pub cpu: Field<Spanned<f64>>,
+    pub pids: Field<Spanned<i64>>,
+    pub open_files: Field<Spanned<i64>>,
+}
+
+/// `[outlier_detection]`; every key is optional.
+pub(super) struct RawOutlier {
+    pub consecutive_errors: Field<Spanned<i64>>,
+    pub base_ejection: Field<Spanned<Duration>>,
+    pub max_ejection: Field<Spanned<Duration>>,
 }
 
 /// `[plugin]`.
@@ -62,6 +79,7 @@ pub(super) struct RawRun {
     pub cwd: Field<Spanned<String>>,
     pub stop_grace: Field<Spanned<Duration>>,
     pub startup_timeout: Field<Spanned<Duration>>,
+    pub replicas: Field<Spanned<i64>>,
 }
 
 /// `[health]`; every key is optional, so an absent table reads as all-absent.
@@ -177,7 +195,16 @@ pub(super) fn read_plugin(doc: &TableRef, r: &mut Report) -> RawPlugin {
     doc.deny_unknown(
         r,
         &[
-            "plugin", "routing", "run", "health", "strategy", "rollback", "alerts", "analysis",
+            "plugin",
+            "routing",
+            "run",
+            "health",
+            "strategy",
+            "rollback",
+            "alerts",
+            "analysis",
+            "resources",
+            "outlier_detection",
         ],
     );
     let plugin = match doc.table(r, "plugin") {
@@ -212,6 +239,42 @@ pub(super) fn read_plugin(doc: &TableRef, r: &mut Report) -> RawPlugin {
         rollback: read_rollback(doc, r),
         alerts: read_alerts(doc, r),
         analysis: read_analysis(doc, r),
+        resources: read_resources(doc, r),
+        outlier: read_outlier(doc, r),
+    }
+}
+
+fn read_resources(doc: &TableRef, r: &mut Report) -> RawResources {
+    let Some(t) = doc.table(r, "resources").value().cloned() else {
+        return RawResources {
+            memory: Field::Absent,
+            cpu: Field::Absent,
+            pids: Field::Absent,
+            open_files: Field::Absent,
+        };
+    };
+    t.deny_unknown(r, &["memory", "cpu", "pids", "open_files"]);
+    RawResources {
+        memory: t.string(r, "memory"),
+        cpu: t.float(r, "cpu"),
+        pids: t.integer(r, "pids"),
+        open_files: t.integer(r, "open_files"),
+    }
+}
+
+fn read_outlier(doc: &TableRef, r: &mut Report) -> RawOutlier {
+    let Some(t) = doc.table(r, "outlier_detection").value().cloned() else {
+        return RawOutlier {
+            consecutive_errors: Field::Absent,
+            base_ejection: Field::Absent,
+            max_ejection: Field::Absent,
+        };
+    };
+    t.deny_unknown(r, &["consecutive_errors", "base_ejection", "max_ejection"]);
+    RawOutlier {
+        consecutive_errors: t.integer(r, "consecutive_errors"),
+        base_ejection: t.duration(r, "base_ejection"),
+        max_ejection: t.duration(r, "max_ejection"),
     }
 }
 
@@ -233,6 +296,7 @@ fn read_run(doc: &TableRef, r: &mut Report) -> Field<RawRun> {
             "cwd",
             "stop_grace",
             "startup_timeout",
+            "replicas",
         ],
     );
     Field::Present(RawRun {
@@ -245,6 +309,7 @@ fn read_run(doc: &TableRef, r: &mut Report) -> Field<RawRun> {
         cwd: t.string(r, "cwd"),
         stop_grace: t.duration(r, "stop_grace"),
         startup_timeout: t.duration(r, "startup_timeout"),
+        replicas: t.integer(r, "replicas"),
         span: t.span,
     })
 }

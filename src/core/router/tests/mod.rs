@@ -54,14 +54,14 @@ fn target(slot: SlotName, up: &Upstream, weight: u32, healthy: bool) -> SlotTarg
 }
 
 fn target_at(slot: SlotName, addr: SocketAddr, weight: u32, healthy: bool) -> SlotTarget {
-    SlotTarget {
+    SlotTarget::single(
         slot,
         addr,
-        version: format!("1.0-{slot}"),
+        format!("1.0-{slot}"),
         weight,
         healthy,
-        metrics: Arc::new(SlotMetrics::new()),
-    }
+        Arc::new(SlotMetrics::new()),
+    )
 }
 
 fn prefix(name: &str, prefix: &str, strip: bool, slots: Vec<SlotTarget>) -> PluginRoute {
@@ -74,6 +74,7 @@ fn prefix(name: &str, prefix: &str, strip: bool, slots: Vec<SlotTarget>) -> Plug
         sticky: None,
         slots,
         closed: None,
+        outlier: Default::default(),
     }
 }
 
@@ -400,6 +401,7 @@ async fn a_host_route_beats_any_prefix_whatever_the_case_and_port() {
                 sticky: None,
                 slots: vec![target(SlotName::Blue, &notes, 100, true)],
                 closed: None,
+                outlier: Default::default(),
             },
         ],
     };
@@ -440,6 +442,7 @@ async fn unknown_paths_get_404_naming_the_known_routes() {
                 sticky: None,
                 slots: vec![],
                 closed: None,
+                outlier: Default::default(),
             },
         ],
     };

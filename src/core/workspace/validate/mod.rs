@@ -4,6 +4,7 @@
 mod alerts;
 mod analysis;
 mod canary;
+pub(crate) mod capacity;
 mod health;
 mod identity;
 mod run;
@@ -51,6 +52,12 @@ pub(super) fn plugin(
     let rollback = rollback(&raw.rollback, r);
     let alerts = alerts(&raw.alerts, r);
     let analysis = analysis(&raw.analysis, r, &strategy);
+    let outlier = capacity::outlier(&raw.outlier, r);
+    let resources = capacity::resources(&raw.resources, r);
+    let run = run.map(|mut run| {
+        run.resources = resources;
+        run
+    });
     let manifest = match (r.count() == before, &name, version, &route, run) {
         (true, Some(name), Some(version), Some(route), Some(run)) => Some(PluginManifest {
             name: name.get_ref().clone(),
@@ -65,6 +72,7 @@ pub(super) fn plugin(
             rollback,
             alerts,
             analysis,
+            outlier,
         }),
         _ => None,
     };

@@ -69,6 +69,8 @@ pub(super) fn run(table: &Field<RawRun>, r: &mut Report, dir: &Path) -> Option<R
         cwd: cwd?,
         stop_grace,
         startup_timeout,
+        replicas: super::capacity::replicas(r, &t.replicas),
+        resources: Default::default(),
     })
 }
 
