@@ -45,6 +45,8 @@ async fn three_replicas_share_the_load_and_scale_and_a_kill_lose_nothing() {
         "three replicas never served: {:#}",
         ws.status()
     );
+    let text = stdout(&ws.naap(&["status"]));
+    assert!(text.contains(" replicas: 0 healthy :"), "{text}");
     let url = format!("http://{}/shop/api/items", ws.router());
 
     // Least outstanding with a random start: each replica gets a fair share.
@@ -231,6 +233,8 @@ http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_fo
             .contains("memory 256Mi"),
         "{limits:#}"
     );
+    let text = stdout(&ws.naap(&["status"]));
+    assert!(text.contains("limits (rlimit): memory 256Mi"), "{text}");
     let _ = get(&client(), &format!("http://{}/hog/eat", ws.router())).await;
     assert!(
         wait_for(Duration::from_secs(15), || {

@@ -141,6 +141,21 @@ pub fn render_status(report: &StatusReport) -> String {
                 s.slot, s.weight, s.health, s.health_detail
             ));
         }
+        for s in p.slots.iter().filter(|s| !s.replicas.is_empty()) {
+            out.push_str(&replicas_line(s));
+        }
+        if let Some(limits) = p
+            .slots
+            .iter()
+            .find(|s| s.weight > 0 && !s.limits.lines.is_empty())
+            .map(|s| &s.limits)
+        {
+            out.push_str(&format!(
+                "  limits ({}): {}\n",
+                limits.mechanism,
+                limits.lines.join("; ")
+            ));
+        }
         for s in p
             .slots
             .iter()
@@ -162,6 +177,35 @@ pub fn render_status(report: &StatusReport) -> String {
         }
     }
     out
+}
+
+/// "  blue replicas: 0 healthy :4101 12 in flight · 1 healthy :4102 ejected 20s · …"
+fn replicas_line(s: &SlotStatus) -> String {
+    let parts: Vec<String> = s
+        .replicas
+        .iter()
+        .map(|r| {
+            let mut part = format!(
+                "{} {} :{} {} in flight",
+                r.index,
+                if r.draining {
+                    "draining".to_string()
+                } else {
+                    r.health.to_string()
+                },
+                r.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                r.stats.in_flight
+            );
+            if r.stats.ejected_for_ms > 0 {
+                part.push_str(&format!(
+                    " ejected {}s",
+                    r.stats.ejected_for_ms.div_ceil(1000)
+                ));
+            }
+            part
+        })
+        .collect();
+    format!("  {} replicas: {}\n", s.slot, parts.join(" · "))
 }
 
 /// "  preview-3fa91c 2.0.0 running, healthy · expires 14:05:00 UTC (in 1h 59m) · header …"
