@@ -179,30 +179,24 @@ pub fn render_status(report: &StatusReport) -> String {
     out
 }
 
-/// "  blue replicas: 0 healthy :4101 12 in flight · 1 healthy :4102 ejected 20s · …"
+/// "  blue replicas: 0 healthy :4101 12 in flight · 1 ejected 20s :4102 0 in flight · …"
 fn replicas_line(s: &SlotStatus) -> String {
     let parts: Vec<String> = s
         .replicas
         .iter()
         .map(|r| {
-            let mut part = format!(
-                "{} {} :{} {} in flight",
+            // An ejected replica says for how much longer it is out of rotation.
+            let left = match r.stats.ejected_for_ms {
+                0 => String::new(),
+                ms => format!(" {}s", ms.div_ceil(1000)),
+            };
+            format!(
+                "{} {}{left} :{} {} in flight",
                 r.index,
-                if r.draining {
-                    "draining".to_string()
-                } else {
-                    r.health.to_string()
-                },
+                r.state_word(),
                 r.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
                 r.stats.in_flight
-            );
-            if r.stats.ejected_for_ms > 0 {
-                part.push_str(&format!(
-                    " ejected {}s",
-                    r.stats.ejected_for_ms.div_ceil(1000)
-                ));
-            }
-            part
+            )
         })
         .collect();
     format!("  {} replicas: {}\n", s.slot, parts.join(" · "))

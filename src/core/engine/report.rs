@@ -120,7 +120,47 @@ pub struct ReplicaStatus {
     pub stats: crate::core::metrics::ReplicaSnapshot,
 }
 
+impl ReplicaStatus {
+    /// What the replica is doing, in one word, as every face says it: out of rotation
+    /// (draining, ejected by the router) first, then its process and health.
+    pub fn state_word(&self) -> &'static str {
+        if self.draining {
+            return "draining";
+        }
+        if self.stats.ejected_for_ms > 0 {
+            return "ejected";
+        }
+        match (self.process_state, self.health) {
+            (ProcessState::Running, Health::Healthy) => "healthy",
+            (ProcessState::Running, Health::Unhealthy) => "unhealthy",
+            (ProcessState::Running, Health::Unknown) => "checking",
+            (ProcessState::Starting, _) => "starting",
+            (ProcessState::Restarting, _) => "restarting",
+            (ProcessState::Stopping, _) => "stopping",
+            (ProcessState::Failed, _) => "failed",
+            (ProcessState::Stopped, _) => "stopped",
+        }
+    }
+}
+
 impl SlotStatus {
+    /// "2 healthy, 1 ejected" when the slot runs more than one process.
+    pub fn replica_counts(&self) -> Option<String> {
+        if self.replicas.is_empty() {
+            return None;
+        }
+        let mut counts: Vec<(&'static str, usize)> = Vec::new();
+        for r in &self.replicas {
+            let word = r.state_word();
+            match counts.iter_mut().find(|(w, _)| *w == word) {
+                Some((_, n)) => *n += 1,
+                None => counts.push((word, 1)),
+            }
+        }
+        let parts: Vec<String> = counts.iter().map(|(w, n)| format!("{n} {w}")).collect();
+        Some(parts.join(", "))
+    }
+
     /// Ready for traffic: the process runs and its health checks pass (the same test the
     /// engine applies before it moves weight to a slot).
     pub fn serves(&self) -> bool {

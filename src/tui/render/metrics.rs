@@ -2,7 +2,7 @@
 //! charts over the last minutes per slot (requests per second, p99 latency, error rate).
 
 use super::style::{self, fg};
-use crate::core::engine::{PluginStatus, SlotStatus};
+use crate::core::engine::{PluginStatus, ReplicaStatus, SlotStatus};
 use crate::tui::app::App;
 use crate::tui::theme::Paint;
 use ratatui::Frame;
@@ -25,12 +25,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let serving: Vec<&SlotStatus> = plugin.slots.iter().filter(|s| s.pid.is_some()).collect();
-    let stat_rows = (serving.len().max(1) * if inner.width >= 60 { 1 } else { 2 }) as u16;
+    let per_slot = if inner.width >= 60 { 1 } else { 2 };
+    let replica_rows: usize = serving.iter().map(|s| s.replicas.len()).sum();
+    let stat_rows = (serving.len().max(1) * per_slot + replica_rows) as u16;
     let [stats_area, charts_area] =
         Layout::vertical([Constraint::Length(stat_rows), Constraint::Min(0)]).areas(inner);
     let mut lines = Vec::new();
     for slot in &serving {
         lines.extend(stat_lines(app, slot, inner.width >= 60));
+        lines.extend(
+            slot.replicas
+                .iter()
+                .map(|r| replica_line(app, r, inner.width >= 60)),
+        );
     }
     if serving.is_empty() {
         lines.push(Line::from(Span::styled(
@@ -77,6 +84,49 @@ fn stat_lines<'a>(app: &App, slot: &'a SlotStatus, one_line: bool) -> Vec<Line<'
         indented.extend(tail);
         vec![Line::from(head), Line::from(indented)]
     }
+}
+
+/// `  r1 healthy     3 in flight cpu  1.5% 12M`, with the port and the router's totals
+/// when the pane is wide: which process of the slot is slow, busy or out of rotation.
+fn replica_line<'a>(app: &App, r: &ReplicaStatus, wide: bool) -> Line<'a> {
+    let theme = &app.theme;
+    let word = r.state_word();
+    let paint = match word {
+        "healthy" => Paint::Muted,
+        "ejected" | "unhealthy" | "failed" => Paint::Unhealthy,
+        _ => Paint::Starting,
+    };
+    let mut spans = vec![
+        Span::styled(format!("  r{:<2}", r.index), fg(theme, Paint::Muted)),
+        Span::styled(format!("{word:<10}"), fg(theme, paint)),
+    ];
+    if wide {
+        spans.push(Span::styled(
+            format!(
+                ":{:<6}",
+                r.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+            ),
+            fg(theme, Paint::Muted),
+        ));
+    }
+    spans.push(Span::styled(
+        format!("{:>3} in flight ", r.stats.in_flight),
+        fg(theme, Paint::Foreground),
+    ));
+    if wide {
+        spans.push(Span::styled(
+            format!(
+                "{} req {} err ",
+                r.stats.requests_total, r.stats.errors_total
+            ),
+            fg(theme, Paint::Muted),
+        ));
+    }
+    spans.push(Span::styled(
+        format!("cpu {:>4.1}% {}", r.cpu_percent, megabytes(r.rss_bytes)),
+        fg(theme, Paint::Muted),
+    ));
+    Line::from(spans)
 }
 
 fn ms(value: f64) -> String {

@@ -74,6 +74,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, focused: bool) {
                 Some(edit) => slider_line(app, slot, edit, inner_width),
                 None => slot_line(app, slot),
             });
+            if let Some(line) = replicas_line(app, slot) {
+                lines.push(line);
+            }
         }
         for preview in &plugin.previews {
             lines.push(preview_line(app, preview));
@@ -160,6 +163,22 @@ fn slot_line<'a>(app: &App, slot: &'a SlotStatus) -> Line<'a> {
         Span::styled(format!("{word:<9.9}"), fg(theme, paint)),
         Span::styled(format!("{:>4}%", slot.weight), weight_style),
     ])
+}
+
+/// `    ×3: 2 healthy, 1 ejected` under a slot that runs more than one process; in the
+/// warning colour while any of them is out of rotation or not healthy.
+fn replicas_line<'a>(app: &App, slot: &SlotStatus) -> Option<Line<'a>> {
+    let counts = slot.replica_counts()?;
+    let all_healthy = slot.replicas.iter().all(|r| r.state_word() == "healthy");
+    let paint = if all_healthy {
+        Paint::Muted
+    } else {
+        Paint::AlertPending
+    };
+    Some(Line::from(Span::styled(
+        format!("    ×{}: {counts}", slot.replicas.len()),
+        fg(&app.theme, paint),
+    )))
 }
 
 /// `blue  [██████····]  69% ← 100%`: the pending weight, and the live one while they differ.

@@ -459,3 +459,42 @@ fn production_incident_and_its_confirmation_80x24() {
     assert!(confirm.contains("PRODUCTION"), "{confirm}");
     insta::assert_snapshot!("production_rollback_confirmation_80x24", confirm);
 }
+
+/// A slot of three replicas, one ejected by the router: the plugin list counts them in the
+/// warning colour, the metrics pane has a line per replica (with its port when wide).
+#[test]
+fn replicas_of_a_slot_80x24_and_200x50() {
+    let mut app = busy_app();
+    if let Some(report) = app.report.as_mut() {
+        let slot = &mut report.plugins[0].slots[0];
+        slot.replicas = (0..3u32)
+            .map(|index| crate::core::engine::ReplicaStatus {
+                index,
+                pid: Some(100 + index),
+                port: Some(41000 + index as u16),
+                process_state: crate::core::types::ProcessState::Running,
+                health: crate::core::types::Health::Healthy,
+                health_detail: String::new(),
+                draining: false,
+                restarts: 0,
+                cpu_percent: 0.5,
+                rss_bytes: 12_000_000,
+                stats: crate::core::metrics::ReplicaSnapshot {
+                    in_flight: 2,
+                    requests_total: 1200,
+                    errors_total: if index == 2 { 9 } else { 0 },
+                    consecutive_errors: 0,
+                    ejected_for_ms: if index == 2 { 29_000 } else { 0 },
+                    ejections_total: u64::from(index == 2),
+                },
+            })
+            .collect();
+    }
+    let small = screen(&app, 80, 24);
+    assert!(small.contains("×3: 2 healthy, 1 ejected"), "{small}");
+    assert!(small.contains("r2 ejected"), "{small}");
+    insta::assert_snapshot!("replicas_80x24", small);
+    let wide = screen(&app, 200, 50);
+    assert!(wide.contains(":41002"), "{wide}");
+    insta::assert_snapshot!("replicas_200x50", wide);
+}
