@@ -245,3 +245,55 @@ http.server.HTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_fo
         stdout(&ws.naap(&["history", "hog"]))
     );
 }
+
+/// Whether process `pid` is gone (or a zombie waiting for its parent).
+fn gone(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s[s.rfind(')').unwrap_or(0) + 2..].starts_with('Z'))
+        .unwrap_or(true)
+}
+
+/// The extra replicas keep no pid in the store, so an engine that crashed leaves them to
+/// the next one: it kills them by their markers and starts the slot's replicas again, and
+/// a stop with plugins leaves none of them running.
+#[test]
+fn the_next_engine_replaces_the_replicas_a_killed_engine_left() {
+    let mut ws = TestWorkspace::new(&[("shop", replicated("shop", 3, ""))]);
+    ws.start_engine();
+    ws.wait_serving("shop");
+    assert!(wait_for(Duration::from_secs(20), || serving(&replicas_of(
+        &ws, "shop"
+    )) == 3));
+    let pids = |ws: &TestWorkspace| -> Vec<u64> {
+        replicas_of(ws, "shop")
+            .iter()
+            .filter_map(|r| r["pid"].as_u64())
+            .collect()
+    };
+    let before = pids(&ws);
+    ws.kill_engine();
+    ws.start_engine();
+    ws.wait_serving("shop");
+    assert!(
+        wait_for(Duration::from_secs(20), || serving(&replicas_of(
+            &ws, "shop"
+        )) == 3),
+        "three replicas never served again: {:#}",
+        ws.status()
+    );
+    for old in &before[1..] {
+        assert!(
+            wait_for(Duration::from_secs(10), || gone(*old)),
+            "replica pid {old} of the killed engine still runs"
+        );
+    }
+    let after = pids(&ws);
+    assert_eq!(after[0], before[0], "replica 0 is adopted: {after:?}");
+    common::containment::stop_engine_with_plugins(&mut ws);
+    for pid in &after {
+        assert!(
+            wait_for(Duration::from_secs(10), || gone(*pid)),
+            "replica pid {pid} outlived the stop with plugins"
+        );
+    }
+}

@@ -363,6 +363,9 @@ impl Engine {
         );
         let _ = self.inner.shutdown.send(true);
         let mut handles = Vec::new();
+        // Extra replicas stop in either case: the store keeps no pid of theirs, so the next
+        // engine could not adopt them; it starts them again once replica 0 serves.
+        let mut extras = Vec::new();
         {
             let mut plugins = self.lock_plugins();
             for state in plugins.values_mut() {
@@ -371,20 +374,27 @@ impl Engine {
                     if let Some(handle) = slot.handle.take() {
                         handles.push(handle);
                     }
+                    for replica in &mut slot.replicas {
+                        replica.checker = None;
+                        extras.extend(replica.handle.take());
+                    }
                 }
             }
         }
+        let mut stops = tokio::task::JoinSet::new();
+        for handle in extras {
+            stops.spawn(handle.stop());
+        }
         if stop_plugins {
-            let mut stops = tokio::task::JoinSet::new();
             for handle in handles {
                 stops.spawn(handle.stop());
             }
-            stops.join_all().await;
         } else {
             for handle in handles {
                 handle.detach();
             }
         }
+        stops.join_all().await;
     }
 
     pub fn shutdown_requested(&self) -> watch::Receiver<bool> {

@@ -71,6 +71,7 @@ impl Engine {
                         .await
                     {
                         Ok(()) => {
+                            self.restore_replicas(&plugin, slot).await;
                             adopted.insert((plugin.clone(), slot));
                             self.restore_slot_facts(
                                 &plugin,
@@ -110,6 +111,7 @@ impl Engine {
                         .await
                     {
                         Ok(()) => {
+                            self.restore_replicas(&plugin, slot).await;
                             self.restore_slot_facts(&plugin, slot, weight, record.restarts, None);
                             self.record(Some(&plugin), Some(slot), EventKind::SlotRestarted, format!("restarted {slot} {version}: its process was gone after the engine restart"), serde_json::Value::Null);
                         }

@@ -9,6 +9,7 @@ use super::report::ActionOutcome;
 use super::state::{DeploySpec, ReplicaState, SlotHealth, SlotProcess};
 use super::{Engine, EngineError, slot_log_dir};
 use crate::core::event_kind::EventKind;
+use crate::core::runtime::LocalRuntime;
 use crate::core::runtime::{Limits, SlotHandle, SlotSpec, free_port};
 use crate::core::types::{Face, Health, ProcessState, SlotName};
 use crate::core::workspace::MAX_REPLICAS;
@@ -111,6 +112,33 @@ impl Engine {
             log_dir: slot_log_dir(&self.state_dir()),
             replica,
             limits: limits_of(spec),
+        }
+    }
+
+    /// At engine start, once replica 0 of a slot was adopted or started again: what an
+    /// earlier engine left of the extra replicas (after a crash) is killed, then the slot's
+    /// replicas are started again. Failures are recorded; the engine starts regardless.
+    pub(crate) async fn restore_replicas(&self, plugin: &str, slot: SlotName) {
+        let log_dir = slot_log_dir(&self.state_dir());
+        let killed = LocalRuntime::kill_replica_orphans(&log_dir, plugin, slot).await;
+        if killed > 0 {
+            tracing::info!(
+                "{plugin} {slot}: killed {killed} process(es) of replicas an earlier engine left"
+            );
+        }
+        if self.desired_replicas(plugin, slot) <= 1 {
+            return;
+        }
+        if let Err(e) = self.start_missing_replicas(plugin, slot).await {
+            self.record(
+                Some(plugin),
+                Some(slot),
+                EventKind::SlotRestartFailed,
+                format!(
+                    "could not start the replicas of {slot} again after the engine restart: {e}"
+                ),
+                serde_json::Value::Null,
+            );
         }
     }
 

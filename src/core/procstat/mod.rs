@@ -11,7 +11,7 @@ mod table;
 pub use cpu::CpuMeter;
 pub use group::{GroupUsage, group_usage, usage_by_group};
 pub use sockets::listening_ports;
-pub use table::{ProcessEntry, environ_contains, process_table};
+pub use table::{ProcessEntry, environ_contains, environ_has_prefix, process_table};
 
 use std::time::Duration;
 

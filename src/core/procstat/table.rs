@@ -42,6 +42,16 @@ pub fn environ_contains(pid: u32, entry: &str) -> bool {
         .any(|variable| variable == entry.as_bytes())
 }
 
+/// Whether `/proc/PID/environ` has a variable that starts with `prefix`.
+pub fn environ_has_prefix(pid: u32, prefix: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
+        return false;
+    };
+    environ
+        .split(|&b| b == 0)
+        .any(|variable| variable.starts_with(prefix.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

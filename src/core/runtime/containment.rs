@@ -89,6 +89,17 @@ impl Scope {
     }
 }
 
+/// The live processes of a slot's extra replicas (1 and up), found by their markers alone:
+/// the engine keeps no pid for them across a restart, so after a crash this is how the next
+/// engine finds what the last one left running before it starts them again.
+pub(super) fn replica_orphans(log_dir: &Path, plugin: &str, slot: SlotName) -> Vec<ProcessId> {
+    let prefix = format!("{SLOT_ID_VAR}={}.r", slot_id_of(log_dir, plugin, slot, 0));
+    let table = procstat::process_table();
+    members_in(&table, None, std::process::id(), |pid| {
+        procstat::environ_has_prefix(pid, &prefix)
+    })
+}
+
 /// The slot's live processes in `table`: the leader, its group and session (processes that
 /// started after it: a reused id cannot predate its owner), processes carrying the marker,
 /// and every descendant of those. Never the engine itself or init.

@@ -236,6 +236,12 @@ impl LocalRuntime {
         containment::Scope::of(log_dir, plugin, slot, leader).members()
     }
 
+    /// Kills the extra replicas (1 and up) of a slot that an earlier engine left running:
+    /// they are never adopted, since no pid of theirs is kept; the engine starts them again.
+    pub async fn kill_replica_orphans(log_dir: &Path, plugin: &str, slot: SlotName) -> usize {
+        signal::kill_replica_orphans(log_dir, plugin, slot).await
+    }
+
     /// Supervises a process that an earlier engine started for this slot (and detached
     /// from): the end of its log files is read back (see [`LocalRuntime::read_back_logs`]),
     /// then they are followed from there. If it dies later it is

@@ -5,6 +5,8 @@ use super::ProcessId;
 use super::containment::{self, Scope};
 use super::process::{ExitInfo, Running};
 use crate::core::procstat;
+use crate::core::types::SlotName;
+use std::path::Path;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -36,10 +38,21 @@ pub(super) async fn kill_leftovers(scope: &Scope) -> usize {
     sweep(scope).await.len()
 }
 
+/// SIGKILLs what an earlier engine left of a slot's extra replicas and waits for them to
+/// go. Returns how many there were.
+pub(super) async fn kill_replica_orphans(log_dir: &Path, plugin: &str, slot: SlotName) -> usize {
+    kill_and_wait(containment::replica_orphans(log_dir, plugin, slot))
+        .await
+        .len()
+}
+
 /// SIGKILLs every process of the slot and waits a little for them to go, so that the next
 /// run finds its port free. Returns their pids.
 pub(super) async fn sweep(scope: &Scope) -> Vec<u32> {
-    let left = scope.members();
+    kill_and_wait(scope.members()).await
+}
+
+async fn kill_and_wait(left: Vec<ProcessId>) -> Vec<u32> {
     containment::signal_each(&left, libc::SIGKILL);
     let deadline = Instant::now() + KILL_WAIT;
     while !containment::still_alive(&left).is_empty() && Instant::now() < deadline {
