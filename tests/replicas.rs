@@ -33,18 +33,24 @@ fn serving(replicas: &[serde_json::Value]) -> usize {
         .count()
 }
 
+/// Waits until `n` replicas of `plugin`'s live slot serve; fails saying `what` with the
+/// status when they never do.
+fn wait_replicas(ws: &TestWorkspace, plugin: &str, n: usize, what: &str) {
+    assert!(
+        wait_for(Duration::from_secs(20), || serving(&replicas_of(
+            ws, plugin
+        )) == n),
+        "{what}: {:#}",
+        ws.status()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_replicas_share_the_load_and_scale_and_a_kill_lose_nothing() {
     let mut ws = TestWorkspace::new(&[("shop", replicated("shop", 3, ""))]);
     ws.start_engine();
     ws.wait_serving("shop");
-    assert!(
-        wait_for(Duration::from_secs(20), || serving(&replicas_of(
-            &ws, "shop"
-        )) == 3),
-        "three replicas never served: {:#}",
-        ws.status()
-    );
+    wait_replicas(&ws, "shop", 3, "three replicas never served");
     let text = stdout(&ws.naap(&["status"]));
     assert!(text.contains(" replicas: 0 healthy :"), "{text}");
     let url = format!("http://{}/shop/api/items", ws.router());
@@ -105,9 +111,7 @@ async fn a_rolling_restart_replaces_every_process_and_loses_nothing() {
     let mut ws = TestWorkspace::new(&[("shop", replicated("shop", 2, ""))]);
     ws.start_engine();
     ws.wait_serving("shop");
-    assert!(wait_for(Duration::from_secs(20), || serving(&replicas_of(
-        &ws, "shop"
-    )) == 2));
+    wait_replicas(&ws, "shop", 2, "two replicas never served");
     let before: Vec<u64> = replicas_of(&ws, "shop")
         .iter()
         .filter_map(|r| r["pid"].as_u64())
@@ -152,9 +156,7 @@ async fn the_router_ejects_a_replica_answering_500s_and_probes_it_back() {
     let mut ws = TestWorkspace::new(&[("shop", manifest)]);
     ws.start_engine();
     ws.wait_serving("shop");
-    assert!(wait_for(Duration::from_secs(20), || serving(&replicas_of(
-        &ws, "shop"
-    )) == 3));
+    wait_replicas(&ws, "shop", 3, "three replicas never served");
     let url = format!("http://{}/shop/api/items", ws.router());
     let load = Load::start(url, 4);
     assert!(
@@ -261,9 +263,7 @@ fn the_next_engine_replaces_the_replicas_a_killed_engine_left() {
     let mut ws = TestWorkspace::new(&[("shop", replicated("shop", 3, ""))]);
     ws.start_engine();
     ws.wait_serving("shop");
-    assert!(wait_for(Duration::from_secs(20), || serving(&replicas_of(
-        &ws, "shop"
-    )) == 3));
+    wait_replicas(&ws, "shop", 3, "three replicas never served");
     let pids = |ws: &TestWorkspace| -> Vec<u64> {
         replicas_of(ws, "shop")
             .iter()
@@ -274,13 +274,7 @@ fn the_next_engine_replaces_the_replicas_a_killed_engine_left() {
     ws.kill_engine();
     ws.start_engine();
     ws.wait_serving("shop");
-    assert!(
-        wait_for(Duration::from_secs(20), || serving(&replicas_of(
-            &ws, "shop"
-        )) == 3),
-        "three replicas never served again: {:#}",
-        ws.status()
-    );
+    wait_replicas(&ws, "shop", 3, "three replicas never served again");
     for old in &before[1..] {
         assert!(
             wait_for(Duration::from_secs(10), || gone(*old)),

@@ -34,22 +34,19 @@ pub fn process_table() -> Vec<ProcessEntry> {
 /// exec'd with) holds exactly `entry` (`NAME=value`). False when it cannot be read: another
 /// user's process, or one that exited.
 pub fn environ_contains(pid: u32, entry: &str) -> bool {
-    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
-        return false;
-    };
-    environ
-        .split(|&b| b == 0)
-        .any(|variable| variable == entry.as_bytes())
+    any_variable(pid, |variable| variable == entry.as_bytes())
 }
 
 /// Whether `/proc/PID/environ` has a variable that starts with `prefix`.
 pub fn environ_has_prefix(pid: u32, prefix: &str) -> bool {
+    any_variable(pid, |variable| variable.starts_with(prefix.as_bytes()))
+}
+
+fn any_variable(pid: u32, test: impl Fn(&[u8]) -> bool) -> bool {
     let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else {
         return false;
     };
-    environ
-        .split(|&b| b == 0)
-        .any(|variable| variable.starts_with(prefix.as_bytes()))
+    environ.split(|&b| b == 0).any(test)
 }
 
 #[cfg(test)]
